@@ -1,0 +1,4 @@
+import type { Api, RouteDeps } from '../app.ts';
+
+/** Placeholder until this capability lands. */
+export function registerAudienceRoutes(_app: Api, _deps: RouteDeps): void {}

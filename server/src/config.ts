@@ -1,0 +1,87 @@
+/**
+ * Pushboard's settings: one schema, parsed once from environment variables and command-line flags
+ * (flags win). This is the only module that reads `process.env`; everything else receives a `Config`.
+ */
+import path from 'node:path';
+
+/** Every setting the server and the CLI understand, already parsed and checked. */
+export interface Config {
+  /** TCP port the HTTP server listens on. */
+  port: number;
+  /** Interface the HTTP server binds to. */
+  host: string;
+  /** Folder holding the SQLite file (`pushboard.db`) and other local state. */
+  dataDir: string;
+  /** Path of the SQLite database file; derived from `dataDir` unless set. */
+  sqliteFile: string;
+  /** Password for the `admin` user created on first start; generated and printed when absent. */
+  adminPassword: string | undefined;
+  /** Whether the first start creates the simulator apps, their virtual fleet and the demo audience. */
+  seedDemo: boolean;
+  /** Number of Android devices in the first-start virtual fleet (iOS gets half as many). */
+  demoFleetSize: number;
+  /** pino log level (`fatal` … `trace`, or `silent`). */
+  logLevel: string;
+  /** Largest accepted JSON request body, in bytes (file uploads are streamed and limited separately). */
+  bodyLimitBytes: number;
+  /** Largest accepted uploaded file (device CSV, audience file), in bytes. */
+  uploadLimitBytes: number;
+}
+
+/** Settings given on the command line; names match the long flags (`--data-dir` → `dataDir`). */
+export type ConfigFlags = Partial<Pick<Config, 'port' | 'host' | 'dataDir' | 'logLevel'>>;
+
+/** A setting that could not be parsed; the message names the variable or flag and what it expects. */
+export class ConfigError extends Error {}
+
+const MIB = 1024 * 1024;
+
+/** Reads the environment (and optional flags) into a checked `Config`, throwing `ConfigError` on bad values. */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = path.resolve(flags.dataDir ?? env.PUSHBOARD_DATA_DIR ?? './data');
+  return {
+    port: flags.port ?? integer(env, 'PORT', 3000, 0, 65535),
+    host: flags.host ?? env.HOST ?? '0.0.0.0',
+    dataDir,
+    sqliteFile: env.PUSHBOARD_SQLITE_FILE
+      ? path.resolve(env.PUSHBOARD_SQLITE_FILE)
+      : path.join(dataDir, 'pushboard.db'),
+    adminPassword: nonEmpty(env.PUSHBOARD_ADMIN_PASSWORD),
+    seedDemo: boolean(env, 'PUSHBOARD_SEED_DEMO', true),
+    demoFleetSize: integer(env, 'PUSHBOARD_DEMO_FLEET_SIZE', 100_000, 0, 10_000_000),
+    logLevel: flags.logLevel ?? env.LOG_LEVEL ?? 'info',
+    bodyLimitBytes: integer(env, 'PUSHBOARD_BODY_LIMIT_BYTES', 1 * MIB, 1024, 1024 * MIB),
+    uploadLimitBytes: integer(env, 'PUSHBOARD_UPLOAD_LIMIT_BYTES', 4096 * MIB, 1024, Number.MAX_SAFE_INTEGER),
+  };
+}
+
+/** Parses a port given as a command-line flag, for the CLI. */
+export function parsePortFlag(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`--port must be an integer between 0 and 65535, got "${value}"`);
+  }
+  return port;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env[name])?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}

@@ -1,0 +1,51 @@
+/**
+ * Schemas shared by many routes: the error envelope, paging parameters and list shapes. Route
+ * modules keep their own schemas inline; only what is used by several of them lives here.
+ */
+import { type TSchema, Type } from 'typebox';
+
+/** The SPEC §6 error envelope, referenced by every route's error responses in the OpenAPI document. */
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String({ description: 'Stable SCREAMING_SNAKE code from the error catalogue.' }),
+      message: Type.String(),
+      details: Type.Optional(Type.Unknown()),
+    }),
+  },
+  { $id: 'ErrorEnvelope', description: 'Every error answer has this shape.' },
+);
+
+/** `page` (1-based) and `pageSize` query parameters of paged lists. */
+export const PageQuery = {
+  page: Type.Integer({ minimum: 1, default: 1 }),
+  pageSize: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
+};
+
+/** A paged list `{items, total, page, pageSize}` of `item`. */
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    total: Type.Integer(),
+    page: Type.Integer(),
+    pageSize: Type.Integer(),
+  });
+}
+
+/** A non-blank, trimmed-length-limited display name. */
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
+
+/** A workspace role. */
+export const RoleSchema = Type.Union([
+  Type.Literal('owner'),
+  Type.Literal('operator'),
+  Type.Literal('viewer'),
+]);
+
+/** Error responses every authenticated route can give, for the OpenAPI document. */
+export const authErrors = {
+  400: Type.Ref('ErrorEnvelope'),
+  401: Type.Ref('ErrorEnvelope'),
+  403: Type.Ref('ErrorEnvelope'),
+  404: Type.Ref('ErrorEnvelope'),
+};

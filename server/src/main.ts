@@ -1,0 +1,63 @@
+/**
+ * The composition root: config → store → migrations → first run → HTTP API → listen. Every
+ * subsystem is wired here and nowhere else; `cli.ts` calls `startServer` for `pushboard serve`.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino from 'pino';
+import { buildApp } from './app.ts';
+import type { Config } from './config.ts';
+import { seedFirstRun } from './demo/first-run.ts';
+import type { Db } from './storage/database.ts';
+import { migrateToLatest } from './storage/migrations/index.ts';
+import { openSqlite } from './storage/sqlite.ts';
+import { bootstrapTenancy } from './tenancy/bootstrap.ts';
+
+/** Folder of the web console's static files. */
+export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/public');
+
+/** Opens the configured store and brings its schema up to date. */
+export async function openStore(config: Config): Promise<Db> {
+  const db = openSqlite(config.sqliteFile);
+  await migrateToLatest(db);
+  return db;
+}
+
+/** Runs the Pushboard server until SIGINT/SIGTERM; resolves with a function that stops it. */
+export async function startServer(config: Config): Promise<() => Promise<void>> {
+  const logger = pino({ level: config.logLevel });
+  const db = await openStore(config);
+
+  const boot = await bootstrapTenancy(db, config.adminPassword, new Date());
+  if (boot) {
+    if (boot.generatedPassword) {
+      // Printed to stdout once, on the first start only: it is not stored anywhere in clear.
+      process.stdout.write(
+        `\n  Pushboard first start: user "${boot.username}" created with password: ${boot.generatedPassword}\n` +
+          '  (shown only now; set PUSHBOARD_ADMIN_PASSWORD before the first start to choose it)\n\n',
+      );
+    }
+    if (config.seedDemo) {
+      const seeded = await seedFirstRun(db, boot.workspaceId, config.demoFleetSize, new Date());
+      logger.info(seeded, 'first run: simulator apps, virtual fleet and demo audience created');
+    }
+  }
+
+  const app = await buildApp({ config, db, logger, webRoot: WEB_ROOT });
+  await app.listen({ port: config.port, host: config.host });
+
+  const stop = async () => {
+    await app.close();
+    await db.destroy();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      logger.info({ signal }, 'shutting down');
+      stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+  return stop;
+}
