@@ -169,7 +169,8 @@ export async function up(db: AnyDb): Promise<void> {
     .addColumn('title', 'text', (c) => c.notNull())
     .addColumn('content', 'text', (c) => c.notNull())
     .addColumn('click_action', 'text', (c) => c.notNull())
-    .addColumn('audience_id', 'text', (c) => c.notNull().references('audiences.id'))
+    // No foreign key: a finished task keeps its history after its audience is deleted.
+    .addColumn('audience_id', 'text', (c) => c.notNull())
     .addColumn('send_type', 'text', (c) => c.notNull())
     .addColumn('scheduled_at', 'text')
     .addColumn('status', 'text', (c) => c.notNull())
