@@ -8,6 +8,8 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import formatsPlugin from 'ajv-formats';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { registerAppRoutes } from './apps/app-routes.ts';
 import { registerAudienceRoutes } from './audiences/audience-routes.ts';
@@ -83,10 +85,14 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
     logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
     bodyLimit: deps.config.bodyLimitBytes,
-    ajv: {
-      customOptions: { allErrors: true, removeAdditional: false, coerceTypes: 'array', useDefaults: true },
-    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Query strings and path parameters arrive as text and are coerced to their schema types; JSON
+  // bodies are not, so `{"name": 42}` is an error rather than the name "42".
+  const coercing = createAjv('array');
+  const strict = createAjv(false);
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? strict : coercing).compile(schema),
+  );
 
   app.addSchema(ErrorEnvelope);
   await app.register(swagger, {
@@ -230,4 +236,18 @@ function toAppError(error: FastifyError | AppError): AppError {
   if (error.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', error.message);
   if (error.statusCode === 415) return new AppError('UNSUPPORTED_MEDIA_TYPE', error.message);
   return new AppError('INTERNAL', 'Something went wrong on the server; it has been logged.');
+}
+
+/** An Ajv instance that reports every error at once and fills in schema defaults. */
+function createAjv(coerceTypes: false | 'array'): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: true,
+    coerceTypes,
+    strict: false,
+  });
+  // ajv-formats is CommonJS: under NodeNext its callable is the `default` property.
+  formatsPlugin.default(ajv);
+  return ajv;
 }

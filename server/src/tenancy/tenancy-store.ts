@@ -110,6 +110,7 @@ export function createTenancyStore(db: Db): TenancyStore {
         ])
         .where('memberships.workspace_id', '=', workspaceId)
         .orderBy('memberships.created_at')
+        .orderBy('users.username')
         .execute();
       return rows;
     },
