@@ -16,8 +16,9 @@ import { registerAudienceRoutes } from './audiences/audience-routes.ts';
 import { registerCampaignRoutes } from './campaigns/campaign-routes.ts';
 import type { Config } from './config.ts';
 import { registerDeviceRoutes } from './devices/device-routes.ts';
-import { AppError, type FieldError } from './errors.ts';
+import { AppError } from './errors.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
+import { schemaError } from './http/validation.ts';
 import type { Db, Role } from './storage/database.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
@@ -196,23 +197,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
 /** Maps anything thrown while handling a request to a catalogue error. */
 function toAppError(error: FastifyError | AppError): AppError {
   if (error instanceof AppError) return error;
-  if (error.validation) {
-    const fields: FieldError[] = error.validation.map((issue) => {
-      const segments = issue.instancePath.split('/').filter(Boolean);
-      const missing = (issue.params as { missingProperty?: string; additionalProperty?: string }) ?? {};
-      if (missing.missingProperty) segments.push(missing.missingProperty);
-      if (missing.additionalProperty) segments.push(missing.additionalProperty);
-      const field = segments.join('.') || (error.validationContext ?? 'body');
-      const message = missing.additionalProperty ? 'is not a known field' : (issue.message ?? 'is invalid');
-      return { field, message };
-    });
-    const summary = fields.map((f) => `${f.field} ${f.message}`).join('; ');
-    return new AppError(
-      'VALIDATION_FAILED',
-      `Invalid ${error.validationContext ?? 'request'}: ${summary}`,
-      fields,
-    );
-  }
+  if (error.validation) return schemaError(error.validation, error.validationContext);
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':

@@ -26,6 +26,10 @@ export interface Config {
   bodyLimitBytes: number;
   /** Largest accepted uploaded file (device CSV, audience file), in bytes. */
   uploadLimitBytes: number;
+  /** Hours after a task starts sending during which receipts count; later ones are `late` (SPEC §2.4). */
+  statisticsWindowHours: number;
+  /** Hours after a task starts sending that its device results are kept (SPEC §2.4). */
+  retentionHours: number;
 }
 
 /** Settings given on the command line; names match the long flags (`--data-dir` → `dataDir`). */
@@ -35,6 +39,7 @@ export type ConfigFlags = Partial<Pick<Config, 'port' | 'host' | 'dataDir' | 'lo
 export class ConfigError extends Error {}
 
 const MIB = 1024 * 1024;
+const HOURS_PER_YEAR = 365 * 24;
 
 /** Reads the environment (and optional flags) into a checked `Config`, throwing `ConfigError` on bad values. */
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
@@ -52,6 +57,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     logLevel: flags.logLevel ?? env.LOG_LEVEL ?? 'info',
     bodyLimitBytes: integer(env, 'PUSHBOARD_BODY_LIMIT_BYTES', 1 * MIB, 1024, 1024 * MIB),
     uploadLimitBytes: integer(env, 'PUSHBOARD_UPLOAD_LIMIT_BYTES', 4096 * MIB, 1024, Number.MAX_SAFE_INTEGER),
+    statisticsWindowHours: integer(env, 'PUSHBOARD_STATISTICS_WINDOW_HOURS', 72, 1, HOURS_PER_YEAR),
+    retentionHours: integer(env, 'PUSHBOARD_RETENTION_HOURS', 72, 1, HOURS_PER_YEAR),
   };
 }
 

@@ -1,4 +1,263 @@
+/**
+ * Apps: one mobile app on one platform with its provider and provider config. Platform and provider
+ * are fixed for an app's life (its devices and tasks depend on them). Credentials are write-only, and
+ * the app's own secrets (receipt secret, SDK key and secret) are shown in full only in the answer that
+ * created them: the create and the rotate answers.
+ */
+import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
+import { AppError, type FieldError, validationError } from '../errors.ts';
+import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
+import type { AppRow } from '../storage/database.ts';
+import { createAppStore, newAppRow, newAppSecrets } from './app-store.ts';
+import {
+  checkProviderConfig,
+  maskProviderConfig,
+  maskSecret,
+  ProviderConfigSchema,
+  readProviderConfig,
+} from './provider-config.ts';
 
-/** Placeholder until this capability lands. */
-export function registerAppRoutes(_app: Api, _deps: RouteDeps): void {}
+const PlatformSchema = Type.Union([Type.Literal('ios'), Type.Literal('android')]);
+const ProviderSchema = Type.Union([Type.Literal('simulator'), Type.Literal('umeng')]);
+// Checked per provider in `checkProviderConfig`, which names each wrong field; a schema union here
+// would only say "does not match any of".
+const ProviderConfigInput = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    description:
+      'umeng: {appKey, appMasterSecret, baseUrl?, productionMode?}. simulator (all optional): {seed, ' +
+      'acceptRate, deliveryRate, impressionRate, openRate, dismissalRate, timeScale}; rates are fractions ' +
+      'in [0,1], timeScale > 0. Unknown keys are refused.',
+  },
+);
+const AppSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  platform: PlatformSchema,
+  provider: ProviderSchema,
+  providerConfig: ProviderConfigSchema,
+  receiptSecret: Type.String({
+    description: 'Signs provider receipt callbacks. In full only in the create and rotate answers.',
+  }),
+  sdkKey: Type.String({
+    description: 'Identifies the app in SDK receipts. In full only when created/rotated.',
+  }),
+  sdkSecret: Type.String({ description: 'Signs SDK receipts. In full only when created/rotated.' }),
+  deviceCount: Type.Integer({ description: 'Registered devices.' }),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+});
+const AppParams = Type.Object({ workspaceId: Type.String(), appId: Type.String() });
+const tags = ['apps'];
+
+/** The API view of an app; secrets masked unless `revealSecrets` (the answer that created them). */
+function appView(row: AppRow, deviceCount: number, revealSecrets = false) {
+  const secret = (value: string) => (revealSecrets ? value : maskSecret(value));
+  return {
+    id: row.id,
+    name: row.name,
+    platform: row.platform,
+    provider: row.provider,
+    providerConfig: maskProviderConfig(row.provider, readProviderConfig(row)),
+    receiptSecret: secret(row.receipt_secret),
+    sdkKey: secret(row.sdk_key),
+    sdkSecret: secret(row.sdk_secret),
+    deviceCount,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Registers the app routes (under a workspace). */
+export function registerAppRoutes(app: Api, deps: RouteDeps): void {
+  const store = createAppStore(deps.db);
+
+  async function getApp(workspaceId: string, id: string): Promise<AppRow> {
+    const row = await store.findApp(workspaceId, id);
+    if (!row) throw new AppError('APP_NOT_FOUND', `App ${id} does not exist in this workspace.`);
+    return row;
+  }
+
+  async function deviceCount(appId: string): Promise<number> {
+    return (await store.countDevices([appId])).get(appId) ?? 0;
+  }
+
+  app.get(
+    '/apps',
+    {
+      schema: {
+        tags,
+        summary: 'Apps with their device counts, newest first; secrets masked.',
+        querystring: Type.Object({
+          ...PageQuery,
+          q: Type.Optional(Type.String({ maxLength: 200, description: 'Name contains (any case).' })),
+          platform: Type.Optional(PlatformSchema),
+          provider: Type.Optional(ProviderSchema),
+        }),
+        response: { 200: PageOf(AppSchema), ...authErrors },
+      },
+    },
+    async (request) => {
+      const { page, pageSize, q, platform, provider } = request.query;
+      const { rows, total } = await store.listApps(
+        request.workspace.id,
+        { q, platform, provider },
+        (page - 1) * pageSize,
+        pageSize,
+      );
+      const counts = await store.countDevices(rows.map((r) => r.id));
+      return { items: rows.map((r) => appView(r, counts.get(r.id) ?? 0)), total, page, pageSize };
+    },
+  );
+
+  app.post(
+    '/apps',
+    {
+      schema: {
+        tags,
+        summary: 'Create an app; the answer carries its receipt secret, SDK key and SDK secret, once.',
+        body: Type.Object(
+          {
+            name: Name,
+            platform: PlatformSchema,
+            provider: ProviderSchema,
+            providerConfig: Type.Optional(ProviderConfigInput),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: AppSchema, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const row = newAppRow({
+        workspaceId: request.workspace.id,
+        name: body.name.trim(),
+        platform: body.platform,
+        provider: body.provider,
+        providerConfig: checkProviderConfig(body.provider, body.providerConfig),
+        now: deps.clock(),
+      });
+      await store.insertApp(row);
+      return reply.status(201).send(appView(row, 0, true));
+    },
+  );
+
+  app.get(
+    '/apps/:appId',
+    {
+      schema: {
+        tags,
+        summary: 'One app; secrets masked.',
+        params: AppParams,
+        response: { 200: AppSchema, ...authErrors },
+      },
+    },
+    async (request) => {
+      const row = await getApp(request.workspace.id, request.params.appId);
+      return appView(row, await deviceCount(row.id));
+    },
+  );
+
+  app.patch(
+    '/apps/:appId',
+    {
+      schema: {
+        tags,
+        summary:
+          'Rename an app or replace its provider config. A credential left out (or sent back masked) ' +
+          'keeps its stored value. Platform and provider cannot change.',
+        params: AppParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            providerConfig: Type.Optional(ProviderConfigInput),
+            platform: Type.Optional(PlatformSchema),
+            provider: Type.Optional(ProviderSchema),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: AppSchema, ...authErrors },
+      },
+    },
+    async (request) => {
+      const { workspace, body } = request;
+      const row = await getApp(workspace.id, request.params.appId);
+      // Accepted only when unchanged, so that a client may send back the whole app it read.
+      const immutable: FieldError[] = [];
+      if (body.platform !== undefined && body.platform !== row.platform) {
+        immutable.push({
+          field: 'platform',
+          message: `cannot change (the app is ${row.platform}); create a new app for another platform`,
+        });
+      }
+      if (body.provider !== undefined && body.provider !== row.provider) {
+        immutable.push({
+          field: 'provider',
+          message: `cannot change (the app uses ${row.provider}); create a new app for another provider`,
+        });
+      }
+      if (immutable.length > 0) throw validationError(immutable);
+      const providerConfig =
+        body.providerConfig === undefined
+          ? undefined
+          : checkProviderConfig(row.provider, body.providerConfig, readProviderConfig(row));
+      await store.updateApp(workspace.id, row.id, {
+        ...(body.name !== undefined && { name: body.name.trim() }),
+        ...(providerConfig !== undefined && { provider_config: JSON.stringify(providerConfig) }),
+        updated_at: deps.clock().toISOString(),
+      });
+      return appView(await getApp(workspace.id, row.id), await deviceCount(row.id));
+    },
+  );
+
+  app.delete(
+    '/apps/:appId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete an app with its devices; refused while a task uses it.',
+        params: AppParams,
+        response: { 204: Type.Null(), 409: Type.Ref('ErrorEnvelope'), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const row = await getApp(request.workspace.id, request.params.appId);
+      const tasks = await store.deleteAppUnlessUsed(request.workspace.id, row.id);
+      if (tasks > 0) {
+        throw new AppError(
+          'APP_IN_USE',
+          `${tasks} task(s) use this app, so it cannot be deleted: delete its scheduled tasks first ` +
+            '(sent tasks keep their app for their statistics).',
+          { tasks },
+        );
+      }
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/apps/:appId/secrets/rotate',
+    {
+      config: { minRole: 'owner' },
+      schema: {
+        tags,
+        summary:
+          'Replace the receipt secret, SDK key and SDK secret with new ones, shown in full once. The old ' +
+          'ones stop working at once: give the new ones to the provider callback and the SDK right away.',
+        params: AppParams,
+        response: { 200: AppSchema, ...authErrors },
+      },
+    },
+    async (request) => {
+      const { workspace } = request;
+      const row = await getApp(workspace.id, request.params.appId);
+      const secrets = newAppSecrets();
+      const updatedAt = deps.clock().toISOString();
+      await store.updateApp(workspace.id, row.id, { ...secrets, updated_at: updatedAt });
+      return appView({ ...row, ...secrets, updated_at: updatedAt }, await deviceCount(row.id), true);
+    },
+  );
+}

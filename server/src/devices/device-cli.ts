@@ -1,8 +1,145 @@
+/**
+ * `pushboard devices import <appId> <file>`: streams a device CSV straight into the store with the
+ * same import as the HTTP API (all lines or none), showing its progress on stderr. Exit codes: 0
+ * imported, 1 refused (the bad lines are listed) or unknown app, 2 bad usage or unreadable file.
+ */
+import fs from 'node:fs';
 import type { Command } from 'commander';
+import { createAppStore } from '../apps/app-store.ts';
 import type { Config, ConfigFlags } from '../config.ts';
+import { AppError } from '../errors.ts';
+import { openStore } from '../main.ts';
+import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
+import { type CsvInvalidDetails, type ImportProgress, importDevices } from './device-import.ts';
+import { createDeviceStore } from './device-store.ts';
 
-/** Placeholder until this command lands. */
-export function registerDeviceCommands(
-  _program: Command,
-  _configFor: (extra?: ConfigFlags) => Config,
-): void {}
+// Redraw the progress bar at most this often on a terminal, in milliseconds…
+const TTY_REDRAW_MS = 100;
+// …and print a progress line this often otherwise (logs, CI), in milliseconds.
+const PLAIN_REPORT_MS = 5000;
+const BAR_WIDTH = 24;
+
+/** Registers `pushboard devices …`. */
+export function registerDeviceCommands(program: Command, configFor: (extra?: ConfigFlags) => Config): void {
+  const devices = program.command('devices').description('manage the devices registered for apps');
+  devices
+    .command('import')
+    .description(
+      'import a device CSV into an app: every line is applied, or none. Lines are ' +
+        '"deviceId,pushToken[,channel]", optionally after a header line naming those columns.',
+    )
+    .argument('<appId>', 'the app to register the devices for')
+    .argument('<file>', 'the CSV file')
+    .option('-w, --workspace <id>', 'workspace of the app', DEFAULT_WORKSPACE_ID)
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 imported; 1 file refused (its bad lines are listed) or unknown app; 2 bad usage or ' +
+        'unreadable file.',
+    )
+    .action(async (appId: string, file: string, options: { workspace: string }) => {
+      const size = fileSize(file);
+      if (size === undefined) {
+        process.stderr.write(`pushboard: cannot read ${file}: there is no such file\n`);
+        process.exitCode = 2;
+        return;
+      }
+      const db = await openStore(configFor());
+      try {
+        const app = await createAppStore(db).findApp(options.workspace, appId);
+        if (!app) {
+          throw new AppError(
+            'APP_NOT_FOUND',
+            `App ${appId} does not exist in workspace ${options.workspace} (choose another with --workspace).`,
+          );
+        }
+        const progress = progressReporter(size);
+        const started = performance.now();
+        try {
+          const result = await importDevices(
+            createDeviceStore(db),
+            app,
+            // The default 64 KiB chunks: larger ones only make more garbage per chunk (measured slower).
+            fs.createReadStream(file),
+            { now: new Date(), onProgress: progress.update },
+          );
+          progress.done();
+          const seconds = (performance.now() - started) / 1000;
+          process.stdout.write(
+            `Imported ${number(result.lines)} lines into ${app.name} (${app.id}): ` +
+              `${number(result.inserted)} new devices, ${number(result.updated)} updated, ` +
+              `in ${seconds.toFixed(1)} s (${number(result.lines / seconds)} lines/s).\n`,
+          );
+        } catch (error) {
+          progress.done();
+          if (!(error instanceof AppError) || error.code !== 'CSV_INVALID') throw error;
+          const details = error.details as CsvInvalidDetails;
+          process.stderr.write(`pushboard: ${file} was refused; nothing was imported.\n`);
+          for (const problem of details.errors) {
+            process.stderr.write(`  line ${problem.line}: ${problem.message} [${problem.code}]\n`);
+          }
+          const unlisted = details.errorCount - details.errors.length;
+          if (unlisted > 0) process.stderr.write(`  … and ${number(unlisted)} more bad lines\n`);
+          if (details.errorCount === 0) process.stderr.write(`  ${error.message}\n`);
+          process.exitCode = 1;
+        }
+      } finally {
+        await db.destroy();
+      }
+    });
+}
+
+function fileSize(file: string): number | undefined {
+  try {
+    const stat = fs.statSync(file);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Shows an import's progress on stderr: a bar redrawn in place on a terminal, a plain line every few
+ * seconds otherwise (so that logs stay readable).
+ */
+function progressReporter(totalBytes: number) {
+  const tty = process.stderr.isTTY === true;
+  const started = performance.now();
+  let shownAt = started;
+  let drawn = false;
+  const describe = (p: ImportProgress) => {
+    const fraction = totalBytes > 0 ? Math.min(1, p.bytes / totalBytes) : 1;
+    const seconds = Math.max((performance.now() - started) / 1000, 0.001);
+    const rate = `${number(p.lines / seconds)} lines/s`;
+    if (p.phase === 'applying') return `all ${number(p.lines)} lines read and valid; applying them…`;
+    const amounts = `${megabytes(p.bytes)} / ${megabytes(totalBytes)} MB, ${number(p.lines)} lines, ${rate}`;
+    if (!tty) return `reading: ${Math.floor(fraction * 100)}% (${amounts})`;
+    const filled = Math.round(fraction * BAR_WIDTH);
+    return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}% ${amounts}`;
+  };
+  return {
+    update(p: ImportProgress) {
+      const now = performance.now();
+      if (p.phase === 'reading' && now - shownAt < (tty ? TTY_REDRAW_MS : PLAIN_REPORT_MS)) return;
+      shownAt = now;
+      if (tty) {
+        process.stderr.write(`\r\x1b[K${describe(p)}`);
+        drawn = true;
+      } else {
+        process.stderr.write(`${describe(p)}\n`);
+      }
+    },
+    /** Ends the bar's line, so that what follows starts on its own. */
+    done() {
+      if (drawn) process.stderr.write('\n');
+      drawn = false;
+    },
+  };
+}
+
+function number(value: number): string {
+  return Math.round(value).toLocaleString('en');
+}
+
+function megabytes(bytes: number): string {
+  return (bytes / 1e6).toFixed(1);
+}

@@ -127,8 +127,11 @@ export interface AudienceRow {
   workspace_id: string;
   name: string;
   source: 'upload' | 'api' | 'task_result';
-  /** `importing` while a streamed upload is being written; only `ready` audiences can be used. */
-  status: 'importing' | 'ready';
+  /**
+   * `importing` while a streamed upload is being written, `deleting` while its members are removed
+   * in chunks; only `ready` audiences are visible and usable.
+   */
+  status: 'importing' | 'ready' | 'deleting';
   size: number;
   file_name: string | null;
   /** For `task_result` audiences: the task and the device filter they were generated from. */

@@ -1,4 +1,642 @@
+/**
+ * Push tasks (SPEC §2, §6): create, list with filters, read, edit and delete. A task is checked as a
+ * whole — the schema first, then every domain rule at once, so one answer lists every field to fix —
+ * and can be edited or deleted only while scheduled, a rule the SQL write itself enforces.
+ */
+import { type Static, type TSchema, Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
+import { importAudienceFile } from '../audiences/audience-import.ts';
+import { createAudienceStore } from '../audiences/audience-store.ts';
+import { type TaskCounts, taskStatistics } from '../domain/statistics.ts';
+import {
+  CLICK_ACTION_TYPES,
+  type ClickAction,
+  contentErrors,
+  MAX_PARAMS,
+  type SendType,
+  scheduleErrors,
+  type TaskContent,
+} from '../domain/task-content.ts';
+import { canEdit, isTaskStatus, TASK_STATUSES, type TaskStatus } from '../domain/task-state.ts';
+import { taskWindows } from '../domain/windows.ts';
+import { AppError, type FieldError, validationError } from '../errors.ts';
+import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
+import { untruncated } from '../http/uploads.ts';
+import { schemaError } from '../http/validation.ts';
+import { newId } from '../ids.ts';
+import type { TaskRow } from '../storage/database.ts';
+import { createTaskStore, type SubCampaignRef, type TaskRecord, type TaskSortKey } from './task-store.ts';
 
-/** Placeholder until this capability lands. */
-export function registerTaskRoutes(_app: Api, _deps: RouteDeps): void {}
+const SEND_TYPES = ['immediate', 'scheduled'] as const;
+const SORT_KEYS = [
+  'createdAt',
+  'startedAt',
+  'scheduledAt',
+  'name',
+  'plannedSends',
+  'deliveries',
+] as const satisfies readonly TaskSortKey[];
+const MAX_SUB_CAMPAIGNS = 100;
+const tags = ['tasks'];
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const ClickActionSchema = Type.Object(
+  {
+    type: Type.Enum(CLICK_ACTION_TYPES, {
+      description: 'open_url and open_page are Android-only; custom needs params.',
+    }),
+    url: Type.Optional(Type.String({ description: 'open_url only: the http(s) URL to open.' })),
+    page: Type.Optional(Type.String({ description: 'open_page only: the Android activity class to open.' })),
+    params: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        maxProperties: MAX_PARAMS,
+        description:
+          'String → string parameters delivered with the notification (Android `extra`, iOS custom keys); ' +
+          'names starting with pb_, and on iOS aps, d and p, are reserved.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const taskFields = {
+  name: Name,
+  appId: Type.String({ minLength: 1 }),
+  title: Type.String({
+    minLength: 1,
+    description:
+      'With the content and params it must fit the provider payload (Android 1840, iOS 2012 bytes).',
+  }),
+  content: Type.String({ minLength: 1 }),
+  clickAction: ClickActionSchema,
+  audienceId: Type.String({ minLength: 1, description: 'A ready audience of this workspace.' }),
+  sendType: Type.Enum(SEND_TYPES),
+  scheduledAt: Type.Optional(
+    Type.String({
+      format: 'date-time',
+      description: 'Required for a scheduled task and in the future; left out for an immediate one.',
+    }),
+  ),
+  subCampaignIds: Type.Array(Type.String({ minLength: 1 }), { maxItems: MAX_SUB_CAMPAIGNS }),
+};
+
+const CreateBody = Type.Object(
+  { ...taskFields, subCampaignIds: Type.Optional(taskFields.subCampaignIds) },
+  { additionalProperties: false },
+);
+// The `task` part of an upload: the create body, its audience being the uploaded file.
+const UploadBody = Type.Omit(CreateBody, ['audienceId'], { additionalProperties: false });
+// No defaults here: a field left out of a patch must stay as it is.
+const PatchBody = Type.Partial(Type.Object(taskFields), { additionalProperties: false });
+
+const StatisticsSchema = Type.Object({
+  plannedSends: Type.Integer(),
+  unmatched: Type.Integer(),
+  totalSent: Type.Integer(),
+  deliveries: Type.Integer(),
+  failures: Type.Integer(),
+  noFeedback: Type.Integer(),
+  impressions: Type.Integer(),
+  opens: Type.Integer(),
+  dismissals: Type.Integer(),
+  pending: Type.Integer(),
+  late: Type.Integer(),
+  impressionRate: Nullable(
+    Type.Number({ description: 'impressions ÷ deliveries; null when deliveries is 0.' }),
+  ),
+  openRate: Nullable(Type.Number({ description: 'opens ÷ deliveries; null when deliveries is 0.' })),
+  dismissalRate: Nullable(
+    Type.Number({ description: 'dismissals ÷ deliveries; null when deliveries is 0.' }),
+  ),
+});
+
+const SubCampaignRefSchema = Type.Object({ id: Type.String(), name: Type.String() });
+
+const TaskSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: Type.Enum(TASK_STATUSES),
+  appId: Type.String(),
+  appName: Type.String(),
+  platform: Type.Enum(['ios', 'android']),
+  title: Type.String(),
+  content: Type.String(),
+  clickAction: ClickActionSchema,
+  audienceId: Type.String(),
+  audienceName: Nullable(Type.String({ description: 'Null once the audience has been deleted.' })),
+  sendType: Type.Enum(SEND_TYPES),
+  scheduledAt: Nullable(Type.String()),
+  subCampaignIds: Type.Array(Type.String()),
+  subCampaigns: Type.Array(SubCampaignRefSchema),
+  failureReason: Nullable(Type.String({ description: 'Why nothing could be sent; null unless failed.' })),
+  createdAt: Type.String(),
+  updatedAt: Type.String(),
+  startedAt: Nullable(Type.String({ description: 'When sending started.' })),
+  completedAt: Nullable(Type.String()),
+  statisticsFinalAt: Nullable(
+    Type.String({ description: 'startedAt + the statistics window; later receipts count as late.' }),
+  ),
+  detailsExpireAt: Nullable(
+    Type.String({ description: 'startedAt + the retention window; device results are deleted then.' }),
+  ),
+  statistics: StatisticsSchema,
+});
+
+const DateTime = (description: string) => Type.Optional(Type.String({ format: 'date-time', description }));
+const ListQuery = Type.Object({
+  ...PageQuery,
+  status: Type.Optional(
+    Type.Array(Type.String(), {
+      description: 'One or several statuses, repeated (status=a&status=b) or comma-separated (status=a,b).',
+    }),
+  ),
+  sendType: Type.Optional(Type.Enum(SEND_TYPES)),
+  appId: Type.Optional(Type.String()),
+  subCampaignId: Type.Optional(Type.String()),
+  q: Type.Optional(Type.String({ maxLength: 200, description: 'Name contains, ignoring case.' })),
+  createdFrom: DateTime('Created at or after this time.'),
+  createdTo: DateTime('Created at or before this time.'),
+  sentFrom: DateTime('Started sending at or after this time.'),
+  sentTo: DateTime('Started sending at or before this time.'),
+  sort: Type.Enum(SORT_KEYS, { default: 'createdAt' }),
+  order: Type.Enum(['asc', 'desc'], { default: 'desc', description: 'Ties are ordered by ID.' }),
+});
+
+const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
+
+/** A complete task as the user describes it: the create body, or a stored task with a patch applied. */
+interface TaskDraft extends TaskContent {
+  name: string;
+  appId: string;
+  audienceId: string;
+  sendType: SendType;
+  scheduledAt: string | null;
+  subCampaignIds: string[];
+}
+
+/** Trims what the user typed; untrimmed text would reach devices and break URL checks. */
+function trimClickAction(action: ClickAction): ClickAction {
+  return {
+    type: action.type,
+    ...(action.url !== undefined && { url: action.url.trim() }),
+    ...(action.page !== undefined && { page: action.page.trim() }),
+    ...(action.params !== undefined && { params: action.params }),
+  };
+}
+
+/** The click action as stored and shown: only the fields its type uses, params only when there are some. */
+function storedClickAction(action: ClickAction): ClickAction {
+  const params = action.params ?? {};
+  return {
+    type: action.type,
+    ...(action.type === 'open_url' && { url: action.url }),
+    ...(action.type === 'open_page' && { page: action.page }),
+    ...(Object.keys(params).length > 0 && { params }),
+  };
+}
+
+/** A stored click action; the column only ever holds what `storedClickAction` produced. */
+function parseClickAction(json: string): ClickAction {
+  return JSON.parse(json) as ClickAction;
+}
+
+/** ISO 8601 UTC, as every stored time; an unparseable value is kept so the schedule check reports it. */
+function toUtc(value: string): string {
+  const at = new Date(value);
+  return Number.isNaN(at.getTime()) ? value : at.toISOString();
+}
+
+function countsOf(row: TaskRow): TaskCounts {
+  return {
+    plannedSends: row.planned_sends,
+    unmatched: row.unmatched,
+    totalSent: row.total_sent,
+    deliveries: row.deliveries,
+    failures: row.failures,
+    noFeedback: row.no_feedback,
+    impressions: row.impressions,
+    opens: row.opens,
+    dismissals: row.dismissals,
+    pending: row.pending,
+    late: row.late,
+  };
+}
+
+function taskNotFound(id: string): AppError {
+  return new AppError('TASK_NOT_FOUND', `Task ${id} does not exist in this workspace.`);
+}
+
+function taskNotEditable(row: TaskRow): AppError {
+  return new AppError(
+    'TASK_NOT_EDITABLE',
+    `Task ${row.id} is ${row.status}; only a scheduled task (not sent yet) can be edited.`,
+    { status: row.status },
+  );
+}
+
+function taskNotDeletable(row: TaskRow): AppError {
+  return new AppError(
+    'TASK_NOT_DELETABLE',
+    `Task ${row.id} is ${row.status}; only a scheduled task can be deleted.`,
+    { status: row.status },
+  );
+}
+
+/** The statuses of the `status` query parameter (repeated and/or comma-separated). */
+function parseStatuses(values: string[] | undefined): TaskStatus[] | undefined {
+  if (values === undefined) return undefined;
+  const words = values
+    .flatMap((v) => v.split(','))
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
+  const unknown = words.filter((w) => !isTaskStatus(w));
+  if (unknown.length > 0) {
+    throw validationError([
+      {
+        field: 'status',
+        message: `${unknown.join(', ')} is not a task status; use ${TASK_STATUSES.join(', ')}`,
+      },
+    ]);
+  }
+  return words.filter(isTaskStatus);
+}
+
+/** Registers the task routes (under a workspace). */
+export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
+  const store = createTaskStore(deps.db);
+  const audiences = createAudienceStore(deps.db);
+
+  function taskView(row: TaskRecord, subCampaigns: SubCampaignRef[]) {
+    return {
+      id: row.id,
+      name: row.name,
+      status: row.status,
+      appId: row.app_id,
+      appName: row.app_name,
+      platform: row.platform,
+      title: row.title,
+      content: row.content,
+      clickAction: parseClickAction(row.click_action),
+      audienceId: row.audience_id,
+      audienceName: row.audience_name,
+      sendType: row.send_type,
+      scheduledAt: row.scheduled_at,
+      subCampaignIds: subCampaigns.map((s) => s.id),
+      subCampaigns,
+      failureReason: row.status === 'failed' ? row.failure_reason : null,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      startedAt: row.started_at,
+      completedAt: row.completed_at,
+      ...taskWindows(row.started_at, deps.config),
+      statistics: taskStatistics(countsOf(row)),
+    };
+  }
+
+  /** A draft from a create body, with the audience given separately (the upload route creates it). */
+  function draftOf(body: Static<typeof UploadBody>, audienceId: string): TaskDraft {
+    return {
+      name: body.name.trim(),
+      appId: body.appId,
+      title: body.title.trim(),
+      content: body.content.trim(),
+      clickAction: trimClickAction(body.clickAction),
+      audienceId,
+      sendType: body.sendType,
+      scheduledAt: body.scheduledAt === undefined ? null : toUtc(body.scheduledAt),
+      subCampaignIds: body.subCampaignIds ?? [],
+    };
+  }
+
+  /** Stores a validated draft as a new scheduled task with zero statistics. */
+  async function insertTask(workspaceId: string, id: string, draft: TaskDraft): Promise<void> {
+    const now = deps.clock().toISOString();
+    await store.insertTask(
+      {
+        id,
+        workspace_id: workspaceId,
+        app_id: draft.appId,
+        name: draft.name,
+        title: draft.title,
+        content: draft.content,
+        click_action: JSON.stringify(storedClickAction(draft.clickAction)),
+        audience_id: draft.audienceId,
+        send_type: draft.sendType,
+        scheduled_at: draft.scheduledAt,
+        status: 'scheduled',
+        failure_reason: null,
+        created_at: now,
+        updated_at: now,
+        started_at: null,
+        completed_at: null,
+        planned_sends: 0,
+        unmatched: 0,
+        total_sent: 0,
+        deliveries: 0,
+        failures: 0,
+        no_feedback: 0,
+        impressions: 0,
+        opens: 0,
+        dismissals: 0,
+        pending: 0,
+        late: 0,
+      },
+      [...new Set(draft.subCampaignIds)],
+    );
+  }
+
+  async function readTask(workspaceId: string, id: string) {
+    const row = await store.findTask(workspaceId, id);
+    if (!row) throw taskNotFound(id);
+    return taskView(row, (await store.subCampaignsOf([id])).get(id) ?? []);
+  }
+
+  /**
+   * Every problem with a draft, in field order. References are looked up in the workspace only, so
+   * another tenant's IDs read as unknown. The schedule is only checked when `checkSchedule`: an
+   * untouched schedule was valid when set, and a due task is about to be started by the dispatcher.
+   */
+  async function draftErrors(
+    workspaceId: string,
+    taskId: string,
+    draft: TaskDraft,
+    checkSchedule: boolean,
+    checkAudience = true,
+  ): Promise<FieldError[]> {
+    const [appRow, audience, knownSubCampaigns] = await Promise.all([
+      store.findApp(workspaceId, draft.appId),
+      checkAudience ? store.findAudience(workspaceId, draft.audienceId) : undefined,
+      store.existingSubCampaignIds(workspaceId, draft.subCampaignIds),
+    ]);
+    const errors: FieldError[] = [];
+    if (!appRow) {
+      errors.push({ field: 'appId', message: `App ${draft.appId} does not exist in this workspace` });
+    }
+    errors.push(...contentErrors(draft, appRow?.platform, taskId));
+    if (!checkAudience) {
+      // The audience is created from the uploaded file once everything else is known to be valid.
+    } else if (!audience) {
+      errors.push({
+        field: 'audienceId',
+        message: `Audience ${draft.audienceId} does not exist in this workspace`,
+      });
+    } else if (audience.status !== 'ready') {
+      errors.push({
+        field: 'audienceId',
+        message: `Audience ${draft.audienceId} is ${audience.status}; only a ready audience can be used`,
+      });
+    }
+    if (checkSchedule) errors.push(...scheduleErrors(draft.sendType, draft.scheduledAt, deps.clock()));
+    draft.subCampaignIds.forEach((id, index) => {
+      if (!knownSubCampaigns.has(id)) {
+        errors.push({
+          field: `subCampaignIds.${index}`,
+          message: `Sub-campaign ${id} does not exist in this workspace`,
+        });
+      }
+    });
+    return errors;
+  }
+
+  app.get(
+    '/tasks',
+    {
+      schema: {
+        tags,
+        summary: 'Tasks with their statistics and sub-campaigns; filtered, sorted and paged.',
+        querystring: ListQuery,
+        response: { 200: PageOf(TaskSchema), ...authErrors },
+      },
+    },
+    async (request) => {
+      const { query } = request;
+      const statuses = parseStatuses(query.status);
+      const { rows, total } = await store.listTasks(
+        request.workspace.id,
+        {
+          statuses,
+          sendType: query.sendType,
+          appId: query.appId,
+          subCampaignId: query.subCampaignId,
+          q: query.q,
+          createdFrom: query.createdFrom && toUtc(query.createdFrom),
+          createdTo: query.createdTo && toUtc(query.createdTo),
+          sentFrom: query.sentFrom && toUtc(query.sentFrom),
+          sentTo: query.sentTo && toUtc(query.sentTo),
+        },
+        { key: query.sort, order: query.order },
+        (query.page - 1) * query.pageSize,
+        query.pageSize,
+      );
+      // One query for the sub-campaigns of the whole page.
+      const subCampaigns = await store.subCampaignsOf(rows.map((r) => r.id));
+      return {
+        items: rows.map((r) => taskView(r, subCampaigns.get(r.id) ?? [])),
+        total,
+        page: query.page,
+        pageSize: query.pageSize,
+      };
+    },
+  );
+
+  app.post(
+    '/tasks',
+    {
+      schema: {
+        tags,
+        summary: 'Create a task; it is scheduled until the dispatcher starts it (at once when immediate).',
+        body: CreateBody,
+        response: { 201: TaskSchema, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { body, workspace } = request;
+      const id = newId('tsk');
+      const draft = draftOf(body, body.audienceId);
+      const errors = await draftErrors(workspace.id, id, draft, true);
+      if (errors.length > 0) throw validationError(errors);
+      await insertTask(workspace.id, id, draft);
+      return reply.status(201).send(await readTask(workspace.id, id));
+    },
+  );
+
+  app.post(
+    '/tasks/upload',
+    {
+      schema: {
+        tags,
+        summary: 'Create a task whose audience is an uploaded ID file (multipart/form-data).',
+        description:
+          'Send two parts, in this order: `task`, the JSON of the create body without `audienceId`, and ' +
+          '`file`, a CSV or TXT file of device IDs (one per line, or a `deviceId` column). The file ' +
+          'becomes an audience of source `upload`; if the task is refused, no audience is left behind.',
+        consumes: ['multipart/form-data'],
+        response: { 201: TaskSchema, 413: Type.Ref('ErrorEnvelope'), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { workspace } = request;
+      if (!request.isMultipart()) {
+        throw new AppError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Send multipart/form-data with a `task` field and a `file`.',
+        );
+      }
+      const validateTask = request.compileValidationSchema(UploadBody, 'body');
+      const id = newId('tsk');
+      let draft: TaskDraft | undefined;
+      let audienceId: string | undefined;
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'field') {
+            if (part.fieldname !== 'task') continue;
+            const body = parseTaskField(part.value);
+            if (!validateTask(body)) throw schemaError(validateTask.errors ?? []);
+            draft = draftOf(body as Static<typeof UploadBody>, '');
+            const errors = await draftErrors(workspace.id, id, draft, true, false);
+            if (errors.length > 0) throw validationError(errors);
+            continue;
+          }
+          if (!draft) {
+            throw validationError([
+              { field: 'task', message: 'is required, as a form field sent before the file' },
+            ]);
+          }
+          if (audienceId) throw new AppError('PAYLOAD_TOO_LARGE', 'Send exactly one file.');
+          const audience = await importAudienceFile(deps.db, {
+            workspaceId: workspace.id,
+            name: `${draft.name} (uploaded IDs)`,
+            fileName: part.filename || null,
+            source: 'upload',
+            lines: untruncated(part.file, deps.config.uploadLimitBytes),
+            now: deps.clock(),
+          });
+          audienceId = audience.id;
+        }
+        if (!draft) throw validationError([{ field: 'task', message: 'is required: the JSON of the task' }]);
+        if (!audienceId)
+          throw validationError([
+            { field: 'file', message: 'is required: attach one CSV or TXT file of device IDs' },
+          ]);
+        await insertTask(workspace.id, id, { ...draft, audienceId });
+      } catch (error) {
+        // The task was refused after its audience was imported: the upload goes with it.
+        if (audienceId) await audiences.purge(audienceId);
+        throw error;
+      }
+      return reply.status(201).send(await readTask(workspace.id, id));
+    },
+  );
+
+  app.get(
+    '/tasks/:taskId',
+    {
+      schema: {
+        tags,
+        summary: 'One task: its fields, statistics and windows.',
+        params: TaskParams,
+        response: { 200: TaskSchema, ...authErrors },
+      },
+    },
+    async (request) => readTask(request.workspace.id, request.params.taskId),
+  );
+
+  app.patch(
+    '/tasks/:taskId',
+    {
+      schema: {
+        tags,
+        summary: 'Change any fields of a scheduled task; the result is validated as a whole.',
+        params: TaskParams,
+        body: PatchBody,
+        response: { 200: TaskSchema, 409: Type.Ref('ErrorEnvelope'), ...authErrors },
+      },
+    },
+    async (request) => {
+      const { body, workspace } = request;
+      const { taskId } = request.params;
+      const current = await store.findTask(workspace.id, taskId);
+      if (!current) throw taskNotFound(taskId);
+      if (!canEdit(current.status)) throw taskNotEditable(current);
+
+      const currentSubCampaigns = (await store.subCampaignsOf([taskId])).get(taskId) ?? [];
+      const draft: TaskDraft = {
+        name: body.name?.trim() ?? current.name,
+        appId: body.appId ?? current.app_id,
+        title: body.title?.trim() ?? current.title,
+        content: body.content?.trim() ?? current.content,
+        clickAction: body.clickAction
+          ? trimClickAction(body.clickAction)
+          : parseClickAction(current.click_action),
+        audienceId: body.audienceId ?? current.audience_id,
+        sendType: body.sendType ?? current.send_type,
+        // Switching to immediate drops the stored time rather than failing on it.
+        scheduledAt:
+          body.scheduledAt !== undefined
+            ? toUtc(body.scheduledAt)
+            : body.sendType === 'immediate'
+              ? null
+              : current.scheduled_at,
+        subCampaignIds: body.subCampaignIds ?? currentSubCampaigns.map((s) => s.id),
+      };
+      const scheduleTouched = body.sendType !== undefined || body.scheduledAt !== undefined;
+      const errors = await draftErrors(workspace.id, taskId, draft, scheduleTouched);
+      if (errors.length > 0) throw validationError(errors);
+
+      const changed = await store.updateEditableTask(
+        workspace.id,
+        taskId,
+        {
+          name: draft.name,
+          app_id: draft.appId,
+          title: draft.title,
+          content: draft.content,
+          click_action: JSON.stringify(storedClickAction(draft.clickAction)),
+          audience_id: draft.audienceId,
+          send_type: draft.sendType,
+          scheduled_at: draft.scheduledAt,
+          updated_at: deps.clock().toISOString(),
+        },
+        body.subCampaignIds === undefined ? undefined : [...new Set(draft.subCampaignIds)],
+      );
+      if (!changed) {
+        // The dispatcher started (or someone deleted) the task since it was read.
+        const latest = await store.findTask(workspace.id, taskId);
+        throw latest ? taskNotEditable(latest) : taskNotFound(taskId);
+      }
+      return readTask(workspace.id, taskId);
+    },
+  );
+
+  app.delete(
+    '/tasks/:taskId',
+    {
+      schema: {
+        tags,
+        summary: 'Delete a scheduled task; a task that has started sending cannot be deleted.',
+        params: TaskParams,
+        response: { 204: Type.Null(), 409: Type.Ref('ErrorEnvelope'), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { workspace } = request;
+      const { taskId } = request.params;
+      if (!(await store.deleteDeletableTask(workspace.id, taskId))) {
+        // Nothing deleted: the task is unknown, or its status (read after the attempt) forbids it.
+        const latest = await store.findTask(workspace.id, taskId);
+        throw latest ? taskNotDeletable(latest) : taskNotFound(taskId);
+      }
+      return reply.status(204).send(null);
+    },
+  );
+}
+
+/** The JSON of the `task` form field, or a `VALIDATION_FAILED` naming that field. */
+function parseTaskField(value: unknown): unknown {
+  try {
+    return JSON.parse(String(value));
+  } catch {
+    throw validationError([{ field: 'task', message: 'must be the JSON of the task' }]);
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * A task's delivery statistics (SPEC §2.3): the counters kept per task, the rates derived from
+ * them, and the invariants that must hold at every moment — the dispatcher and receipt ingestion
+ * check them while sending, and tests check them everywhere.
+ */
+import { AppError } from '../errors.ts';
+import type { Platform } from './task-content.ts';
+import type { TaskStatus } from './task-state.ts';
+
+/** The counters stored per task; every one counts devices, each device at most once. */
+export interface TaskCounts {
+  /** Devices in the target audience at send time. */
+  plannedSends: number;
+  /** Audience devices with no registered push token for the app (matching loss). */
+  unmatched: number;
+  /** Devices handed to the provider. */
+  totalSent: number;
+  /** Devices with send result `success`. */
+  deliveries: number;
+  /** Devices the provider rejected. */
+  failures: number;
+  /** Android only: accepted by the provider, no delivery receipt (yet). */
+  noFeedback: number;
+  impressions: number;
+  opens: number;
+  /** Android only: individually dismissed notifications. */
+  dismissals: number;
+  /** Audience devices neither handed to the provider nor found unmatched yet. */
+  pending: number;
+  /** Receipts that arrived after the statistics window closed; not counted anywhere else. */
+  late: number;
+}
+
+/** The counters plus their rates over deliveries: fractions in [0, 1], or null when nothing was delivered. */
+export interface TaskStatistics extends TaskCounts {
+  impressionRate: number | null;
+  openRate: number | null;
+  dismissalRate: number | null;
+}
+
+/** The statistics of a task that has not started sending. */
+export const ZERO_COUNTS: Readonly<TaskCounts> = Object.freeze({
+  plannedSends: 0,
+  unmatched: 0,
+  totalSent: 0,
+  deliveries: 0,
+  failures: 0,
+  noFeedback: 0,
+  impressions: 0,
+  opens: 0,
+  dismissals: 0,
+  pending: 0,
+  late: 0,
+});
+
+/** `count ÷ denominator` as a fraction, or null over a zero denominator so no caller ever sees NaN. */
+export function rate(count: number, denominator: number): number | null {
+  return denominator > 0 ? count / denominator : null;
+}
+
+/** The statistics object of SPEC §6.1: the counters and their rates over deliveries. */
+export function taskStatistics(counts: TaskCounts): TaskStatistics {
+  return {
+    ...counts,
+    impressionRate: rate(counts.impressions, counts.deliveries),
+    openRate: rate(counts.opens, counts.deliveries),
+    dismissalRate: rate(counts.dismissals, counts.deliveries),
+  };
+}
+
+/** What the invariant check may know about the task beyond its counters. */
+export interface StatisticsContext {
+  platform?: Platform;
+  status?: TaskStatus;
+}
+
+/**
+ * Every SPEC §2.3 invariant the counters break, as readable sentences (empty when consistent).
+ * Returning a list rather than throwing lets tests and logs show every problem at once.
+ */
+export function statisticsViolations(counts: TaskCounts, context: StatisticsContext = {}): string[] {
+  const problems: string[] = [];
+  for (const [name, value] of Object.entries(counts)) {
+    if (!Number.isSafeInteger(value) || value < 0) {
+      problems.push(`${name} must be a non-negative integer, got ${value}`);
+    }
+  }
+  const { plannedSends, unmatched, totalSent, pending, deliveries, failures, noFeedback } = counts;
+  if (plannedSends !== unmatched + totalSent + pending) {
+    problems.push(
+      `plannedSends (${plannedSends}) must equal unmatched + totalSent + pending (${unmatched} + ${totalSent} + ${pending})`,
+    );
+  }
+  if (totalSent !== deliveries + failures + noFeedback) {
+    problems.push(
+      `totalSent (${totalSent}) must equal deliveries + failures + noFeedback (${deliveries} + ${failures} + ${noFeedback})`,
+    );
+  }
+  // A receipt only ever counts a device that was handed to the provider, so no receipt kind can
+  // outnumber the devices actually sent to.
+  for (const kind of ['impressions', 'opens', 'dismissals'] as const) {
+    if (counts[kind] > totalSent)
+      problems.push(`${kind} (${counts[kind]}) cannot exceed totalSent (${totalSent})`);
+  }
+  if (context.platform === 'ios') {
+    if (noFeedback !== 0) problems.push(`noFeedback must be 0 on iOS, got ${noFeedback}`);
+    if (counts.dismissals !== 0) problems.push(`dismissals must be 0 on iOS, got ${counts.dismissals}`);
+  }
+  if (context.status !== undefined && context.status !== 'sending' && pending !== 0) {
+    problems.push(`pending must be 0 unless the task is sending (it is ${context.status}), got ${pending}`);
+  }
+  return problems;
+}
+
+/** Throws `INTERNAL` naming every broken invariant; a broken invariant is a bug, never a user error. */
+export function assertStatisticsConsistent(counts: TaskCounts, context: StatisticsContext = {}): void {
+  const problems = statisticsViolations(counts, context);
+  if (problems.length > 0) {
+    throw new AppError('INTERNAL', `Task statistics are inconsistent: ${problems.join('; ')}.`, {
+      problems,
+    });
+  }
+}

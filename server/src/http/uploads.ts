@@ -1,0 +1,35 @@
+/**
+ * Upload streams with the size limit enforced: a raw request body or a multipart file is read as
+ * an async iterable of chunks that fails with `PAYLOAD_TOO_LARGE` instead of silently stopping.
+ */
+import type { Readable } from 'node:stream';
+import type { MultipartFile } from '@fastify/multipart';
+import { AppError } from '../errors.ts';
+
+/** The 413 error of an upload over `limitBytes`. */
+export function uploadTooLarge(limitBytes: number): AppError {
+  return new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `The file is larger than the upload limit of ${limitBytes} bytes (PUSHBOARD_UPLOAD_LIMIT_BYTES).`,
+  );
+}
+
+/** A raw request body that fails with `PAYLOAD_TOO_LARGE` once it passes `limitBytes`. */
+export async function* limited(body: Readable, limitBytes: number): AsyncGenerator<Buffer> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+    bytes += buffer.length;
+    if (bytes > limitBytes) throw uploadTooLarge(limitBytes);
+    yield buffer;
+  }
+}
+
+/**
+ * A multipart file stream that fails with `PAYLOAD_TOO_LARGE` when the multipart size limit cut it
+ * short: the parser then simply ends the stream, which would otherwise pass for the end of the file.
+ */
+export async function* untruncated(file: MultipartFile['file'], limitBytes: number): AsyncGenerator<Buffer> {
+  for await (const chunk of file) yield chunk as Buffer;
+  if (file.truncated) throw uploadTooLarge(limitBytes);
+}
