@@ -79,11 +79,10 @@ export interface DeviceStore {
 // The widest multi-row statements: 1,000 rows of 6 columns stay far below SQLite's 32,766 and
 // PostgreSQL's 65,535 bound parameters, and are big enough that per-statement costs vanish.
 const ROWS_PER_STATEMENT = 1000;
-// Lines applied per statement of an import. Each range is sorted, and SQLite sorts in memory up to its
-// page cache size (64 MiB) before spilling to disk: a bounded range keeps that sort to ~5 MB (about
-// 100 bytes a line). Larger ranges are faster (better write locality): with the whole file in one
-// range the benchmark ran 40 % faster but peaked 60 MiB higher (bench/README.md).
-const APPLY_RANGE_LINES = 50_000;
+// Lines applied per statement of an import. Each range is sorted by device ID; SQLite's sorter holds
+// up to the page cache (16 MiB, storage/sqlite.ts) in memory and spills the rest to disk, so even a
+// whole 1M-line file sorts in bounded memory, and one big range writes the index in order (fastest).
+const APPLY_RANGE_LINES = 1_000_000;
 // Rows looked up per `IN (…)` list.
 const LOOKUP_CHUNK = 500;
 // One byte above the highest printable ASCII character: every ID starting with a prefix sorts

@@ -16,8 +16,9 @@ export function openSqlite(file: string): Db {
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
-  // A 64 MiB page cache keeps big imports and audience scans off the disk without growing with them.
-  database.pragma('cache_size = -65536');
+  // A 16 MiB page cache: SQLite's sorter also buffers up to the cache size before spilling to disk,
+  // so a bigger cache costs its size twice during big imports (bench/README.md, device import).
+  database.pragma('cache_size = -16384');
   database.pragma('temp_store = FILE');
   return new Kysely({ dialect: new SqliteDialect({ database }) });
 }

@@ -1,0 +1,97 @@
+/**
+ * The one small interface every push provider implements (SPEC §4): send a batch, cancel what was
+ * handed over, parse the receipts it posts back. The dispatcher owns this interface; `simulator.ts`
+ * and `umeng.ts` implement it. Providers never touch storage: they answer, the dispatcher records.
+ */
+import type { SimulatorConfig, UmengConfig } from '../apps/provider-config.ts';
+import type { Platform, TaskContent } from '../domain/task-content.ts';
+
+/** The app a batch is sent for, with its provider config (credentials in clear). */
+export type ProviderApp =
+  | { id: string; platform: Platform; provider: 'simulator'; config: SimulatorConfig }
+  | { id: string; platform: Platform; provider: 'umeng'; config: UmengConfig };
+
+/** One matched device of a batch. */
+export interface BatchDevice {
+  deviceId: string;
+  pushToken: string;
+  /** The device's delivery channel as registered (`umeng`, `huawei`, `apns`…). */
+  channel: string;
+}
+
+/** Everything a provider needs to send one batch. */
+export interface SendBatchRequest {
+  app: ProviderApp;
+  taskId: string;
+  /** Stable for the batch across retries and restarts: the provider's idempotency key (Umeng `out_biz_no`). */
+  batchId: string;
+  content: TaskContent;
+  devices: BatchDevice[];
+  /** For a provider-side scheduled send (Umeng `policy.start_time`); null sends now. */
+  sendAt: Date | null;
+  /** Where the provider should post its receipts for this app (absolute URL). */
+  receiptUrl: string;
+}
+
+/** What the provider said about one device at send time. */
+export interface DeviceSendOutcome {
+  deviceId: string;
+  /**
+   * `success`: accepted and counted as delivered now (iOS, where acceptance is delivery);
+   * `no_feedback`: accepted, a delivery receipt may follow (Android); `failure`: rejected.
+   */
+  sendResult: 'success' | 'failure' | 'no_feedback';
+  /** Set for failures: why, in words a marketer understands (e.g. "invalid device token"). */
+  failureReason?: string;
+  /** The channel the provider reached the device through, when it differs from the registered one. */
+  channel?: string;
+}
+
+/** The provider's answer to a batch. */
+export interface SendBatchResult {
+  /** The provider's reference for cancel and status (Umeng `task_id` or `msg_id`), if any. */
+  providerRef: string | null;
+  /** One outcome per device of the request, in any order. */
+  outcomes: DeviceSendOutcome[];
+}
+
+/** A receipt read from a provider callback, not yet checked against tasks and device results. */
+export interface ParsedReceipt {
+  taskId: string | null;
+  deviceId: string | null;
+  /** The provider's device token when it reports tokens instead of device IDs. */
+  pushToken: string | null;
+  kind: 'delivered' | 'impression' | 'open' | 'dismissal';
+  at: Date;
+  channel?: string;
+}
+
+/** Receipts of one callback body: the readable ones, and the raw form of each unreadable item. */
+export interface ParsedReceipts {
+  receipts: ParsedReceipt[];
+  unreadable: unknown[];
+}
+
+/** A failed provider call. `retryable` errors are retried with backoff; the others fail the batch at once. */
+export class ProviderError extends Error {
+  /** The provider's own error code (e.g. Umeng `2007`), or a Pushboard one (`TIMEOUT`, `NETWORK`). */
+  readonly code: string;
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, retryable: boolean) {
+    super(message);
+    this.name = 'ProviderError';
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** A push provider. */
+export interface Provider {
+  /** Sends one batch; the same `batchId` sent again must not reach any device a second time. */
+  sendBatch(request: SendBatchRequest): Promise<SendBatchResult>;
+  /** Cancels what was handed over under `providerRef` (a provider-side scheduled send). */
+  cancel(app: ProviderApp, providerRef: string): Promise<void>;
+  /** Reads a receipt callback body; never throws on bad items, it lists them as unreadable. */
+  parseReceipts(body: unknown): ParsedReceipts;
+}
