@@ -49,6 +49,21 @@ export interface FieldError {
   message: string;
 }
 
+/** One bad line of an uploaded file, as listed in a `CSV_INVALID` error's details. */
+export interface CsvLineError {
+  /** 1-based physical line number in the file. */
+  line: number;
+  /** A stable code for the kind of problem, where the importer has one (`DEVICE_ID_INVALID`…). */
+  code?: string;
+  message: string;
+}
+
+/** The `details` of every `CSV_INVALID` error: the first bad lines in file order and how many there are. */
+export interface CsvInvalidDetails {
+  errors: CsvLineError[];
+  errorCount: number;
+}
+
 /** An expected failure with a catalogue code; `details` carries per-field or per-line information. */
 export class AppError extends Error {
   readonly code: ErrorCode;

@@ -296,15 +296,15 @@ describe('uploading an audience file', () => {
     expect(error.message).toContain('line 3');
     expect(error.details).toEqual({
       errors: [
-        { line: 3, reason: 'contains whitespace' },
-        { line: 5, reason: 'is 200 characters long; device IDs have at most 128' },
+        { line: 3, message: 'contains whitespace' },
+        { line: 5, message: 'is 200 characters long; device IDs have at most 128' },
         {
           line: 7,
-          reason:
+          message:
             'has 2 comma-separated values; put one device ID per line, or add a header row with a deviceId column',
         },
       ],
-      totalErrors: 3,
+      errorCount: 3,
     });
     expect(await storedRows()).toEqual({ audiences: 0, members: 0 });
   });
@@ -314,8 +314,8 @@ describe('uploading an audience file', () => {
     const res = await upload('Late error', 'late.txt', `${good}\nbad\u0001id\n`);
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details).toEqual({
-      errors: [{ line: 45_001, reason: 'contains a control character' }],
-      totalErrors: 1,
+      errors: [{ line: 45_001, message: 'contains a control character' }],
+      errorCount: 1,
     });
     expect(await storedRows()).toEqual({ audiences: 0, members: 0 });
   });
@@ -326,15 +326,15 @@ describe('uploading an audience file', () => {
     expect(res.statusCode).toBe(400);
     const { details } = res.json().error;
     expect(details.errors).toHaveLength(100);
-    expect(details.errors[99]).toEqual({ line: 100, reason: 'contains whitespace' });
-    expect(details.totalErrors).toBe(150);
+    expect(details.errors[99]).toEqual({ line: 100, message: 'contains whitespace' });
+    expect(details.errorCount).toBe(150);
   });
 
   test('a CSV row without a value in the deviceId column is a bad line', async () => {
     const res = await upload('Gaps', 'gaps.csv', 'deviceId,city\nd-1,Paris\n,Lyon\n');
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details.errors).toEqual([
-      { line: 3, reason: 'has no value in the deviceId column (1)' },
+      { line: 3, message: 'has no value in the deviceId column (1)' },
     ]);
   });
 
@@ -444,8 +444,8 @@ describe('importAudienceFile', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).details).toEqual({
-      errors: [{ line: 2, reason: 'is longer than 65536 characters' }],
-      totalErrors: 1,
+      errors: [{ line: 2, message: 'is longer than 65536 characters' }],
+      errorCount: 1,
     });
   });
 
@@ -460,10 +460,10 @@ describe('importAudienceFile', () => {
     }).catch((e: unknown) => e);
     expect((error as AppError).details).toEqual({
       errors: [
-        { line: 1, reason: 'is not valid UTF-8 text (save the file as UTF-8)' },
-        { line: 2, reason: 'contains an invisible formatting character (U+200B)' },
+        { line: 1, message: 'is not valid UTF-8 text (save the file as UTF-8)' },
+        { line: 2, message: 'contains an invisible formatting character (U+200B)' },
       ],
-      totalErrors: 2,
+      errorCount: 2,
     });
   });
 

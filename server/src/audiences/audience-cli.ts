@@ -8,14 +8,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config, ConfigFlags } from '../config.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type CsvInvalidDetails } from '../errors.ts';
 import { openStore } from '../main.ts';
+import { progressBar } from '../progress-bar.ts';
 import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
-import { importAudienceFile, type LineError } from './audience-import.ts';
-
-/** How often progress is redrawn on a terminal, and printed as a new line otherwise (ms). */
-const PROGRESS_INTERVAL_TTY_MS = 200;
-const PROGRESS_INTERVAL_LOG_MS = 5_000;
+import { importAudienceFile } from './audience-import.ts';
 
 /** Registers the `audiences` commands. */
 export function registerAudienceCommands(program: Command, configFor: (extra?: ConfigFlags) => Config): void {
@@ -55,18 +52,21 @@ async function importCommand(
   }
 
   const db = await openStore(config);
-  const progress = progressLine(stat.size, path.basename(file));
+  const progress = progressBar(path.basename(file), stat.size, 'IDs');
+  let bytes = 0;
   try {
     const created = await importAudienceFile(db, {
       workspaceId: options.workspace,
       name,
       fileName: path.basename(file),
       source: 'upload',
-      lines: counted(fs.createReadStream(file), (bytes) => progress.addBytes(bytes)),
+      lines: counted(fs.createReadStream(file), (n) => {
+        bytes += n;
+      }),
       now: new Date(),
-      onProgress: ({ deviceIds }) => progress.update(deviceIds),
+      onProgress: ({ deviceIds }) => progress.update(bytes, deviceIds),
     });
-    progress.finish();
+    progress.done();
     process.stdout.write(
       options.json
         ? `${JSON.stringify(created)}\n`
@@ -74,7 +74,7 @@ async function importCommand(
     );
     return 0;
   } catch (error) {
-    progress.finish();
+    progress.done();
     if (!(error instanceof AppError)) throw error;
     process.stderr.write(`pushboard: ${error.message}\n`);
     if (error.code === 'WORKSPACE_NOT_FOUND') {
@@ -83,10 +83,10 @@ async function importCommand(
       );
     }
     if (error.code === 'CSV_INVALID') {
-      const { errors, totalErrors } = error.details as { errors: LineError[]; totalErrors: number };
-      for (const e of errors) process.stderr.write(`  line ${e.line}: ${e.reason}\n`);
-      if (totalErrors > errors.length) {
-        process.stderr.write(`  … and ${format(totalErrors - errors.length)} more invalid lines\n`);
+      const { errors, errorCount } = error.details as CsvInvalidDetails;
+      for (const e of errors) process.stderr.write(`  line ${e.line}: ${e.message}\n`);
+      if (errorCount > errors.length) {
+        process.stderr.write(`  … and ${format(errorCount - errors.length)} more invalid lines\n`);
       }
     }
     // A blank or overlong name is a usage error; everything else is about the file or the store.
@@ -103,59 +103,6 @@ async function* counted(stream: fs.ReadStream, onBytes: (bytes: number) => void)
     onBytes(buffer.length);
     yield buffer;
   }
-}
-
-/**
- * Progress on stderr: redrawn in place (`\r`) on a terminal, a plain line every few seconds when
- * stderr is a file or a pipe (so logs stay readable), and a final summary either way.
- */
-function progressLine(totalBytes: number, label: string) {
-  const tty = process.stderr.isTTY === true;
-  const interval = tty ? PROGRESS_INTERVAL_TTY_MS : PROGRESS_INTERVAL_LOG_MS;
-  const started = Date.now();
-  let bytes = 0;
-  let deviceIds = 0;
-  let shownAt = started;
-  let finished = false;
-
-  const text = () => {
-    const seconds = Math.max((Date.now() - started) / 1000, 0.001);
-    const percent = totalBytes > 0 ? Math.floor((bytes / totalBytes) * 100) : 100;
-    return (
-      `${label}: ${fileSize(bytes)} of ${fileSize(totalBytes)} (${percent}%), ` +
-      `${format(deviceIds)} IDs read, ${format(Math.round(deviceIds / seconds))} IDs/s`
-    );
-  };
-  const show = (final: boolean) => {
-    if (tty) process.stderr.write(`\r${text()}\x1b[K${final ? '\n' : ''}`);
-    else process.stderr.write(`${text()}\n`);
-  };
-
-  return {
-    addBytes(n: number) {
-      bytes += n;
-    },
-    update(ids: number) {
-      deviceIds = ids;
-      const now = Date.now();
-      if (now - shownAt >= interval) {
-        shownAt = now;
-        show(false);
-      }
-    },
-    finish() {
-      if (finished) return;
-      finished = true;
-      show(true);
-    },
-  };
-}
-
-function fileSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GiB`;
 }
 
 function format(n: number): string {

@@ -7,7 +7,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AppError, type FieldError, validationError } from '../errors.ts';
+import { AppError, type CsvLineError, type FieldError, validationError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { AudienceRow, Db } from '../storage/database.ts';
 import { type AudienceStore, createAudienceStore } from './audience-store.ts';
@@ -34,12 +34,6 @@ const MAX_LINE_CHARS = 64 * 1024;
 
 /** An `importing` audience older than this was abandoned by a stopped process (ms). */
 const ABANDONED_IMPORT_AGE_MS = 24 * 60 * 60 * 1000;
-
-/** One rejected line of an audience file (1-based line number, header and blank lines included). */
-export interface LineError {
-  line: number;
-  reason: string;
-}
 
 /** How far a streamed import has got, reported after each chunk of the file. */
 export interface ImportProgress {
@@ -80,7 +74,7 @@ export interface AudienceFileInput {
  * Creates an audience from a CSV or TXT file read as a stream: one device ID per line, or a CSV
  * whose header row has a `deviceId` column (case-insensitive; `device_id` too; other columns are
  * ignored). Blank lines are skipped, duplicates collapse, a UTF-8 BOM and CRLF line ends are fine.
- * Throws `CSV_INVALID` (details `{errors: LineError[], totalErrors}`) when any line is bad or the
+ * Throws `CSV_INVALID` (details `{errors: CsvLineError[], errorCount}`) when any line is bad or the
  * file holds no device ID, `WORKSPACE_NOT_FOUND`, `VALIDATION_FAILED` for a bad name, or whatever
  * the stream throws; in every case the partial audience is deleted first.
  */
@@ -236,7 +230,7 @@ async function* readDeviceIds(input: AudienceFileInput): AsyncGenerator<string[]
     throw new AppError(
       'CSV_INVALID',
       'The file holds no device IDs: put one ID per line, or add a header row with a deviceId column.',
-      { errors: [], totalErrors: 0 },
+      { errors: [], errorCount: 0 },
     );
   }
 }
@@ -247,17 +241,17 @@ function addSorted(store: AudienceStore, audienceId: string, batch: string[]): P
 }
 
 /** A `CSV_INVALID` error listing the first line errors and their total. */
-function csvInvalid(errors: LineError[], totalErrors: number): AppError {
+function csvInvalid(errors: CsvLineError[], errorCount: number): AppError {
   const sample = errors
     .slice(0, 3)
-    .map((e) => `line ${e.line} ${e.reason}`)
+    .map((e) => `line ${e.line} ${e.message}`)
     .join('; ');
-  const more = totalErrors > 3 ? `; and ${totalErrors - 3} more` : '';
+  const more = errorCount > 3 ? `; and ${errorCount - 3} more` : '';
   return new AppError(
     'CSV_INVALID',
-    `The file was rejected and nothing was imported: ${totalErrors} invalid line(s) (${sample}${more}). ` +
+    `The file was rejected and nothing was imported: ${errorCount} invalid line(s) (${sample}${more}). ` +
       'Fix these lines and upload the file again.',
-    { errors, totalErrors },
+    { errors, errorCount },
   );
 }
 
@@ -267,7 +261,7 @@ function csvInvalid(errors: LineError[], totalErrors: number): AppError {
  */
 class AudienceFileReader {
   /** The first `MAX_LISTED_ERRORS` errors. */
-  readonly errors: LineError[] = [];
+  readonly errors: CsvLineError[] = [];
   errorCount = 0;
   /** Valid device IDs read, duplicates included. */
   deviceIds = 0;
@@ -310,8 +304,8 @@ class AudienceFileReader {
     return deviceId;
   }
 
-  private reject(line: number, reason: string): undefined {
-    if (++this.errorCount <= MAX_LISTED_ERRORS) this.errors.push({ line, reason });
+  private reject(line: number, message: string): undefined {
+    if (++this.errorCount <= MAX_LISTED_ERRORS) this.errors.push({ line, message });
     return undefined;
   }
 }

@@ -4,20 +4,16 @@
  * imported, 1 refused (the bad lines are listed) or unknown app, 2 bad usage or unreadable file.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { createAppStore } from '../apps/app-store.ts';
 import type { Config, ConfigFlags } from '../config.ts';
-import { AppError } from '../errors.ts';
+import { AppError, type CsvInvalidDetails } from '../errors.ts';
 import { openStore } from '../main.ts';
+import { progressBar } from '../progress-bar.ts';
 import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
-import { type CsvInvalidDetails, type ImportProgress, importDevices } from './device-import.ts';
+import { type ImportProgress, importDevices } from './device-import.ts';
 import { createDeviceStore } from './device-store.ts';
-
-// Redraw the progress bar at most this often on a terminal, in milliseconds…
-const TTY_REDRAW_MS = 100;
-// …and print a progress line this often otherwise (logs, CI), in milliseconds.
-const PLAIN_REPORT_MS = 5000;
-const BAR_WIDTH = 24;
 
 /** Registers `pushboard devices …`. */
 export function registerDeviceCommands(program: Command, configFor: (extra?: ConfigFlags) => Config): void {
@@ -52,7 +48,7 @@ export function registerDeviceCommands(program: Command, configFor: (extra?: Con
             `App ${appId} does not exist in workspace ${options.workspace} (choose another with --workspace).`,
           );
         }
-        const progress = progressReporter(size);
+        const progress = progressBar(path.basename(file), size, 'lines');
         const started = performance.now();
         try {
           const result = await importDevices(
@@ -60,7 +56,17 @@ export function registerDeviceCommands(program: Command, configFor: (extra?: Con
             app,
             // The default 64 KiB chunks: larger ones only make more garbage per chunk (measured slower).
             fs.createReadStream(file),
-            { now: new Date(), onProgress: progress.update },
+            {
+              now: new Date(),
+              onProgress: (p: ImportProgress) =>
+                progress.update(
+                  p.bytes,
+                  p.lines,
+                  p.phase === 'applying'
+                    ? `all ${number(p.lines)} lines read and valid; applying them…`
+                    : undefined,
+                ),
+            },
           );
           progress.done();
           const seconds = (performance.now() - started) / 1000;
@@ -97,49 +103,6 @@ function fileSize(file: string): number | undefined {
   }
 }
 
-/**
- * Shows an import's progress on stderr: a bar redrawn in place on a terminal, a plain line every few
- * seconds otherwise (so that logs stay readable).
- */
-function progressReporter(totalBytes: number) {
-  const tty = process.stderr.isTTY === true;
-  const started = performance.now();
-  let shownAt = started;
-  let drawn = false;
-  const describe = (p: ImportProgress) => {
-    const fraction = totalBytes > 0 ? Math.min(1, p.bytes / totalBytes) : 1;
-    const seconds = Math.max((performance.now() - started) / 1000, 0.001);
-    const rate = `${number(p.lines / seconds)} lines/s`;
-    if (p.phase === 'applying') return `all ${number(p.lines)} lines read and valid; applying them…`;
-    const amounts = `${megabytes(p.bytes)} / ${megabytes(totalBytes)} MB, ${number(p.lines)} lines, ${rate}`;
-    if (!tty) return `reading: ${Math.floor(fraction * 100)}% (${amounts})`;
-    const filled = Math.round(fraction * BAR_WIDTH);
-    return `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ${Math.floor(fraction * 100)}% ${amounts}`;
-  };
-  return {
-    update(p: ImportProgress) {
-      const now = performance.now();
-      if (p.phase === 'reading' && now - shownAt < (tty ? TTY_REDRAW_MS : PLAIN_REPORT_MS)) return;
-      shownAt = now;
-      if (tty) {
-        process.stderr.write(`\r\x1b[K${describe(p)}`);
-        drawn = true;
-      } else {
-        process.stderr.write(`${describe(p)}\n`);
-      }
-    },
-    /** Ends the bar's line, so that what follows starts on its own. */
-    done() {
-      if (drawn) process.stderr.write('\n');
-      drawn = false;
-    },
-  };
-}
-
 function number(value: number): string {
   return Math.round(value).toLocaleString('en');
-}
-
-function megabytes(bytes: number): string {
-  return (bytes / 1e6).toFixed(1);
 }

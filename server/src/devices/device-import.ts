@@ -11,7 +11,7 @@
  * When a device ID appears on several lines, the last one wins.
  */
 import { StringDecoder } from 'node:string_decoder';
-import { AppError } from '../errors.ts';
+import { AppError, type CsvInvalidDetails, type CsvLineError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { AppRow, DeviceImportLineRow } from '../storage/database.ts';
 import { checkDevice, type DeviceProblem, defaultChannel, isProblem } from './device-input.ts';
@@ -40,19 +40,8 @@ export interface ImportProgress {
 }
 
 /** One bad line of a refused file. */
-export interface CsvLineProblem {
-  /** 1-based physical line number in the file. */
-  line: number;
+export interface CsvLineProblem extends CsvLineError {
   code: DeviceProblem['code'] | 'COLUMN_COUNT' | 'HEADER_INVALID' | 'LINE_TOO_LONG' | 'QUOTE_INVALID';
-  message: string;
-}
-
-/** The `details` of a `CSV_INVALID` error. */
-export interface CsvInvalidDetails {
-  /** The first `MAX_REPORTED_PROBLEMS` bad lines, in file order. */
-  errors: CsvLineProblem[];
-  /** How many lines are bad in all. */
-  errorCount: number;
 }
 
 /** Options of one import. */
