@@ -64,6 +64,12 @@ export interface ParsedReceipt {
   kind: 'delivered' | 'impression' | 'open' | 'dismissal';
   at: Date;
   channel?: string;
+  /**
+   * The provider's own reference of the send (Umeng `msg_id`/`task_id`, as in `SendBatchResult`),
+   * when the receipt names it: lets ingestion find the task of a receipt whose `taskId` is null.
+   * (Added by the umeng adapter: Umeng's receipt body is undocumented and may carry only its IDs.)
+   */
+  providerRef?: string;
 }
 
 /** Receipts of one callback body: the readable ones, and the raw form of each unreadable item. */

@@ -1,0 +1,695 @@
+/**
+ * The `umeng` provider: Umeng U-Push's server API (wire facts in UMENG.md) behind the `Provider`
+ * interface. A batch of at most 500 tokens sent now is a `listcast`; a larger or scheduled batch is
+ * uploaded as a token file and sent as a `filecast` whose `policy.out_biz_no` is the batch ID, so
+ * Umeng itself drops a repeat of it. Guarantees and assumptions are summed up in README.md.
+ */
+import { createHash } from 'node:crypto';
+import type { UmengConfig } from '../apps/provider-config.ts';
+import {
+  buildPushPayload,
+  PAYLOAD_LIMIT_BYTES,
+  type Platform,
+  payloadBytes,
+  TASK_ID_KEY,
+} from '../domain/task-content.ts';
+import {
+  type DeviceSendOutcome,
+  type ParsedReceipt,
+  type ParsedReceipts,
+  type Provider,
+  type ProviderApp,
+  ProviderError,
+  type SendBatchRequest,
+  type SendBatchResult,
+} from './provider.ts';
+
+/** Umeng's API address, used when an app's config names no `baseUrl`. */
+export const UMENG_BASE_URL = 'https://msgapi.umeng.com';
+
+/** Most device tokens one `listcast` may carry; larger batches go through upload + `filecast`. */
+export const LISTCAST_MAX_TOKENS = 500;
+
+/** Longest `receipt_url` Umeng accepts, in UTF-8 bytes. */
+export const RECEIPT_URL_MAX_BYTES = 256;
+
+/** How long one Umeng call may take, in milliseconds, before it counts as timed out. */
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+/** Things a test (or a caller with special needs) can swap; each defaults to the real one. */
+export interface UmengProviderOptions {
+  /** The HTTP client (defaults to Node's global `fetch`). */
+  fetch?: typeof fetch;
+  /** The current time, for `timestamp`, schedules and receipts without a time. */
+  clock?: () => Date;
+  /** Time limit of one call to Umeng, in milliseconds. */
+  timeoutMs?: number;
+}
+
+const SEND_PATH = '/api/send';
+const UPLOAD_PATH = '/upload';
+const CANCEL_PATH = '/api/cancel';
+const STATUS_PATH = '/api/status';
+
+// `receipt_type` 3 asks for both arrival (1) and click (2) receipts.
+const RECEIPT_TYPE_BOTH = 3;
+
+// Assumption: Umeng reads `start_time` as China Standard Time (UTC+8, no daylight saving time), the
+// time of its console and of every client library we compared; UMENG.md does not name a zone.
+const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
+
+// A token joined into a comma (listcast) or newline (upload) separated list must not contain either,
+// or one bad token would silently become two wrong ones.
+const SENDABLE_TOKEN = /^[^\s,]+$/;
+
+/** The Umeng status of a task-type send (`/api/status`), in words for error messages. */
+const TASK_STATUS: Record<number, string> = {
+  0: 'queued',
+  1: 'being sent',
+  2: 'already sent',
+  3: 'failed',
+  4: 'cancelled',
+  5: 'expired',
+  6: 'empty (its filter matched no device)',
+  7: 'scheduled, not started',
+};
+const STATUS_CANCELLED = 4;
+
+/** The codes Umeng itself asks to retry (UMENG.md); network errors, timeouts and HTTP 5xx are added below. */
+const RETRYABLE_CODES = new Set(['2020', '2026', '4000', '4001']);
+
+/**
+ * Codes about device tokens rather than the request: the batch is answered device by device (the
+ * named tokens fail, see `readSendAnswer`) instead of failing as a whole.
+ */
+const DEVICE_CODES = new Set(['4014', '4020', '4025', '4026']);
+
+/** What each known Umeng code means, for operators reading a failed batch or task. */
+const ERROR_MESSAGES: Record<string, string> = {
+  '2000': 'the app is disabled on Umeng — check its status in the Umeng console',
+  '2001': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
+  '2002': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
+  '2003': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
+  '2007': "bad appKey or app master secret — check the app's Umeng credentials",
+  '2008': 'Umeng could not read the request JSON',
+  '2012': "the app's daily broadcast limit on Umeng is reached",
+  '2013': 'the Umeng task is still queued',
+  '2014': 'Umeng could not cancel the task',
+  '2020': 'Umeng is upgrading its service — the batch will be retried',
+  '2022': 'the push payload is too long for Umeng (Android at most 1840 bytes, iOS at most 2012)',
+  '2026': 'too many sends per minute for this Umeng app — the batch will be retried later',
+  '2027': "Umeng rejected the request signature — check the app's master secret",
+  '2028': "Umeng says the request timestamp has expired — check this server's clock",
+  '2040': 'the expiry time is more than 7 days away',
+  '4000': 'Umeng system error — the batch will be retried',
+  '4001': 'Umeng is busy — the batch will be retried',
+  '4014': "device token does not belong to this Umeng app (appKey and device token don't match)",
+  '4020': 'invalid device token (Umeng Android tokens are 44 characters)',
+  '4025': 'every device token of the batch was rejected by Umeng',
+  '4026': 'some device tokens of the batch were rejected by Umeng',
+};
+
+/** Why a device failed, in a marketer's words, for the codes that name device tokens. */
+const DEVICE_REASONS: Record<string, string> = {
+  '4014': 'device token belongs to another Umeng app',
+  '4020': 'invalid device token',
+  '4025': 'device token rejected by Umeng',
+  '4026': 'device token rejected by Umeng',
+};
+
+function errorMessage(code: string, umengMessage: string): string {
+  const known =
+    ERROR_MESSAGES[code] ??
+    (/^10(0\d|1\d|20)$/.test(code) ? 'Umeng refused a field of the request' : undefined) ??
+    (/^500\d$/.test(code)
+      ? 'APNs refused the push through Umeng (bad device token, certificate problem or reserved payload key)'
+      : undefined);
+  const detail = umengMessage ? `Umeng ${code}: ${umengMessage}` : `Umeng ${code}`;
+  return known ? `${known} (${detail})` : `Umeng error ${code}${umengMessage ? `: ${umengMessage}` : ''}`;
+}
+
+function deviceReason(code: string | undefined, umengMessage = ''): string {
+  if (code === undefined) return 'device token rejected by Umeng';
+  return DEVICE_REASONS[code] ?? errorMessage(code, umengMessage);
+}
+
+/** A `ProviderError` for a failure Umeng answered with a code. */
+function umengError(code: string, umengMessage: string): ProviderError {
+  return new ProviderError(code, errorMessage(code, umengMessage), RETRYABLE_CODES.has(code));
+}
+
+/** Umeng's answer to one call: `SUCCESS` with its data, or `FAIL` with a code (and maybe data). */
+type Answer =
+  | { ok: true; data: Record<string, unknown> }
+  | { ok: false; code: string; message: string; data: Record<string, unknown> };
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function text(value: unknown): string | undefined {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/**
+ * Umeng's signature of one call: `md5_hex_lowercase("POST" + url + body + app_master_secret)`, where
+ * `url` has no query and `body` is exactly the text sent.
+ */
+function sign(url: string, body: string, secret: string): string {
+  return createHash('md5').update(`POST${url}${body}${secret}`, 'utf8').digest('hex');
+}
+
+/** `date` as Umeng's `yyyy-MM-dd HH:mm:ss`, in Beijing time (see BEIJING_OFFSET_MS). */
+function formatUmengTime(date: Date): string {
+  const beijing = new Date(date.getTime() + BEIJING_OFFSET_MS);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${beijing.getUTCFullYear()}-${pad(beijing.getUTCMonth() + 1)}-${pad(beijing.getUTCDate())} ` +
+    `${pad(beijing.getUTCHours())}:${pad(beijing.getUTCMinutes())}:${pad(beijing.getUTCSeconds())}`
+  );
+}
+
+function utf8Bytes(value: string): number {
+  return Buffer.byteLength(value, 'utf8');
+}
+
+// Connection failures that prove the request never reached Umeng: safe to repeat whatever it was.
+const NOT_CONNECTED = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Whether a `fetch` failure proves the request never left: every error code in it is a connect failure. */
+function neverConnected(error: unknown): boolean {
+  const codes: string[] = [];
+  const collect = (value: unknown, depth: number) => {
+    if (typeof value !== 'object' || value === null || depth > 3) return;
+    const { code, cause, errors } = value as { code?: unknown; cause?: unknown; errors?: unknown };
+    if (typeof code === 'string') codes.push(code);
+    collect(cause, depth + 1);
+    // Node tries every address of a host in turn and reports them together in an AggregateError.
+    if (Array.isArray(errors)) for (const inner of errors) collect(inner, depth + 1);
+  };
+  collect(error, 0);
+  return codes.length > 0 && codes.every((code) => NOT_CONNECTED.has(code));
+}
+
+// Added to the message of a failure that may have reached devices when the call cannot be repeated.
+const NOT_REPEATED =
+  '; Umeng may already have sent it, and a listcast has no idempotency key, so it is not retried (no device may receive the push twice)';
+
+/** Creates the Umeng provider; `options` swap the HTTP client, clock and time limit (tests do). */
+export function createUmengProvider(options: UmengProviderOptions = {}): Provider {
+  const fetchImpl = options.fetch ?? fetch;
+  const clock = options.clock ?? (() => new Date());
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+
+  /**
+   * One signed call. `repeatable` says whether sending the same call again can never reach a device
+   * twice (upload, filecast with `out_biz_no`, cancel, status): failures whose outcome is unknown
+   * (timeout, connection lost, HTTP 5xx) are retryable only then.
+   */
+  async function call(config: UmengConfig, path: string, fields: Json, repeatable: boolean): Promise<Answer> {
+    const url = `${(config.baseUrl ?? UMENG_BASE_URL).replace(/\/+$/, '')}${path}`;
+    const body = JSON.stringify({ appkey: config.appKey, timestamp: String(clock().getTime()), ...fields });
+    const signed = `${url}?sign=${sign(url, body, config.appMasterSecret)}`;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    let status: number;
+    let raw: string;
+    try {
+      const response = await fetchImpl(signed, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        signal: controller.signal,
+      });
+      status = response.status;
+      raw = await response.text();
+    } catch (error) {
+      if (controller.signal.aborted) {
+        const message = `Umeng did not answer ${path} within ${timeoutMs} ms`;
+        throw new ProviderError('TIMEOUT', repeatable ? message : message + NOT_REPEATED, repeatable);
+      }
+      const reason =
+        error instanceof Error ? (error.cause instanceof Error ? error.cause : error).message : '';
+      const message = `could not reach Umeng at ${url}${reason ? ` (${reason})` : ''}`;
+      if (neverConnected(error)) throw new ProviderError('NETWORK', message, true);
+      throw new ProviderError('NETWORK', repeatable ? message : message + NOT_REPEATED, repeatable);
+    } finally {
+      clearTimeout(timer);
+    }
+    return readAnswer(path, status, raw, repeatable);
+  }
+
+  function readAnswer(path: string, status: number, raw: string, repeatable: boolean): Answer {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    const data = isObject(parsed) && isObject(parsed.data) ? parsed.data : {};
+    // A FAIL answer is Umeng saying what it did, whatever the HTTP status: a refusal (nothing was
+    // sent), or for 4026 a partial send whose data names the refused tokens.
+    if (isObject(parsed) && parsed.ret === 'FAIL') {
+      const code = text(data.error_code) ?? text(parsed.error_code) ?? 'UNKNOWN';
+      return { ok: false, code, message: text(data.error_msg) ?? text(parsed.error_msg) ?? '', data };
+    }
+    if (isObject(parsed) && parsed.ret === 'SUCCESS' && status >= 200 && status < 300) {
+      return { ok: true, data };
+    }
+    if (status === 429) {
+      throw new ProviderError('HTTP_429', `Umeng answered ${path} with HTTP 429 (too many requests)`, true);
+    }
+    if (status >= 400 && status < 500) {
+      throw new ProviderError(
+        `HTTP_${status}`,
+        `Umeng answered ${path} with HTTP ${status} — check the app's Umeng base URL`,
+        false,
+      );
+    }
+    // HTTP 5xx, or a 2xx that is not a U-Push answer: Umeng may or may not have acted on it.
+    const code = status >= 500 ? `HTTP_${status}` : 'BAD_ANSWER';
+    const message =
+      status >= 500
+        ? `Umeng answered ${path} with HTTP ${status}`
+        : `Umeng answered ${path} with something that is not a U-Push answer`;
+    throw new ProviderError(code, repeatable ? message : message + NOT_REPEATED, repeatable);
+  }
+
+  /** The status number of a task-type send, or null when Umeng does not say. */
+  async function taskStatus(config: UmengConfig, taskId: string): Promise<number | null> {
+    const answer = await call(config, STATUS_PATH, { task_id: taskId }, true);
+    if (!answer.ok) return null;
+    const status = Number(answer.data.status);
+    return Number.isInteger(status) ? status : null;
+  }
+
+  return {
+    async sendBatch(request: SendBatchRequest): Promise<SendBatchResult> {
+      const { config, platform } = umengApp(request.app);
+      if (utf8Bytes(request.receiptUrl) > RECEIPT_URL_MAX_BYTES) {
+        throw new ProviderError(
+          'RECEIPT_URL_TOO_LONG',
+          `the receipt URL is ${utf8Bytes(request.receiptUrl)} bytes and Umeng accepts at most ${RECEIPT_URL_MAX_BYTES} — use a shorter public URL for this server`,
+          false,
+        );
+      }
+      const payload = buildPushPayload(platform, request.content, request.taskId);
+      const bytes = payloadBytes(payload);
+      if (bytes > PAYLOAD_LIMIT_BYTES[platform]) {
+        throw new ProviderError(
+          'PAYLOAD_TOO_LARGE',
+          `the ${platform} push payload is ${bytes} bytes and Umeng accepts at most ${PAYLOAD_LIMIT_BYTES[platform]}`,
+          false,
+        );
+      }
+
+      const outcomes: DeviceSendOutcome[] = [];
+      // Several devices could share a token; Umeng sends to each token once and each device gets its outcome.
+      const devicesByToken = new Map<string, string[]>();
+      for (const device of request.devices) {
+        if (!SENDABLE_TOKEN.test(device.pushToken)) {
+          outcomes.push({
+            deviceId: device.deviceId,
+            sendResult: 'failure',
+            failureReason: 'invalid device token (empty, or contains spaces or commas)',
+          });
+          continue;
+        }
+        const ids = devicesByToken.get(device.pushToken);
+        if (ids) ids.push(device.deviceId);
+        else devicesByToken.set(device.pushToken, [device.deviceId]);
+      }
+      const tokens = [...devicesByToken.keys()];
+      if (tokens.length === 0) return { providerRef: null, outcomes };
+
+      const sendAt = request.sendAt && request.sendAt.getTime() > clock().getTime() ? request.sendAt : null;
+      const common: Json = {
+        payload,
+        // Umeng's own default is production; only an explicit `false` sends to test devices.
+        production_mode: config.productionMode === false ? 'false' : 'true',
+        description: `Pushboard ${TASK_ID_KEY}=${request.taskId} batch=${request.batchId}`,
+        receipt_url: request.receiptUrl,
+        receipt_type: RECEIPT_TYPE_BOTH,
+      };
+
+      let answer: Answer;
+      if (tokens.length <= LISTCAST_MAX_TOKENS && sendAt === null) {
+        // Umeng offers no idempotency key for a listcast (`out_biz_no` is for task-type sends only).
+        // A repeat is therefore allowed only after a failure that proves nothing was sent: an explicit
+        // FAIL answer or a connection that was never made. A timeout, a lost connection or an HTTP 5xx
+        // fails the batch instead (`repeatable: false`), so no device can receive the push twice.
+        answer = await call(
+          config,
+          SEND_PATH,
+          { type: 'listcast', device_tokens: tokens.join(','), ...common },
+          false,
+        );
+      } else {
+        // An upload only stores a token file, and the filecast carries the batch ID as `out_biz_no`,
+        // which Umeng answers with the first send's task_id: both may be repeated safely.
+        const upload = await call(config, UPLOAD_PATH, { content: tokens.join('\n') }, true);
+        if (!upload.ok) throw umengError(upload.code, upload.message);
+        const fileId = text(upload.data.file_id);
+        if (fileId === undefined) {
+          throw new ProviderError(
+            'BAD_ANSWER',
+            'Umeng accepted the token upload but answered no file_id',
+            true,
+          );
+        }
+        const policy: Json = { out_biz_no: request.batchId };
+        if (sendAt) policy.start_time = formatUmengTime(sendAt);
+        answer = await call(
+          config,
+          SEND_PATH,
+          { type: 'filecast', file_id: fileId, policy, ...common },
+          true,
+        );
+      }
+      return readSendAnswer(answer, devicesByToken, platform, outcomes);
+    },
+
+    async cancel(app: ProviderApp, providerRef: string): Promise<void> {
+      const { config } = umengApp(app);
+      const answer = await call(config, CANCEL_PATH, { task_id: providerRef }, true);
+      if (answer.ok) return;
+      if (answer.code === '2014') {
+        // Cancelling twice (e.g. a repeat after a lost answer) must succeed: ask what became of the task.
+        const status = await taskStatus(config, providerRef).catch(() => null);
+        if (status === STATUS_CANCELLED) return;
+        const state = status === null ? undefined : TASK_STATUS[status];
+        const message = state
+          ? `Umeng could not cancel task ${providerRef}: it is ${state} (Umeng 2014${answer.message ? `: ${answer.message}` : ''})`
+          : errorMessage(answer.code, answer.message);
+        throw new ProviderError('2014', message, false);
+      }
+      throw umengError(answer.code, answer.message);
+    },
+
+    parseReceipts(body: unknown): ParsedReceipts {
+      const result: ParsedReceipts = { receipts: [], unreadable: [] };
+      for (const item of receiptItems(body)) {
+        try {
+          const receipts = readReceipt(item, clock);
+          if (receipts) result.receipts.push(...receipts);
+          else result.unreadable.push(item);
+        } catch {
+          result.unreadable.push(item);
+        }
+      }
+      return result;
+    },
+  };
+}
+
+function umengApp(app: ProviderApp): { config: UmengConfig; platform: Platform } {
+  if (app.provider !== 'umeng') {
+    throw new ProviderError(
+      'WRONG_PROVIDER',
+      `app ${app.id} sends through ${app.provider}, not umeng`,
+      false,
+    );
+  }
+  return { config: app.config, platform: app.platform };
+}
+
+// Where a per-token answer may list the tokens Umeng refused. Umeng's shape is not documented
+// (UMENG.md), so the adapter reads any of these: a comma or newline separated string, an array of
+// tokens, an array of `{device_token, error_code?, error_msg?}`, or an object of token → code/message.
+const FAILED_TOKEN_KEYS = [
+  'fail_device_tokens',
+  'failed_device_tokens',
+  'invalid_device_tokens',
+  'invalid_tokens',
+  'fail_tokens',
+  'failed_tokens',
+  'error_tokens',
+];
+
+/** The tokens a send answer names as refused, each with its reason. */
+function failedTokens(data: Json, code: string | undefined): Map<string, string> {
+  const failed = new Map<string, string>();
+  const add = (token: unknown, itemCode?: unknown, itemMessage?: unknown) => {
+    const name = text(token)?.trim();
+    if (name) failed.set(name, deviceReason(text(itemCode) ?? code, text(itemMessage)));
+  };
+  for (const key of FAILED_TOKEN_KEYS) {
+    const value = data[key];
+    if (typeof value === 'string') for (const token of value.split(/[,\n]/)) add(token);
+    else if (Array.isArray(value)) {
+      for (const entry of value) {
+        if (isObject(entry)) {
+          add(
+            entry.device_token ?? entry.token,
+            entry.error_code ?? entry.code,
+            entry.error_msg ?? entry.msg,
+          );
+        } else add(entry);
+      }
+    } else if (isObject(value)) {
+      for (const [token, detail] of Object.entries(value)) {
+        if (/^\d+$/.test(String(detail))) add(token, detail);
+        else add(token, undefined, detail);
+      }
+    }
+  }
+  return failed;
+}
+
+/**
+ * Turns a send answer into device outcomes. Accepted devices are `success` on iOS (acceptance is
+ * delivery there) and `no_feedback` on Android (a delivery receipt may follow). A FAIL with a device
+ * code (4014, 4020, 4025, 4026) fails the tokens it names; tokens it does not name count as accepted
+ * when Umeng still sent the push (it answered a msg_id/task_id, or 4026 "some failed"), and as failed
+ * otherwise. Assumption: a 4026 that names no token is read as "the rest went out" — the failed ones
+ * cannot be told apart, and on Android their missing delivery receipt shows it. Any other FAIL is a
+ * batch-level `ProviderError`.
+ */
+function readSendAnswer(
+  answer: Answer,
+  devicesByToken: Map<string, string[]>,
+  platform: Platform,
+  outcomes: DeviceSendOutcome[],
+): SendBatchResult {
+  const accepted: DeviceSendOutcome['sendResult'] = platform === 'ios' ? 'success' : 'no_feedback';
+  if (!answer.ok && !DEVICE_CODES.has(answer.code)) throw umengError(answer.code, answer.message);
+  const providerRef = text(answer.data.task_id) ?? text(answer.data.msg_id) ?? null;
+  const code = answer.ok ? undefined : answer.code;
+  const failed = failedTokens(answer.data, code);
+  const restSent = answer.ok || code === '4026' || (providerRef !== null && code !== '4025');
+  const restReason =
+    code === undefined
+      ? ''
+      : failed.size > 0
+        ? `not sent: Umeng refused the whole batch because of other devices' tokens (Umeng ${code})`
+        : deviceReason(code, answer.ok ? '' : answer.message);
+  for (const [token, deviceIds] of devicesByToken) {
+    const reason = failed.get(token);
+    for (const deviceId of deviceIds) {
+      if (reason !== undefined) outcomes.push({ deviceId, sendResult: 'failure', failureReason: reason });
+      else if (restSent) outcomes.push({ deviceId, sendResult: accepted });
+      else outcomes.push({ deviceId, sendResult: 'failure', failureReason: restReason });
+    }
+  }
+  return { providerRef, outcomes };
+}
+
+/*
+ * Receipt callbacks. Umeng does not document what it posts to `receipt_url` (UMENG.md), so the
+ * parser accepts every shape we could expect and lists the rest as unreadable:
+ *
+ * Body: one receipt object; an array of them; an object holding the array under `receipts`, `data`,
+ *   `list`, `items`, `records`, `events` or `results` (also one level deeper, e.g. `{data:{list:[…]}}`);
+ *   or any of these as JSON text or bytes.
+ * Receipt object:
+ *   - kind, in `action`, `action_type`, `type`, `event`, `kind` or `receipt_type`: 1 or a word for
+ *     arrival (`arrive`, `arrival`, `delivered`, `receive`…) → `delivered`; 2 or a word for a click
+ *     (`click`, `open`…) → `open`; `show`/`display`/`impression` → `impression`; `dismiss`/`ignore`
+ *     → `dismissal`. Case, `_` and `-` are ignored. 3 is not guessed: in the request it means "both".
+ *   - device: `device_token`/`deviceToken`/`token` (or `device_tokens`, a list, one receipt per token)
+ *     → `pushToken`; `deviceId`/`device_id` → `deviceId`.
+ *   - task: `pb_task` at the top, in `extra` (an object or JSON text), in `payload.extra`, in
+ *     `payload` (iOS), or `taskId`; else the `pb_task=…` our `description` carries. Umeng's own
+ *     `msg_id`/`task_id` → `providerRef`, for receipts that only name the Umeng send.
+ *   - time, in `time`, `timestamp`, `ts`, `at`, `action_time`, `event_time`, `arrive_time`,
+ *     `click_time`… : seconds (≤ 11 digits) or milliseconds since 1970, as a number or digits; ISO 8601;
+ *     or Umeng's `yyyy-MM-dd HH:mm:ss` in Beijing time. No time at all means "now".
+ *   - `channel` (e.g. `huawei`) is passed through.
+ * A receipt needs a kind, a device and a task or providerRef; without them, or with a time that
+ * cannot be read, the item goes to `unreadable` as it came.
+ */
+
+const LIST_KEYS = ['receipts', 'data', 'list', 'items', 'records', 'events', 'results'];
+const KIND_KEYS = ['action', 'action_type', 'type', 'event', 'kind', 'receipt_type'];
+const TIME_KEYS = [
+  'time',
+  'timestamp',
+  'ts',
+  'at',
+  'action_time',
+  'event_time',
+  'arrive_time',
+  'arrival_time',
+  'click_time',
+  'dismiss_time',
+  'created_at',
+  'createdAt',
+];
+
+const KIND_WORDS: Record<string, ParsedReceipt['kind']> = {
+  '1': 'delivered',
+  arrive: 'delivered',
+  arrived: 'delivered',
+  arrival: 'delivered',
+  deliver: 'delivered',
+  delivered: 'delivered',
+  delivery: 'delivered',
+  receive: 'delivered',
+  received: 'delivered',
+  到达: 'delivered',
+  送达: 'delivered',
+  '2': 'open',
+  click: 'open',
+  clicked: 'open',
+  open: 'open',
+  opened: 'open',
+  点击: 'open',
+  打开: 'open',
+  show: 'impression',
+  shown: 'impression',
+  display: 'impression',
+  displayed: 'impression',
+  impression: 'impression',
+  展示: 'impression',
+  dismiss: 'dismissal',
+  dismissed: 'dismissal',
+  dismissal: 'dismissal',
+  ignore: 'dismissal',
+  ignored: 'dismissal',
+  忽略: 'dismissal',
+};
+
+// Receipt times outside these bounds are misread units or garbage, not real receipts.
+const EARLIEST_RECEIPT_MS = Date.UTC(2000, 0, 1);
+const LATEST_RECEIPT_MS = Date.UTC(2100, 0, 1);
+
+function fromText(value: unknown): unknown {
+  const raw = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value;
+  if (typeof raw !== 'string') return value;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return value;
+  }
+}
+
+function looksLikeReceipt(value: Json): boolean {
+  return KIND_KEYS.some((key) => value[key] !== undefined);
+}
+
+/** The items of a callback body (see the shapes above); whatever is not a list is one item. */
+function receiptItems(body: unknown, depth = 0): unknown[] {
+  const value = fromText(body);
+  if (Array.isArray(value)) return value;
+  if (!isObject(value) || looksLikeReceipt(value) || depth > 1) return [value];
+  for (const key of LIST_KEYS) {
+    const inner = value[key];
+    if (Array.isArray(inner)) return inner;
+    if (isObject(inner)) return receiptItems(inner, depth + 1);
+  }
+  return [value];
+}
+
+function readKind(item: Json): ParsedReceipt['kind'] | undefined {
+  for (const key of KIND_KEYS) {
+    const word = text(item[key])
+      ?.toLowerCase()
+      .replace(/[\s_-]/g, '');
+    if (word !== undefined && KIND_WORDS[word]) return KIND_WORDS[word];
+  }
+  return undefined;
+}
+
+/** A receipt time: a Date, `undefined` when the item has none, or `null` when it cannot be read. */
+function readTime(item: Json): Date | null | undefined {
+  const key = TIME_KEYS.find((name) => item[name] !== undefined && item[name] !== null && item[name] !== '');
+  if (key === undefined) return undefined;
+  const value = item[key];
+  let ms: number;
+  if (typeof value === 'number' || (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value))) {
+    const n = Number(value);
+    ms = n < 1e11 ? n * 1000 : n; // 10–11 digits are seconds, 13 are milliseconds
+  } else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value)) {
+    ms = Date.parse(`${value.replace(' ', 'T')}+08:00`); // Umeng's own format, Beijing time
+  } else if (typeof value === 'string') {
+    ms = Date.parse(value);
+  } else {
+    return null;
+  }
+  return Number.isFinite(ms) && ms >= EARLIEST_RECEIPT_MS && ms < LATEST_RECEIPT_MS ? new Date(ms) : null;
+}
+
+const DESCRIPTION_TASK = new RegExp(`${TASK_ID_KEY}=([^\\s,;]+)`);
+
+function readTaskId(item: Json): string | null {
+  const extra = fromText(item.extra);
+  const payload = fromText(item.payload);
+  const payloadExtra = isObject(payload) ? fromText(payload.extra) : undefined;
+  const candidates = [
+    item[TASK_ID_KEY],
+    isObject(extra) ? extra[TASK_ID_KEY] : undefined,
+    isObject(payloadExtra) ? payloadExtra[TASK_ID_KEY] : undefined,
+    isObject(payload) ? payload[TASK_ID_KEY] : undefined,
+    item.taskId,
+  ];
+  for (const candidate of candidates) {
+    const id = text(candidate);
+    if (id !== undefined) return id;
+  }
+  const description = text(item.description);
+  return description ? (DESCRIPTION_TASK.exec(description)?.[1] ?? null) : null;
+}
+
+function readTokens(item: Json): string[] {
+  const single = text(item.device_token) ?? text(item.deviceToken) ?? text(item.token);
+  if (single !== undefined) return [single];
+  const list = item.device_tokens;
+  const tokens = typeof list === 'string' ? list.split(/[,\n]/) : Array.isArray(list) ? list : [];
+  return tokens.map((token) => (typeof token === 'string' ? token.trim() : '')).filter((t) => t !== '');
+}
+
+/** The receipts of one callback item, or null when it is unreadable. */
+function readReceipt(raw: unknown, clock: () => Date): ParsedReceipt[] | null {
+  const item = fromText(raw);
+  if (!isObject(item)) return null;
+  const kind = readKind(item);
+  const tokens = readTokens(item);
+  const deviceId = text(item.deviceId) ?? text(item.device_id) ?? null;
+  const taskId = readTaskId(item);
+  const providerRef = text(item.msg_id) ?? text(item.msgId) ?? text(item.task_id) ?? null;
+  const at = readTime(item);
+  if (kind === undefined || (tokens.length === 0 && deviceId === null)) return null;
+  if ((taskId === null && providerRef === null) || at === null) return null;
+  const channel = text(item.channel);
+  const base = {
+    taskId,
+    deviceId,
+    kind,
+    at: at ?? clock(),
+    ...(providerRef !== null ? { providerRef } : {}),
+    ...(channel !== undefined ? { channel } : {}),
+  };
+  if (tokens.length === 0) return [{ ...base, pushToken: null }];
+  return tokens.map((pushToken) => ({ ...base, pushToken }));
+}
