@@ -1,15 +1,92 @@
 /**
  * Store contract suite: the behaviour every store implementation must have, run once per backend
  * in `backends.ts`. These tests talk to the store interfaces only, never to SQL or HTTP.
+ * This file holds the migrations, tenancy and campaign stores; apps, devices, audiences and tasks
+ * have their own `*-store.contract.test.ts`.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createAppStore, newAppSecrets } from '../src/apps/app-store.ts';
 import { createCampaignStore } from '../src/campaigns/campaign-store.ts';
+import type { AccessTokenRow, CampaignRow, SubCampaignRow, TaskRow } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrations/index.ts';
+import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-02T00:00:00.000Z';
+const T2 = '2026-01-03T00:00:00.000Z';
+
+function tokenRow(id: string, changes: Partial<AccessTokenRow> = {}): AccessTokenRow {
+  return {
+    id,
+    kind: 'api',
+    token_hash: `hash-${id}`,
+    token_hint: 'abcd',
+    name: id,
+    user_id: null,
+    workspace_id: 'ws_1',
+    role: 'viewer',
+    created_at: T0,
+    expires_at: null,
+    last_used_at: null,
+    revoked_at: null,
+    ...changes,
+  };
+}
+
+function campaignRow(id: string, changes: Partial<CampaignRow> = {}): CampaignRow {
+  return { id, workspace_id: 'ws_1', name: id, description: '', created_at: T0, updated_at: T0, ...changes };
+}
+
+function subCampaignRow(
+  id: string,
+  campaignId: string | null,
+  changes: Partial<SubCampaignRow> = {},
+): SubCampaignRow {
+  return {
+    id,
+    workspace_id: 'ws_1',
+    campaign_id: campaignId,
+    name: id,
+    created_at: T0,
+    updated_at: T0,
+    ...changes,
+  };
+}
+
+function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
+  return {
+    id,
+    workspace_id: 'ws_1',
+    app_id: 'app_1',
+    name: id,
+    title: 'Title',
+    content: 'Content',
+    click_action: '{"type":"open_app"}',
+    audience_id: 'aud_none',
+    send_type: 'immediate',
+    scheduled_at: null,
+    status: 'scheduled',
+    failure_reason: null,
+    created_at: T0,
+    updated_at: T0,
+    started_at: null,
+    completed_at: null,
+    planned_sends: 0,
+    unmatched: 0,
+    total_sent: 0,
+    deliveries: 0,
+    failures: 0,
+    no_feedback: 0,
+    impressions: 0,
+    opens: 0,
+    dismissals: 0,
+    pending: 0,
+    late: 0,
+    ...changes,
+  };
+}
 
 describe.each(BACKENDS)('stores on $name', (backend) => {
   let h: BackendHandle;
@@ -107,6 +184,136 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       await store.clearLoginFailures('amy');
       expect(await store.getLoginFailures('amy')).toBeUndefined();
     });
+
+    test('users are found by ID and by name, and listed in order of creation', async () => {
+      const store = createTenancyStore(h.db);
+      expect(await store.countUsers()).toBe(0);
+      await store.insertUser({
+        id: 'usr_2',
+        username: 'bob',
+        password_hash: 'b',
+        is_admin: 0,
+        created_at: T1,
+      });
+      await store.insertUser({
+        id: 'usr_1',
+        username: 'admin',
+        password_hash: 'a',
+        is_admin: 1,
+        created_at: T0,
+      });
+      expect(await store.countUsers()).toBe(2);
+      expect(await store.findUser('usr_1')).toEqual({
+        id: 'usr_1',
+        username: 'admin',
+        password_hash: 'a',
+        is_admin: 1,
+        created_at: T0,
+      });
+      expect(await store.findUser('usr_gone')).toBeUndefined();
+      expect(await store.findUserByUsername('ADMIN')).toBeUndefined();
+      expect((await store.listUsers()).map((u) => u.username)).toEqual(['admin', 'bob']);
+    });
+
+    test('a workspace is found and renamed; its members list with usernames, oldest first', async () => {
+      const store = createTenancyStore(h.db);
+      for (const [id, username] of [
+        ['usr_1', 'zoe'],
+        ['usr_2', 'amy'],
+        ['usr_3', 'bob'],
+      ] as const) {
+        await store.insertUser({ id, username, password_hash: 'x', is_admin: 0, created_at: T0 });
+      }
+      await store.insertWorkspace(
+        { id: 'ws_1', name: 'One', created_at: T0 },
+        { workspace_id: 'ws_1', user_id: 'usr_1', role: 'owner', created_at: T0 },
+      );
+      await store.insertMembership({
+        workspace_id: 'ws_1',
+        user_id: 'usr_3',
+        role: 'viewer',
+        created_at: T1,
+      });
+      await store.insertMembership({
+        workspace_id: 'ws_1',
+        user_id: 'usr_2',
+        role: 'operator',
+        created_at: T1,
+      });
+      expect(await store.listMembers('ws_1')).toEqual([
+        { userId: 'usr_1', username: 'zoe', role: 'owner', createdAt: T0 },
+        { userId: 'usr_2', username: 'amy', role: 'operator', createdAt: T1 },
+        { userId: 'usr_3', username: 'bob', role: 'viewer', createdAt: T1 },
+      ]);
+      expect(await store.findMembership('ws_1', 'usr_2')).toEqual({
+        workspace_id: 'ws_1',
+        user_id: 'usr_2',
+        role: 'operator',
+        created_at: T1,
+      });
+      await store.renameWorkspace('ws_1', 'Renamed');
+      expect(await store.findWorkspace('ws_1')).toEqual({ id: 'ws_1', name: 'Renamed', created_at: T0 });
+      expect(await store.findWorkspace('ws_gone')).toBeUndefined();
+      expect(await store.listMembers('ws_gone')).toEqual([]);
+    });
+
+    test('a workspace lists and finds only its own API tokens', async () => {
+      const store = createTenancyStore(h.db);
+      await store.insertUser({
+        id: 'usr_1',
+        username: 'amy',
+        password_hash: 'x',
+        is_admin: 0,
+        created_at: T0,
+      });
+      await store.insertWorkspace({ id: 'ws_1', name: 'One', created_at: T0 }, null);
+      await store.insertWorkspace({ id: 'ws_2', name: 'Two', created_at: T0 }, null);
+      await store.insertToken(tokenRow('tok_b', { created_at: T1 }));
+      await store.insertToken(tokenRow('tok_a', { created_at: T0, role: 'owner' }));
+      await store.insertToken(tokenRow('tok_other', { workspace_id: 'ws_2' }));
+      await store.insertToken(
+        tokenRow('tok_session', { kind: 'session', user_id: 'usr_1', workspace_id: null, role: null }),
+      );
+      expect((await store.listWorkspaceTokens('ws_1')).map((t) => t.id)).toEqual(['tok_a', 'tok_b']);
+      expect(await store.findWorkspaceToken('ws_1', 'tok_a')).toEqual(tokenRow('tok_a', { role: 'owner' }));
+      expect(await store.findWorkspaceToken('ws_1', 'tok_other')).toBeUndefined();
+      expect(await store.findWorkspaceToken('ws_1', 'tok_session')).toBeUndefined();
+    });
+
+    test('using a token records when; revoking it keeps the first revocation time', async () => {
+      const store = createTenancyStore(h.db);
+      await store.insertWorkspace({ id: 'ws_1', name: 'One', created_at: T0 }, null);
+      await store.insertToken(tokenRow('tok_1'));
+      await store.touchToken('tok_1', T1);
+      expect((await store.findLiveToken('hash-tok_1', T1))?.last_used_at).toBe(T1);
+      await store.revokeToken('tok_1', T1);
+      await store.revokeToken('tok_1', T2);
+      expect((await store.findWorkspaceToken('ws_1', 'tok_1'))?.revoked_at).toBe(T1);
+      expect(await store.findLiveToken('hash-tok_1', T0)).toBeUndefined();
+    });
+
+    test('deleting a workspace member leaves the user and other memberships', async () => {
+      const store = createTenancyStore(h.db);
+      await store.insertUser({
+        id: 'usr_1',
+        username: 'amy',
+        password_hash: 'x',
+        is_admin: 0,
+        created_at: T0,
+      });
+      await store.insertWorkspace(
+        { id: 'ws_1', name: 'One', created_at: T0 },
+        { workspace_id: 'ws_1', user_id: 'usr_1', role: 'owner', created_at: T0 },
+      );
+      await store.insertWorkspace(
+        { id: 'ws_2', name: 'Two', created_at: T1 },
+        { workspace_id: 'ws_2', user_id: 'usr_1', role: 'viewer', created_at: T1 },
+      );
+      await store.deleteMembership('ws_1', 'usr_1');
+      expect(await store.listUserWorkspaces('usr_1')).toEqual([{ id: 'ws_2', name: 'Two', role: 'viewer' }]);
+      expect(await store.countOwners('ws_1')).toBe(0);
+      expect(await store.findUser('usr_1')).toBeDefined();
+    });
   });
 
   describe('campaign store', () => {
@@ -170,6 +377,130 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       await store.deleteCampaign('ws_1', 'cmp_1');
       const left = await store.listSubCampaigns('ws_1', {}, 0, 10);
       expect(left.rows.map((r) => [r.id, r.campaign_name])).toEqual([['sub_2', null]]);
+    });
+
+    test('campaigns are found, updated and paged only within their workspace', async () => {
+      const store = createCampaignStore(h.db);
+      await createTenancyStore(h.db).insertWorkspace({ id: 'ws_2', name: 'Two', created_at: T0 }, null);
+      await store.insertCampaign(campaignRow('cmp_a', { created_at: T1 }));
+      await store.insertCampaign(campaignRow('cmp_b', { created_at: T0 }));
+      await store.insertCampaign(campaignRow('cmp_c', { created_at: T1 }));
+      await store.insertCampaign(campaignRow('cmp_z', { workspace_id: 'ws_2', created_at: T2 }));
+      expect(await store.findCampaign('ws_2', 'cmp_a')).toBeUndefined();
+      await store.updateCampaign('ws_2', 'cmp_a', { name: 'Theirs' });
+      await store.updateCampaign('ws_1', 'cmp_a', { name: 'Mine', description: 'About', updated_at: T2 });
+      expect(await store.findCampaign('ws_1', 'cmp_a')).toEqual(
+        campaignRow('cmp_a', { name: 'Mine', description: 'About', created_at: T1, updated_at: T2 }),
+      );
+      const first = await store.listCampaigns('ws_1', undefined, 0, 2);
+      const second = await store.listCampaigns('ws_1', undefined, 2, 2);
+      expect([first.total, second.total]).toEqual([3, 3]);
+      expect([...first.rows, ...second.rows].map((r) => r.id)).toEqual(['cmp_c', 'cmp_a', 'cmp_b']);
+      expect((await store.listCampaigns('ws_1', 'MINE', 0, 10)).rows.map((r) => r.id)).toEqual(['cmp_a']);
+    });
+
+    test('sub-campaigns filter by campaign, independence and a literal name search, with the campaign name', async () => {
+      const store = createCampaignStore(h.db);
+      await store.insertCampaign(campaignRow('cmp_1', { name: 'Seasons' }));
+      await store.insertCampaign(campaignRow('cmp_2', { name: 'Other' }));
+      await store.insertSubCampaign(
+        subCampaignRow('sub_a', 'cmp_1', { name: 'spring_sale', created_at: T0 }),
+      );
+      await store.insertSubCampaign(
+        subCampaignRow('sub_b', 'cmp_1', { name: 'springXsale', created_at: T1 }),
+      );
+      await store.insertSubCampaign(subCampaignRow('sub_c', 'cmp_2', { name: 'Winter', created_at: T1 }));
+      await store.insertSubCampaign(subCampaignRow('sub_d', null, { name: 'Spring alone', created_at: T2 }));
+      const ids = async (filter: Parameters<typeof store.listSubCampaigns>[1]) => {
+        const { rows, total } = await store.listSubCampaigns('ws_1', filter, 0, 10);
+        expect(total).toBe(rows.length);
+        return rows.map((r) => r.id);
+      };
+      expect(await ids({})).toEqual(['sub_d', 'sub_c', 'sub_b', 'sub_a']);
+      expect(await ids({ campaignId: 'cmp_1' })).toEqual(['sub_b', 'sub_a']);
+      expect(await ids({ independent: true })).toEqual(['sub_d']);
+      expect(await ids({ q: 'g_s' })).toEqual(['sub_a']);
+      expect(await ids({ q: 'SPRING' })).toEqual(['sub_d', 'sub_b', 'sub_a']);
+      expect(await ids({ q: 'spring', campaignId: 'cmp_1' })).toEqual(['sub_b', 'sub_a']);
+      const page = await store.listSubCampaigns('ws_1', {}, 1, 2);
+      expect(page.total).toBe(4);
+      expect(page.rows.map((r) => [r.id, r.campaign_name])).toEqual([
+        ['sub_c', 'Other'],
+        ['sub_b', 'Seasons'],
+      ]);
+      expect(await store.findSubCampaign('ws_1', 'sub_d')).toEqual({
+        ...subCampaignRow('sub_d', null, { name: 'Spring alone', created_at: T2 }),
+        campaign_name: null,
+      });
+    });
+
+    test('a sub-campaign moves between campaigns and is deleted only within its workspace', async () => {
+      const store = createCampaignStore(h.db);
+      await createTenancyStore(h.db).insertWorkspace({ id: 'ws_2', name: 'Two', created_at: T0 }, null);
+      await store.insertCampaign(campaignRow('cmp_1', { name: 'Seasons' }));
+      await store.insertSubCampaign(subCampaignRow('sub_1', 'cmp_1'));
+      expect(await store.findSubCampaign('ws_2', 'sub_1')).toBeUndefined();
+      await store.updateSubCampaign('ws_2', 'sub_1', { campaign_id: null });
+      expect((await store.findSubCampaign('ws_1', 'sub_1'))?.campaign_name).toBe('Seasons');
+      await store.updateSubCampaign('ws_1', 'sub_1', { campaign_id: null, name: 'Alone', updated_at: T1 });
+      expect(await store.findSubCampaign('ws_1', 'sub_1')).toMatchObject({
+        campaign_id: null,
+        campaign_name: null,
+        name: 'Alone',
+        updated_at: T1,
+      });
+      expect(await store.subCampaignsOf(['cmp_1'])).toEqual(new Map());
+      await store.deleteSubCampaign('ws_2', 'sub_1');
+      expect(await store.findSubCampaign('ws_1', 'sub_1')).toBeDefined();
+      await store.deleteSubCampaign('ws_1', 'sub_1');
+      expect(await store.findSubCampaign('ws_1', 'sub_1')).toBeUndefined();
+    });
+
+    test('linked tasks are counted once each and listed newest first, every page exactly once', async () => {
+      const store = createCampaignStore(h.db);
+      const tasks = createTaskStore(h.db);
+      await createAppStore(h.db).insertApp({
+        id: 'app_1',
+        workspace_id: 'ws_1',
+        name: 'Shop',
+        platform: 'android',
+        provider: 'simulator',
+        provider_config: '{}',
+        ...newAppSecrets(),
+        created_at: T0,
+        updated_at: T0,
+      });
+      await store.insertSubCampaign(subCampaignRow('sub_1', null));
+      await store.insertSubCampaign(subCampaignRow('sub_2', null));
+      await store.insertSubCampaign(subCampaignRow('sub_3', null));
+      // Three tasks created at the same moment, one earlier, one later.
+      await tasks.insertTask(taskRow('tsk_1', { created_at: T0 }), ['sub_1', 'sub_2']);
+      await tasks.insertTask(taskRow('tsk_2', { created_at: T1 }), ['sub_1']);
+      await tasks.insertTask(taskRow('tsk_3', { created_at: T1 }), ['sub_1']);
+      await tasks.insertTask(taskRow('tsk_4', { created_at: T1, status: 'completed' }), ['sub_1']);
+      await tasks.insertTask(taskRow('tsk_5', { created_at: T2 }), ['sub_1', 'sub_2']);
+      await tasks.insertTask(taskRow('tsk_6', { created_at: T2 }), []);
+      expect(await store.countLinkedTasks(['sub_1', 'sub_2'])).toBe(5);
+      expect(await store.countLinkedTasks(['sub_2'])).toBe(2);
+      expect(await store.countLinkedTasks(['sub_3'])).toBe(0);
+      expect(await store.countLinkedTasks([])).toBe(0);
+
+      const listed: string[] = [];
+      for (let offset = 0; offset < 6; offset += 2) {
+        const page = await store.listLinkedTasks('sub_1', offset, 2);
+        expect(page.total).toBe(5);
+        listed.push(...page.rows.map((r) => r.id));
+      }
+      expect(listed[0]).toBe('tsk_5');
+      expect(listed[4]).toBe('tsk_1');
+      expect([...listed].sort()).toEqual(['tsk_1', 'tsk_2', 'tsk_3', 'tsk_4', 'tsk_5']);
+      expect((await store.listLinkedTasks('sub_1', 0, 1)).rows[0]).toEqual({
+        id: 'tsk_5',
+        name: 'tsk_5',
+        status: 'scheduled',
+        send_type: 'immediate',
+        created_at: T2,
+      });
     });
   });
 });

@@ -124,6 +124,7 @@ export function createCampaignStore(db: Db): CampaignStore {
         .selectAll()
         .where('campaign_id', 'in', campaignIds)
         .orderBy('created_at')
+        .orderBy('id')
         .execute();
       for (const row of rows) {
         const key = row.campaign_id as string;
@@ -191,6 +192,7 @@ export function createCampaignStore(db: Db): CampaignStore {
         base
           .select(['tasks.id', 'tasks.name', 'tasks.status', 'tasks.send_type', 'tasks.created_at'])
           .orderBy('tasks.created_at', 'desc')
+          .orderBy('tasks.id', 'desc')
           .offset(offset)
           .limit(limit)
           .execute(),

@@ -20,5 +20,10 @@ export function openSqlite(file: string): Db {
   // so a bigger cache costs its size twice during big imports (bench/README.md, device import).
   database.pragma('cache_size = -16384');
   database.pragma('temp_store = FILE');
+  // SQLite's built-in lower() only folds ASCII; PostgreSQL's folds all of Unicode. Replacing it keeps
+  // case-insensitive name search ("été" finds "Été promo") the same on both backends.
+  database.function('lower', { deterministic: true }, (text: unknown) =>
+    typeof text === 'string' ? text.toLowerCase() : text,
+  );
   return new Kysely({ dialect: new SqliteDialect({ database }) });
 }

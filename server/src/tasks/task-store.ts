@@ -234,7 +234,7 @@ export function createTaskStore(db: Db): TaskStore {
         .innerJoin('sub_campaigns', 'sub_campaigns.id', 'task_sub_campaigns.sub_campaign_id')
         .select(['task_sub_campaigns.task_id', 'sub_campaigns.id', 'sub_campaigns.name'])
         .where('task_sub_campaigns.task_id', 'in', taskIds)
-        .orderBy('sub_campaigns.name')
+        .orderBy(sql`lower(${sql.ref('sub_campaigns.name')})`)
         .orderBy('sub_campaigns.id')
         .execute();
       for (const row of rows) {

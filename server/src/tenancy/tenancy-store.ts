@@ -64,7 +64,7 @@ export function createTenancyStore(db: Db): TenancyStore {
     findUserByUsername: (username) =>
       db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst(),
     findUser: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
-    listUsers: () => db.selectFrom('users').selectAll().orderBy('created_at').execute(),
+    listUsers: () => db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
     async insertUser(user) {
       const result = await db
         .insertInto('users')
@@ -90,6 +90,7 @@ export function createTenancyStore(db: Db): TenancyStore {
         .select(['workspaces.id as id', 'workspaces.name as name', 'memberships.role as role'])
         .where('memberships.user_id', '=', userId)
         .orderBy('workspaces.created_at')
+        .orderBy('workspaces.id')
         .execute(),
     findMembership: (workspaceId, userId) =>
       db
@@ -167,6 +168,7 @@ export function createTenancyStore(db: Db): TenancyStore {
         .where('workspace_id', '=', workspaceId)
         .where('kind', '=', 'api')
         .orderBy('created_at')
+        .orderBy('id')
         .execute(),
     findWorkspaceToken: (workspaceId, id) =>
       db
