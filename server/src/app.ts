@@ -4,13 +4,20 @@
  * access (onRequest hooks), the error envelope, OpenAPI — and each capability adds its own routes.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import multipart from '@fastify/multipart';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import formatsPlugin from 'ajv-formats';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import { registerAppRoutes } from './apps/app-routes.ts';
 import { registerAudienceRoutes } from './audiences/audience-routes.ts';
 import { registerCampaignRoutes } from './campaigns/campaign-routes.ts';
@@ -41,7 +48,7 @@ export interface AppDeps {
   clock?: () => Date;
   /** A pino logger, or false for silence (tests). */
   logger?: FastifyBaseLogger | boolean;
-  /** Folder of the built web console; `/` serves its `index.html` when given. */
+  /** Folder of the built web console (`web/dist`): served at `/`, with `index.html` for its routes. */
   webRoot?: string;
 }
 
@@ -144,11 +151,14 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
       .headers(appError.headers)
       .send({ error: { code: appError.code, message: appError.message, details: appError.details } });
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}.` },
-    }),
-  );
+  const consoleIndex = deps.webRoot ? await registerConsole(app, deps.webRoot) : undefined;
+  app.setNotFoundHandler((request, reply) => {
+    const pathname = request.url.split('?')[0] ?? '/';
+    if (consoleIndex && isConsoleRoute(request.method, pathname)) return sendConsole(reply, consoleIndex);
+    return reply.status(404).send({
+      error: { code: 'NOT_FOUND', message: `No route ${request.method} ${pathname}.` },
+    });
+  });
 
   app.get(
     '/api/v1/health',
@@ -166,12 +176,6 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
     app.swagger(),
   );
-  if (deps.webRoot) {
-    const indexFile = `${deps.webRoot}/index.html`;
-    app.get('/', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
-      reply.type('text/html; charset=utf-8').send(fs.createReadStream(indexFile)),
-    );
-  }
 
   const routeDeps: RouteDeps = { config: deps.config, db: deps.db, clock };
   await app.register(
@@ -192,6 +196,58 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );
   return app;
+}
+
+/** Files under this folder of the built console have content hashes in their names. */
+const HASHED_ASSETS = `${path.sep}assets${path.sep}`;
+
+/**
+ * Serves the built web console from `webRoot`: its files (hashed assets cached for a year, the rest
+ * revalidated) and `index.html` at `/`. Answers the index file to send for the console's own routes,
+ * or undefined when the console has not been built (then `/` says how to build it).
+ */
+async function registerConsole(app: Api, webRoot: string): Promise<string | undefined> {
+  const indexFile = path.join(webRoot, 'index.html');
+  if (!fs.existsSync(indexFile)) {
+    app.get('/', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .send(
+          '<p>The Pushboard console is not built: run <code>npm run build</code>. API: <a href="/docs">/docs</a></p>',
+        ),
+    );
+    return undefined;
+  }
+  await app.register(fastifyStatic, {
+    root: webRoot,
+    wildcard: false,
+    index: false,
+    cacheControl: false,
+    setHeaders: (res, filePath) => {
+      res.setHeader(
+        'cache-control',
+        filePath.includes(HASHED_ASSETS) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
+    },
+  });
+  app.get('/', { config: { public: true }, schema: { hide: true } }, async (_request, reply) =>
+    sendConsole(reply, indexFile),
+  );
+  return indexFile;
+}
+
+/** A page of the console (`/w/default/tasks/…`): a GET outside the API and docs, not for a file. */
+function isConsoleRoute(method: string, pathname: string): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  if (pathname.startsWith('/api/') || pathname === '/api' || pathname.startsWith('/docs')) return false;
+  return !(pathname.split('/').pop() ?? '').includes('.');
+}
+
+function sendConsole(reply: FastifyReply, indexFile: string) {
+  return reply
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-cache')
+    .send(fs.createReadStream(indexFile));
 }
 
 /** Maps anything thrown while handling a request to a catalogue error. */

@@ -30,6 +30,29 @@ export interface Config {
   statisticsWindowHours: number;
   /** Hours after a task starts sending that its device results are kept (SPEC §2.4). */
   retentionHours: number;
+  /**
+   * Base URL at which providers and devices reach this server (no trailing slash); receipt URLs
+   * handed to providers start with it. Defaults to `http://localhost:<port>`.
+   */
+  publicUrl: string;
+  /** Dispatch settings: how tasks are started and sent (server/src/dispatch/README.md). */
+  dispatch: DispatchSettings;
+}
+
+/** How the dispatcher starts and sends tasks. */
+export interface DispatchSettings {
+  /** Milliseconds between two looks for due tasks; at most 1,000 so a task starts within 1 s of its time. */
+  pollIntervalMs: number;
+  /** Audience devices taken per batch (one provider request); a provider may ask for fewer. */
+  batchSize: number;
+  /** Devices per second handed to the provider, per app; 0 means no limit. */
+  rateLimitPerSecond: number;
+  /** Calls of one batch to the provider before a retryable error stops the send. */
+  maxAttempts: number;
+  /** Delay before the first retry of a batch, in milliseconds; it doubles with every attempt. */
+  retryBaseMs: number;
+  /** Tasks sent at the same time by this process. */
+  concurrentTasks: number;
 }
 
 /** Settings given on the command line; names match the long flags (`--data-dir` → `dataDir`). */
@@ -44,8 +67,9 @@ const HOURS_PER_YEAR = 365 * 24;
 /** Reads the environment (and optional flags) into a checked `Config`, throwing `ConfigError` on bad values. */
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = path.resolve(flags.dataDir ?? env.PUSHBOARD_DATA_DIR ?? './data');
+  const port = flags.port ?? integer(env, 'PORT', 3000, 0, 65535);
   return {
-    port: flags.port ?? integer(env, 'PORT', 3000, 0, 65535),
+    port,
     host: flags.host ?? env.HOST ?? '0.0.0.0',
     dataDir,
     sqliteFile: env.PUSHBOARD_SQLITE_FILE
@@ -59,6 +83,15 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     uploadLimitBytes: integer(env, 'PUSHBOARD_UPLOAD_LIMIT_BYTES', 4096 * MIB, 1024, Number.MAX_SAFE_INTEGER),
     statisticsWindowHours: integer(env, 'PUSHBOARD_STATISTICS_WINDOW_HOURS', 72, 1, HOURS_PER_YEAR),
     retentionHours: integer(env, 'PUSHBOARD_RETENTION_HOURS', 72, 1, HOURS_PER_YEAR),
+    publicUrl: publicUrl(env, port),
+    dispatch: {
+      pollIntervalMs: integer(env, 'PUSHBOARD_DISPATCH_POLL_MS', 250, 10, 1000),
+      batchSize: integer(env, 'PUSHBOARD_DISPATCH_BATCH_SIZE', 2000, 1, 100_000),
+      rateLimitPerSecond: integer(env, 'PUSHBOARD_DISPATCH_RATE_LIMIT', 0, 0, 100_000_000),
+      maxAttempts: integer(env, 'PUSHBOARD_DISPATCH_MAX_ATTEMPTS', 5, 1, 100),
+      retryBaseMs: integer(env, 'PUSHBOARD_DISPATCH_RETRY_BASE_MS', 1000, 1, 3_600_000),
+      concurrentTasks: integer(env, 'PUSHBOARD_DISPATCH_CONCURRENT_TASKS', 4, 1, 1000),
+    },
   };
 }
 
@@ -83,6 +116,23 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
   }
   return value;
+}
+
+function publicUrl(env: NodeJS.ProcessEnv, port: number): string {
+  const raw = nonEmpty(env.PUSHBOARD_PUBLIC_URL);
+  if (raw === undefined) return `http://localhost:${port}`;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash) {
+    throw new ConfigError(
+      `PUSHBOARD_PUBLIC_URL must be an http(s) URL without query, such as https://push.example.com, got "${raw}"`,
+    );
+  }
+  return raw.replace(/\/+$/, '');
 }
 
 function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {

@@ -1,6 +1,7 @@
 /**
- * The composition root: config → store → migrations → first run → HTTP API → listen. Every
- * subsystem is wired here and nowhere else; `cli.ts` calls `startServer` for `pushboard serve`.
+ * The composition root: config → store → migrations → first run → providers → HTTP API → listen →
+ * dispatcher. Every subsystem is wired here and nowhere else; `cli.ts` calls `startServer` for
+ * `pushboard serve`.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,13 +9,16 @@ import pino from 'pino';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
+import { createDispatcher } from './dispatch/dispatcher.ts';
+import { createSimulatorLedger, createSimulatorProvider } from './providers/simulator.ts';
+import { createUmengProvider } from './providers/umeng.ts';
 import type { Db } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrations/index.ts';
 import { openSqlite } from './storage/sqlite.ts';
 import { bootstrapTenancy } from './tenancy/bootstrap.ts';
 
 /** Folder of the web console's static files. */
-export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/public');
+export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
 /** Opens the configured store and brings its schema up to date. */
 export async function openStore(config: Config): Promise<Db> {
@@ -43,10 +47,24 @@ export async function startServer(config: Config): Promise<() => Promise<void>> 
     }
   }
 
+  const providers = {
+    simulator: createSimulatorProvider({ ledger: createSimulatorLedger(db) }),
+    umeng: createUmengProvider(),
+  };
   const app = await buildApp({ config, db, logger, webRoot: WEB_ROOT });
   await app.listen({ port: config.port, host: config.host });
+  const dispatcher = createDispatcher({
+    db,
+    settings: config.dispatch,
+    publicUrl: config.publicUrl,
+    providers,
+    logger: logger.child({ module: 'dispatch' }),
+  });
+  await dispatcher.start();
 
   const stop = async () => {
+    // Sends stop after their current batches and resume on the next start.
+    await dispatcher.stop();
     await app.close();
     await db.destroy();
   };

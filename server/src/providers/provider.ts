@@ -27,10 +27,19 @@ export interface SendBatchRequest {
   batchId: string;
   content: TaskContent;
   devices: BatchDevice[];
-  /** For a provider-side scheduled send (Umeng `policy.start_time`); null sends now. */
+  /**
+   * For a provider-side scheduled send (Umeng `policy.start_time`); null sends now. The dispatcher
+   * starts tasks itself at their time, so it always sends now (null).
+   */
   sendAt: Date | null;
   /** Where the provider should post its receipts for this app (absolute URL). */
   receiptUrl: string;
+  /**
+   * True when this batch may have been handed over before: the dispatcher sends it again after a
+   * restart because the process stopped before recording the answer. A provider that cannot recognise
+   * a repeat of `batchId` must not send it blindly (answer a non-retryable error instead).
+   */
+  resend?: boolean;
 }
 
 /** What the provider said about one device at send time. */
@@ -51,7 +60,11 @@ export interface DeviceSendOutcome {
 export interface SendBatchResult {
   /** The provider's reference for cancel and status (Umeng `task_id` or `msg_id`), if any. */
   providerRef: string | null;
-  /** One outcome per device of the request, in any order. */
+  /**
+   * Outcomes of the request's devices, in any order. A device left out was accepted on its registered
+   * channel (`success` on iOS, `no_feedback` on Android), so a provider may list only the exceptions;
+   * listing every device is fine too.
+   */
   outcomes: DeviceSendOutcome[];
 }
 
@@ -94,7 +107,14 @@ export class ProviderError extends Error {
 
 /** A push provider. */
 export interface Provider {
-  /** Sends one batch; the same `batchId` sent again must not reach any device a second time. */
+  /** Most devices one request may carry; the dispatcher makes smaller batches when it is set. */
+  readonly maxBatchDevices?: number;
+  /**
+   * Sends one batch; the same `batchId` sent again must not reach any device a second time.
+   * Per-device rejections are outcomes; throw a `ProviderError` only when the request as a whole
+   * failed. A non-retryable error (or a retryable one after the dispatcher's last attempt) stops the
+   * task's send: it is recorded on the batch and the task, and the devices not sent yet fail with it.
+   */
   sendBatch(request: SendBatchRequest): Promise<SendBatchResult>;
   /** Cancels what was handed over under `providerRef` (a provider-side scheduled send). */
   cancel(app: ProviderApp, providerRef: string): Promise<void>;

@@ -25,17 +25,23 @@ export interface Database {
   sub_campaigns: SubCampaignRow;
   tasks: TaskRow;
   task_sub_campaigns: TaskSubCampaignRow;
+  task_dispatch: TaskDispatchRow;
+  batches: BatchRow;
+  device_results: DeviceResultRow;
+  simulator_batches: SimulatorBatchRow;
 }
 
 /** Workspace role, from most to least powerful. */
 export type Role = 'owner' | 'operator' | 'viewer';
 
+/** A workspace: the tenant boundary every other object belongs to. */
 export interface WorkspaceRow {
   id: string;
   name: string;
   created_at: string;
 }
 
+/** A person who logs in; belongs to workspaces through memberships. */
 export interface UserRow {
   id: string;
   username: string;
@@ -46,6 +52,7 @@ export interface UserRow {
   created_at: string;
 }
 
+/** A user's role in one workspace. */
 export interface MembershipRow {
   workspace_id: string;
   user_id: string;
@@ -81,6 +88,7 @@ export interface LoginFailureRow {
   last_failure_at: string;
 }
 
+/** One mobile app on one platform, with its provider and the secrets receipts are checked with. */
 export interface AppRow {
   id: string;
   workspace_id: string;
@@ -96,6 +104,7 @@ export interface AppRow {
   updated_at: string;
 }
 
+/** A device registered for an app: the customer's device ID and the provider's push token. */
 export interface DeviceRow {
   app_id: string;
   device_id: string;
@@ -114,6 +123,7 @@ export interface DeviceImportRow {
   created_at: string;
 }
 
+/** One staged line of a device import, kept until the whole file has been checked. */
 export interface DeviceImportLineRow {
   import_id: string;
   line: number;
@@ -122,6 +132,7 @@ export interface DeviceImportLineRow {
   channel: string;
 }
 
+/** A named, frozen set of device IDs. */
 export interface AudienceRow {
   id: string;
   workspace_id: string;
@@ -140,11 +151,13 @@ export interface AudienceRow {
   created_at: string;
 }
 
+/** One device ID of an audience. */
 export interface AudienceMemberRow {
   audience_id: string;
   device_id: string;
 }
 
+/** A marketing campaign; its sub-campaigns are what tasks link to. */
 export interface CampaignRow {
   id: string;
   workspace_id: string;
@@ -154,6 +167,7 @@ export interface CampaignRow {
   updated_at: string;
 }
 
+/** A sub-campaign, inside a campaign or independent. */
 export interface SubCampaignRow {
   id: string;
   workspace_id: string;
@@ -164,6 +178,7 @@ export interface SubCampaignRow {
   updated_at: string;
 }
 
+/** A push task with its content, schedule, state and statistics counters (SPEC §2). */
 export interface TaskRow {
   id: string;
   workspace_id: string;
@@ -195,7 +210,69 @@ export interface TaskRow {
   late: number;
 }
 
+/** A link between a task and a sub-campaign it serves. */
 export interface TaskSubCampaignRow {
   task_id: string;
   sub_campaign_id: string;
+}
+
+/** Where a started task's send stands; one row per task that has left `scheduled`. */
+export interface TaskDispatchRow {
+  task_id: string;
+  /** Last audience device ID taken into a batch (or counted unmatched); null before the first. */
+  cursor: string | null;
+  /** Batches written so far: the next batch's `seq` is this plus one. */
+  batches: number;
+  /** The provider error that stopped the send; the rest of the audience is recorded as failed with it. */
+  send_error: string | null;
+  updated_at: string;
+}
+
+/** One provider request of a task (SPEC §1 "Batch"), written ahead before the provider sees it. */
+export interface BatchRow {
+  task_id: string;
+  /** 1, 2, 3… within the task; the batch ID shown to users is derived from task ID and seq. */
+  seq: number;
+  /** `prepared` (written ahead, maybe handed over), then `sent` or `failed` with its device results. */
+  status: 'prepared' | 'sent' | 'failed';
+  /** Inclusive range of audience device IDs the batch was taken from. */
+  first_device_id: string;
+  last_device_id: string;
+  /** Matched devices in the range: the devices handed to the provider. */
+  device_count: number;
+  /** The provider's reference of the send (Umeng `task_id`/`msg_id`), for cancel and status. */
+  provider_ref: string | null;
+  /** The last provider error of the batch (kept after a successful retry too). */
+  error_code: string | null;
+  error_message: string | null;
+  /** Calls made to the provider for this batch, retries and re-sends after a restart included. */
+  attempts: number;
+  created_at: string;
+  sent_at: string | null;
+}
+
+/** One device's result in one task (SPEC §2.5): written once when its batch is recorded. */
+export interface DeviceResultRow {
+  task_id: string;
+  device_id: string;
+  batch_seq: number;
+  /** Channel the provider reached (or tried to reach) the device through. */
+  channel: string;
+  send_result: 'success' | 'failure' | 'no_feedback' | 'pending';
+  failure_reason: string | null;
+  delivered_at: string | null;
+  impression_at: string | null;
+  open_at: string | null;
+  dismissal_at: string | null;
+}
+
+/** A batch the simulator provider accepted: its memory of hand-overs, so a repeat is recognised. */
+export interface SimulatorBatchRow {
+  batch_id: string;
+  task_id: string;
+  app_id: string;
+  device_count: number;
+  /** Times the batch was sent; only the first was a hand-over. */
+  sends: number;
+  accepted_at: string;
 }

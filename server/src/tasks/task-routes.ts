@@ -7,6 +7,7 @@ import { type Static, type TSchema, Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { importAudienceFile } from '../audiences/audience-import.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
+import { signalTaskMayBeDue } from '../dispatch/due-signal.ts';
 import { type TaskCounts, taskStatistics } from '../domain/statistics.ts';
 import {
   CLICK_ACTION_TYPES,
@@ -344,6 +345,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       },
       [...new Set(draft.subCampaignIds)],
     );
+    // An immediate task is due now: the dispatcher polls at once instead of at its next tick.
+    signalTaskMayBeDue();
   }
 
   async function readTask(workspaceId: string, id: string) {
@@ -605,6 +608,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         const latest = await store.findTask(workspace.id, taskId);
         throw latest ? taskNotEditable(latest) : taskNotFound(taskId);
       }
+      if (scheduleTouched) signalTaskMayBeDue();
       return readTask(workspace.id, taskId);
     },
   );

@@ -7,6 +7,7 @@ import { type Kysely, SqliteAdapter, sql } from 'kysely';
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on today's table types.
 type AnyDb = Kysely<any>;
 
+/** Creates the foundation tables and their indexes. */
 export async function up(db: AnyDb): Promise<void> {
   await db.schema
     .createTable('workspaces')
@@ -254,6 +255,7 @@ export async function up(db: AnyDb): Promise<void> {
     .execute();
 }
 
+/** Drops the foundation tables, dependents first. */
 export async function down(db: AnyDb): Promise<void> {
   for (const table of [
     'task_sub_campaigns',

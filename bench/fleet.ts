@@ -1,0 +1,90 @@
+/**
+ * Bench fixtures written straight into a store with SQL: a workspace, a simulator Android app, its
+ * device fleet (OAID-like 36-character IDs, 44-character tokens, the first-run channel mix) and
+ * audiences of its first devices. Rows are generated inside SQLite, in key order and in chunks of
+ * a million per transaction, so seeding ten million devices needs neither JavaScript memory nor a
+ * giant WAL.
+ */
+import { sql } from 'kysely';
+import type { Db } from '../server/src/storage/database.ts';
+
+/** Devices written per transaction while seeding. */
+const SEED_CHUNK = 1_000_000;
+
+/** What `seedFleet` creates. */
+export interface FleetSpec {
+  workspaceId: string;
+  appId: string;
+  /** Registered devices of the app. */
+  devices: number;
+  /** Audiences to create, each holding the fleet's first `size` devices. */
+  audiences: { id: string; size: number }[];
+  now: Date;
+}
+
+/** The ID of device `i` of a bench fleet: OAID-shaped, and sorting in the order of `i`. */
+export const deviceIdSql = (i: string) =>
+  `printf('%08x-%04x-4%03x-8%03x-%012x', ${i}, (${i} * 7919) % 65536, (${i} * 31) % 4096, (${i} * 17) % 4096, (${i} * 2654435761) % 281474976710656)`;
+
+/** Writes the workspace (if new), the app, its fleet and the audiences. */
+export async function seedFleet(db: Db, spec: FleetSpec): Promise<void> {
+  const now = spec.now.toISOString();
+  await db
+    .insertInto('workspaces')
+    .values({ id: spec.workspaceId, name: spec.workspaceId, created_at: now })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  await db
+    .insertInto('apps')
+    .values({
+      id: spec.appId,
+      workspace_id: spec.workspaceId,
+      name: `Bench ${spec.appId}`,
+      platform: 'android',
+      provider: 'simulator',
+      provider_config: JSON.stringify({ seed: 1 }),
+      receipt_secret: 'bench-receipt-secret',
+      sdk_key: `bench-sdk-key-${spec.appId}`,
+      sdk_secret: 'bench-sdk-secret',
+      created_at: now,
+      updated_at: now,
+    })
+    .execute();
+  // The first-run channel mix (demo/first-run.ts): 35 % own channel, then Huawei, Xiaomi, OPPO, vivo, Honor.
+  const channel = `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
+    when (i * 37) % 100 < 73 then 'xiaomi' when (i * 37) % 100 < 84 then 'oppo'
+    when (i * 37) % 100 < 94 then 'vivo' else 'honor' end`;
+  for (let from = 0; from < spec.devices; from += SEED_CHUNK) {
+    const to = Math.min(spec.devices, from + SEED_CHUNK);
+    await sql`
+      with recursive n(i) as (select ${from} union all select i + 1 from n where i + 1 < ${to})
+      insert into devices (app_id, device_id, push_token, channel, created_at, updated_at)
+      select ${spec.appId}, ${sql.raw(deviceIdSql('i'))}, 'Ag' || hex(randomblob(21)), ${sql.raw(channel)},
+        ${now}, ${now}
+      from n`.execute(db);
+  }
+  for (const audience of spec.audiences) {
+    await db
+      .insertInto('audiences')
+      .values({
+        id: audience.id,
+        workspace_id: spec.workspaceId,
+        name: `Bench ${audience.size.toLocaleString('en')}`,
+        source: 'api',
+        status: 'ready',
+        size: audience.size,
+        file_name: null,
+        source_task_id: null,
+        source_filter: null,
+        created_at: now,
+      })
+      .execute();
+    for (let from = 0; from < audience.size; from += SEED_CHUNK) {
+      const to = Math.min(audience.size, from + SEED_CHUNK);
+      await sql`
+        with recursive n(i) as (select ${from} union all select i + 1 from n where i + 1 < ${to})
+        insert into audience_members (audience_id, device_id)
+        select ${audience.id}, ${sql.raw(deviceIdSql('i'))} from n`.execute(db);
+    }
+  }
+}

@@ -1,0 +1,327 @@
+/**
+ * How one task in `sending` is sent, batch after batch (README.md has the guarantees):
+ *
+ * 1. write ahead — take the next audience members after the cursor, count the unmatched ones, write
+ *    the batch of matched ones as `prepared` and advance the cursor, in one transaction;
+ * 2. hand over — wait for the app's rate limit, count the attempt on the batch, call the provider with
+ *    the batch ID as idempotency key; retry retryable errors with exponential backoff;
+ * 3. record — write one device result per device, mark the batch `sent` (or `failed`) and move the
+ *    counters, in one transaction.
+ *
+ * A restart finds the batches still `prepared`, sends them again with the same batch ID (the
+ * provider recognises a repeat) and records them, then continues after the cursor.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { statisticsViolations } from '../domain/statistics.ts';
+import type { Provider, ProviderApp, SendBatchResult } from '../providers/provider.ts';
+import { ProviderError } from '../providers/provider.ts';
+import {
+  acceptedResult,
+  type BatchRecord,
+  type DispatchStore,
+  type PreparedBatch,
+  type ResultException,
+  type TaskSend,
+} from './dispatch-store.ts';
+import type { RateLimiter, Sleep } from './rate-limit.ts';
+
+/** The providers this process can send through, by name (`simulator`, `umeng`). */
+export type ProviderRegistry = Partial<Record<ProviderApp['provider'], Provider>>;
+
+/** Where the dispatcher writes what it does; pino's logger fits. */
+export interface DispatchLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
+/** What a sender is built from. */
+export interface SenderDeps {
+  store: DispatchStore;
+  providers: ProviderRegistry;
+  settings: { batchSize: number; maxAttempts: number; retryBaseMs: number };
+  rateLimiter: RateLimiter;
+  /** The receipt URL of an app (SPEC §5): `${publicUrl}/api/v1/receipts/${provider}/${appId}`. */
+  receiptUrl: (provider: string, appId: string) => string;
+  clock: () => Date;
+  sleep: Sleep;
+  logger: DispatchLogger;
+}
+
+/** Sends one task until it is completed or failed, or until `signal` aborts (it then stays `sending`). */
+export type SendTask = (taskId: string, signal: AbortSignal) => Promise<void>;
+
+/** Batches of one task handed over at the same time: hides provider latency, bounds memory. */
+export const BATCHES_IN_FLIGHT = 4;
+
+/** Longest wait between two attempts of a batch, in milliseconds. */
+export const MAX_RETRY_DELAY_MS = 60_000;
+
+/** The ID of a task's batch `seq`: stable across retries and restarts, the provider's idempotency key. */
+export function batchIdOf(taskId: string, seq: number): string {
+  return `${taskId}-${seq}`;
+}
+
+/** Milliseconds to wait after failed attempt `attempt` (1-based): `baseMs`, doubling each time, capped. */
+export function retryDelayMs(attempt: number, baseMs: number): number {
+  return Math.min(MAX_RETRY_DELAY_MS, baseMs * 2 ** (attempt - 1));
+}
+
+/** A provider error as a sentence that names its code once. */
+function describeError(error: ProviderError): string {
+  return error.message.includes(error.code) ? error.message : `${error.message} (${error.code})`;
+}
+
+/** Anything a provider threw, as a `ProviderError`; unexpected errors are not retried. */
+function asProviderError(error: unknown): ProviderError {
+  if (error instanceof ProviderError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProviderError('UNEXPECTED', `the provider failed unexpectedly: ${message}`, false);
+}
+
+/** Creates the function that sends a task. */
+export function createSender(deps: SenderDeps): SendTask {
+  const { store, settings, logger } = deps;
+  const now = () => deps.clock().toISOString();
+
+  /** The app as providers see it (the config's shape follows the provider). */
+  function providerApp(send: TaskSend): ProviderApp {
+    return { ...send.app } as ProviderApp;
+  }
+
+  /** The record of a batch the provider answered. */
+  function answered(send: TaskSend, batch: PreparedBatch, result: SendBatchResult, at: string): BatchRecord {
+    const accepted = acceptedResult(send.app.platform);
+    const common = {
+      sendResult: accepted,
+      failureReason: null,
+      deliveredAt: accepted === 'success' ? at : null,
+    };
+    const counts = { deliveries: 0, failures: 0, noFeedback: 0 };
+    const exceptions = new Map<string, ResultException>();
+    if (result.outcomes.length > 0) {
+      const devices = new Map(batch.devices.map((d) => [d.deviceId, d]));
+      for (const outcome of result.outcomes) {
+        const device = devices.get(outcome.deviceId);
+        if (!device) continue; // Not a device of this batch: nothing to record.
+        const channel = outcome.channel ?? device.channel;
+        if (outcome.sendResult === accepted && channel === device.channel) {
+          exceptions.delete(outcome.deviceId);
+          continue;
+        }
+        exceptions.set(outcome.deviceId, {
+          deviceId: outcome.deviceId,
+          channel,
+          sendResult: outcome.sendResult,
+          failureReason:
+            outcome.sendResult === 'failure' ? (outcome.failureReason ?? 'rejected by the provider') : null,
+          deliveredAt: outcome.sendResult === 'success' ? at : null,
+        });
+      }
+    }
+    const tally = (result: ResultException['sendResult'], n: number) => {
+      if (result === 'success') counts.deliveries += n;
+      else if (result === 'failure') counts.failures += n;
+      else counts.noFeedback += n;
+    };
+    tally(accepted, batch.devices.length - exceptions.size);
+    for (const e of exceptions.values()) tally(e.sendResult, 1);
+    return {
+      status: 'sent',
+      providerRef: result.providerRef,
+      common,
+      exceptions: [...exceptions.values()],
+      counts,
+      error: null,
+      at,
+    };
+  }
+
+  /** The record of a batch whose every device failed with `reason`. */
+  function failed(
+    batch: PreparedBatch,
+    reason: string,
+    error: BatchRecord['error'],
+    at: string,
+  ): BatchRecord {
+    return {
+      status: 'failed',
+      providerRef: null,
+      common: { sendResult: 'failure', failureReason: reason, deliveredAt: null },
+      exceptions: [],
+      counts: { deliveries: 0, failures: batch.devices.length, noFeedback: 0 },
+      error,
+      at,
+    };
+  }
+
+  /** Records a batch that is not handed over because the send was stopped by an earlier error. */
+  async function recordNotSent(send: TaskSend, batch: PreparedBatch, sendError: string): Promise<void> {
+    const error = { code: 'SEND_STOPPED', message: sendError };
+    await store.recordBatch(send, batch, failed(batch, `not sent: ${sendError}`, error, now()));
+  }
+
+  /**
+   * Hands one prepared batch over (with retries) and records it; returns early, unrecorded, on abort.
+   * `announced`: the first attempt was counted and rate-limited when the batch was written ahead.
+   */
+  async function processBatch(
+    send: TaskSend,
+    provider: Provider | undefined,
+    batch: PreparedBatch,
+    announced: boolean,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const batchId = batchIdOf(send.taskId, batch.seq);
+    // Called before a restart: it may have reached the provider, which must recognise the repeat.
+    const resend = batch.attempts > 0 && !announced;
+    if (batch.devices.length === 0) {
+      // Every device of a batch written before a restart has left the app since: nothing to hand over.
+      await store.recordBatch(send, batch, answered(send, batch, { providerRef: null, outcomes: [] }, now()));
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      if (send.sendError !== null || !provider) {
+        await recordNotSent(send, batch, send.sendError ?? `no ${send.app.provider} provider in this server`);
+        return;
+      }
+      if (attempt > 1 || !announced) {
+        await deps.rateLimiter.take(send.app.id, batch.devices.length, signal);
+        if (signal.aborted) return;
+        if (send.sendError !== null) continue;
+        // Counted before the call, so that a restart knows the batch may have been handed over.
+        await store.noteHandOver(send.taskId, batch.seq);
+      }
+      let result: SendBatchResult;
+      try {
+        result = await provider.sendBatch({
+          app: providerApp(send),
+          taskId: send.taskId,
+          batchId,
+          content: send.content,
+          devices: batch.devices,
+          sendAt: null,
+          receiptUrl: deps.receiptUrl(send.app.provider, send.app.id),
+          ...(resend && { resend: true }),
+        });
+      } catch (thrown) {
+        const error = asProviderError(thrown);
+        const last = !error.retryable || attempt >= settings.maxAttempts;
+        const details = { taskId: send.taskId, batchId, attempt, code: error.code, error: error.message };
+        if (!last) {
+          logger.warn(details, 'provider error; the batch will be retried');
+          await store.noteError(send.taskId, batch.seq, { code: error.code, message: error.message }, null);
+          await deps.sleep(retryDelayMs(attempt, settings.retryBaseMs), signal);
+          if (signal.aborted) return;
+          continue;
+        }
+        const reason = error.retryable
+          ? `${describeError(error)} — still failing after ${attempt} attempts`
+          : describeError(error);
+        logger.error(details, 'provider error; the send of the task stops');
+        send.sendError ??= reason;
+        await store.noteError(send.taskId, batch.seq, { code: error.code, message: error.message }, reason);
+        await store.recordBatch(
+          send,
+          batch,
+          failed(batch, reason, { code: error.code, message: error.message }, now()),
+        );
+        return;
+      }
+      // Outside the try: a storage error here is not the provider's, and the batch stays prepared.
+      await store.recordBatch(send, batch, answered(send, batch, result, now()));
+      return;
+    }
+  }
+
+  /** Completes or fails a send whose audience is exhausted, with a reason a marketer can act on. */
+  async function finish(send: TaskSend): Promise<void> {
+    let counts = await store.counts(send.taskId);
+    if (counts.pending !== 0) {
+      // Only possible if the audience changed during the send: what was never reached is not planned.
+      const dropped = await store.dropPending(send.taskId);
+      logger.error({ taskId: send.taskId, dropped }, 'audience exhausted with devices still pending');
+      counts = await store.counts(send.taskId);
+    }
+    let reason: string | null = null;
+    if (counts.deliveries + counts.noFeedback === 0) {
+      if (send.sendError !== null) reason = send.sendError;
+      else if (counts.plannedSends === 0) reason = 'The audience is empty: there was nobody to send to.';
+      else if (counts.totalSent === 0) {
+        reason = `None of the ${counts.plannedSends} audience devices has a push token registered for this app (empty match).`;
+      } else {
+        const top = await store.topFailureReason(send.taskId);
+        reason = `The provider rejected all ${counts.totalSent} devices${top ? ` (most often: ${top})` : ''}.`;
+      }
+    }
+    const finished = await store.finishTask(
+      send.taskId,
+      reason === null ? 'complete' : 'fail',
+      reason,
+      now(),
+    );
+    const status = reason === null ? 'completed' : 'failed';
+    const problems = statisticsViolations(counts, { platform: send.app.platform, status });
+    if (problems.length > 0)
+      logger.error({ taskId: send.taskId, problems }, 'task statistics are inconsistent');
+    if (finished) logger.info({ taskId: send.taskId, status, ...counts, reason }, `task ${status}`);
+  }
+
+  return async function sendTask(taskId, signal) {
+    const send = await store.loadSend(taskId);
+    if (!send) return;
+    const provider = deps.providers[send.app.provider];
+    if (!provider && send.sendError === null) {
+      send.sendError = `no ${send.app.provider} provider in this server`;
+      await store.stopSend(send.taskId, send.sendError);
+    }
+    const size = Math.max(1, Math.min(settings.batchSize, provider?.maxBatchDevices ?? settings.batchSize));
+
+    // At most BATCHES_IN_FLIGHT batches between writing ahead and recording; the first failure wins.
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    const launch = (batch: PreparedBatch, announced: boolean) => {
+      const run: Promise<void> = processBatch(send, provider, batch, announced, signal)
+        .catch((error: unknown) => {
+          failure ??= { error };
+        })
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+    };
+    const waitForRoom = async () => {
+      while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    };
+
+    try {
+      // Batches a restart interrupted come first, with the same batch IDs.
+      for (const batch of await store.preparedBatches(send, now())) {
+        if (signal.aborted || failure) break;
+        await waitForRoom();
+        launch(batch, false);
+      }
+      while (!signal.aborted && !failure) {
+        await waitForRoom();
+        // The rate limit is taken for a full batch before it is written, so that writing it ahead and
+        // counting its hand-over are one write; what the batch does not use is given back.
+        const handingOver = send.sendError === null && provider !== undefined;
+        if (handingOver) {
+          await deps.rateLimiter.take(send.app.id, size, signal);
+          if (signal.aborted) break;
+        }
+        const next = await store.prepareBatch(send, size, now(), handingOver);
+        if (handingOver) deps.rateLimiter.refund(send.app.id, size - (next?.batch?.devices.length ?? 0));
+        if (next === null) break;
+        if (next.batch) launch(next.batch, handingOver);
+        // SQLite answers synchronously: without this, a long send would never let a request in.
+        await yieldToEventLoop();
+      }
+    } finally {
+      // Whatever stopped the loop, the batches in flight are recorded (or left prepared) before this
+      // run ends, so that a retry never finds a batch that is still being recorded.
+      await Promise.all(inFlight);
+    }
+    if (failure) throw failure.error;
+    if (signal.aborted) return;
+    await finish(send);
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Harness of the console's browser tests: the real `pushboard serve` as a child process on a free
+ * loopback port with its own data folder, Debian's Chromium driven by playwright-core, a small API
+ * client to prepare data, and screenshots into docs/screenshots when PUSHBOARD_SCREENSHOTS=1.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { tempDir } from './helpers.ts';
+
+/** Debian's Chromium; the browser tests are skipped when it is absent (CI installs it). */
+export const CHROMIUM = '/usr/bin/chromium';
+export const hasChromium = fs.existsSync(CHROMIUM);
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'server/bin/pushboard.js');
+/** The built console; `npm install` builds it (root `prepare`), `npm run build` rebuilds it. */
+export const CONSOLE_INDEX = path.join(ROOT, 'web/dist/index.html');
+const SCREENSHOTS = path.join(ROOT, 'docs/screenshots');
+
+export const ADMIN_PASSWORD = 'console-test-password';
+
+/** A running server: its URL, data folder, and a way to stop it. */
+export interface ConsoleServer {
+  baseUrl: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `pushboard serve` with a small demo fleet and resolves once it listens. */
+export async function startServer(): Promise<ConsoleServer> {
+  const dataDir = tempDir('pushboard-console-');
+  const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
+    env: {
+      ...process.env,
+      PUSHBOARD_DATA_DIR: dataDir,
+      PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      PUSHBOARD_DEMO_FLEET_SIZE: '2000',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stderr?.on('data', (chunk) => {
+    out += chunk;
+  });
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (chunk) => {
+      out += chunk;
+      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`pushboard serve exited with ${code}: ${out}`)));
+  });
+  const home = await (await fetch(`${baseUrl}/`)).text();
+  if (!home.includes('<div id="root">')) {
+    child.kill('SIGTERM');
+    throw new Error(
+      'The server does not serve the built console at /: WEB_ROOT in server/src/main.ts must point at web/dist.',
+    );
+  }
+  return {
+    baseUrl,
+    dataDir,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches headless Chromium. */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
+
+/** Saves a full-page screenshot as docs/screenshots/<name>.png, only when PUSHBOARD_SCREENSHOTS=1. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.PUSHBOARD_SCREENSHOTS !== '1') return;
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  // Let fades and table loading overlays finish.
+  await page.waitForLoadState('networkidle');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A logged-in API client for preparing data the way a script would. */
+export async function apiClient(baseUrl: string) {
+  const call = async <T>(method: string, url: string, token: string | null, body?: unknown): Promise<T> => {
+    const res = await fetch(`${baseUrl}/api/v1${url}`, {
+      method,
+      headers: {
+        ...(token && { authorization: `Bearer ${token}` }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+  const { token } = await call<{ token: string }>('POST', '/auth/login', null, {
+    username: 'admin',
+    password: ADMIN_PASSWORD,
+  });
+  return <T>(method: string, url: string, body?: unknown) =>
+    call<T>(method, `/workspaces/default${url}`, token, body);
+}

@@ -1,0 +1,457 @@
+/**
+ * The web console in a real browser (headless Chromium) against the real server: logging in,
+ * creating a task with its live preview, the task list with its sub-campaign hover, the task
+ * details, the edit and delete rules, the other pages, and switching between English and Chinese.
+ * The tests run in order and share one browser page, like a marketer's session.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  ADMIN_PASSWORD,
+  apiClient,
+  CONSOLE_INDEX,
+  type ConsoleServer,
+  hasChromium,
+  launchBrowser,
+  screenshot,
+  startServer,
+} from './console-harness.ts';
+
+if (!hasChromium) {
+  console.warn(
+    'console.browser.test.ts skipped: /usr/bin/chromium is missing (apt-get install -y chromium to run it).',
+  );
+}
+
+describe.skipIf(!hasChromium)('the web console', () => {
+  let server: ConsoleServer;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let api: Awaited<ReturnType<typeof apiClient>>;
+  const browserErrors: string[] = [];
+  const sub = { spring: '', autumn: '', loyal: '' };
+  let androidAppId = '';
+  let iosAppId = '';
+  let audienceId = '';
+
+  /** Puts a task in another state with these counts, as the dispatcher would, straight in the database. */
+  function setTaskState(
+    taskId: string,
+    status: string,
+    started: Date,
+    counts: Record<string, number>,
+    reason?: string,
+  ) {
+    const db = new Database(path.join(server.dataDir, 'pushboard.db'));
+    db.pragma('busy_timeout = 5000');
+    const columns = Object.keys(counts).map((c) => `${c} = @${c}`);
+    db.prepare(
+      `UPDATE tasks SET status = @status, started_at = @started, completed_at = @started,
+         failure_reason = @reason, ${columns.join(', ')} WHERE id = @id`,
+    ).run({ status, started: started.toISOString(), reason: reason ?? null, id: taskId, ...counts });
+    db.close();
+  }
+
+  /** A task made through the API (scheduled a week ahead unless told otherwise). */
+  function createTask(fields: Record<string, unknown>) {
+    return api<{ id: string }>('POST', '/tasks', {
+      appId: androidAppId,
+      title: 'Title',
+      content: 'Content',
+      clickAction: { type: 'open_app' },
+      audienceId,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      ...fields,
+    });
+  }
+
+  /** Polls until the expectation holds, for up to 10 s. */
+  const eventually = <T>(value: () => T | Promise<T>) =>
+    expect.poll(value, { timeout: 10_000, interval: 100 });
+
+  /** Picks an option of the antd Select with this test ID. */
+  async function choose(testId: string, option: string) {
+    await page.getByTestId(testId).click();
+    await page
+      .locator('.ant-select-dropdown:visible .ant-select-item-option')
+      .filter({ hasText: option })
+      .first()
+      .click();
+  }
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CONSOLE_INDEX)) {
+      throw new Error(`${CONSOLE_INDEX} is missing: build the console with \`npm run build\` first.`);
+    }
+    server = await startServer();
+    api = await apiClient(server.baseUrl);
+    const apps = await api<{ items: { id: string; platform: string }[] }>('GET', '/apps');
+    androidAppId = apps.items.find((a) => a.platform === 'android')!.id;
+    iosAppId = apps.items.find((a) => a.platform === 'ios')!.id;
+    const audiences = await api<{ items: { id: string }[] }>('GET', '/audiences');
+    audienceId = audiences.items[0]!.id;
+    const campaign = await api<{ id: string }>('POST', '/campaigns', { name: 'Spring sale 2026' });
+    sub.spring = (
+      await api<{ id: string }>('POST', `/campaigns/${campaign.id}/sub-campaigns`, { name: 'Spring – push' })
+    ).id;
+    sub.autumn = (
+      await api<{ id: string }>('POST', `/campaigns/${campaign.id}/sub-campaigns`, {
+        name: 'Spring – reminders',
+      })
+    ).id;
+    sub.loyal = (await api<{ id: string }>('POST', '/sub-campaigns', { name: 'Loyalty (independent)' })).id;
+
+    browser = await launchBrowser();
+    context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => browserErrors.push(error.message));
+    page.on('console', (msg) => {
+      // Refused requests (a wrong password, a validation error) are expected and shown in the page.
+      if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {
+        browserErrors.push(msg.text());
+      }
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test('a wrong password is refused with a message, and the right one opens Normal Tasks', async () => {
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await page.getByLabel('Username', { exact: true }).fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill('wrong-password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await eventually(() => page.getByRole('alert').textContent()).toContain('wrong password');
+    await screenshot(page, 'login');
+
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/w/default/tasks');
+    await eventually(() => page.getByRole('heading', { name: 'Normal Tasks' }).count()).toBe(1);
+    const nav = await page.getByRole('navigation', { name: 'Navigation' }).textContent();
+    for (const word of ['User Marketing', 'Reach Marketing', 'PUSH', 'Normal Tasks', 'Audiences', 'Apps']) {
+      expect(nav).toContain(word);
+    }
+    expect(await page.locator('.ant-breadcrumb').textContent()).toContain('PUSH');
+    await eventually(() => page.getByText('No tasks yet').count()).toBe(1);
+  });
+
+  test('a task made in the form, with the phone preview following it, appears in the list with its sub-campaigns', async () => {
+    await page.getByRole('button', { name: 'Create task' }).first().click();
+    await page.waitForURL('**/tasks/new');
+    await page.getByLabel('Task name', { exact: true }).fill('Spring sale – day 1');
+    await choose('app-select', 'Pushboard Demo (Android)');
+    await page.getByLabel('Title', { exact: true }).fill('48 hours of spring deals');
+    await page
+      .getByLabel('Content', { exact: true })
+      .fill('Up to 50% off everything in the app. Tap to see today’s picks.');
+    // The preview follows the selected app's platform and what is typed.
+    await eventually(() => page.getByTestId('preview-android').count()).toBe(1);
+    await eventually(() => page.getByTestId('preview-title').textContent()).toBe('48 hours of spring deals');
+
+    await page.getByText('Open URL', { exact: true }).click();
+    await page.getByLabel('URL', { exact: true }).fill('https://example.com/spring');
+    await eventually(() => page.getByTestId('phone-preview').textContent()).toContain(
+      'https://example.com/spring',
+    );
+    await page.getByRole('button', { name: 'Add parameter' }).click();
+    await page.getByPlaceholder('Key').fill('campaign');
+    await page.getByPlaceholder('Value').fill('spring');
+
+    await choose('audience-select', 'All simulator devices');
+    await page.getByText('Scheduled', { exact: true }).click();
+    const when = new Date(Date.now() + 3 * 86_400_000);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    const typed = `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())} 10:30`;
+    await page.getByPlaceholder('Select date').fill(typed);
+    await page.getByPlaceholder('Select date').press('Enter');
+    await page.getByRole('heading', { name: 'Create task' }).click();
+    await eventually(() => page.locator('.ant-picker-dropdown:visible').count()).toBe(0);
+
+    await page.getByTestId('sub-campaign-select').click();
+    await page
+      .locator('.ant-select-tree-treenode')
+      .filter({ hasText: 'Spring – push' })
+      .locator('.ant-select-tree-checkbox')
+      .click();
+    await page
+      .locator('.ant-select-tree-treenode')
+      .filter({ hasText: 'Loyalty (independent)' })
+      .locator('.ant-select-tree-checkbox')
+      .click();
+    await page.getByRole('heading', { name: 'Create task' }).click();
+    await eventually(() => page.locator('.ant-select-dropdown:visible').count()).toBe(0);
+    expect(await page.getByPlaceholder('Select date').inputValue()).toBe(typed);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, 'create-task');
+
+    await page.getByRole('button', { name: 'Create task' }).last().click();
+    await page.waitForURL(/\/tasks\/tsk_/);
+    await eventually(() => page.getByTestId('task-details').count()).toBe(1);
+
+    await page.getByRole('link', { name: '← Normal Tasks' }).click();
+    await eventually(() => page.getByRole('link', { name: 'Spring sale – day 1' }).count()).toBe(1);
+    await page.getByTestId('sub-campaign-count').hover();
+    await eventually(() => page.getByTestId('sub-campaign-list').textContent()).toContain('Spring – push');
+    expect(await page.getByTestId('sub-campaign-list').textContent()).toContain('Loyalty (independent)');
+  });
+
+  test('the form shows the API’s validation problems next to their fields', async () => {
+    await page.goto(`${server.baseUrl}/w/default/tasks/new`);
+    await page.getByLabel('Task name', { exact: true }).fill('Too long');
+    await choose('app-select', 'Pushboard Demo (iOS)');
+    await eventually(() => page.getByTestId('preview-ios').count()).toBe(1);
+    await page.getByLabel('Title', { exact: true }).fill('Big');
+    // Past the iOS payload limit: only the server's check knows the exact size rule.
+    await page.getByLabel('Content', { exact: true }).fill('x'.repeat(2100));
+    await choose('audience-select', 'All simulator devices');
+    await page.getByRole('button', { name: 'Create task' }).last().click();
+    await eventually(() => page.locator('.ant-form-item-explain-error').allTextContents()).toContainEqual(
+      expect.stringContaining('too long'),
+    );
+  });
+
+  test('a task whose audience is an uploaded ID file is created in one go', async () => {
+    await page.goto(`${server.baseUrl}/w/default/tasks/new`);
+    await page.getByLabel('Task name', { exact: true }).fill('Uploaded list');
+    await choose('app-select', 'Pushboard Demo (Android)');
+    await page.getByLabel('Title', { exact: true }).fill('Hello');
+    await page.getByLabel('Content', { exact: true }).fill('From a file');
+    await page.getByText('Upload a device ID file', { exact: true }).click();
+    await page
+      .getByTestId('task-form')
+      .locator('input[type=file]')
+      .setInputFiles({
+        name: 'ids.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('android-000001\nandroid-000002\nandroid-000003\n'),
+      });
+    await page.getByRole('button', { name: 'Create task' }).last().click();
+    await page.waitForURL(/\/tasks\/tsk_/);
+    await eventually(() => page.getByTestId('task-details').textContent()).toContain(
+      'Uploaded list (uploaded IDs)',
+    );
+  });
+
+  test('the details page shows the statistics by source and says device details are not available yet', async () => {
+    const list = await api<{ items: { id: string; name: string }[] }>('GET', '/tasks');
+    const task = list.items.find((t) => t.name === 'Spring sale – day 1')!;
+    setTaskState(task.id, 'completed', new Date(Date.now() - 3 * 3600_000), {
+      planned_sends: 2000,
+      unmatched: 40,
+      total_sent: 1960,
+      deliveries: 1800,
+      failures: 60,
+      no_feedback: 100,
+      impressions: 1500,
+      opens: 420,
+      dismissals: 130,
+    });
+    await page.goto(`${server.baseUrl}/w/default/tasks/${task.id}`);
+    await eventually(() => page.getByTestId('stat-deliveries').textContent()).toContain('1,800');
+    expect(await page.getByTestId('stat-impressions').textContent()).toContain('83.3%');
+    expect(await page.getByTestId('task-details').textContent()).toContain('Push service');
+    expect(await page.getByTestId('task-details').textContent()).toContain('Device SDK');
+    expect(await page.getByTestId('details-expiry').textContent()).toMatch(/Kept for another 2 d 2[01] h/);
+    await eventually(() => page.getByTestId('devices-unavailable').count()).toBe(1);
+    await screenshot(page, 'task-details');
+  });
+
+  test('a task that has been sent cannot be edited or deleted, and the disabled buttons say why', async () => {
+    const ios = await createTask({
+      name: 'Weekend picks (iOS)',
+      appId: iosAppId,
+      subCampaignIds: [sub.loyal],
+    });
+    setTaskState(ios.id, 'completed', new Date(Date.now() - 50 * 3600_000), {
+      planned_sends: 1000,
+      unmatched: 12,
+      total_sent: 988,
+      deliveries: 970,
+      failures: 18,
+      impressions: 610,
+      opens: 133,
+    });
+    const failed = await createTask({
+      name: 'Re-engagement – lapsed users',
+    });
+    setTaskState(
+      failed.id,
+      'failed',
+      new Date(Date.now() - 26 * 3600_000),
+      { planned_sends: 3000, unmatched: 3000 },
+      'No device of the audience has a push token for this app.',
+    );
+
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    const row = page.locator('tr', { hasText: 'Spring sale – day 1' });
+    await eventually(() => row.getByTestId(/^status-/).textContent()).toBe('Completed');
+    // A rate over zero deliveries reads "–", never NaN or a blank.
+    const failedRow = page.locator('tr', { hasText: 'Re-engagement – lapsed users' });
+    expect(await failedRow.textContent()).toContain('–');
+    expect(await failedRow.textContent()).not.toContain('NaN');
+    // iOS dismissals are not tracked: 0.
+    expect(await page.locator('tr', { hasText: 'Weekend picks (iOS)' }).textContent()).toContain('62.9%');
+    await screenshot(page, 'task-list');
+    const edit = row.getByRole('button', { name: 'Edit' });
+    const remove = row.getByRole('button', { name: 'Delete' });
+    expect(await edit.isDisabled()).toBe(true);
+    expect(await remove.isDisabled()).toBe(true);
+    await edit.hover();
+    await eventually(() => page.locator('.ant-tooltip:visible').textContent()).toContain(
+      'this one is Completed',
+    );
+    await page.mouse.move(0, 0);
+    await remove.hover();
+    await eventually(() => page.locator('.ant-tooltip:visible').last().textContent()).toContain(
+      'Only a scheduled task can be deleted',
+    );
+    // Rates over deliveries: 1500 / 1800 impressions.
+    expect(await row.textContent()).toContain('83.3%');
+  });
+
+  test('a scheduled task can be edited, and is deleted after confirmation', async () => {
+    const task = await api<{ id: string }>('POST', '/tasks', {
+      name: 'Autumn teaser',
+      appId: androidAppId,
+      title: 'Coming soon',
+      content: 'Autumn collection preview',
+      clickAction: { type: 'open_app' },
+      audienceId,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      subCampaignIds: [sub.autumn],
+    });
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    const row = page.locator('tr', { hasText: 'Autumn teaser' });
+    await row.getByRole('button', { name: 'Edit' }).click();
+    await page.waitForURL(`**/tasks/${task.id}/edit`);
+    await page.getByLabel('Title', { exact: true }).fill('Coming very soon');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(`**/tasks/${task.id}`);
+    await eventually(() => page.getByTestId('task-details').textContent()).toContain('Coming very soon');
+
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Delete' }).click();
+    await eventually(() => row.count()).toBe(0);
+    const left = await api<{ items: { name: string }[] }>('GET', '/tasks');
+    expect(left.items.map((t) => t.name)).not.toContain('Autumn teaser');
+  });
+
+  test('an audience made from pasted IDs lists its members, and deleting it while a task uses it shows why not', async () => {
+    await page.goto(`${server.baseUrl}/w/default/audiences`);
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('VIP testers');
+    await dialog.getByPlaceholder('One device ID per line').fill('dev-a\ndev-b, dev-c\ndev-a');
+    await eventually(() => dialog.textContent()).toContain('3 distinct device IDs');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    const row = page.locator('tr', { hasText: 'VIP testers' });
+    await eventually(() => row.count()).toBe(1);
+    expect(await row.textContent()).toContain('API / pasted IDs');
+
+    await row.getByRole('button', { name: 'Members' }).click();
+    await eventually(() => page.locator('.ant-drawer').textContent()).toContain('dev-c');
+    expect(await page.locator('.ant-drawer').textContent()).toContain('Showing 3 of 3 device IDs');
+    await page.locator('.ant-drawer').getByRole('button', { name: 'Close' }).click();
+
+    const audiences = await api<{ items: { id: string; name: string }[] }>('GET', '/audiences');
+    await api('POST', '/tasks', {
+      name: 'VIP preview',
+      appId: androidAppId,
+      title: 'Early access',
+      content: 'For our VIPs',
+      clickAction: { type: 'open_app' },
+      audienceId: audiences.items.find((a) => a.name === 'VIP testers')!.id,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    await page.reload();
+    await eventually(() => row.textContent()).toContain('1 scheduled or sending');
+    await screenshot(page, 'audiences');
+    await row.getByRole('button', { name: 'Delete' }).click();
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Delete' }).click();
+    await eventually(() => page.locator('.ant-modal-confirm').textContent()).toContain(
+      'The audience was not deleted',
+    );
+    expect(await page.locator('.ant-modal-confirm').textContent()).toMatch(/task/i);
+  });
+
+  test('a new app shows its secrets once, and its devices are imported from a CSV file', async () => {
+    await page.goto(`${server.baseUrl}/w/default/apps`);
+    await page.getByRole('button', { name: 'Create app' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('Shop (iOS)');
+    await dialog.getByText('iOS', { exact: true }).click();
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await eventually(() => page.getByTestId('shown-once').textContent()).toContain('SDK secret');
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+    await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
+
+    const row = page.locator('tr', { hasText: 'Shop (iOS)' });
+    await row.getByRole('button', { name: 'Devices' }).click();
+    const drawer = page.locator('.ant-drawer');
+    await drawer.locator('input[type=file]').setInputFiles({
+      name: 'devices.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('ios-1,token-1,apns\nios-2,token-2,apns\n'),
+    });
+    await drawer.getByRole('button', { name: 'Import' }).click();
+    await eventually(() => page.locator('.ant-message').textContent()).toContain('2 new devices');
+    await eventually(() => drawer.textContent()).toContain('ios-2');
+    await drawer.getByRole('button', { name: 'Close' }).click();
+    await eventually(() => page.locator('.ant-drawer-content:visible').count()).toBe(0);
+    await eventually(() => row.locator('td').nth(3).textContent()).toBe('2');
+    await screenshot(page, 'apps');
+  });
+
+  test('an API token is shown once when created, then masked, and can be revoked', async () => {
+    await page.goto(`${server.baseUrl}/w/default/settings`);
+    await page.getByRole('tab', { name: 'API tokens' }).click();
+    await page.getByRole('button', { name: 'Create API token' }).click();
+    await page.getByRole('dialog').getByLabel('Name', { exact: true }).fill('CRM sync');
+    await page.getByRole('dialog').getByRole('button', { name: 'Create' }).click();
+    const token = (await page.getByTestId('shown-once').locator('code').textContent()) ?? '';
+    expect(token.length).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+    await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
+    const row = page.locator('tr', { hasText: 'CRM sync' });
+    await eventually(() => row.textContent()).toContain('Active');
+    expect(await row.textContent()).not.toContain(token);
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Revoke' }).click();
+    await eventually(() => row.textContent()).toContain('Revoked');
+    const res = await fetch(`${server.baseUrl}/api/v1/workspaces`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(401);
+  });
+
+  test('the console switches to Chinese and back, and remembers the choice across a reload', async () => {
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await eventually(() => page.getByRole('heading', { name: '普通任务' }).count()).toBe(1);
+    const nav = await page.getByRole('navigation', { name: '导航' }).textContent();
+    expect(nav).toContain('用户营销');
+    expect(nav).toContain('触达营销');
+    expect(await page.locator('tr', { hasText: 'Spring sale – day 1' }).textContent()).toContain('已完成');
+    await page.reload();
+    await eventually(() => page.getByRole('heading', { name: '普通任务' }).count()).toBe(1);
+    await screenshot(page, 'task-list-zh');
+    await page.getByTestId('language-switch').getByText('EN').click();
+    await eventually(() => page.getByRole('heading', { name: 'Normal Tasks' }).count()).toBe(1);
+  });
+
+  test('the browser reported no errors', () => {
+    expect(browserErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,282 @@
+/**
+ * The shapes of the Pushboard API v1 (SPEC §6, `/api/v1/openapi.json`), written by hand and kept
+ * in the server's words. Only what the console reads or sends is here.
+ */
+
+/** A member's or API token's power in a workspace. */
+export type Role = 'owner' | 'operator' | 'viewer';
+export type Platform = 'ios' | 'android';
+export type ProviderName = 'simulator' | 'umeng';
+export type TaskStatus = 'scheduled' | 'sending' | 'completed' | 'failed';
+export type SendType = 'immediate' | 'scheduled';
+export type ClickActionType = 'open_app' | 'open_url' | 'open_page' | 'custom';
+export type AudienceSource = 'upload' | 'api' | 'task_result';
+
+/** Every task status, in lifecycle order. */
+export const TASK_STATUSES: readonly TaskStatus[] = ['scheduled', 'sending', 'completed', 'failed'];
+export const CLICK_ACTION_TYPES: readonly ClickActionType[] = ['open_app', 'open_url', 'open_page', 'custom'];
+
+/** A paged list (`page` is 1-based). */
+export interface Page<T> {
+  items: T[];
+  total: number;
+  page: number;
+  pageSize: number;
+}
+
+/** A keyset-paged list: pass `nextCursor` back as `cursor` for the next items. */
+export interface CursorPage<T> {
+  items: T[];
+  total: number;
+  nextCursor: string | null;
+}
+
+/** The error envelope every failing call answers with. */
+export interface ErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** One wrong field of a `VALIDATION_FAILED` answer. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface LoginResult {
+  token: string;
+  expiresAt: string;
+}
+
+export interface Me {
+  kind: 'user' | 'api';
+  username?: string;
+  isAdmin: boolean;
+  workspaceId?: string;
+  role?: Role;
+}
+
+export interface Workspace {
+  id: string;
+  name: string;
+  role: Role;
+}
+
+export interface Member {
+  userId: string;
+  username: string;
+  role: Role;
+  createdAt: string;
+}
+
+export interface User {
+  id: string;
+  username: string;
+  isAdmin: boolean;
+  createdAt: string;
+}
+
+/** An API token; `token` is masked except in the answer that created it. */
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: Role;
+  token: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface UmengConfig {
+  appKey: string;
+  appMasterSecret: string;
+  baseUrl?: string;
+  productionMode?: boolean;
+}
+
+export interface SimulatorConfig {
+  seed?: number;
+  acceptRate?: number;
+  deliveryRate?: number;
+  impressionRate?: number;
+  openRate?: number;
+  dismissalRate?: number;
+  timeScale?: number;
+}
+
+/** An app; its secrets are in full only in the answers to create and rotate. */
+export interface App {
+  id: string;
+  name: string;
+  platform: Platform;
+  provider: ProviderName;
+  providerConfig: UmengConfig | SimulatorConfig;
+  receiptSecret: string;
+  sdkKey: string;
+  sdkSecret: string;
+  deviceCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface AppCreate {
+  name: string;
+  platform: Platform;
+  provider: ProviderName;
+  providerConfig?: UmengConfig | SimulatorConfig;
+}
+
+export interface Device {
+  deviceId: string;
+  pushToken: string;
+  channel: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface DeviceImportResult {
+  lines: number;
+  inserted: number;
+  updated: number;
+}
+
+export interface Audience {
+  id: string;
+  name: string;
+  size: number;
+  source: AudienceSource;
+  status: 'ready';
+  fileName: string | null;
+  sourceTaskId: string | null;
+  sourceFilter: DeviceFilter | null;
+  createdAt: string;
+  usedByTasks: number;
+  activeTasks: number;
+}
+
+export interface SubCampaignRef {
+  id: string;
+  name: string;
+}
+
+export interface Campaign {
+  id: string;
+  name: string;
+  description: string;
+  subCampaigns: SubCampaignRef[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SubCampaign {
+  id: string;
+  name: string;
+  campaignId: string | null;
+  campaignName: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ClickAction {
+  type: ClickActionType;
+  url?: string;
+  page?: string;
+  params?: Record<string, string>;
+}
+
+/** Per-task counts (SPEC §2.3); rates are fractions, null over zero deliveries. */
+export interface TaskStatistics {
+  plannedSends: number;
+  unmatched: number;
+  totalSent: number;
+  deliveries: number;
+  failures: number;
+  noFeedback: number;
+  impressions: number;
+  opens: number;
+  dismissals: number;
+  pending: number;
+  late: number;
+  impressionRate: number | null;
+  openRate: number | null;
+  dismissalRate: number | null;
+}
+
+export interface Task {
+  id: string;
+  name: string;
+  status: TaskStatus;
+  appId: string;
+  appName: string;
+  platform: Platform;
+  title: string;
+  content: string;
+  clickAction: ClickAction;
+  audienceId: string;
+  audienceName: string | null;
+  sendType: SendType;
+  scheduledAt: string | null;
+  subCampaignIds: string[];
+  subCampaigns: SubCampaignRef[];
+  failureReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  completedAt: string | null;
+  statisticsFinalAt: string | null;
+  detailsExpireAt: string | null;
+  statistics: TaskStatistics;
+}
+
+/** The body of a task create (`audienceId` is left out for an upload) or, partially, of a patch. */
+export interface TaskInput {
+  name: string;
+  appId: string;
+  title: string;
+  content: string;
+  clickAction: ClickAction;
+  audienceId?: string;
+  sendType: SendType;
+  scheduledAt?: string;
+  subCampaignIds: string[];
+}
+
+export type TaskSortKey = 'createdAt' | 'startedAt' | 'scheduledAt' | 'name' | 'plannedSends' | 'deliveries';
+
+/** The query of the task list; every field maps to the query parameter of the same name. */
+export interface TaskListQuery {
+  page: number;
+  pageSize: number;
+  status?: TaskStatus[];
+  sendType?: SendType;
+  appId?: string;
+  subCampaignId?: string;
+  q?: string;
+  createdFrom?: string;
+  createdTo?: string;
+  sort?: TaskSortKey;
+  order?: 'asc' | 'desc';
+}
+
+export type SendResult = 'success' | 'failure' | 'no_feedback' | 'pending';
+export type ReceiptKind = 'impression' | 'open' | 'dismissal';
+
+/** Which device results of a task to list, export or save as an audience (SPEC §6.1). */
+export interface DeviceFilter {
+  sendResult?: SendResult;
+  receipt?: ReceiptKind;
+  without?: ReceiptKind;
+}
+
+/** One device's result in one task. */
+export interface DeviceResult {
+  deviceId: string;
+  batchId: string | null;
+  platform: Platform;
+  channel: string | null;
+  sendResult: SendResult;
+  failureReason: string | null;
+  deliveredAt: string | null;
+  impressionAt: string | null;
+  openAt: string | null;
+  dismissalAt: string | null;
+}

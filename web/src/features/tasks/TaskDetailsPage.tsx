@@ -1,0 +1,496 @@
+/**
+ * One task's sending details: its basic information, the aggregate statistics labelled by their
+ * source (push service or device SDK), a funnel from planned sends to opens, the 72-hour windows
+ * with their countdowns, and the device-level results. The page refreshes itself while the task
+ * is sending, and more slowly while receipts are still being collected.
+ */
+import { DeleteOutlined, EditOutlined, ReloadOutlined } from '@ant-design/icons';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import {
+  Alert,
+  App as AntApp,
+  Button,
+  Card,
+  Col,
+  Descriptions,
+  Popconfirm,
+  Progress,
+  Row,
+  Skeleton,
+  Space,
+  Statistic,
+  Tag,
+  Tooltip,
+  Typography,
+} from 'antd';
+import { useEffect, useState } from 'react';
+import { Link, useNavigate, useParams } from 'react-router';
+import { api } from '../../api/client.ts';
+import { ApiError } from '../../api/http.ts';
+import type { Task, TaskStatistics } from '../../api/types.ts';
+import { PlatformIcon } from '../../components/PlatformIcon.tsx';
+import { QueryError } from '../../components/QueryError.tsx';
+import { formatCount, formatDateTime, formatDuration, formatRate, NONE, rateOf } from '../../i18n/format.ts';
+import { useI18n } from '../../i18n/i18n.tsx';
+import { useCurrentWorkspace } from '../layout/workspace.ts';
+import { DeviceResults } from './DeviceResults.tsx';
+import {
+  deleteRefusal,
+  editRefusal,
+  SourceLabel,
+  type StatisticSource,
+  TaskStatusBadge,
+} from './task-parts.tsx';
+
+/** Refresh periods, in ms: while sending (or about to), and while receipts are still counted. */
+const SENDING_REFRESH_MS = 2000;
+const COLLECTING_REFRESH_MS = 15_000;
+
+function refreshInterval(task: Task | undefined): number | false {
+  if (!task) return false;
+  if (task.status === 'sending') return SENDING_REFRESH_MS;
+  if (task.status === 'scheduled') {
+    const due = task.scheduledAt === null || Date.parse(task.scheduledAt) - Date.now() < 60_000;
+    return due ? SENDING_REFRESH_MS : false;
+  }
+  if (task.statisticsFinalAt && Date.parse(task.statisticsFinalAt) > Date.now()) return COLLECTING_REFRESH_MS;
+  return false;
+}
+
+/** The current time, ticking every `periodMs`. */
+function useNow(periodMs: number): number {
+  const [now, setNow] = useState(Date.now);
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), periodMs);
+    return () => clearInterval(timer);
+  }, [periodMs]);
+  return now;
+}
+
+export function TaskDetailsPage() {
+  const { taskId = '' } = useParams();
+  const { t } = useI18n();
+  const ws = useCurrentWorkspace();
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const { message } = AntApp.useApp();
+  const tasksPath = `/w/${encodeURIComponent(ws.id)}/tasks`;
+
+  const query = useQuery({
+    queryKey: ['ws', ws.id, 'task', taskId],
+    queryFn: () => api.tasks.get(ws.id, taskId),
+    refetchInterval: (q) => refreshInterval(q.state.data),
+  });
+  const remove = useMutation({
+    mutationFn: () => api.tasks.remove(ws.id, taskId),
+    onSuccess: () => {
+      message.success(t('tasks.deleted', { name: query.data?.name ?? taskId }));
+      void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'tasks'] });
+      navigate(tasksPath);
+    },
+    onError: (error) => {
+      message.error(error instanceof ApiError ? error.message : String(error));
+      void query.refetch();
+    },
+  });
+
+  if (query.isPending) return <Skeleton active paragraph={{ rows: 14 }} />;
+  if (query.isError) return <QueryError error={query.error} onRetry={() => query.refetch()} />;
+  const task = query.data;
+  const noEdit = editRefusal(task, ws, t);
+  const noDelete = deleteRefusal(task, ws, t);
+
+  return (
+    <Space orientation="vertical" size={16} style={{ width: '100%' }} data-testid="task-details">
+      <div>
+        <Link to={tasksPath}>← {t('nav.normalTasks')}</Link>
+        <div style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'center', marginTop: 8 }}>
+          <Space size="middle" align="center">
+            <Typography.Title level={4} style={{ margin: 0 }}>
+              {task.name}
+            </Typography.Title>
+            <TaskStatusBadge status={task.status} />
+            {task.status === 'sending' && <Tag color="processing">{t('details.live')}</Tag>}
+          </Space>
+          <Space>
+            <Tooltip title={t('common.refresh')}>
+              <Button
+                icon={<ReloadOutlined />}
+                aria-label={t('common.refresh')}
+                onClick={() => query.refetch()}
+                loading={query.isFetching}
+              />
+            </Tooltip>
+            <Tooltip title={noEdit}>
+              <Button
+                icon={<EditOutlined />}
+                disabled={noEdit !== null}
+                onClick={() => navigate('edit')}
+                data-testid="details-edit"
+              >
+                {t('common.edit')}
+              </Button>
+            </Tooltip>
+            {noDelete === null ? (
+              <Popconfirm
+                title={t('tasks.deleteConfirmTitle')}
+                description={t('tasks.deleteConfirm', { name: task.name })}
+                okText={t('common.delete')}
+                okButtonProps={{ danger: true }}
+                cancelText={t('common.cancel')}
+                onConfirm={() => remove.mutateAsync().catch(() => {})}
+              >
+                <Button danger icon={<DeleteOutlined />} data-testid="details-delete">
+                  {t('common.delete')}
+                </Button>
+              </Popconfirm>
+            ) : (
+              <Tooltip title={noDelete}>
+                <Button danger icon={<DeleteOutlined />} disabled data-testid="details-delete">
+                  {t('common.delete')}
+                </Button>
+              </Tooltip>
+            )}
+          </Space>
+        </div>
+      </div>
+
+      {task.status === 'failed' && task.failureReason && (
+        <Alert type="error" showIcon title={t('details.failed')} description={task.failureReason} />
+      )}
+
+      <Windows task={task} />
+      <StatisticsPanel task={task} />
+
+      <Card title={t('details.basicInfo')} size="small">
+        <Descriptions
+          column={{ xs: 1, md: 2, xl: 3 }}
+          size="small"
+          items={[
+            {
+              key: 'id',
+              label: t('details.id'),
+              children: <Typography.Text copyable>{task.id}</Typography.Text>,
+            },
+            {
+              key: 'app',
+              label: t('form.app'),
+              children: (
+                <span>
+                  <PlatformIcon platform={task.platform} /> {task.appName}
+                </span>
+              ),
+            },
+            {
+              key: 'audience',
+              label: t('form.audience'),
+              children: task.audienceName ?? (
+                <Typography.Text type="secondary">
+                  {t('details.audienceDeleted', { id: task.audienceId })}
+                </Typography.Text>
+              ),
+            },
+            { key: 'sendType', label: t('form.sendType'), children: t(`sendType.${task.sendType}`) },
+            {
+              key: 'scheduledAt',
+              label: t('form.scheduledAt'),
+              children: task.sendType === 'scheduled' ? formatDateTime(task.scheduledAt) : NONE,
+            },
+            {
+              key: 'subCampaigns',
+              label: t('form.subCampaigns'),
+              children:
+                task.subCampaigns.length === 0
+                  ? NONE
+                  : task.subCampaigns.map((sc) => <Tag key={sc.id}>{sc.name}</Tag>),
+            },
+            { key: 'createdAt', label: t('details.createdAt'), children: formatDateTime(task.createdAt) },
+            { key: 'startedAt', label: t('details.startedAt'), children: formatDateTime(task.startedAt) },
+            {
+              key: 'completedAt',
+              label: t('details.completedAt'),
+              children: formatDateTime(task.completedAt),
+            },
+            { key: 'title', label: t('form.title'), children: task.title, span: 'filled' },
+            { key: 'content', label: t('form.content'), children: task.content, span: 'filled' },
+            {
+              key: 'click',
+              label: t('form.clickAction'),
+              span: 'filled',
+              children: (
+                <span>
+                  {t(`click.${task.clickAction.type}`)}
+                  {task.clickAction.url && <> · {task.clickAction.url}</>}
+                  {task.clickAction.page && <> · {task.clickAction.page}</>}
+                  {Object.entries(task.clickAction.params ?? {}).map(([k, v]) => (
+                    <Tag key={k} style={{ marginInlineStart: 8 }}>
+                      {k}={v}
+                    </Tag>
+                  ))}
+                </span>
+              ),
+            },
+          ]}
+        />
+      </Card>
+
+      <DeviceResults task={task} />
+    </Space>
+  );
+}
+
+/** The statistics window and the device-detail retention, with countdowns. */
+function Windows({ task }: { task: Task }) {
+  const { t } = useI18n();
+  const now = useNow(1000);
+  if (!task.startedAt || !task.statisticsFinalAt || !task.detailsExpireAt) {
+    return (
+      <Alert
+        type="info"
+        showIcon
+        title={
+          task.sendType === 'scheduled' && task.scheduledAt
+            ? t('details.notStartedScheduled', { time: formatDateTime(task.scheduledAt) })
+            : t('details.notStartedImmediate')
+        }
+        description={t('details.windowsExplained')}
+      />
+    );
+  }
+  const started = Date.parse(task.startedAt);
+  const statsEnd = Date.parse(task.statisticsFinalAt);
+  const detailsEnd = Date.parse(task.detailsExpireAt);
+  const collecting = now < statsEnd;
+  const held = now < detailsEnd;
+  const fraction = Math.min(1, Math.max(0, (now - started) / (statsEnd - started)));
+  return (
+    <Card size="small" title={t('details.windows')} data-testid="task-windows">
+      <Row gutter={[24, 12]}>
+        <Col xs={24} lg={12}>
+          <Typography.Text strong>{t('details.statisticsWindow')}</Typography.Text>
+          <div style={{ fontSize: 13, marginTop: 4 }}>
+            {collecting
+              ? t('details.collectingUntil', {
+                  time: formatDateTime(task.statisticsFinalAt),
+                  left: formatDuration(statsEnd - now, t),
+                })
+              : t('details.statisticsFinal', { time: formatDateTime(task.statisticsFinalAt) })}
+          </div>
+          <Progress
+            percent={Math.round(fraction * 1000) / 10}
+            status={collecting ? 'active' : 'success'}
+            format={() => (collecting ? formatDuration(now - started, t) : t('details.final'))}
+          />
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {formatDateTime(task.startedAt)} → {formatDateTime(task.statisticsFinalAt)}
+          </Typography.Text>
+        </Col>
+        <Col xs={24} lg={12}>
+          <Typography.Text strong>{t('details.retention')}</Typography.Text>
+          <div style={{ fontSize: 13, marginTop: 4 }} data-testid="details-expiry">
+            {held ? (
+              <span>
+                {t('details.detailsKeptFor')}{' '}
+                <Typography.Text strong type={detailsEnd - now < 6 * 3600_000 ? 'warning' : undefined}>
+                  {formatDuration(detailsEnd - now, t)}
+                </Typography.Text>{' '}
+                ({t('details.until', { time: formatDateTime(task.detailsExpireAt) })})
+              </span>
+            ) : (
+              t('details.detailsExpired', { time: formatDateTime(task.detailsExpireAt) })
+            )}
+          </div>
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {t('details.retentionHint')}
+          </Typography.Text>
+        </Col>
+      </Row>
+    </Card>
+  );
+}
+
+function Figure({
+  label,
+  value,
+  rate,
+  hint,
+  testId,
+}: {
+  label: string;
+  value: number | string;
+  rate?: string;
+  hint?: string;
+  testId?: string;
+}) {
+  return (
+    <Col xs={12} md={8} xl={6}>
+      <Statistic
+        title={hint ? <Tooltip title={hint}>{label}</Tooltip> : label}
+        value={typeof value === 'number' ? formatCount(value) : value}
+        suffix={
+          rate !== undefined ? <span style={{ fontSize: 14, color: '#8c8c8c' }}>{rate}</span> : undefined
+        }
+        data-testid={testId}
+      />
+    </Col>
+  );
+}
+
+/** The aggregate statistics in two groups by source, and the funnel. */
+function StatisticsPanel({ task }: { task: Task }) {
+  const { t } = useI18n();
+  const s = task.statistics;
+  const ios = task.platform === 'ios';
+  const sourceTitle = (label: string, source: StatisticSource) => (
+    <Space>
+      {label}
+      <SourceLabel source={source} />
+    </Space>
+  );
+  return (
+    <Row gutter={[16, 16]}>
+      <Col xs={24} xl={14}>
+        <Card
+          size="small"
+          title={sourceTitle(t('details.providerStats'), 'provider')}
+          style={{ height: '100%' }}
+        >
+          <Row gutter={[16, 16]}>
+            <Figure
+              label={t('stat.plannedSends')}
+              value={s.plannedSends}
+              hint={t('stat.plannedSendsHint')}
+              testId="stat-planned"
+            />
+            <Figure label={t('stat.unmatched')} value={s.unmatched} hint={t('stat.unmatchedHint')} />
+            <Figure label={t('stat.totalSent')} value={s.totalSent} hint={t('stat.totalSentHint')} />
+            <Figure
+              label={t('stat.deliveries')}
+              value={s.deliveries}
+              hint={t('stat.deliveriesHint')}
+              testId="stat-deliveries"
+            />
+            <Figure label={t('stat.failures')} value={s.failures} hint={t('stat.failuresHint')} />
+            <Figure
+              label={t('stat.noFeedback')}
+              value={ios ? 0 : s.noFeedback}
+              hint={ios ? t('stat.noFeedbackIos') : t('stat.noFeedbackHint')}
+            />
+            <Figure
+              label={t('stat.opens')}
+              value={s.opens}
+              rate={formatRate(s.openRate)}
+              hint={t('stat.opensHint')}
+              testId="stat-opens"
+            />
+            {(task.status === 'sending' || s.pending > 0) && (
+              <Figure label={t('stat.pending')} value={s.pending} hint={t('stat.pendingHint')} />
+            )}
+          </Row>
+        </Card>
+      </Col>
+      <Col xs={24} xl={10}>
+        <Card size="small" title={sourceTitle(t('details.sdkStats'), 'sdk')} style={{ height: '100%' }}>
+          <Row gutter={[16, 16]}>
+            <Col span={12}>
+              <Statistic
+                title={<Tooltip title={t('stat.impressionsHint')}>{t('stat.impressions')}</Tooltip>}
+                value={formatCount(s.impressions)}
+                suffix={
+                  <span style={{ fontSize: 14, color: '#8c8c8c' }}>{formatRate(s.impressionRate)}</span>
+                }
+                data-testid="stat-impressions"
+              />
+            </Col>
+            <Col span={12}>
+              <Statistic
+                title={<Tooltip title={t('stat.dismissalsHint')}>{t('stat.dismissals')}</Tooltip>}
+                value={ios ? '0' : formatCount(s.dismissals)}
+                suffix={
+                  <span style={{ fontSize: 14, color: '#8c8c8c' }}>
+                    {ios ? NONE : formatRate(s.dismissalRate)}
+                  </span>
+                }
+              />
+              {ios && (
+                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                  {t('stat.dismissalsIos')}
+                </Typography.Text>
+              )}
+            </Col>
+          </Row>
+          {s.late > 0 && (
+            <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
+              {t('stat.late', { n: formatCount(s.late) })}
+            </Typography.Paragraph>
+          )}
+          <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
+            {t('details.ratesExplained')}
+          </Typography.Paragraph>
+        </Card>
+      </Col>
+      <Col span={24}>
+        <Funnel statistics={s} />
+      </Col>
+    </Row>
+  );
+}
+
+/** Planned sends → sent → delivered → impressions → opens, each as a share of planned sends. */
+function Funnel({ statistics: s }: { statistics: TaskStatistics }) {
+  const { t } = useI18n();
+  const steps = [
+    { label: t('stat.plannedSends'), value: s.plannedSends, color: '#91caff' },
+    { label: t('stat.totalSent'), value: s.totalSent, color: '#69b1ff' },
+    { label: t('stat.deliveries'), value: s.deliveries, color: '#4096ff' },
+    { label: t('stat.impressions'), value: s.impressions, color: '#36cfc9' },
+    { label: t('stat.opens'), value: s.opens, color: '#52c41a' },
+  ];
+  return (
+    <Card
+      size="small"
+      title={t('details.funnel')}
+      extra={
+        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+          {t('details.funnelLegend')}
+        </Typography.Text>
+      }
+      data-testid="funnel"
+    >
+      {s.plannedSends === 0 ? (
+        <Typography.Text type="secondary">{t('details.funnelEmpty')}</Typography.Text>
+      ) : (
+        <Space orientation="vertical" size={6} style={{ width: '100%' }}>
+          {steps.map((step, i) => {
+            const share = rateOf(step.value, s.plannedSends) ?? 0;
+            const fromPrevious = i === 0 ? null : rateOf(step.value, steps[i - 1]!.value);
+            return (
+              <div key={step.label} style={{ display: 'flex', alignItems: 'center', gap: 12 }}>
+                <div style={{ width: 120, fontSize: 13 }}>{step.label}</div>
+                <div style={{ flex: 1, background: '#f5f5f5', borderRadius: 4, height: 22 }}>
+                  <div
+                    style={{
+                      width: `${Math.max(share * 100, step.value > 0 ? 0.5 : 0)}%`,
+                      background: step.color,
+                      height: '100%',
+                      borderRadius: 4,
+                    }}
+                  />
+                </div>
+                <div style={{ width: 190, fontSize: 13, textAlign: 'right' }}>
+                  {formatCount(step.value)} · {formatRate(share)}
+                  {fromPrevious !== undefined && i > 0 && (
+                    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                      {' '}
+                      (↓ {formatRate(fromPrevious)})
+                    </Typography.Text>
+                  )}
+                </div>
+              </div>
+            );
+          })}
+        </Space>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,37 @@
+/** The console's entry point: server-state cache, language and session around the routes. */
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { App as AntApp } from 'antd';
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { BrowserRouter } from 'react-router';
+import { ApiError } from './api/http.ts';
+import { SessionProvider } from './features/session/session.tsx';
+import { I18nProvider } from './i18n/i18n.tsx';
+import { ConsoleRoutes } from './routes.tsx';
+
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      staleTime: 10_000,
+      // A refused or missing resource will not change by asking again; a dropped connection may.
+      retry: (failures, error) => !(error instanceof ApiError && error.status > 0) && failures < 2,
+      refetchOnWindowFocus: false,
+    },
+  },
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <QueryClientProvider client={queryClient}>
+      <I18nProvider>
+        <AntApp>
+          <BrowserRouter>
+            <SessionProvider>
+              <ConsoleRoutes />
+            </SessionProvider>
+          </BrowserRouter>
+        </AntApp>
+      </I18nProvider>
+    </QueryClientProvider>
+  </StrictMode>,
+);
