@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { buildApp } from './app.ts';
+import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
 import type { Config } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
 import { createDispatcher } from './dispatch/dispatcher.ts';
@@ -46,6 +47,10 @@ export async function startServer(config: Config): Promise<() => Promise<void>> 
       logger.info(seeded, 'first run: simulator apps, virtual fleet and demo audience created');
     }
   }
+
+  // Finish audience deletions and drop uploads that a stopped process left half-written.
+  const abandoned = await purgeAbandonedAudiences(db, new Date());
+  if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
 
   const providers = {
     simulator: createSimulatorProvider({ ledger: createSimulatorLedger(db) }),

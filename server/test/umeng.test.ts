@@ -207,6 +207,18 @@ describe('batches', () => {
     expect(fake.sends).toHaveLength(1); // it did go out: a repeat would have sent it twice
   });
 
+  test('a listcast-sized batch resent after a restart is refused, not sent again', async () => {
+    const error = await providerError(provider().sendBatch({ ...request(), resend: true }));
+    expect(error).toMatchObject({ code: 'RESEND_UNSAFE', retryable: false });
+    expect(fake.requestsTo('/api/send')).toHaveLength(0);
+  });
+
+  test('a filecast-sized batch resent after a restart is repeated under its out_biz_no', async () => {
+    await provider().sendBatch(request({ devices: devices(600) }));
+    await provider().sendBatch({ ...request({ devices: devices(600) }), resend: true });
+    expect(fake.sends).toHaveLength(1);
+  });
+
   test('a scheduled batch is a filecast with start_time in Beijing time, even for a few devices', async () => {
     clock.now = new Date('2026-05-01T00:00:00Z');
     const sendAt = new Date('2026-05-01T19:30:00Z');

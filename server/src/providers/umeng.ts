@@ -344,6 +344,16 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
       };
 
       let answer: Answer;
+      // A batch resent after a restart may already have reached devices: only the idempotent filecast
+      // (out_biz_no) can repeat it, and a first send that was a listcast cannot be repeated at all.
+      if (request.resend && tokens.length <= LISTCAST_MAX_TOKENS && sendAt === null) {
+        throw new ProviderError(
+          'RESEND_UNSAFE',
+          'the batch was being sent as a listcast when the server stopped; Umeng may already have sent it ' +
+            'and a listcast has no idempotency key, so it is not sent again (no device may receive the push twice)',
+          false,
+        );
+      }
       if (tokens.length <= LISTCAST_MAX_TOKENS && sendAt === null) {
         // Umeng offers no idempotency key for a listcast (`out_biz_no` is for task-type sends only).
         // A repeat is therefore allowed only after a failure that proves nothing was sent: an explicit
