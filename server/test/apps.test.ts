@@ -101,13 +101,21 @@ describe('creating apps', () => {
       name: 'S',
       platform: 'android',
       provider: 'simulator',
-      providerConfig: { acceptRate: 1.5, openRate: -0.1, seed: 1.5, timeScale: 0, appKey: 'x' },
+      providerConfig: {
+        acceptRate: 1.5,
+        openRate: -0.1,
+        seed: 1.5,
+        timeScale: 0,
+        appKey: 'x',
+        rateLimitPerSecond: -1,
+      },
     });
     expect(res.statusCode).toBe(400);
     expect(fields(res)).toEqual([
       'providerConfig.acceptRate',
       'providerConfig.appKey',
       'providerConfig.openRate',
+      'providerConfig.rateLimitPerSecond',
       'providerConfig.seed',
       'providerConfig.timeScale',
     ]);
@@ -126,6 +134,7 @@ describe('creating apps', () => {
       openRate: 0.1,
       dismissalRate: 0.2,
       timeScale: 60,
+      rateLimitPerSecond: 5000,
     };
     const res = await createApp({ name: 'S', platform: 'android', provider: 'simulator', providerConfig });
     expect(res.statusCode).toBe(201);

@@ -547,6 +547,23 @@ describe('building blocks', () => {
     await unlimited.take('app_a', 1_000_000);
   });
 
+  test("an app's own rate limit overrides the deployment default, and 0 lifts it", async () => {
+    let now = 0;
+    const waits: number[] = [];
+    const limiter = createRateLimiter(
+      1000,
+      () => new Date(now),
+      async (ms) => {
+        waits.push(ms);
+        now += ms;
+      },
+    );
+    await limiter.take('app_slow', 200, undefined, 100);
+    expect(waits).toEqual([1000]);
+    await limiter.take('app_free', 1_000_000, undefined, 0);
+    expect(waits).toEqual([1000]);
+  });
+
   test('a batch ID is the task ID and the batch number', () => {
     expect(batchIdOf('tsk_01jc5x0q8m4f7tq3wz9k2v6e1h', 42)).toBe('tsk_01jc5x0q8m4f7tq3wz9k2v6e1h-42');
   });

@@ -21,6 +21,8 @@ export interface UmengConfig {
   baseUrl?: string;
   /** Umeng's `production_mode`: false sends to test devices only. */
   productionMode?: boolean;
+  /** Devices per second handed to Umeng for this app; the deployment default when absent, 0 = no limit. */
+  rateLimitPerSecond?: number;
 }
 
 /** Behaviour of the built-in simulator provider; every field falls back to the simulator's default. */
@@ -35,6 +37,8 @@ export interface SimulatorConfig {
   dismissalRate?: number;
   /** Divides the simulated receipt delays: 1 is real time, 60 makes an hour pass in a minute. */
   timeScale?: number;
+  /** Devices per second handed to the simulator for this app; the deployment default when absent, 0 = no limit. */
+  rateLimitPerSecond?: number;
 }
 
 /** The config each provider takes. */
@@ -53,6 +57,12 @@ export const UmengConfigSchema = Type.Object(
     appMasterSecret: Type.String({ description: 'Write-only: always masked on reads, e.g. "••••1a2b".' }),
     baseUrl: Type.Optional(Type.String({ description: 'http(s) URL of the U-Push API.' })),
     productionMode: Type.Optional(Type.Boolean()),
+    rateLimitPerSecond: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'Devices per second for this app; 0 = no limit; absent = deployment default.',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'UmengConfig' },
 );
@@ -67,6 +77,12 @@ export const SimulatorConfigSchema = Type.Object(
     openRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     dismissalRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     timeScale: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+    rateLimitPerSecond: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'Devices per second for this app; 0 = no limit; absent = deployment default.',
+      }),
+    ),
   },
   { additionalProperties: false, title: 'SimulatorConfig' },
 );
@@ -112,12 +128,18 @@ const positive: FieldCheck = (value) =>
     ? undefined
     : 'must be a number greater than 0 (1 = real time)';
 
+const rate: FieldCheck = (value) =>
+  Number.isSafeInteger(value) && (value as number) >= 0
+    ? undefined
+    : 'must be a whole number of devices per second, 0 for no limit';
+
 const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = {
   umeng: {
     appKey: { required: true, check: credential },
     appMasterSecret: { required: true, check: credential },
     baseUrl: { required: false, check: httpUrl },
     productionMode: { required: false, check: boolean },
+    rateLimitPerSecond: { required: false, check: rate },
   },
   simulator: {
     seed: { required: false, check: integer },
@@ -127,6 +149,7 @@ const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = 
     openRate: { required: false, check: fraction },
     dismissalRate: { required: false, check: fraction },
     timeScale: { required: false, check: positive },
+    rateLimitPerSecond: { required: false, check: rate },
   },
 };
 

@@ -10,10 +10,13 @@ export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
 
 /** Takes permission to hand devices over, per key (an app ID). */
 export interface RateLimiter {
-  /** Resolves once `devices` may be handed over for `key`, or early when `signal` aborts. */
-  take(key: string, devices: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves once `devices` may be handed over for `key`, or early when `signal` aborts. `perSecond`
+   * overrides the limiter's rate for this key (an app's own limit).
+   */
+  take(key: string, devices: number, signal?: AbortSignal, perSecond?: number): Promise<void>;
   /** Gives back permission taken and not used (a batch turned out smaller than asked for). */
-  refund(key: string, devices: number): void;
+  refund(key: string, devices: number, perSecond?: number): void;
 }
 
 interface Bucket {
@@ -24,10 +27,10 @@ interface Bucket {
 }
 
 /** A limiter of `perSecond` devices per second per key; 0 lets everything through at once. */
-export function createRateLimiter(perSecond: number, clock: () => Date, sleep: Sleep): RateLimiter {
+export function createRateLimiter(defaultPerSecond: number, clock: () => Date, sleep: Sleep): RateLimiter {
   const buckets = new Map<string, Bucket>();
   return {
-    async take(key, devices, signal) {
+    async take(key, devices, signal, perSecond = defaultPerSecond) {
       if (perSecond <= 0 || devices <= 0) return;
       const now = clock().getTime();
       const bucket = buckets.get(key) ?? { tokens: perSecond, at: now };
@@ -38,7 +41,7 @@ export function createRateLimiter(perSecond: number, clock: () => Date, sleep: S
       // Each caller waits for the debt it finds, its own batch included: concurrent callers queue up.
       if (bucket.tokens < 0) await sleep(Math.ceil((-bucket.tokens * 1000) / perSecond), signal);
     },
-    refund(key, devices) {
+    refund(key, devices, perSecond = defaultPerSecond) {
       const bucket = buckets.get(key);
       if (bucket && devices > 0) bucket.tokens = Math.min(perSecond, bucket.tokens + devices);
     },

@@ -186,7 +186,12 @@ export function createSender(deps: SenderDeps): SendTask {
         return;
       }
       if (attempt > 1 || !announced) {
-        await deps.rateLimiter.take(send.app.id, batch.devices.length, signal);
+        await deps.rateLimiter.take(
+          send.app.id,
+          batch.devices.length,
+          signal,
+          send.app.config.rateLimitPerSecond,
+        );
         if (signal.aborted) return;
         if (send.sendError !== null) continue;
         // Counted before the call, so that a restart knows the batch may have been handed over.
@@ -305,11 +310,16 @@ export function createSender(deps: SenderDeps): SendTask {
         // counting its hand-over are one write; what the batch does not use is given back.
         const handingOver = send.sendError === null && provider !== undefined;
         if (handingOver) {
-          await deps.rateLimiter.take(send.app.id, size, signal);
+          await deps.rateLimiter.take(send.app.id, size, signal, send.app.config.rateLimitPerSecond);
           if (signal.aborted) break;
         }
         const next = await store.prepareBatch(send, size, now(), handingOver);
-        if (handingOver) deps.rateLimiter.refund(send.app.id, size - (next?.batch?.devices.length ?? 0));
+        if (handingOver)
+          deps.rateLimiter.refund(
+            send.app.id,
+            size - (next?.batch?.devices.length ?? 0),
+            send.app.config.rateLimitPerSecond,
+          );
         if (next === null) break;
         if (next.batch) launch(next.batch, handingOver);
         // SQLite answers synchronously: without this, a long send would never let a request in.

@@ -37,8 +37,11 @@ import {
 /** The simulator's own delivery channel (the persistent connection of its SDK). */
 export const SIMULATOR_CHANNEL = 'simulator';
 
+/** The simulated push service's behaviour: the config without the dispatcher's rate limit, all fields set. */
+export type SimulatorBehaviour = Required<Omit<SimulatorConfig, 'rateLimitPerSecond'>>;
+
 /** Behaviour of an app whose config leaves a field out. */
-export const SIMULATOR_DEFAULTS: Readonly<Required<SimulatorConfig>> = Object.freeze({
+export const SIMULATOR_DEFAULTS: Readonly<SimulatorBehaviour> = Object.freeze({
   seed: 0,
   acceptRate: 0.97,
   deliveryRate: 0.9,
@@ -97,7 +100,7 @@ const IOS_REASONS: readonly (readonly [reason: string, share: number])[] = [
 const NO_QUOTA_REASON = ANDROID_REASONS[0]![0];
 
 /** The app's config with every default filled in. */
-export function simulatorSettings(config: SimulatorConfig): Required<SimulatorConfig> {
+export function simulatorSettings(config: SimulatorConfig): SimulatorBehaviour {
   return { ...SIMULATOR_DEFAULTS, ...config };
 }
 
@@ -155,7 +158,7 @@ function pick(u: number, options: readonly (readonly [string, number])[]): strin
 
 /** The send-time part of a simulation: accepted or not, why not, and the channel. */
 function sendOutcome(
-  config: Required<SimulatorConfig>,
+  config: SimulatorBehaviour,
   platform: Platform,
   u: readonly number[],
   device: SimulatedInput,
