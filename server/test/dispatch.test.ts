@@ -357,6 +357,11 @@ describe('provider errors', () => {
       .where('task_id', '=', taskId)
       .executeTakeFirst();
     expect(state?.send_error).toBe('bad appkey or app_master_secret (Umeng 2007)');
+    const read = await t.request(t.adminToken, {
+      method: 'GET',
+      url: `/api/v1/workspaces/${t.workspaceId}/tasks/${taskId}`,
+    });
+    expect(read.json().sendError).toBe('bad appkey or app_master_secret (Umeng 2007)');
   });
 
   test('retryable errors are retried with exponential backoff, and the last error stays on the batch', async () => {

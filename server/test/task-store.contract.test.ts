@@ -158,7 +158,13 @@ describe.each(BACKENDS)('task store on $name', (backend) => {
       await store.insertTask(row, ['sub_x', 'sub_y', 'sub_i']);
       await store.insertTask(taskRow('tsk_2'), []);
       const found = await store.findTask('ws_1', 'tsk_1');
-      expect(found).toEqual({ ...row, app_name: 'Iris', platform: 'ios', audience_name: 'Buyers' });
+      expect(found).toEqual({
+        ...row,
+        app_name: 'Iris',
+        platform: 'ios',
+        audience_name: 'Buyers',
+        send_error: null,
+      });
       for (const column of COUNTERS) expect(typeof found?.[column]).toBe('number');
       expect(await store.subCampaignsOf(['tsk_1', 'tsk_2', 'tsk_unknown'])).toEqual(
         new Map([

@@ -184,6 +184,7 @@ describe('create', () => {
       subCampaignIds: [],
       subCampaigns: [],
       failureReason: null,
+      sendError: null,
       createdAt: now,
       updatedAt: now,
       startedAt: null,

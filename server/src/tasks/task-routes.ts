@@ -131,6 +131,13 @@ const TaskSchema = Type.Object({
   subCampaignIds: Type.Array(Type.String()),
   subCampaigns: Type.Array(SubCampaignRefSchema),
   failureReason: Nullable(Type.String({ description: 'Why nothing could be sent; null unless failed.' })),
+  sendError: Nullable(
+    Type.String({
+      description:
+        'The provider error that stopped the send early (after retries); the devices not handed over ' +
+        'count as failures. Null when every batch was handed over.',
+    }),
+  ),
   createdAt: Type.String(),
   updatedAt: Type.String(),
   startedAt: Nullable(Type.String({ description: 'When sending started.' })),
@@ -286,6 +293,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       subCampaignIds: subCampaigns.map((s) => s.id),
       subCampaigns,
       failureReason: row.status === 'failed' ? row.failure_reason : null,
+      sendError: row.send_error,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
       startedAt: row.started_at,

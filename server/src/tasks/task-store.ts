@@ -22,6 +22,8 @@ export type TaskRecord = TaskRow & {
   platform: Platform;
   /** Null once the audience has been deleted (tasks keep its ID). */
   audience_name: string | null;
+  /** Why the dispatcher stopped handing batches over (provider error after retries), if it did. */
+  send_error: string | null;
 };
 
 /** A sub-campaign as a task shows it. */
@@ -155,7 +157,7 @@ function filterExpression(eb: TaskExpressions, filter: TaskFilter): Expression<S
   return eb.and(conditions);
 }
 
-type TaskQuery = SelectQueryBuilder<Database, 'tasks' | 'apps' | 'audiences', TaskRecord>;
+type TaskQuery = SelectQueryBuilder<Database, 'tasks' | 'apps' | 'audiences' | 'task_dispatch', TaskRecord>;
 
 function orderBy(query: TaskQuery, { key, order }: TaskSort): TaskQuery {
   // Nullable times sort last in both directions (SQLite and PostgreSQL disagree by default), so
@@ -200,8 +202,14 @@ export function createTaskStore(db: Db): TaskStore {
           .onRef('audiences.workspace_id', '=', 'tasks.workspace_id')
           .on('audiences.status', '=', 'ready'),
       )
+      .leftJoin('task_dispatch', 'task_dispatch.task_id', 'tasks.id')
       .selectAll('tasks')
-      .select(['apps.name as app_name', 'apps.platform as platform', 'audiences.name as audience_name']);
+      .select([
+        'apps.name as app_name',
+        'apps.platform as platform',
+        'audiences.name as audience_name',
+        'task_dispatch.send_error as send_error',
+      ]);
 
   return {
     async listTasks(workspaceId, filter, sort, offset, limit) {
