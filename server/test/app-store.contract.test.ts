@@ -5,61 +5,10 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createAppStore, newAppSecrets } from '../src/apps/app-store.ts';
 import { createDeviceStore } from '../src/devices/device-store.ts';
-import type { AppRow, TaskRow } from '../src/storage/database.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
-
-/** A time `hours` after the start of 2026, as the stores keep times. */
-const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
-
-function appRow(id: string, workspaceId: string, changes: Partial<AppRow> = {}): AppRow {
-  return {
-    id,
-    workspace_id: workspaceId,
-    name: id,
-    platform: 'android',
-    provider: 'simulator',
-    provider_config: '{}',
-    ...newAppSecrets(),
-    created_at: at(0),
-    updated_at: at(0),
-    ...changes,
-  };
-}
-
-function taskRow(id: string, appId: string, changes: Partial<TaskRow> = {}): TaskRow {
-  return {
-    id,
-    workspace_id: 'ws_1',
-    app_id: appId,
-    name: id,
-    title: 'Title',
-    content: 'Content',
-    click_action: '{"type":"open_app"}',
-    audience_id: 'aud_none',
-    send_type: 'immediate',
-    scheduled_at: null,
-    status: 'scheduled',
-    failure_reason: null,
-    created_at: at(0),
-    updated_at: at(0),
-    started_at: null,
-    completed_at: null,
-    planned_sends: 0,
-    unmatched: 0,
-    total_sent: 0,
-    deliveries: 0,
-    failures: 0,
-    no_feedback: 0,
-    impressions: 0,
-    opens: 0,
-    dismissals: 0,
-    pending: 0,
-    late: 0,
-    ...changes,
-  };
-}
+import { appRow, at, taskRow as baseTaskRow } from './store-rows.ts';
 
 describe.each(BACKENDS)('app store on $name', (backend) => {
   let h: BackendHandle;
@@ -154,8 +103,11 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
     const store = createAppStore(h.db);
     const tasks = createTaskStore(h.db);
     await store.insertApp(appRow('app_1', 'ws_1'));
-    await tasks.insertTask(taskRow('tsk_1', 'app_1'), []);
-    await tasks.insertTask(taskRow('tsk_2', 'app_1', { status: 'completed', started_at: at(1) }), []);
+    await tasks.insertTask(baseTaskRow('tsk_1', { audience_id: 'aud_none' }), []);
+    await tasks.insertTask(
+      baseTaskRow('tsk_2', { audience_id: 'aud_none', status: 'completed', started_at: at(1) }),
+      [],
+    );
     expect(await store.deleteAppUnlessUsed('ws_1', 'app_1')).toBe(2);
     expect(await store.findApp('ws_1', 'app_1')).toBeDefined();
     expect(await tasks.deleteDeletableTask('ws_1', 'tsk_1')).toBe(true);

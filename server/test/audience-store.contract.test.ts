@@ -11,49 +11,14 @@ import {
   purgeAbandonedAudiences,
 } from '../src/audiences/audience-import.ts';
 import { type AudienceStore, createAudienceStore } from '../src/audiences/audience-store.ts';
-import type { AudienceRow, TaskRow } from '../src/storage/database.ts';
+import type { AudienceRow } from '../src/storage/database.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
-
-/** A time `hours` after the start of 2026, as the stores keep times. */
-const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
+import { at, taskRow } from './store-rows.ts';
 
 /** Zero-padded IDs sort the same in every collation and in byte order. */
 const pad = (n: number) => String(n).padStart(5, '0');
-
-function taskRow(id: string, audienceId: string, changes: Partial<TaskRow> = {}): TaskRow {
-  return {
-    id,
-    workspace_id: 'ws_1',
-    app_id: 'app_1',
-    name: id,
-    title: 'Title',
-    content: 'Content',
-    click_action: '{"type":"open_app"}',
-    audience_id: audienceId,
-    send_type: 'immediate',
-    scheduled_at: null,
-    status: 'scheduled',
-    failure_reason: null,
-    created_at: at(0),
-    updated_at: at(0),
-    started_at: null,
-    completed_at: null,
-    planned_sends: 0,
-    unmatched: 0,
-    total_sent: 0,
-    deliveries: 0,
-    failures: 0,
-    no_feedback: 0,
-    impressions: 0,
-    opens: 0,
-    dismissals: 0,
-    pending: 0,
-    late: 0,
-    ...changes,
-  };
-}
 
 /** The `beginImport` row of an audience. */
 function audienceRow(
@@ -336,10 +301,10 @@ describe.each(BACKENDS)('audience store on $name', (backend) => {
     test('an audience used by a scheduled or sending task is not marked deleting', async () => {
       const tasks = createTaskStore(h.db);
       await readyAudience(store, 'aud_1', ['a', 'b']);
-      await tasks.insertTask(taskRow('tsk_2', 'aud_1', { status: 'sending', started_at: at(1) }), []);
-      await tasks.insertTask(taskRow('tsk_1', 'aud_1', { status: 'scheduled' }), []);
-      await tasks.insertTask(taskRow('tsk_3', 'aud_1', { status: 'completed', started_at: at(1) }), []);
-      await tasks.insertTask(taskRow('tsk_4', 'aud_1', { status: 'failed', started_at: at(1) }), []);
+      await tasks.insertTask(taskRow('tsk_2', { status: 'sending', started_at: at(1) }), []);
+      await tasks.insertTask(taskRow('tsk_1', { status: 'scheduled' }), []);
+      await tasks.insertTask(taskRow('tsk_3', { status: 'completed', started_at: at(1) }), []);
+      await tasks.insertTask(taskRow('tsk_4', { status: 'failed', started_at: at(1) }), []);
       expect(await store.find('ws_1', 'aud_1')).toMatchObject({ used_by_tasks: 4, active_tasks: 2 });
 
       expect(await store.markDeleting('ws_1', 'aud_1')).toEqual({
@@ -356,7 +321,7 @@ describe.each(BACKENDS)('audience store on $name', (backend) => {
       const tasks = createTaskStore(h.db);
       await readyAudience(store, 'aud_1', ['a', 'b', 'c']);
       await readyAudience(store, 'aud_2', ['a']);
-      await tasks.insertTask(taskRow('tsk_1', 'aud_1', { status: 'completed', started_at: at(1) }), []);
+      await tasks.insertTask(taskRow('tsk_1', { status: 'completed', started_at: at(1) }), []);
       // Another workspace cannot mark it.
       expect(await store.markDeleting('ws_2', 'aud_1')).toEqual({ marked: false, activeTaskIds: [] });
       expect(await store.find('ws_1', 'aud_1')).toBeDefined();

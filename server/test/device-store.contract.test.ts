@@ -3,30 +3,13 @@
  * run on every backend of `backends.ts`. Talks to the store interfaces only.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createAppStore, newAppSecrets } from '../src/apps/app-store.ts';
+import { createAppStore } from '../src/apps/app-store.ts';
 import type { DeviceInput } from '../src/devices/device-input.ts';
 import { bulkWriter, createDeviceStore, type DeviceStore } from '../src/devices/device-store.ts';
-import type { AppRow, DeviceImportLineRow, DeviceRow } from '../src/storage/database.ts';
+import type { DeviceImportLineRow, DeviceRow } from '../src/storage/database.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
-
-/** A time `hours` after the start of 2026, as the stores keep times. */
-const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
-
-function appRow(id: string, workspaceId: string, changes: Partial<AppRow> = {}): AppRow {
-  return {
-    id,
-    workspace_id: workspaceId,
-    name: id,
-    platform: 'android',
-    provider: 'simulator',
-    provider_config: '{}',
-    ...newAppSecrets(),
-    created_at: at(0),
-    updated_at: at(0),
-    ...changes,
-  };
-}
+import { appRow, at } from './store-rows.ts';
 
 function deviceRow(appId: string, deviceId: string, changes: Partial<DeviceRow> = {}): DeviceRow {
   return {

@@ -4,11 +4,11 @@
  * backend of `backends.ts`. Talks to the store interfaces only.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { createAppStore, newAppSecrets } from '../src/apps/app-store.ts';
+import { createAppStore } from '../src/apps/app-store.ts';
 import { createAudienceStore } from '../src/audiences/audience-store.ts';
 import { createCampaignStore } from '../src/campaigns/campaign-store.ts';
 import { TASK_STATUSES } from '../src/domain/task-state.ts';
-import type { AppRow, TaskRow } from '../src/storage/database.ts';
+import type { TaskRow } from '../src/storage/database.ts';
 import {
   createTaskStore,
   type TaskFilter,
@@ -17,57 +17,11 @@ import {
 } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
+import { appRow, at, taskRow as baseTaskRow } from './store-rows.ts';
 
-/** A time `hours` after the start of 2026, as the stores keep times. */
-const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
-
-function appRow(id: string, workspaceId: string, changes: Partial<AppRow> = {}): AppRow {
-  return {
-    id,
-    workspace_id: workspaceId,
-    name: id,
-    platform: 'android',
-    provider: 'simulator',
-    provider_config: '{}',
-    ...newAppSecrets(),
-    created_at: at(0),
-    updated_at: at(0),
-    ...changes,
-  };
-}
-
-function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
-  return {
-    id,
-    workspace_id: 'ws_1',
-    app_id: 'app_a',
-    name: id,
-    title: 'Title',
-    content: 'Content',
-    click_action: '{"type":"open_app"}',
-    audience_id: 'aud_1',
-    send_type: 'immediate',
-    scheduled_at: null,
-    status: 'scheduled',
-    failure_reason: null,
-    created_at: at(0),
-    updated_at: at(0),
-    started_at: null,
-    completed_at: null,
-    planned_sends: 0,
-    unmatched: 0,
-    total_sent: 0,
-    deliveries: 0,
-    failures: 0,
-    no_feedback: 0,
-    impressions: 0,
-    opens: 0,
-    dismissals: 0,
-    pending: 0,
-    late: 0,
-    ...changes,
-  };
-}
+/** The suite's tasks belong to app `app_a`. */
+const taskRow = (id: string, changes: Partial<TaskRow> = {}) =>
+  baseTaskRow(id, { app_id: 'app_a', ...changes });
 
 const COUNTERS = [
   'planned_sends',

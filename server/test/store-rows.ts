@@ -1,0 +1,59 @@
+/**
+ * Row builders for the store contract suites: complete rows with plain defaults, so that a test
+ * names only what it is about.
+ */
+import { newAppSecrets } from '../src/apps/app-store.ts';
+import type { AppRow, TaskRow } from '../src/storage/database.ts';
+
+/** A time `hours` after the start of 2026, as the stores keep times. */
+export const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
+
+/** An Android simulator app of `workspaceId`, created at `at(0)`. */
+export function appRow(id: string, workspaceId: string, changes: Partial<AppRow> = {}): AppRow {
+  return {
+    id,
+    workspace_id: workspaceId,
+    name: id,
+    platform: 'android',
+    provider: 'simulator',
+    provider_config: '{}',
+    ...newAppSecrets(),
+    created_at: at(0),
+    updated_at: at(0),
+    ...changes,
+  };
+}
+
+/** A scheduled, immediate task of workspace `ws_1`, app `app_1` and audience `aud_1`, with zero statistics. */
+export function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
+  return {
+    id,
+    workspace_id: 'ws_1',
+    app_id: 'app_1',
+    name: id,
+    title: 'Title',
+    content: 'Content',
+    click_action: '{"type":"open_app"}',
+    audience_id: 'aud_1',
+    send_type: 'immediate',
+    scheduled_at: null,
+    status: 'scheduled',
+    failure_reason: null,
+    created_at: at(0),
+    updated_at: at(0),
+    started_at: null,
+    completed_at: null,
+    planned_sends: 0,
+    unmatched: 0,
+    total_sent: 0,
+    deliveries: 0,
+    failures: 0,
+    no_feedback: 0,
+    impressions: 0,
+    opens: 0,
+    dismissals: 0,
+    pending: 0,
+    late: 0,
+    ...changes,
+  };
+}
