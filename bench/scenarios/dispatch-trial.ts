@@ -8,6 +8,7 @@
  * server that has been running would have: the figures are steady-state ones, not the JIT
  * compiler's. Prints one JSON line: `{"rate": …, "cpuSeconds": …}`.
  */
+
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { loadConfig } from '../../server/src/config.ts';
@@ -15,6 +16,7 @@ import { createDispatcher, type Dispatcher } from '../../server/src/dispatch/dis
 import type { Provider } from '../../server/src/providers/provider.ts';
 import type { Db } from '../../server/src/storage/database.ts';
 import { openSqlite } from '../../server/src/storage/sqlite.ts';
+import { UNSENT_TASK_COUNTERS } from '../../server/src/tasks/task-store.ts';
 
 /** IDs of the seeded rows, shared with `dispatch.ts`; as long as real ones (`ids.ts`), since they are in every key. */
 export const WORKSPACE = 'ws_benchdispatch00000000000000';
@@ -100,17 +102,7 @@ async function insertTask(db: Db, id: string, audienceId: string): Promise<void>
       updated_at: now,
       started_at: null,
       completed_at: null,
-      planned_sends: 0,
-      unmatched: 0,
-      total_sent: 0,
-      deliveries: 0,
-      failures: 0,
-      no_feedback: 0,
-      impressions: 0,
-      opens: 0,
-      dismissals: 0,
-      pending: 0,
-      late: 0,
+      ...UNSENT_TASK_COUNTERS,
     })
     .execute();
 }

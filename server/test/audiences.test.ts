@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { importAudienceFile, purgeAbandonedAudiences } from '../src/audiences/audience-import.ts';
 import { AppError } from '../src/errors.ts';
 import type { TaskRow } from '../src/storage/database.ts';
+import { UNSENT_TASK_COUNTERS } from '../src/tasks/task-store.ts';
 import { createTestInstance, multipartBody, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
@@ -114,17 +115,7 @@ async function insertTask(audienceId: string, status: TaskRow['status']): Promis
       updated_at: now,
       started_at: null,
       completed_at: null,
-      planned_sends: 0,
-      unmatched: 0,
-      total_sent: 0,
-      deliveries: 0,
-      failures: 0,
-      no_feedback: 0,
-      impressions: 0,
-      opens: 0,
-      dismissals: 0,
-      pending: 0,
-      late: 0,
+      ...UNSENT_TASK_COUNTERS,
     })
     .execute();
   return id;

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { UNSENT_TASK_COUNTERS } from '../src/tasks/task-store.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
@@ -178,17 +179,7 @@ describe('sub-campaigns', () => {
         updated_at: now,
         started_at: now,
         completed_at: now,
-        planned_sends: 0,
-        unmatched: 0,
-        total_sent: 0,
-        deliveries: 0,
-        failures: 0,
-        no_feedback: 0,
-        impressions: 0,
-        opens: 0,
-        dismissals: 0,
-        pending: 0,
-        late: 0,
+        ...UNSENT_TASK_COUNTERS,
       })
       .execute();
     await t.db

@@ -2,8 +2,10 @@
  * Row builders for the store contract suites: complete rows with plain defaults, so that a test
  * names only what it is about.
  */
+
 import { newAppSecrets } from '../src/apps/app-store.ts';
 import type { AppRow, TaskRow } from '../src/storage/database.ts';
+import { UNSENT_TASK_COUNTERS } from '../src/tasks/task-store.ts';
 
 /** A time `hours` after the start of 2026, as the stores keep times. */
 export const at = (hours: number) => new Date(Date.UTC(2026, 0, 1) + hours * 3_600_000).toISOString();
@@ -43,17 +45,7 @@ export function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
     updated_at: at(0),
     started_at: null,
     completed_at: null,
-    planned_sends: 0,
-    unmatched: 0,
-    total_sent: 0,
-    deliveries: 0,
-    failures: 0,
-    no_feedback: 0,
-    impressions: 0,
-    opens: 0,
-    dismissals: 0,
-    pending: 0,
-    late: 0,
+    ...UNSENT_TASK_COUNTERS,
     ...changes,
   };
 }

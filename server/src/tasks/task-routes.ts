@@ -26,7 +26,13 @@ import { untruncated } from '../http/uploads.ts';
 import { schemaError } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { TaskRow } from '../storage/database.ts';
-import { createTaskStore, type SubCampaignRef, type TaskRecord, type TaskSortKey } from './task-store.ts';
+import {
+  createTaskStore,
+  type SubCampaignRef,
+  type TaskRecord,
+  type TaskSortKey,
+  UNSENT_TASK_COUNTERS,
+} from './task-store.ts';
 
 const SEND_TYPES = ['immediate', 'scheduled'] as const;
 const SORT_KEYS = [
@@ -339,17 +345,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         updated_at: now,
         started_at: null,
         completed_at: null,
-        planned_sends: 0,
-        unmatched: 0,
-        total_sent: 0,
-        deliveries: 0,
-        failures: 0,
-        no_feedback: 0,
-        impressions: 0,
-        opens: 0,
-        dismissals: 0,
-        pending: 0,
-        late: 0,
+        ...UNSENT_TASK_COUNTERS,
       },
       [...new Set(draft.subCampaignIds)],
     );

@@ -16,6 +16,21 @@ import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domai
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
 import { containsText } from '../storage/text-search.ts';
 
+/** The statistics counters of a task that has not started sending: all zero. */
+export const UNSENT_TASK_COUNTERS = {
+  planned_sends: 0,
+  unmatched: 0,
+  total_sent: 0,
+  deliveries: 0,
+  failures: 0,
+  no_feedback: 0,
+  impressions: 0,
+  opens: 0,
+  dismissals: 0,
+  pending: 0,
+  late: 0,
+} as const satisfies Partial<TaskRow>;
+
 /** A task row with the names the read shape shows beside it. */
 export type TaskRecord = TaskRow & {
   app_name: string;
