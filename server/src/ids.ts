@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
 
 /** Prefixes of the object kinds, so an ID says what it names. */
-export type IdPrefix = 'ws' | 'usr' | 'tok' | 'app' | 'imp' | 'aud' | 'cmp' | 'sub' | 'tsk';
+export type IdPrefix = 'ws' | 'usr' | 'tok' | 'app' | 'imp' | 'aud' | 'cmp' | 'sub' | 'tsk' | 'rcp';
 
 /** A new ID such as `tsk_01jc5x0q8m4f7tq3wz9k2v6e1h`. */
 export function newId(prefix: IdPrefix): string {

@@ -29,6 +29,9 @@ export interface Database {
   batches: BatchRow;
   device_results: DeviceResultRow;
   simulator_batches: SimulatorBatchRow;
+  held_receipts: HeldReceiptRow;
+  unreadable_receipts: UnreadableReceiptRow;
+  simulator_receipts: SimulatorReceiptRow;
 }
 
 /** Workspace role, from most to least powerful. */
@@ -208,6 +211,8 @@ export interface TaskRow {
   dismissals: number;
   pending: number;
   late: number;
+  /** When the retention job deleted the task's device results (SPEC §2.4); null while they are held. */
+  details_purged_at: string | null;
 }
 
 /** A link between a task and a sub-campaign it serves. */
@@ -275,4 +280,34 @@ export interface SimulatorBatchRow {
   /** Times the batch was sent; only the first was a hand-over. */
   sends: number;
   accepted_at: string;
+}
+
+/** The kinds of receipt (SPEC §1): the provider reports deliveries and opens, the SDK impressions, opens and dismissals. */
+export type ReceiptKind = 'delivered' | 'impression' | 'open' | 'dismissal';
+
+/** A receipt for a device of a batch not recorded yet; applied when the batch is recorded. */
+export interface HeldReceiptRow {
+  task_id: string;
+  batch_seq: number;
+  device_id: string;
+  kind: ReceiptKind;
+  at: string;
+}
+
+/** A provider callback item that could not be read, kept as received (JSON text). */
+export interface UnreadableReceiptRow {
+  id: string;
+  app_id: string;
+  received_at: string;
+  payload: string;
+}
+
+/** A receipt the simulator will post when it is due (its outbox). */
+export interface SimulatorReceiptRow {
+  task_id: string;
+  device_id: string;
+  kind: ReceiptKind;
+  app_id: string;
+  channel: string;
+  due_at: string;
 }

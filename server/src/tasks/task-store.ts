@@ -16,7 +16,7 @@ import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domai
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
 import { containsText } from '../storage/text-search.ts';
 
-/** The statistics counters of a task that has not started sending: all zero. */
+/** The statistics counters (all zero) and retention mark (none) of a task that has not started sending. */
 export const UNSENT_TASK_COUNTERS = {
   planned_sends: 0,
   unmatched: 0,
@@ -29,6 +29,7 @@ export const UNSENT_TASK_COUNTERS = {
   dismissals: 0,
   pending: 0,
   late: 0,
+  details_purged_at: null,
 } as const satisfies Partial<TaskRow>;
 
 /** A task row with the names the read shape shows beside it. */

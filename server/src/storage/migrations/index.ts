@@ -6,10 +6,12 @@ import { type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { Db } from '../database.ts';
 import * as foundation from './0001-foundation.ts';
 import * as dispatch from './0002-dispatch.ts';
+import * as receipts from './0003-receipts.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-dispatch': dispatch,
+  '0003-receipts': receipts,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
