@@ -26,6 +26,9 @@ import { registerDeviceRoutes } from './devices/device-routes.ts';
 import { AppError } from './errors.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
 import { schemaError } from './http/validation.ts';
+import type { ProviderRegistry } from './providers/provider.ts';
+import { createProviders } from './providers/registry.ts';
+import { registerReceiptRoutes } from './receipts/receipt-routes.ts';
 import type { Db, Role } from './storage/database.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
@@ -50,6 +53,8 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | boolean;
   /** Folder of the built web console (`web/dist`): served at `/`, with `index.html` for its routes. */
   webRoot?: string;
+  /** The providers whose receipt callbacks the API reads; the built-in ones by default. */
+  providers?: ProviderRegistry;
 }
 
 /** The Fastify instance type every route module registers on (TypeBox-typed schemas). */
@@ -195,6 +200,10 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     },
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );
+  const providers = deps.providers ?? createProviders(deps.db, clock);
+  await app.register(async (receipts) => registerReceiptRoutes(receipts, { ...routeDeps, providers }), {
+    prefix: '/api/v1/receipts',
+  });
   return app;
 }
 

@@ -8,6 +8,7 @@ import { ConfigError, type ConfigFlags, loadConfig, parsePortFlag } from './conf
 import { registerDeviceCommands } from './devices/device-cli.ts';
 import { AppError } from './errors.ts';
 import { openStore, startServer } from './main.ts';
+import { registerRetentionCommands } from './retention/retention-cli.ts';
 
 /** Flags every sub-command accepts, mapped onto `ConfigFlags`. */
 export interface GlobalOptions {
@@ -48,6 +49,7 @@ program
 
 registerDeviceCommands(program, configFor);
 registerAudienceCommands(program, configFor);
+registerRetentionCommands(program, configFor);
 
 try {
   await program.parseAsync(process.argv);

@@ -30,6 +30,8 @@ export interface Config {
   statisticsWindowHours: number;
   /** Hours after a task starts sending that its device results are kept (SPEC §2.4). */
   retentionHours: number;
+  /** Milliseconds between two runs of the retention job that deletes expired device results. */
+  retentionIntervalMs: number;
   /**
    * Base URL at which providers and devices reach this server (no trailing slash); receipt URLs
    * handed to providers start with it. Defaults to `http://localhost:<port>`.
@@ -83,6 +85,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     uploadLimitBytes: integer(env, 'PUSHBOARD_UPLOAD_LIMIT_BYTES', 4096 * MIB, 1024, Number.MAX_SAFE_INTEGER),
     statisticsWindowHours: integer(env, 'PUSHBOARD_STATISTICS_WINDOW_HOURS', 72, 1, HOURS_PER_YEAR),
     retentionHours: integer(env, 'PUSHBOARD_RETENTION_HOURS', 72, 1, HOURS_PER_YEAR),
+    retentionIntervalMs: integer(env, 'PUSHBOARD_RETENTION_INTERVAL_MS', 600_000, 1000, 86_400_000),
     publicUrl: publicUrl(env, port),
     dispatch: {
       pollIntervalMs: integer(env, 'PUSHBOARD_DISPATCH_POLL_MS', 250, 10, 1000),

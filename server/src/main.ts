@@ -3,6 +3,7 @@
  * dispatcher. Every subsystem is wired here and nowhere else; `cli.ts` calls `startServer` for
  * `pushboard serve`.
  */
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -11,8 +12,10 @@ import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
 import type { Config } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
 import { createDispatcher } from './dispatch/dispatcher.ts';
-import { createSimulatorLedger, createSimulatorProvider } from './providers/simulator.ts';
-import { createUmengProvider } from './providers/umeng.ts';
+import { createProviders } from './providers/registry.ts';
+import { createSimulatorReporter } from './providers/simulator-outbox.ts';
+import { signReceipts } from './receipts/receipt-routes.ts';
+import { createRetentionJob } from './retention/retention.ts';
 import type { Db } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrations/index.ts';
 import { openSqlite } from './storage/sqlite.ts';
@@ -26,6 +29,14 @@ export async function openStore(config: Config): Promise<Db> {
   const db = openSqlite(config.sqliteFile);
   await migrateToLatest(db);
   return db;
+}
+
+/** The URL at which this process reaches its own HTTP server (for the simulator's receipts). */
+export function loopbackUrl(host: string, address: AddressInfo | string | null): string {
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  if (['0.0.0.0', '127.0.0.1', 'localhost', ''].includes(host)) return `http://127.0.0.1:${port}`;
+  if (host === '::' || host === '::1') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Runs the Pushboard server until SIGINT/SIGTERM; resolves with a function that stops it. */
@@ -52,12 +63,24 @@ export async function startServer(config: Config): Promise<() => Promise<void>> 
   const abandoned = await purgeAbandonedAudiences(db, new Date());
   if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
 
-  const providers = {
-    simulator: createSimulatorProvider({ ledger: createSimulatorLedger(db) }),
-    umeng: createUmengProvider(),
-  };
-  const app = await buildApp({ config, db, logger, webRoot: WEB_ROOT });
+  const providers = createProviders(db);
+  const app = await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers });
   await app.listen({ port: config.port, host: config.host });
+  // The simulator reports its receipts like a real service: over HTTP, to this server's endpoints.
+  const reporter = createSimulatorReporter({
+    db,
+    baseUrl: loopbackUrl(config.host, app.server.address()),
+    sign: signReceipts,
+    logger: logger.child({ module: 'simulator' }),
+  });
+  reporter.start();
+  const retention = createRetentionJob({
+    db,
+    settings: config,
+    intervalMs: config.retentionIntervalMs,
+    logger: logger.child({ module: 'retention' }),
+  });
+  retention.start();
   const dispatcher = createDispatcher({
     db,
     settings: config.dispatch,
@@ -70,6 +93,7 @@ export async function startServer(config: Config): Promise<() => Promise<void>> 
   const stop = async () => {
     // Sends stop after their current batches and resume on the next start.
     await dispatcher.stop();
+    await Promise.all([reporter.stop(), retention.stop()]);
     await app.close();
     await db.destroy();
   };

@@ -61,7 +61,7 @@ export async function seedFirstRun(
       name: 'Pushboard Demo (Android)',
       platform: 'android',
       provider: 'simulator',
-      providerConfig: { seed: 1 },
+      providerConfig: { seed: 1, timeScale: 60 },
       now,
     });
     const ios = newAppRow({
@@ -69,7 +69,7 @@ export async function seedFirstRun(
       name: 'Pushboard Demo (iOS)',
       platform: 'ios',
       provider: 'simulator',
-      providerConfig: { seed: 2 },
+      providerConfig: { seed: 2, timeScale: 60 },
       now,
     });
     await apps.insertApp(android);

@@ -11,13 +11,14 @@ import type { TaskCounts } from '../domain/statistics.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
 import { applyTaskEvent } from '../domain/task-state.ts';
 import type { BatchDevice } from '../providers/provider.ts';
+import { applyHeldReceipts } from '../receipts/receipt-apply.ts';
 import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
 
 /** A task in `sending`, with what sending it needs. */
 export interface TaskSend {
   taskId: string;
   audienceId: string;
-  app: Pick<AppRow, 'id' | 'platform' | 'provider'> & { config: ProviderConfig };
+  app: Pick<AppRow, 'id' | 'platform' | 'provider'> & { config: ProviderConfig; receiptSecret: string };
   content: TaskContent;
   /** Last audience device ID taken; null before the first batch. */
   cursor: string | null;
@@ -366,6 +367,8 @@ export function createDispatchStore(db: Db): DispatchStore {
         }))
         .where('id', '=', send.taskId)
         .execute();
+      // Receipts that arrived before this record (a fast provider or SDK, or a restart) apply now.
+      await applyHeldReceipts(trx, send.taskId, batch.seq);
     });
   }
 
@@ -442,6 +445,7 @@ export function createDispatchStore(db: Db): DispatchStore {
           'apps.platform',
           'apps.provider',
           'apps.provider_config',
+          'apps.receipt_secret',
           'task_dispatch.cursor',
           'task_dispatch.batches',
           'task_dispatch.send_error',
@@ -459,6 +463,7 @@ export function createDispatchStore(db: Db): DispatchStore {
           platform: row.platform,
           provider: row.provider,
           config: JSON.parse(row.provider_config) as ProviderConfig,
+          receiptSecret: row.receipt_secret,
         },
         content: { title: row.title, content: row.content, clickAction: JSON.parse(row.click_action) },
         cursor: row.cursor,

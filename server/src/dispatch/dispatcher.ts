@@ -3,6 +3,7 @@
  * sender that sends them — wired together, for `main.ts` to start and stop. Guarantees: README.md.
  */
 import type { DispatchSettings } from '../config.ts';
+import type { ProviderRegistry } from '../providers/provider.ts';
 import { createInProcessQueue } from '../queue/in-process-queue.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
@@ -10,7 +11,7 @@ import { createDispatchStore } from './dispatch-store.ts';
 import { onTaskMayBeDue } from './due-signal.ts';
 import { createRateLimiter, sleep as realSleep, type Sleep } from './rate-limit.ts';
 import { createScheduler, type SendJob } from './scheduler.ts';
-import { createSender, type DispatchLogger, type ProviderRegistry } from './sender.ts';
+import { createSender, type DispatchLogger } from './sender.ts';
 
 /** A send that failed on something other than the provider (e.g. storage) is tried again after this. */
 export const SEND_RETRY_DELAY_MS = 5_000;
@@ -41,6 +42,15 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
+/**
+ * The URL a provider posts an app's receipts to (SPEC §5). It carries the receipt secret, which
+ * authenticates providers that cannot sign their callbacks (Umeng); it is only ever given to the
+ * app's own provider.
+ */
+export function receiptUrl(publicUrl: string, provider: string, appId: string, secret: string): string {
+  return `${publicUrl}/api/v1/receipts/${provider}/${appId}?secret=${encodeURIComponent(secret)}`;
+}
+
 /** Creates the dispatcher; nothing runs until `start`. */
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const clock = deps.clock ?? (() => new Date());
@@ -55,7 +65,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     providers: deps.providers,
     settings,
     rateLimiter: createRateLimiter(settings.rateLimitPerSecond, clock, sleep),
-    receiptUrl: (provider, appId) => `${deps.publicUrl}/api/v1/receipts/${provider}/${appId}`,
+    receiptUrl: (app) => receiptUrl(deps.publicUrl, app.provider, app.id, app.receiptSecret),
     clock,
     sleep,
     logger,

@@ -13,7 +13,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { statisticsViolations } from '../domain/statistics.ts';
-import type { Provider, ProviderApp, SendBatchResult } from '../providers/provider.ts';
+import type { Provider, ProviderApp, ProviderRegistry, SendBatchResult } from '../providers/provider.ts';
 import { ProviderError } from '../providers/provider.ts';
 import {
   acceptedResult,
@@ -24,9 +24,6 @@ import {
   type TaskSend,
 } from './dispatch-store.ts';
 import type { RateLimiter, Sleep } from './rate-limit.ts';
-
-/** The providers this process can send through, by name (`simulator`, `umeng`). */
-export type ProviderRegistry = Partial<Record<ProviderApp['provider'], Provider>>;
 
 /** Where the dispatcher writes what it does; pino's logger fits. */
 export interface DispatchLogger {
@@ -41,8 +38,8 @@ export interface SenderDeps {
   providers: ProviderRegistry;
   settings: { batchSize: number; maxAttempts: number; retryBaseMs: number };
   rateLimiter: RateLimiter;
-  /** The receipt URL of an app (SPEC §5): `${publicUrl}/api/v1/receipts/${provider}/${appId}`. */
-  receiptUrl: (provider: string, appId: string) => string;
+  /** The receipt URL of an app (SPEC §5), carrying its receipt secret for providers that cannot sign. */
+  receiptUrl: (app: TaskSend['app']) => string;
   clock: () => Date;
   sleep: Sleep;
   logger: DispatchLogger;
@@ -86,7 +83,8 @@ export function createSender(deps: SenderDeps): SendTask {
 
   /** The app as providers see it (the config's shape follows the provider). */
   function providerApp(send: TaskSend): ProviderApp {
-    return { ...send.app } as ProviderApp;
+    const { receiptSecret: _secret, ...app } = send.app;
+    return app as ProviderApp;
   }
 
   /** The record of a batch the provider answered. */
@@ -206,7 +204,7 @@ export function createSender(deps: SenderDeps): SendTask {
           content: send.content,
           devices: batch.devices,
           sendAt: null,
-          receiptUrl: deps.receiptUrl(send.app.provider, send.app.id),
+          receiptUrl: deps.receiptUrl(send.app),
           ...(resend && { resend: true }),
         });
       } catch (thrown) {

@@ -121,3 +121,6 @@ export interface Provider {
   /** Reads a receipt callback body; never throws on bad items, it lists them as unreadable. */
   parseReceipts(body: unknown): ParsedReceipts;
 }
+
+/** The providers this process can send through and read receipts of, by name (`simulator`, `umeng`). */
+export type ProviderRegistry = Partial<Record<ProviderApp['provider'], Provider>>;

@@ -10,8 +10,8 @@
  * - the channel: Android devices keep their registered OEM channel (Huawei, Xiaomi, OPPO, vivo,
  *   Honor) or the simulator's own, except a few that fall back to the own channel;
  * - later: the funnel of receipts (delivered, impression, open, dismissal — none on iOS) with
- *   realistic delays that `timeScale` compresses, planned by `simulateDevice`. Posting them to the
- *   receipt endpoints is the receipt ingestion's business, not this module's.
+ *   realistic delays that `timeScale` compresses, planned by `simulateDevice` and written to the
+ *   outbox that `simulator-outbox.ts` posts to the public receipt endpoints.
  *
  * Like a real service, it remembers the batches it accepted (`simulator_batches`): a batch sent again
  * with the same ID — after a restart — is recognised and not handed over a second time.
@@ -33,6 +33,7 @@ import {
   ProviderError,
   type SendBatchResult,
 } from './provider.ts';
+import type { SimulatorOutbox } from './simulator-outbox.ts';
 
 /** The simulator's own delivery channel (the persistent connection of its SDK). */
 export const SIMULATOR_CHANNEL = 'simulator';
@@ -259,6 +260,8 @@ export function createSimulatorLedger(db: Db): SimulatorLedger {
 /** What the simulator is built from. */
 export interface SimulatorOptions {
   ledger: SimulatorLedger;
+  /** Where accepted batches leave their planned receipts; without one the simulator reports nothing. */
+  outbox?: SimulatorOutbox;
   clock?: () => Date;
 }
 
@@ -283,15 +286,29 @@ export function createSimulatorProvider(options: SimulatorOptions): Provider {
           false,
         );
       }
-      await options.ledger.handOver(
+      const sentAt = clock();
+      const first = await options.ledger.handOver(
         {
           batchId: request.batchId,
           taskId: request.taskId,
           appId: app.id,
           deviceCount: request.devices.length,
         },
-        clock(),
+        sentAt,
       );
+      // Receipts follow the first hand-over only: a repeat reaches no device.
+      if (first && options.outbox) {
+        await options.outbox.plan(
+          {
+            appId: app.id,
+            platform: app.platform,
+            config: app.config,
+            taskId: request.taskId,
+            devices: request.devices,
+          },
+          sentAt,
+        );
+      }
       // A repeat answers exactly as the first send did: the answers are a function of the device.
       const settings = simulatorSettings(app.config);
       const accepted = app.platform === 'ios' ? 'success' : 'no_feedback';

@@ -1,0 +1,220 @@
+/**
+ * How the simulator reports receipts (SPEC §4): like a real push service and a real SDK, through the
+ * public receipt endpoints over HTTP, signed with the app's secrets — so the whole pipeline (signature,
+ * ingestion, counters, late receipts) runs on a fresh machine.
+ *
+ * When the simulator accepts a batch it writes the receipts its funnel planned into its outbox
+ * (`simulator_receipts`), each with the time it is due. The reporter takes what is due, oldest first,
+ * posts deliveries and opens to `/api/v1/receipts/simulator/{appId}` (signed with the receiptSecret)
+ * and impressions and dismissals to `/api/v1/receipts/sdk` (sdkKey + HMAC with the sdkSecret), and
+ * deletes what was answered. The outbox lives in the database, so a restart carries on where it
+ * stopped and a task of millions of devices never sits in memory.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { SimulatorConfig } from '../apps/provider-config.ts';
+import type { Platform } from '../domain/task-content.ts';
+import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
+import type { BatchDevice } from './provider.ts';
+import { simulateDevice } from './simulator.ts';
+
+/** Receipts the SDK reports; the provider reports the rest. */
+const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
+
+// Rows per insert: 6 bound values each, far below SQLite's limit.
+const INSERT_CHUNK = 1000;
+
+/** The simulator's outbox: where accepted batches leave the receipts they will produce. */
+export interface SimulatorOutbox {
+  /** Plans the receipts of a batch the simulator accepted at `sentAt`. */
+  plan(
+    batch: {
+      appId: string;
+      platform: Platform;
+      config: SimulatorConfig;
+      taskId: string;
+      devices: BatchDevice[];
+    },
+    sentAt: Date,
+  ): Promise<void>;
+}
+
+/** The outbox over the `simulator_receipts` table. */
+export function createSimulatorOutbox(db: Db): SimulatorOutbox {
+  return {
+    async plan(batch, sentAt) {
+      const rows: SimulatorReceiptRow[] = [];
+      for (const device of batch.devices) {
+        const simulated = simulateDevice(batch.config, batch.platform, batch.taskId, device);
+        for (const receipt of simulated.receipts) {
+          rows.push({
+            task_id: batch.taskId,
+            device_id: device.deviceId,
+            kind: receipt.kind,
+            app_id: batch.appId,
+            channel: simulated.channel,
+            due_at: new Date(sentAt.getTime() + receipt.afterMs).toISOString(),
+          });
+        }
+      }
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+        await db
+          .insertInto('simulator_receipts')
+          .values(rows.slice(i, i + INSERT_CHUNK))
+          .onConflict((oc) => oc.doNothing())
+          .execute();
+      }
+    },
+  };
+}
+
+/** What the reporter is built from. */
+export interface SimulatorReporterOptions {
+  db: Db;
+  /** Base URL of this server as the simulator reaches it, e.g. `http://127.0.0.1:3000`. */
+  baseUrl: string;
+  /** Signs a body with a secret (hex HMAC-SHA256), as the receipt endpoints check it. */
+  sign: (body: string, secret: string) => string;
+  clock?: () => Date;
+  fetch?: typeof fetch;
+  /** Milliseconds between two looks at the outbox when nothing was due. */
+  intervalMs?: number;
+  /** Receipts per request (at most the endpoints' 5,000). */
+  batchSize?: number;
+  logger?: { warn(details: object, message: string): void };
+}
+
+/** The running reporter. */
+export interface SimulatorReporter {
+  /** Posts everything due now; answers how many receipts were posted and answered. */
+  flush(): Promise<number>;
+  /** Starts posting in the background until `stop`. */
+  start(): void;
+  stop(): Promise<void>;
+}
+
+interface AppKeys {
+  receipt_secret: string;
+  sdk_key: string;
+  sdk_secret: string;
+}
+
+/** Creates the reporter that empties the outbox into the receipt endpoints. */
+export function createSimulatorReporter(options: SimulatorReporterOptions): SimulatorReporter {
+  const { db } = options;
+  const clock = options.clock ?? (() => new Date());
+  const post = options.fetch ?? fetch;
+  const intervalMs = options.intervalMs ?? 250;
+  const batchSize = Math.min(options.batchSize ?? 1000, 5000);
+  let running: Promise<void> | undefined;
+  const stopping = new AbortController();
+
+  /** Posts one group of receipts; answers whether the server answered (2xx or a final 4xx). */
+  async function send(rows: SimulatorReceiptRow[], keys: AppKeys, sdk: boolean): Promise<boolean> {
+    const body = JSON.stringify({
+      receipts: rows.map((r) => ({
+        taskId: r.task_id,
+        deviceId: r.device_id,
+        kind: r.kind,
+        at: r.due_at,
+        ...(sdk ? {} : { channel: r.channel }),
+      })),
+    });
+    const appId = rows[0]!.app_id;
+    const url = sdk
+      ? `${options.baseUrl}/api/v1/receipts/sdk`
+      : `${options.baseUrl}/api/v1/receipts/simulator/${appId}`;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-pushboard-signature': options.sign(body, sdk ? keys.sdk_secret : keys.receipt_secret),
+      ...(sdk && { 'x-pushboard-key': keys.sdk_key }),
+    };
+    try {
+      const response = await post(url, { method: 'POST', headers, body, signal: stopping.signal });
+      await response.arrayBuffer();
+      if (response.ok) return true;
+      // A refused request (app deleted, secrets rotated, batch refused) will never be accepted: a
+      // real service gives up on it too. Server errors are tried again later.
+      options.logger?.warn({ appId, status: response.status }, 'simulator receipts refused');
+      return response.status < 500;
+    } catch (error) {
+      if (!stopping.signal.aborted) {
+        options.logger?.warn({ appId, err: (error as Error).message }, 'simulator receipts not delivered');
+      }
+      return false;
+    }
+  }
+
+  async function flush(): Promise<number> {
+    let posted = 0;
+    for (;;) {
+      const due = await db
+        .selectFrom('simulator_receipts')
+        .selectAll()
+        .where('due_at', '<=', clock().toISOString())
+        .orderBy('due_at')
+        .limit(batchSize)
+        .execute();
+      if (due.length === 0) return posted;
+      const appIds = [...new Set(due.map((r) => r.app_id))];
+      const apps = await db
+        .selectFrom('apps')
+        .select(['id', 'receipt_secret', 'sdk_key', 'sdk_secret'])
+        .where('id', 'in', appIds)
+        .execute();
+      const keysOf = new Map(apps.map((a) => [a.id, a]));
+      const done: SimulatorReceiptRow[] = [];
+      let failed = false;
+      for (const appId of appIds) {
+        const ofApp = due.filter((r) => r.app_id === appId);
+        const keys = keysOf.get(appId);
+        if (!keys) {
+          done.push(...ofApp); // The app is gone: nobody to report to.
+          continue;
+        }
+        for (const sdk of [false, true]) {
+          const group = ofApp.filter((r) => SDK_KINDS.has(r.kind) === sdk);
+          if (group.length === 0) continue;
+          if (await send(group, keys, sdk)) done.push(...group);
+          else failed = true;
+        }
+      }
+      for (let i = 0; i < done.length; i += 300) {
+        const part = done.slice(i, i + 300);
+        await db
+          .deleteFrom('simulator_receipts')
+          .where((eb) =>
+            eb.or(
+              part.map((r) =>
+                eb.and([
+                  eb('task_id', '=', r.task_id),
+                  eb('device_id', '=', r.device_id),
+                  eb('kind', '=', r.kind),
+                ]),
+              ),
+            ),
+          )
+          .execute();
+      }
+      posted += done.length;
+      if (failed || stopping.signal.aborted) return posted;
+    }
+  }
+
+  return {
+    flush,
+    start() {
+      running ??= (async () => {
+        while (!stopping.signal.aborted) {
+          await flush().catch((error: unknown) =>
+            options.logger?.warn({ err: (error as Error).message }, 'simulator reporter failed'),
+          );
+          await delay(intervalMs, undefined, { signal: stopping.signal }).catch(() => undefined);
+        }
+      })();
+    },
+    async stop() {
+      stopping.abort();
+      await running;
+    },
+  };
+}

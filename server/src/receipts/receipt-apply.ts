@@ -1,0 +1,160 @@
+/**
+ * Applying receipts to device results: the conditional writes that make every receipt kind count a
+ * device at most once per task, however often, in whatever order and however concurrently it is
+ * reported. A write only changes a row that does not have the receipt yet, and only the rows it
+ * changed move the task's counters — in the same transaction, so statistics and device results
+ * always agree.
+ *
+ * The writes are set-based: one statement per receipt kind for a whole request, its rows passed as
+ * one JSON parameter, so a batch of thousands of receipts costs a handful of statements.
+ */
+import { type Kysely, sql } from 'kysely';
+import type { Database, ReceiptKind } from '../storage/database.ts';
+
+/** A receipt about to be applied: for a device of a started task of the right app, inside the window. */
+export interface ApplicableReceipt {
+  taskId: string;
+  deviceId: string;
+  kind: ReceiptKind;
+  /** ISO 8601 time of the receipt. */
+  at: string;
+}
+
+/** How one device's receipts changed the task's counters, summed per task. */
+export interface CounterMoves {
+  /** Android `no_feedback` devices a delivery receipt turned into `success`. */
+  delivered: number;
+  impression: number;
+  open: number;
+  dismissal: number;
+}
+
+/** The receipt column of each kind a device result records its time in. */
+const TIME_COLUMN = {
+  delivered: 'delivered_at',
+  impression: 'impression_at',
+  open: 'open_at',
+  dismissal: 'dismissal_at',
+} as const satisfies Record<ReceiptKind, string>;
+
+/** Receipt kinds in a fixed order, so statements run in the same order in every transaction. */
+export const RECEIPT_KINDS: readonly ReceiptKind[] = ['delivered', 'impression', 'open', 'dismissal'];
+
+/** `task\u0000device`: the key of a (task, device) pair in maps and sets. */
+export function pairKey(taskId: string, deviceId: string): string {
+  return `${taskId}\u0000${deviceId}`;
+}
+
+/**
+ * Writes the receipts of one kind to the device results that do not have it yet and answers the
+ * (task, device) pairs it changed. A delivery receipt turns `no_feedback` into `success` (and is a
+ * no-op on a device already `success`, e.g. on iOS where acceptance is delivery); the other kinds set
+ * their time once. No kind applies to a device the provider rejected. Several receipts for the same
+ * device in `receipts` change its row once.
+ */
+export async function applyKind(
+  executor: Kysely<Database>,
+  kind: ReceiptKind,
+  receipts: readonly ApplicableReceipt[],
+): Promise<Set<string>> {
+  const changed = new Set<string>();
+  if (receipts.length === 0) return changed;
+  const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId, r.at]));
+  const column = sql.ref(`r.${TIME_COLUMN[kind]}`);
+  const target = sql.id(TIME_COLUMN[kind]);
+  // SQLite's UPDATE … FROM: the JSON rows drive the join and each finds its device result by primary
+  // key. When several rows match one device, SQLite updates it once with one of them.
+  const condition =
+    kind === 'delivered'
+      ? sql`r.send_result = 'no_feedback'`
+      : sql`${column} is null and r.send_result <> 'failure'`;
+  const setResult = kind === 'delivered' ? sql`, send_result = 'success'` : sql``;
+  const result = await sql<{ task_id: string; device_id: string }>`
+    update device_results as r
+    set ${target} = j.at${setResult}
+    from (
+      select value ->> 0 as task_id, value ->> 1 as device_id, value ->> 2 as at from json_each(${rows})
+    ) as j
+    where r.task_id = j.task_id and r.device_id = j.device_id and ${condition}
+    returning task_id, device_id`.execute(executor);
+  for (const row of result.rows) changed.add(pairKey(row.task_id, row.device_id));
+  return changed;
+}
+
+/** What each receipt that did not change a row found instead: its result's send result, or nothing. */
+export async function existingResults(
+  executor: Kysely<Database>,
+  receipts: readonly ApplicableReceipt[],
+): Promise<Map<string, 'success' | 'failure' | 'no_feedback'>> {
+  const found = new Map<string, 'success' | 'failure' | 'no_feedback'>();
+  if (receipts.length === 0) return found;
+  const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId]));
+  const result = await sql<{ task_id: string; device_id: string; send_result: string }>`
+    select r.task_id, r.device_id, r.send_result
+    from json_each(${rows}) as j
+    join device_results as r on r.task_id = j.value ->> 0 and r.device_id = j.value ->> 1`.execute(executor);
+  for (const row of result.rows) {
+    found.set(pairKey(row.task_id, row.device_id), row.send_result as 'success' | 'failure' | 'no_feedback');
+  }
+  return found;
+}
+
+/** Adds the moves of one task to its counters (and `late` receipts, which count nowhere else). */
+export async function moveCounters(
+  executor: Kysely<Database>,
+  taskId: string,
+  moves: CounterMoves,
+  late = 0,
+): Promise<void> {
+  if (moves.delivered + moves.impression + moves.open + moves.dismissal + late === 0) return;
+  await executor
+    .updateTable('tasks')
+    .set((eb) => ({
+      deliveries: eb('deliveries', '+', moves.delivered),
+      no_feedback: eb('no_feedback', '-', moves.delivered),
+      impressions: eb('impressions', '+', moves.impression),
+      opens: eb('opens', '+', moves.open),
+      dismissals: eb('dismissals', '+', moves.dismissal),
+      late: eb('late', '+', late),
+    }))
+    .where('id', '=', taskId)
+    .execute();
+}
+
+/** Empty counter moves. */
+export function noMoves(): CounterMoves {
+  return { delivered: 0, impression: 0, open: 0, dismissal: 0 };
+}
+
+/**
+ * Applies the receipts held for a batch that was not recorded when they arrived, inside the
+ * transaction that records it (after its device results are written), and forgets them. A held
+ * receipt for a device that turned out not to be in the batch changes nothing.
+ */
+export async function applyHeldReceipts(
+  trx: Kysely<Database>,
+  taskId: string,
+  batchSeq: number,
+): Promise<CounterMoves> {
+  const moves = noMoves();
+  const held = await trx
+    .selectFrom('held_receipts')
+    .select(['device_id', 'kind', 'at'])
+    .where('task_id', '=', taskId)
+    .where('batch_seq', '=', batchSeq)
+    .execute();
+  if (held.length === 0) return moves;
+  for (const kind of RECEIPT_KINDS) {
+    const receipts = held
+      .filter((h) => h.kind === kind)
+      .map((h) => ({ taskId, deviceId: h.device_id, kind, at: h.at }));
+    moves[kind] += (await applyKind(trx, kind, receipts)).size;
+  }
+  await moveCounters(trx, taskId, moves);
+  await trx
+    .deleteFrom('held_receipts')
+    .where('task_id', '=', taskId)
+    .where('batch_seq', '=', batchSeq)
+    .execute();
+  return moves;
+}

@@ -1,0 +1,294 @@
+/**
+ * Receipt ingestion (SPEC §5): checks each receipt of a request against its task, then applies the
+ * good ones in one transaction and answers what became of every receipt. Nothing is acknowledged
+ * before it is stored: the answer is computed from the committed transaction.
+ *
+ * A receipt is
+ * - `accepted` when it changed a device result (or was held for a batch not recorded yet);
+ * - `duplicate` when its device already had that receipt (a replay, a repeat, a concurrent copy);
+ * - `late` when it arrived after the task's statistics window (counted on the task, nowhere else);
+ * - `rejected` with a code otherwise: an unknown task or another app's, a device that was not in
+ *   the task's send, a device the provider rejected, a kind the platform does not report (iOS
+ *   dismissals), an item that could not be read.
+ */
+import type { Platform } from '../domain/task-content.ts';
+import { isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
+import { newId } from '../ids.ts';
+import type { Db, ReceiptKind } from '../storage/database.ts';
+import {
+  type ApplicableReceipt,
+  applyKind,
+  type CounterMoves,
+  existingResults,
+  moveCounters,
+  noMoves,
+  pairKey,
+  RECEIPT_KINDS,
+} from './receipt-apply.ts';
+
+/** Why a receipt was rejected: stable codes, listed per item in the answer's `errors`. */
+export type RejectionCode =
+  /** The item is not a receipt (missing or malformed fields). */
+  | 'INVALID_RECEIPT'
+  /** The task does not exist or belongs to another app. */
+  | 'UNKNOWN_TASK'
+  /** The task has not started sending: no device has been sent to. */
+  | 'TASK_NOT_SENT'
+  /** The device (or token) was not in the task's send. */
+  | 'DEVICE_NOT_IN_SEND'
+  /** The provider rejected the device: nothing was delivered to it. */
+  | 'DEVICE_SEND_FAILED'
+  /** The platform never reports this kind (iOS dismissals). */
+  | 'KIND_NOT_SUPPORTED';
+
+/** One receipt of a request, at its position in the request body. */
+export interface IncomingReceipt {
+  /** Position in the request's list, echoed in `errors`. */
+  index: number;
+  taskId: string | null;
+  deviceId: string | null;
+  /** A provider's device token, for receipts that name no device ID (Umeng). */
+  pushToken?: string | null;
+  /** A provider's reference of the send, for receipts that name no task (Umeng `msg_id`/`task_id`). */
+  providerRef?: string;
+  kind: ReceiptKind;
+  at: Date;
+}
+
+/** What became of a request's receipts (the SPEC §6.1 answer). */
+export interface ReceiptTally {
+  accepted: number;
+  duplicate: number;
+  rejected: number;
+  late: number;
+  errors: { index: number; code: RejectionCode }[];
+}
+
+/** The app the receipts are for (the one that authenticated the request). */
+export interface ReceiptApp {
+  id: string;
+  platform: Platform;
+}
+
+interface TaskFacts {
+  appId: string;
+  startedAt: string | null;
+}
+
+// Bound variables per statement stay far below every backend's limit.
+const LOOKUP_CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Keeps the raw form of callback items nobody could read, for an operator to look at. */
+export async function keepUnreadable(db: Db, appId: string, items: unknown[], now: Date): Promise<void> {
+  if (items.length === 0) return;
+  const receivedAt = now.toISOString();
+  for (const part of chunks(items, LOOKUP_CHUNK)) {
+    await db
+      .insertInto('unreadable_receipts')
+      .values(
+        part.map((item) => ({
+          id: newId('rcp'),
+          app_id: appId,
+          received_at: receivedAt,
+          // A pathological item is cut rather than refused: the point is to see what arrived.
+          payload: (JSON.stringify(item) ?? 'null').slice(0, 64 * 1024),
+        })),
+      )
+      .execute();
+  }
+}
+
+/** Fills in task and device IDs of receipts that name only the provider's reference and token. */
+async function resolveProviderNames(db: Db, appId: string, receipts: IncomingReceipt[]): Promise<void> {
+  const refs = [...new Set(receipts.filter((r) => !r.taskId && r.providerRef).map((r) => r.providerRef!))];
+  const taskOfRef = new Map<string, string>();
+  for (const part of chunks(refs, LOOKUP_CHUNK)) {
+    const rows = await db
+      .selectFrom('batches')
+      .innerJoin('tasks', 'tasks.id', 'batches.task_id')
+      .select(['batches.provider_ref', 'batches.task_id'])
+      .where('batches.provider_ref', 'in', part)
+      .where('tasks.app_id', '=', appId)
+      .execute();
+    for (const row of rows) taskOfRef.set(row.provider_ref!, row.task_id);
+  }
+  const tokens = [...new Set(receipts.filter((r) => !r.deviceId && r.pushToken).map((r) => r.pushToken!))];
+  const deviceOfToken = new Map<string, string>();
+  for (const part of chunks(tokens, LOOKUP_CHUNK)) {
+    const rows = await db
+      .selectFrom('devices')
+      .select(['device_id', 'push_token'])
+      .where('app_id', '=', appId)
+      .where('push_token', 'in', part)
+      .execute();
+    for (const row of rows) deviceOfToken.set(row.push_token, row.device_id);
+  }
+  for (const receipt of receipts) {
+    if (!receipt.taskId && receipt.providerRef) receipt.taskId = taskOfRef.get(receipt.providerRef) ?? null;
+    if (!receipt.deviceId && receipt.pushToken)
+      receipt.deviceId = deviceOfToken.get(receipt.pushToken) ?? null;
+  }
+}
+
+async function loadTasks(db: Db, taskIds: string[]): Promise<Map<string, TaskFacts>> {
+  const tasks = new Map<string, TaskFacts>();
+  for (const part of chunks(taskIds, LOOKUP_CHUNK)) {
+    const rows = await db
+      .selectFrom('tasks')
+      .select(['id', 'app_id', 'started_at'])
+      .where('id', 'in', part)
+      .execute();
+    for (const row of rows) tasks.set(row.id, { appId: row.app_id, startedAt: row.started_at });
+  }
+  return tasks;
+}
+
+/**
+ * Checks and applies one request's receipts for `app` at `now`; answers what became of each.
+ * Receipt times are kept as reported, but never before the task started nor after `now` (a device's
+ * clock can be wrong; the window is judged by both the reported time and the arrival).
+ */
+export async function ingestReceipts(
+  db: Db,
+  app: ReceiptApp,
+  receipts: IncomingReceipt[],
+  now: Date,
+  windows: WindowSettings,
+): Promise<ReceiptTally> {
+  const tally: ReceiptTally = { accepted: 0, duplicate: 0, rejected: 0, late: 0, errors: [] };
+  const reject = (receipt: IncomingReceipt, code: RejectionCode) => {
+    tally.rejected++;
+    tally.errors.push({ index: receipt.index, code });
+  };
+  if (receipts.some((r) => !r.taskId || !r.deviceId)) await resolveProviderNames(db, app.id, receipts);
+  const tasks = await loadTasks(db, [...new Set(receipts.flatMap((r) => (r.taskId ? [r.taskId] : [])))]);
+
+  const lateByTask = new Map<string, number>();
+  const candidates: (ApplicableReceipt & { index: number })[] = [];
+  for (const receipt of receipts) {
+    const task = receipt.taskId ? tasks.get(receipt.taskId) : undefined;
+    if (!receipt.taskId || !task || task.appId !== app.id) reject(receipt, 'UNKNOWN_TASK');
+    else if (task.startedAt === null) reject(receipt, 'TASK_NOT_SENT');
+    else if (!receipt.deviceId) reject(receipt, 'DEVICE_NOT_IN_SEND');
+    else if (receipt.kind === 'dismissal' && app.platform === 'ios') reject(receipt, 'KIND_NOT_SUPPORTED');
+    else if (
+      isStatisticsFinal(task.startedAt, now, windows) ||
+      isStatisticsFinal(task.startedAt, receipt.at, windows)
+    ) {
+      tally.late++;
+      lateByTask.set(receipt.taskId, (lateByTask.get(receipt.taskId) ?? 0) + 1);
+    } else {
+      const at = Math.min(Math.max(receipt.at.getTime(), Date.parse(task.startedAt)), now.getTime());
+      candidates.push({
+        index: receipt.index,
+        taskId: receipt.taskId,
+        deviceId: receipt.deviceId,
+        kind: receipt.kind,
+        at: new Date(at).toISOString(),
+      });
+    }
+  }
+
+  const outcome = await db.transaction().execute(async (trx) => {
+    const moves = new Map<string, CounterMoves>();
+    const movesOf = (taskId: string) => {
+      let m = moves.get(taskId);
+      if (!m) moves.set(taskId, (m = noMoves()));
+      return m;
+    };
+    const accepted = new Set<number>();
+    const unchanged: (ApplicableReceipt & { index: number })[] = [];
+    for (const kind of RECEIPT_KINDS) {
+      const ofKind = candidates.filter((c) => c.kind === kind);
+      const changed = await applyKind(trx, kind, ofKind);
+      for (const receipt of ofKind) {
+        const key = pairKey(receipt.taskId, receipt.deviceId);
+        // The first receipt of a changed pair counts; its copies in the same request are duplicates.
+        if (changed.delete(key)) {
+          accepted.add(receipt.index);
+          movesOf(receipt.taskId)[kind]++;
+        } else unchanged.push(receipt);
+      }
+    }
+
+    const errors: { index: number; code: RejectionCode }[] = [];
+    let duplicate = 0;
+    let held = 0;
+    const found = await existingResults(trx, unchanged);
+    for (const receipt of unchanged) {
+      const sendResult = found.get(pairKey(receipt.taskId, receipt.deviceId));
+      if (sendResult === 'failure') errors.push({ index: receipt.index, code: 'DEVICE_SEND_FAILED' });
+      else if (sendResult !== undefined) duplicate++;
+      else if (await hold(trx, app.id, receipt)) held++;
+      else if (await isHeld(trx, receipt)) duplicate++;
+      else errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
+    }
+
+    for (const taskId of new Set([...moves.keys(), ...lateByTask.keys()])) {
+      await moveCounters(trx, taskId, moves.get(taskId) ?? noMoves(), lateByTask.get(taskId) ?? 0);
+    }
+    return { accepted: accepted.size + held, duplicate, errors };
+  });
+
+  tally.accepted = outcome.accepted;
+  tally.duplicate = outcome.duplicate;
+  tally.rejected += outcome.errors.length;
+  tally.errors.push(...outcome.errors);
+  tally.errors.sort((a, b) => a.index - b.index);
+  return tally;
+}
+
+/**
+ * Holds a receipt for a matched device of a batch that is written ahead but not recorded yet; the
+ * recording applies it. Answers false when no such batch covers the device or it was held already.
+ */
+async function hold(trx: Db, appId: string, receipt: ApplicableReceipt): Promise<boolean> {
+  const batch = await trx
+    .selectFrom('batches')
+    .select('seq')
+    .where('task_id', '=', receipt.taskId)
+    .where('status', '=', 'prepared')
+    .where('first_device_id', '<=', receipt.deviceId)
+    .where('last_device_id', '>=', receipt.deviceId)
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('devices')
+          .select('device_id')
+          .where('app_id', '=', appId)
+          .where('device_id', '=', receipt.deviceId),
+      ),
+    )
+    .executeTakeFirst();
+  if (!batch) return false;
+  const inserted = await trx
+    .insertInto('held_receipts')
+    .values({
+      task_id: receipt.taskId,
+      batch_seq: batch.seq,
+      device_id: receipt.deviceId,
+      kind: receipt.kind,
+      at: receipt.at,
+    })
+    .onConflict((oc) => oc.doNothing())
+    .executeTakeFirst();
+  return Number(inserted.numInsertedOrUpdatedRows ?? 0) === 1;
+}
+
+/** Whether the same receipt is already held (a repeat of a held one). */
+async function isHeld(trx: Db, receipt: ApplicableReceipt): Promise<boolean> {
+  const row = await trx
+    .selectFrom('held_receipts')
+    .select('task_id')
+    .where('task_id', '=', receipt.taskId)
+    .where('device_id', '=', receipt.deviceId)
+    .where('kind', '=', receipt.kind)
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,0 +1,305 @@
+/**
+ * The public receipt endpoints (SPEC §5, §6.1): provider callbacks and SDK batches. They carry no
+ * bearer token; each request proves it comes from the app's provider or SDK with the app's secrets:
+ *
+ * - `POST /api/v1/receipts/{provider}/{appId}`: either the header `X-Pushboard-Signature` (hex
+ *   HMAC-SHA256 of the raw body with the app's `receiptSecret`, as the simulator signs), or the query
+ *   parameter `secret=<receiptSecret>` for providers that cannot sign (Umeng posts to the receipt URL
+ *   Pushboard gives it, which carries the secret).
+ * - `POST /api/v1/receipts/sdk`: headers `X-Pushboard-Key` (the app's `sdkKey`) and
+ *   `X-Pushboard-Signature` (hex HMAC-SHA256 of the raw body with the app's `sdkSecret`).
+ *
+ * The signature is checked on the exact bytes received, before anything is parsed or stored; a bad
+ * one is `401` and nothing is stored.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Api, RouteDeps } from '../app.ts';
+import type { Platform } from '../domain/task-content.ts';
+import { AppError } from '../errors.ts';
+import { authErrors } from '../http/schemas.ts';
+import type { ProviderApp, ProviderRegistry } from '../providers/provider.ts';
+import type { ReceiptKind } from '../storage/database.ts';
+import { type IncomingReceipt, ingestReceipts, keepUnreadable, type ReceiptTally } from './receipt-ingest.ts';
+
+/** Most receipts one request may carry (SPEC §6.1); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
+export const MAX_RECEIPTS_PER_REQUEST = 5000;
+
+/** Largest receipt request body, in bytes: room for a full batch with long IDs. */
+export const RECEIPT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
+
+/** Header with the hex HMAC-SHA256 of the raw body. */
+export const SIGNATURE_HEADER = 'x-pushboard-signature';
+
+/** Header with the app's SDK key. */
+export const SDK_KEY_HEADER = 'x-pushboard-key';
+
+/** The hex HMAC-SHA256 of `body` with `secret`: what a provider or SDK sends as its signature. */
+export function signReceipts(body: string | Buffer, secret: string): string {
+  return createHmac('sha256', secret).update(body).digest('hex');
+}
+
+/** What the receipt routes are built from besides the shared route deps. */
+export interface ReceiptRouteDeps extends RouteDeps {
+  /** Providers by name: their `parseReceipts` reads the callback bodies. */
+  providers: ProviderRegistry;
+}
+
+const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'open', 'dismissal']);
+// The simulator reports what a push service sees: deliveries and opens (SPEC §6.1).
+const SIMULATOR_KINDS: ReadonlySet<ReceiptKind> = new Set(['delivered', 'open']);
+
+const ReceiptItem = Type.Object({
+  taskId: Type.String({ description: 'The Pushboard task ID (the payload carries it as `pb_task`).' }),
+  deviceId: Type.String(),
+  kind: Type.String({ description: 'SDK: impression, open, dismissal. Simulator: delivered, open.' }),
+  at: Type.String({ format: 'date-time', description: 'When it happened on the device (ISO 8601).' }),
+});
+
+const ReceiptAnswer = Type.Object({
+  accepted: Type.Integer({ description: 'Receipts stored now: each changed a device result.' }),
+  duplicate: Type.Integer({ description: 'Receipts the device result already had (replays, copies).' }),
+  rejected: Type.Integer({ description: 'Receipts refused; `errors` says why, by position.' }),
+  late: Type.Integer({ description: 'Receipts after the statistics window: counted on the task only.' }),
+  unreadable: Type.Optional(
+    Type.Integer({
+      description: 'Provider callbacks only: items that could not be read (kept as received).',
+    }),
+  ),
+  errors: Type.Array(
+    Type.Object({
+      index: Type.Integer({ description: 'Position of the receipt in the request.' }),
+      code: Type.String({
+        description:
+          'INVALID_RECEIPT, UNKNOWN_TASK, TASK_NOT_SENT, DEVICE_NOT_IN_SEND, DEVICE_SEND_FAILED or KIND_NOT_SUPPORTED.',
+      }),
+    }),
+  ),
+});
+
+const errorResponses = {
+  400: authErrors[400],
+  401: authErrors[401],
+  404: authErrors[404],
+  413: { $ref: 'ErrorEnvelope#' },
+};
+
+/** Whether `signature` (hex) is the HMAC of `body` with `secret`, compared in constant time. */
+function signatureMatches(body: Buffer, secret: string, signature: unknown): boolean {
+  if (typeof signature !== 'string' || !/^[0-9a-fA-F]{64}$/.test(signature)) return false;
+  return timingSafeEqual(Buffer.from(signReceipts(body, secret), 'hex'), Buffer.from(signature, 'hex'));
+}
+
+function secretMatches(given: unknown, secret: string): boolean {
+  if (typeof given !== 'string') return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(secret);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function rawBody(request: FastifyRequest): Buffer {
+  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new AppError('INVALID_JSON', `The body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The `receipts` list of an SDK or simulator body, after checking its size. */
+function receiptList(body: unknown): unknown[] {
+  const list = (body as { receipts?: unknown } | null)?.receipts;
+  if (typeof body !== 'object' || body === null || !Array.isArray(list)) {
+    throw new AppError('VALIDATION_FAILED', 'The body must be an object {"receipts": [...]}.', [
+      { field: 'receipts', message: 'must be an array of receipts' },
+    ]);
+  }
+  assertBatchSize(list.length);
+  return list;
+}
+
+/** Refuses a request with more receipts than one request may carry. */
+function assertBatchSize(count: number): void {
+  if (count > MAX_RECEIPTS_PER_REQUEST) {
+    throw new AppError(
+      'RECEIPT_BATCH_TOO_LARGE',
+      `A request may carry at most ${MAX_RECEIPTS_PER_REQUEST} receipts, this one has ${count}: split it.`,
+      { max: MAX_RECEIPTS_PER_REQUEST, received: count },
+    );
+  }
+}
+
+/** Reads `{taskId, deviceId, kind, at}` items; unreadable ones and kinds outside `kinds` are rejected. */
+function readItems(list: unknown[], kinds: ReadonlySet<ReceiptKind>) {
+  const receipts: IncomingReceipt[] = [];
+  const refused: ReceiptTally['errors'] = [];
+  list.forEach((item, index) => {
+    const r = item as Record<string, unknown> | null;
+    const at = typeof r?.at === 'string' ? new Date(r.at) : undefined;
+    if (
+      typeof r !== 'object' ||
+      r === null ||
+      typeof r.taskId !== 'string' ||
+      typeof r.deviceId !== 'string' ||
+      r.deviceId === '' ||
+      typeof r.kind !== 'string' ||
+      at === undefined ||
+      Number.isNaN(at.getTime())
+    ) {
+      refused.push({ index, code: 'INVALID_RECEIPT' });
+    } else if (!kinds.has(r.kind as ReceiptKind)) {
+      refused.push({ index, code: 'KIND_NOT_SUPPORTED' });
+    } else {
+      receipts.push({ index, taskId: r.taskId, deviceId: r.deviceId, kind: r.kind as ReceiptKind, at });
+    }
+  });
+  return { receipts, refused };
+}
+
+function merge(tally: ReceiptTally, refused: ReceiptTally['errors']): ReceiptTally {
+  if (refused.length === 0) return tally;
+  const errors = [...tally.errors, ...refused].sort((a, b) => a.index - b.index);
+  return { ...tally, rejected: tally.rejected + refused.length, errors };
+}
+
+/** Registers the receipt endpoints under `/api/v1/receipts`. */
+export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
+  const { db, clock, config } = deps;
+  const windows = {
+    statisticsWindowHours: config.statisticsWindowHours,
+    retentionHours: config.retentionHours,
+  };
+
+  // Signatures are over the exact bytes sent, so these routes take their bodies raw, whatever the
+  // content type, and parse them only once the signature holds.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: RECEIPT_BODY_LIMIT_BYTES },
+    (_r, body, done) => done(null, body),
+  );
+  // The body is validated by hand (per item, so one bad receipt does not refuse the batch); the
+  // schema below documents it.
+  const documentedOnly = () => () => true;
+
+  app.post(
+    '/sdk',
+    {
+      config: { public: true },
+      validatorCompiler: documentedOnly,
+      schema: {
+        tags: ['receipts'],
+        summary: 'SDK receipts: impressions, opens and dismissals reported by devices.',
+        description:
+          `At most ${MAX_RECEIPTS_PER_REQUEST} receipts per request. Headers: \`X-Pushboard-Key\` = the app's sdkKey, ` +
+          "`X-Pushboard-Signature` = hex HMAC-SHA256 of the raw body with the app's sdkSecret. Answers what " +
+          'became of each receipt; only stored receipts are counted as accepted.',
+        security: [],
+        headers: Type.Object({
+          'x-pushboard-key': Type.Optional(Type.String()),
+          'x-pushboard-signature': Type.Optional(Type.String()),
+        }),
+        body: Type.Object({ receipts: Type.Array(ReceiptItem, { maxItems: MAX_RECEIPTS_PER_REQUEST }) }),
+        response: { 200: ReceiptAnswer, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const body = rawBody(request);
+      const key = request.headers[SDK_KEY_HEADER];
+      const found =
+        typeof key === 'string'
+          ? await db
+              .selectFrom('apps')
+              .select(['id', 'platform', 'sdk_secret'])
+              .where('sdk_key', '=', key)
+              .executeTakeFirst()
+          : undefined;
+      if (!found || !signatureMatches(body, found.sdk_secret, request.headers[SIGNATURE_HEADER])) {
+        throw new AppError(
+          'RECEIPT_SIGNATURE_INVALID',
+          "Unknown SDK key or bad signature: send X-Pushboard-Key (the app's sdkKey) and X-Pushboard-Signature (hex HMAC-SHA256 of the raw body with the app's sdkSecret).",
+        );
+      }
+      const { receipts, refused } = readItems(receiptList(parseJson(body)), SDK_KINDS);
+      const tally = await ingestReceipts(db, found, receipts, clock(), windows);
+      return merge(tally, refused);
+    },
+  );
+
+  app.post(
+    '/:provider/:appId',
+    {
+      config: { public: true },
+      validatorCompiler: documentedOnly,
+      schema: {
+        tags: ['receipts'],
+        summary: "Provider callbacks: deliveries and opens reported by the app's push provider.",
+        description:
+          "Authenticated by the app's receiptSecret: the header `X-Pushboard-Signature` (hex HMAC-SHA256 of the raw " +
+          'body) or the query parameter `secret` (the receipt URL Pushboard gives providers that cannot sign carries ' +
+          'it). Simulator body: `{receipts:[{taskId, deviceId, kind: delivered|open, at}]}`. Umeng bodies are read ' +
+          'tolerantly (one object or a list); items that cannot be read are kept as received and counted.',
+        security: [],
+        params: Type.Object({ provider: Type.String(), appId: Type.String() }),
+        querystring: Type.Object({ secret: Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'x-pushboard-signature': Type.Optional(Type.String()) }),
+        body: Type.Object({ receipts: Type.Array(ReceiptItem, { maxItems: MAX_RECEIPTS_PER_REQUEST }) }),
+        response: { 200: ReceiptAnswer, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { provider: providerName, appId } = request.params as { provider: string; appId: string };
+      const found = await db
+        .selectFrom('apps')
+        .select(['id', 'platform', 'provider', 'receipt_secret'])
+        .where('id', '=', appId)
+        .executeTakeFirst();
+      if (!found || found.provider !== providerName) {
+        throw new AppError('APP_NOT_FOUND', `No ${providerName} app ${appId} receives receipts here.`);
+      }
+      const body = rawBody(request);
+      const secret = (request.query as { secret?: string }).secret;
+      if (
+        !signatureMatches(body, found.receipt_secret, request.headers[SIGNATURE_HEADER]) &&
+        !secretMatches(secret, found.receipt_secret)
+      ) {
+        throw new AppError(
+          'RECEIPT_SIGNATURE_INVALID',
+          "Bad receipt signature: sign the raw body with the app's receiptSecret (X-Pushboard-Signature, hex HMAC-SHA256) or use the receipt URL with its secret.",
+        );
+      }
+      const json = parseJson(body);
+      const receiptApp = { id: found.id, platform: found.platform as Platform };
+      if (found.provider === 'simulator') {
+        const { receipts, refused } = readItems(receiptList(json), SIMULATOR_KINDS);
+        const tally = await ingestReceipts(db, receiptApp, receipts, clock(), windows);
+        return { ...merge(tally, refused), unreadable: 0 };
+      }
+      const provider = deps.providers[found.provider as ProviderApp['provider']];
+      if (!provider) throw new AppError('APP_NOT_FOUND', `This server has no ${found.provider} provider.`);
+      const parsed = provider.parseReceipts(json);
+      assertBatchSize(parsed.receipts.length + parsed.unreadable.length);
+      const now = clock();
+      await keepUnreadable(db, found.id, parsed.unreadable, now);
+      const receipts: IncomingReceipt[] = parsed.receipts.map((r, index) => ({
+        index,
+        taskId: r.taskId,
+        deviceId: r.deviceId,
+        pushToken: r.pushToken,
+        ...(r.providerRef !== undefined && { providerRef: r.providerRef }),
+        kind: r.kind,
+        at: r.at,
+      }));
+      const tally = await ingestReceipts(db, receiptApp, receipts, now, windows);
+      return {
+        ...tally,
+        rejected: tally.rejected + parsed.unreadable.length,
+        unreadable: parsed.unreadable.length,
+      };
+    },
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * The retention rule of SPEC §2.4: a task's device results are deleted once its retention window
+ * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever. The job
+ * runs periodically in the server and on demand as `pushboard purge --as-of <time>`.
+ *
+ * Results are deleted in bounded chunks, each its own short transaction, so a purge of tens of
+ * millions of rows never holds the database for long and receipts keep flowing while it runs. The
+ * task is marked `details_purged_at` only after its last chunk: an interrupted purge is finished by
+ * the next run, and the API answers `410 DEVICE_DETAILS_EXPIRED` by the clock before that anyway.
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { sql } from 'kysely';
+import type { WindowSettings } from '../domain/windows.ts';
+import type { Db } from '../storage/database.ts';
+
+/** Device results deleted per statement: large enough to be efficient, small enough to stay short. */
+export const PURGE_CHUNK_ROWS = 10_000;
+
+/** What a purge did. */
+export interface PurgeReport {
+  /** Tasks whose device results were deleted (and which are now marked purged). */
+  tasks: number;
+  /** Device results deleted. */
+  deviceResults: number;
+}
+
+/** Progress callback: called after every chunk with the running totals. */
+export type PurgeProgress = (report: PurgeReport & { taskId: string }) => void;
+
+/** The latest `startedAt` whose retention window has passed at `asOf`. */
+function startedBefore(asOf: Date, settings: WindowSettings): string {
+  return new Date(asOf.getTime() - settings.retentionHours * 3_600_000).toISOString();
+}
+
+/**
+ * Deletes the device results (and anything else held per device: held receipts, the simulator's
+ * unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks.
+ */
+export async function purgeExpiredDetails(
+  db: Db,
+  asOf: Date,
+  settings: WindowSettings,
+  options: { chunkRows?: number; onProgress?: PurgeProgress; signal?: AbortSignal } = {},
+): Promise<PurgeReport> {
+  const chunkRows = options.chunkRows ?? PURGE_CHUNK_ROWS;
+  const report: PurgeReport = { tasks: 0, deviceResults: 0 };
+  const due = await db
+    .selectFrom('tasks')
+    .select('id')
+    .where('details_purged_at', 'is', null)
+    .where('started_at', 'is not', null)
+    .where('started_at', '<=', startedBefore(asOf, settings))
+    .orderBy('started_at')
+    .execute();
+  for (const { id: taskId } of due) {
+    for (;;) {
+      if (options.signal?.aborted) return report;
+      // Primary-key order within the task: each chunk is a contiguous range of the B-tree.
+      const deleted = await sql`
+        delete from device_results
+        where task_id = ${taskId} and device_id in (
+          select device_id from device_results where task_id = ${taskId} order by device_id limit ${chunkRows}
+        )`.execute(db);
+      const rows = Number(deleted.numAffectedRows ?? 0);
+      report.deviceResults += rows;
+      options.onProgress?.({ ...report, taskId });
+      if (rows < chunkRows) break;
+      // Let requests (receipts, reads) in between chunks.
+      await yieldToEventLoop();
+    }
+    await db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('held_receipts').where('task_id', '=', taskId).execute();
+      await trx.deleteFrom('simulator_receipts').where('task_id', '=', taskId).execute();
+      await trx
+        .updateTable('tasks')
+        .set({ details_purged_at: asOf.toISOString() })
+        .where('id', '=', taskId)
+        .execute();
+    });
+    report.tasks++;
+  }
+  return report;
+}
+
+/** The periodic retention job of a server. */
+export interface RetentionJob {
+  /** Runs one purge now (also what the timer runs). */
+  runOnce(): Promise<PurgeReport>;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** Creates the job that purges expired device results every `intervalMs` (and once at start). */
+export function createRetentionJob(options: {
+  db: Db;
+  settings: WindowSettings;
+  intervalMs: number;
+  clock?: () => Date;
+  logger: { info(details: object, message: string): void; error(details: object, message: string): void };
+}): RetentionJob {
+  const clock = options.clock ?? (() => new Date());
+  const stopping = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<PurgeReport> | undefined;
+
+  const runOnce = () => {
+    running ??= purgeExpiredDetails(options.db, clock(), options.settings, {
+      signal: stopping.signal,
+    }).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const tick = () => {
+    runOnce().then(
+      (report) => {
+        if (report.tasks > 0) options.logger.info(report, 'expired device results purged');
+      },
+      (error: unknown) => options.logger.error({ err: error }, 'retention purge failed; retried next time'),
+    );
+  };
+  return {
+    runOnce,
+    start() {
+      if (timer) return;
+      tick();
+      timer = setInterval(tick, options.intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      stopping.abort();
+      if (timer) clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
+}
