@@ -199,7 +199,10 @@ export async function ingestReceipts(
     const moves = new Map<string, CounterMoves>();
     const movesOf = (taskId: string) => {
       let m = moves.get(taskId);
-      if (!m) moves.set(taskId, (m = noMoves()));
+      if (!m) {
+        m = noMoves();
+        moves.set(taskId, m);
+      }
       return m;
     };
     const accepted = new Set<number>();
