@@ -1,0 +1,130 @@
+/**
+ * The retention rule (SPEC §2.4): device results are deleted once a task's retention window has
+ * passed — by the function, the periodic job and `pushboard purge --as-of` — while the aggregate
+ * statistics stay; nothing before the window's end is touched.
+ */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createRetentionJob, purgeExpiredDetails } from '../src/retention/retention.ts';
+import { createTask, readTask, sendFixture, testDispatcher, waitFor } from './dispatch-fixtures.ts';
+import { createTestInstance, type TestInstance } from './helpers.ts';
+
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/pushboard.js');
+const HOUR = 3_600_000;
+
+let t: TestInstance;
+beforeEach(async () => {
+  t = await createTestInstance();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+/** Sends a task of `devices` devices now (the test clock) and answers its ID and start time. */
+async function sentTask(devices: number) {
+  const fixture = await sendFixture(t, { devices, config: { seed: 5 } });
+  const dispatcher = testDispatcher(t);
+  await dispatcher.start();
+  const taskId = await createTask(t, fixture);
+  await dispatcher.poll();
+  const task = await waitFor(
+    () => readTask(t.db, taskId),
+    (task) => task.status === 'completed',
+  );
+  await dispatcher.stop();
+  return { taskId, startedAt: new Date(task.startedAt!), counts: task.counts };
+}
+
+async function resultCount(taskId: string): Promise<number> {
+  const row = await t.db
+    .selectFrom('device_results')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('task_id', '=', taskId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
+describe('purgeExpiredDetails', () => {
+  it('deletes the results of expired tasks in chunks, keeps the statistics, leaves the others', async () => {
+    const old = await sentTask(57);
+    t.clock.now = new Date(t.clock.now.getTime() + 10 * HOUR);
+    const recent = await sentTask(20);
+    const settings = { statisticsWindowHours: 72, retentionHours: 72 };
+
+    const early = await purgeExpiredDetails(
+      t.db,
+      new Date(old.startedAt.getTime() + 72 * HOUR - 1),
+      settings,
+    );
+    expect(early).toEqual({ tasks: 0, deviceResults: 0 });
+    expect(await resultCount(old.taskId)).toBe(57);
+
+    const progress: number[] = [];
+    const asOf = new Date(old.startedAt.getTime() + 72 * HOUR);
+    const report = await purgeExpiredDetails(t.db, asOf, settings, {
+      chunkRows: 10,
+      onProgress: (p) => progress.push(p.deviceResults),
+    });
+    expect(report).toEqual({ tasks: 1, deviceResults: 57 });
+    expect(progress).toEqual([10, 20, 30, 40, 50, 57]);
+    expect(await resultCount(old.taskId)).toBe(0);
+    expect(await resultCount(recent.taskId)).toBe(20);
+    const task = await t.db
+      .selectFrom('tasks')
+      .select('details_purged_at')
+      .where('id', '=', old.taskId)
+      .executeTakeFirstOrThrow();
+    expect(task.details_purged_at).toBe(asOf.toISOString());
+    expect((await readTask(t.db, old.taskId)).counts).toEqual(old.counts);
+
+    // Done is done: a second run finds nothing, whatever the time.
+    expect(await purgeExpiredDetails(t.db, asOf, settings)).toEqual({ tasks: 0, deviceResults: 0 });
+  });
+
+  it('runs as a periodic job on its clock', async () => {
+    const sent = await sentTask(12);
+    const clock = { now: t.clock.now };
+    const lines: string[] = [];
+    const job = createRetentionJob({
+      db: t.db,
+      settings: { statisticsWindowHours: 72, retentionHours: 24 },
+      intervalMs: 60_000,
+      clock: () => clock.now,
+      logger: { info: (_d, m) => lines.push(m), error: (_d, m) => lines.push(m) },
+    });
+    expect(await job.runOnce()).toEqual({ tasks: 0, deviceResults: 0 });
+    clock.now = new Date(sent.startedAt.getTime() + 24 * HOUR);
+    expect(await job.runOnce()).toEqual({ tasks: 1, deviceResults: 12 });
+    await job.stop();
+  });
+});
+
+describe('pushboard purge', () => {
+  function pushboard(...args: string[]) {
+    const result = spawnSync(process.execPath, [BIN, ...args], {
+      env: { ...process.env, PUSHBOARD_DATA_DIR: t.dir, PUSHBOARD_SEED_DEMO: 'false', LOG_LEVEL: 'silent' },
+      encoding: 'utf8',
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('applies the rule as of the given time and says what it deleted', async () => {
+    const sent = await sentTask(15);
+    const before = pushboard('purge', '--as-of', new Date(sent.startedAt.getTime() + HOUR).toISOString());
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toMatch(/^purged 0 device results of 0 tasks/);
+
+    const after = pushboard('purge', '--as-of', new Date(sent.startedAt.getTime() + 73 * HOUR).toISOString());
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toMatch(/^purged 15 device results of 1 tasks \(retention 72 h, as of /);
+    expect(await resultCount(sent.taskId)).toBe(0);
+  });
+
+  it('refuses a time that is not ISO 8601 with exit code 2', () => {
+    const bad = pushboard('purge', '--as-of', 'next tuesday');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('ISO 8601');
+  });
+});
