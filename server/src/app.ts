@@ -29,6 +29,7 @@ import { schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
 import { createProviders } from './providers/registry.ts';
 import { registerReceiptRoutes } from './receipts/receipt-routes.ts';
+import { registerDeviceResultRoutes } from './results/device-result-routes.ts';
 import type { Db, Role } from './storage/database.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
@@ -197,6 +198,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
       registerAudienceRoutes(scoped, routeDeps);
       registerCampaignRoutes(scoped, routeDeps);
       registerTaskRoutes(scoped, routeDeps);
+      registerDeviceResultRoutes(scoped, routeDeps);
     },
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );

@@ -11,6 +11,7 @@
  * stopped and a task of millions of devices never sits in memory.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import { sql } from 'kysely';
 import type { SimulatorConfig } from '../apps/provider-config.ts';
 import type { Platform } from '../domain/task-content.ts';
 import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
@@ -19,9 +20,6 @@ import { simulateDevice } from './simulator.ts';
 
 /** Receipts the SDK reports; the provider reports the rest. */
 const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
-
-// Rows per insert: 6 bound values each, far below SQLite's limit.
-const INSERT_CHUNK = 1000;
 
 /** The simulator's outbox: where accepted batches leave the receipts they will produce. */
 export interface SimulatorOutbox {
@@ -42,27 +40,28 @@ export interface SimulatorOutbox {
 export function createSimulatorOutbox(db: Db): SimulatorOutbox {
   return {
     async plan(batch, sentAt) {
-      const rows: SimulatorReceiptRow[] = [];
+      const rows: [string, string, string, string][] = [];
+      const sent = sentAt.getTime();
       for (const device of batch.devices) {
         const simulated = simulateDevice(batch.config, batch.platform, batch.taskId, device);
         for (const receipt of simulated.receipts) {
-          rows.push({
-            task_id: batch.taskId,
-            device_id: device.deviceId,
-            kind: receipt.kind,
-            app_id: batch.appId,
-            channel: simulated.channel,
-            due_at: new Date(sentAt.getTime() + receipt.afterMs).toISOString(),
-          });
+          rows.push([
+            device.deviceId,
+            receipt.kind,
+            simulated.channel,
+            new Date(sent + receipt.afterMs).toISOString(),
+          ]);
         }
       }
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-        await db
-          .insertInto('simulator_receipts')
-          .values(rows.slice(i, i + INSERT_CHUNK))
-          .onConflict((oc) => oc.doNothing())
-          .execute();
-      }
+      if (rows.length === 0) return;
+      // One statement for the whole batch, its rows as one JSON parameter: thousands of bound values
+      // per statement would cost more to build than to write.
+      await sql`
+        insert into simulator_receipts (task_id, device_id, kind, app_id, channel, due_at)
+        select ${batch.taskId}, value ->> 0, value ->> 1, ${batch.appId}, value ->> 2, value ->> 3
+        from json_each(${JSON.stringify(rows)})
+        where true
+        on conflict do nothing`.execute(db);
     },
   };
 }
@@ -178,22 +177,13 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
           else failed = true;
         }
       }
-      for (let i = 0; i < done.length; i += 300) {
-        const part = done.slice(i, i + 300);
-        await db
-          .deleteFrom('simulator_receipts')
-          .where((eb) =>
-            eb.or(
-              part.map((r) =>
-                eb.and([
-                  eb('task_id', '=', r.task_id),
-                  eb('device_id', '=', r.device_id),
-                  eb('kind', '=', r.kind),
-                ]),
-              ),
-            ),
-          )
-          .execute();
+      if (done.length > 0) {
+        const keys = JSON.stringify(done.map((r) => [r.task_id, r.device_id, r.kind]));
+        await sql`
+          delete from simulator_receipts
+          where (task_id, device_id, kind) in (
+            select value ->> 0, value ->> 1, value ->> 2 from json_each(${keys})
+          )`.execute(db);
       }
       posted += done.length;
       if (failed || stopping.signal.aborted) return posted;

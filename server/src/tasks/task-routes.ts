@@ -221,7 +221,8 @@ function toUtc(value: string): string {
   return Number.isNaN(at.getTime()) ? value : at.toISOString();
 }
 
-function countsOf(row: TaskRow): TaskCounts {
+/** The statistics counters of a task row, as the task read shows them (shared with the live event stream). */
+export function countsOf(row: TaskRow): TaskCounts {
   return {
     plannedSends: row.planned_sends,
     unmatched: row.unmatched,

@@ -31,11 +31,6 @@ export class ApiError extends Error {
       (d): d is FieldError => typeof d?.field === 'string' && typeof d?.message === 'string',
     );
   }
-
-  /** The server has no such route (an endpoint this server version does not have yet). */
-  get isMissingRoute(): boolean {
-    return this.status === 404 && this.code === 'NOT_FOUND';
-  }
 }
 
 /** The session token kept in localStorage, or null when logged out. */

@@ -271,9 +271,6 @@ export const en = {
   'devices.title': 'Device details',
   'devices.count': '{n} devices',
   'devices.notStarted': 'Device results appear once the task starts sending.',
-  'devices.unavailableTitle': 'Device details are not available yet',
-  'devices.unavailable':
-    'This Pushboard server does not provide per-device results yet. The statistics above are complete; the device list, CSV export and Generate Audience will appear here once the server supports them.',
   'devices.expiredTitle': 'Device details have expired',
   'devices.expired': 'They were deleted at {time}, 72 hours after sending started. The statistics stay.',
   'devices.deviceId': 'Device ID',

@@ -267,9 +267,6 @@ export const zh: Record<MessageKey, string> = {
   'devices.title': '设备明细',
   'devices.count': '{n} 台设备',
   'devices.notStarted': '任务开始发送后将显示设备结果。',
-  'devices.unavailableTitle': '暂不支持查看设备明细',
-  'devices.unavailable':
-    '当前 Pushboard 服务端尚未提供设备级结果。上方统计数据完整可用；服务端支持后，设备列表、CSV 导出和生成人群将显示在这里。',
   'devices.expiredTitle': '设备明细已过期',
   'devices.expired': '已于 {time}（开始发送 72 小时后）删除。统计数据保留。',
   'devices.deviceId': '设备 ID',

@@ -7,7 +7,6 @@
 import { DownloadOutlined, UsergroupAddOutlined } from '@ant-design/icons';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
-  Alert,
   App as AntApp,
   Button,
   Card,
@@ -132,19 +131,6 @@ export function DeviceResults({ task }: { task: Task }) {
     );
   }
   const error = devices.error;
-  if (error instanceof ApiError && error.isMissingRoute) {
-    return (
-      <Card title={title} size="small">
-        <Alert
-          type="info"
-          showIcon
-          title={t('devices.unavailableTitle')}
-          description={t('devices.unavailable')}
-          data-testid="devices-unavailable"
-        />
-      </Card>
-    );
-  }
   if (error instanceof ApiError && error.status === 410) {
     return (
       <Card title={title} size="small">

@@ -1,0 +1,564 @@
+/**
+ * A task's device-level details (SPEC §2.5, §6): the filtered device list (keyset pages with an exact
+ * total), its CSV export (streamed), Generate Audience (a filter saved as a new audience), and the
+ * server-sent events of the task's live statistics. Device details exist from the start of the send
+ * until the retention window closes; after that every detail route answers `410
+ * DEVICE_DETAILS_EXPIRED` while the aggregate statistics (task read, events) stay available.
+ */
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Static, type TSchema, Type } from 'typebox';
+import type { Api, RouteDeps } from '../app.ts';
+import { createAudienceStore } from '../audiences/audience-store.ts';
+import { batchIdOf } from '../dispatch/sender.ts';
+import { taskStatistics } from '../domain/statistics.ts';
+import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../domain/windows.ts';
+import { AppError, validationError } from '../errors.ts';
+import { authErrors, Name } from '../http/schemas.ts';
+import { newId } from '../ids.ts';
+import { countsOf } from '../tasks/task-routes.ts';
+import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
+import {
+  createDeviceResultStore,
+  type DeviceDetailRow,
+  type DeviceFilter,
+  RECEIPT_FILTERS,
+  SEND_RESULT_FILTERS,
+} from './device-result-store.ts';
+
+/** Most devices one page of `…/devices` returns. */
+export const MAX_DEVICE_PAGE = 1_000;
+
+/** Devices read per keyset page while streaming a CSV export: bounded memory, few round trips. */
+const CSV_PAGE_ROWS = 5_000;
+
+/** How often the event stream looks at the task row for changed statistics, in milliseconds. */
+export const EVENTS_INTERVAL_MS = 1_000;
+
+/** Longest silence on an event stream before a comment keeps proxies from closing it, in milliseconds. */
+export const KEEP_ALIVE_MS = 15_000;
+
+const tags = ['tasks'];
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+const filterFields = {
+  sendResult: Type.Optional(
+    Type.Enum(SEND_RESULT_FILTERS, {
+      description:
+        'success, failure, no_feedback, or pending: audience devices not handed to the provider yet ' +
+        '(only while the task is sending).',
+    }),
+  ),
+  receipt: Type.Optional(
+    Type.Enum(RECEIPT_FILTERS, {
+      description: 'Only devices with this receipt (impression, open, dismissal).',
+    }),
+  ),
+  without: Type.Optional(
+    Type.Enum(RECEIPT_FILTERS, {
+      description:
+        'Only devices without this receipt; with sendResult=success, e.g. "delivered but not opened".',
+    }),
+  ),
+};
+
+const FilterQuery = Type.Object(filterFields);
+
+const ListQuery = Type.Object({
+  ...filterFields,
+  cursor: Type.Optional(
+    Type.String({
+      maxLength: 2048,
+      description: 'The `nextCursor` of the previous page, unchanged; left out for the first page.',
+    }),
+  ),
+  limit: Type.Integer({ minimum: 1, maximum: MAX_DEVICE_PAGE, default: 50 }),
+});
+
+const FilterBody = Type.Object(filterFields, {
+  additionalProperties: false,
+  description: 'The device filter; left out or {} saves every device the task was sent to.',
+});
+
+const GenerateBody = Type.Object(
+  { name: Name, filter: Type.Optional(FilterBody) },
+  { additionalProperties: false },
+);
+
+const DeviceItem = Type.Object({
+  deviceId: Type.String(),
+  batchId: Nullable(
+    Type.String({ description: 'The provider request the device was sent in; null when pending.' }),
+  ),
+  platform: Type.Enum(['ios', 'android']),
+  channel: Type.String({
+    description: 'Channel the device was reached through (umeng, huawei, xiaomi, apns…); empty when unknown.',
+  }),
+  sendResult: Type.Enum(SEND_RESULT_FILTERS),
+  failureReason: Nullable(
+    Type.String({ description: 'Why the provider rejected the device; failures only.' }),
+  ),
+  deliveredAt: Nullable(Type.String()),
+  impressionAt: Nullable(Type.String()),
+  openAt: Nullable(Type.String()),
+  dismissalAt: Nullable(Type.String({ description: 'Always null on iOS (no dismissal receipts).' })),
+});
+
+const DevicePage = Type.Object({
+  items: Type.Array(DeviceItem),
+  total: Type.Integer({
+    description:
+      'Exact number of devices matching the filter, counted on the first page and kept by the cursor.',
+  }),
+  nextCursor: Nullable(
+    Type.String({ description: 'Pass back as `cursor` for the next page; null on the last.' }),
+  ),
+});
+
+const GeneratedAudience = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  size: Type.Integer({
+    description: 'Devices saved; 0 when nothing matched (the audience is still created).',
+  }),
+  source: Type.Literal('task_result'),
+  sourceTaskId: Type.String(),
+  sourceFilter: Type.Record(Type.String(), Type.String()),
+  createdAt: Type.String(),
+});
+
+const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
+
+const expiredResponse = { 410: Type.Ref('ErrorEnvelope') };
+
+/** CSV columns, in order; iOS exports leave out `dismissalAt`. */
+const CSV_COLUMNS = [
+  'deviceId',
+  'batchId',
+  'platform',
+  'channel',
+  'sendResult',
+  'failureReason',
+  'deliveredAt',
+  'impressionAt',
+  'openAt',
+  'dismissalAt',
+] as const;
+
+type DeviceItemView = Static<typeof DeviceItem>;
+
+/** What a page cursor carries: where the last page ended, the total counted on the first, its filter. */
+interface PageCursor {
+  after: string;
+  total: number;
+  filter: string;
+}
+
+/** The filter as one comparable string, so a cursor is only accepted with the filter it was made for. */
+function filterKey(filter: DeviceFilter): string {
+  return [filter.sendResult ?? '', filter.receipt ?? '', filter.without ?? ''].join('|');
+}
+
+/** The filter parts of a query or body that are set: other query parameters are not part of it. */
+function filterOf({ sendResult, receipt, without }: DeviceFilter): DeviceFilter {
+  return {
+    ...(sendResult !== undefined && { sendResult }),
+    ...(receipt !== undefined && { receipt }),
+    ...(without !== undefined && { without }),
+  };
+}
+
+/** The opaque `nextCursor`: base64url JSON, URL-safe without escaping. */
+function encodeCursor(cursor: PageCursor): string {
+  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
+}
+
+/** The cursor a client passed back, or `VALIDATION_FAILED` when it is not one this API made for this filter. */
+function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
+  const malformed = () =>
+    validationError([
+      {
+        field: 'cursor',
+        message:
+          'is not a cursor this API returned: pass back `nextCursor` unchanged, or leave cursor out for the first page',
+      },
+    ]);
+  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw malformed();
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw malformed();
+  }
+  const cursor = value as Partial<PageCursor> | null;
+  if (
+    typeof cursor !== 'object' ||
+    cursor === null ||
+    typeof cursor.after !== 'string' ||
+    cursor.after === '' ||
+    typeof cursor.filter !== 'string' ||
+    !Number.isSafeInteger(cursor.total) ||
+    (cursor.total as number) < 0
+  ) {
+    throw malformed();
+  }
+  if (cursor.filter !== filterKey(filter)) {
+    throw validationError([
+      {
+        field: 'cursor',
+        message: 'was made for another filter: keep the same sendResult, receipt and without on every page',
+      },
+    ]);
+  }
+  return cursor as PageCursor;
+}
+
+/**
+ * The total of a filter when a task counter holds it exactly (SPEC §2.3 counts each device once, in
+ * the same transaction as its row), so the first page needs no COUNT over millions of rows.
+ */
+function counterTotal(task: TaskRecord, filter: DeviceFilter): number | undefined {
+  const { sendResult, receipt, without } = filter;
+  if (sendResult === 'pending') {
+    // A device not handed over has no receipt: "without" is always true, "receipt" never.
+    if (receipt !== undefined) return 0;
+    return task.status === 'sending' ? task.pending : 0;
+  }
+  if (without !== undefined) return undefined;
+  if (sendResult === undefined) {
+    if (receipt === undefined) return task.total_sent;
+    return { impression: task.impressions, open: task.opens, dismissal: task.dismissals }[receipt];
+  }
+  if (receipt !== undefined) return undefined;
+  return { success: task.deliveries, failure: task.failures, no_feedback: task.no_feedback }[sendResult];
+}
+
+/** One CSV cell: quoted when it holds a quote, comma or line break (RFC 4180). */
+function csvCell(value: string | null): string {
+  if (value === null) return '';
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/**
+ * A free-text value made inert for spreadsheets: one starting with = + - @ (or a tab or carriage
+ * return) would be run as a formula when the export is opened, so it gets a leading single quote.
+ */
+function formulaSafe(value: string | null): string | null {
+  return value !== null && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/** The SSE frame of one event. */
+function sseEvent(event: string, data: string): string {
+  return `event: ${event}\ndata: ${data}\n\n`;
+}
+
+/** Registers the device-details and live-statistics routes of tasks (under a workspace). */
+export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
+  const tasks = createTaskStore(deps.db);
+  const results = createDeviceResultStore(deps.db);
+  const audiences = createAudienceStore(deps.db);
+  /** Open event streams, ended when the server closes so that it never waits on a client. */
+  const openStreams = new Set<AbortController>();
+
+  app.addHook('preClose', async () => {
+    for (const stream of openStreams) stream.abort();
+  });
+
+  async function findTask(workspaceId: string, taskId: string): Promise<TaskRecord> {
+    const task = await tasks.findTask(workspaceId, taskId);
+    if (!task) throw new AppError('TASK_NOT_FOUND', `Task ${taskId} does not exist in this workspace.`);
+    return task;
+  }
+
+  /** Throws `DEVICE_DETAILS_EXPIRED` once retention has passed or the retention job has deleted them. */
+  function assertDetailsHeld(task: TaskRecord): void {
+    const expired = areDetailsExpired(task.started_at, deps.clock(), deps.config);
+    if (!expired && task.details_purged_at === null) return;
+    const { detailsExpireAt } = taskWindows(task.started_at, deps.config);
+    const when = expired
+      ? `expired at ${detailsExpireAt} (they are kept ${deps.config.retentionHours} hours after the send started)`
+      : `were deleted at ${task.details_purged_at}`;
+    throw new AppError(
+      'DEVICE_DETAILS_EXPIRED',
+      `The device details of task ${task.id} ${when}. The task's aggregate statistics stay available.`,
+      { detailsExpireAt, detailsPurgedAt: task.details_purged_at },
+    );
+  }
+
+  /** A task whose device details may be read: found, and not expired (a scheduled one simply has none). */
+  async function detailTask(workspaceId: string, taskId: string): Promise<TaskRecord> {
+    const task = await findTask(workspaceId, taskId);
+    assertDetailsHeld(task);
+    return task;
+  }
+
+  function itemView(task: TaskRecord, row: DeviceDetailRow): DeviceItemView {
+    return {
+      deviceId: row.device_id,
+      batchId: row.batch_seq === null ? null : batchIdOf(task.id, row.batch_seq),
+      platform: task.platform,
+      channel: row.channel,
+      sendResult: row.send_result,
+      failureReason: row.failure_reason,
+      deliveredAt: row.delivered_at,
+      impressionAt: row.impression_at,
+      openAt: row.open_at,
+      // iOS has no dismissal receipts (SPEC §2.3): never shown, whatever a row holds.
+      dismissalAt: task.platform === 'ios' ? null : row.dismissal_at,
+    };
+  }
+
+  /** The CSV export as text chunks, one keyset page at a time: never the whole result in memory. */
+  async function* csvChunks(task: TaskRecord, filter: DeviceFilter): AsyncGenerator<string> {
+    const columns = task.platform === 'ios' ? CSV_COLUMNS.filter((c) => c !== 'dismissalAt') : CSV_COLUMNS;
+    yield `${columns.join(',')}\r\n`;
+    if (task.status === 'scheduled') return;
+    let after: string | undefined;
+    for (;;) {
+      const rows = await results.page(task, filter, after, CSV_PAGE_ROWS);
+      let text = '';
+      for (const row of rows) {
+        const item = itemView(task, row);
+        const cells: Record<(typeof CSV_COLUMNS)[number], string | null> = {
+          ...item,
+          channel: formulaSafe(item.channel),
+          failureReason: formulaSafe(item.failureReason),
+        };
+        text += `${columns.map((c) => csvCell(cells[c])).join(',')}\r\n`;
+      }
+      if (text !== '') yield text;
+      if (rows.length < CSV_PAGE_ROWS) return;
+      after = rows[rows.length - 1]?.device_id;
+    }
+  }
+
+  /** The live-statistics payload: the task read's status, statistics and windows (same code path). */
+  function statisticsPayload(task: TaskRecord) {
+    return {
+      status: task.status,
+      statistics: taskStatistics(countsOf(task)),
+      ...taskWindows(task.started_at, deps.config),
+    };
+  }
+
+  /** Why an event stream is over, or undefined while its statistics can still change. */
+  function endReason(task: TaskRecord): string | undefined {
+    if (task.status === 'failed') return 'failed';
+    if (task.status === 'completed' && isStatisticsFinal(task.started_at, deps.clock(), deps.config)) {
+      return 'final';
+    }
+    return undefined;
+  }
+
+  /**
+   * The events of one stream: the statistics at once, then whenever they change (polled every
+   * `EVENTS_INTERVAL_MS`), a keep-alive comment after `KEEP_ALIVE_MS` of silence, and `end` once
+   * nothing can change any more. Returns as soon as `signal` aborts (client gone, server closing).
+   */
+  async function* statisticsEvents(
+    workspaceId: string,
+    first: TaskRecord,
+    signal: AbortSignal,
+  ): AsyncGenerator<string> {
+    let task: TaskRecord | undefined = first;
+    let lastData = '';
+    let lastWrite = performance.now();
+    while (!signal.aborted) {
+      if (!task) {
+        // Only a scheduled task can be deleted: it will never send.
+        yield sseEvent('end', JSON.stringify({ reason: 'deleted' }));
+        return;
+      }
+      const data = JSON.stringify(statisticsPayload(task));
+      if (data !== lastData) {
+        yield sseEvent('statistics', data);
+        lastData = data;
+        lastWrite = performance.now();
+      } else if (performance.now() - lastWrite >= KEEP_ALIVE_MS) {
+        yield ': keep-alive\n\n';
+        lastWrite = performance.now();
+      }
+      const reason = endReason(task);
+      if (reason !== undefined) {
+        yield sseEvent('end', JSON.stringify({ reason }));
+        return;
+      }
+      try {
+        await sleep(EVENTS_INTERVAL_MS, undefined, { signal });
+      } catch {
+        return;
+      }
+      task = await tasks.findTask(workspaceId, first.id);
+    }
+  }
+
+  app.get(
+    '/tasks/:taskId/devices',
+    {
+      schema: {
+        tags,
+        summary: "A task's devices with their send result, batch and receipts; filtered, keyset-paged.",
+        description:
+          'Filters combine with AND: `sendResult=success&without=open` lists the devices delivered but ' +
+          'not opened. Devices are in device ID order; pass `nextCursor` back as `cursor` (with the same ' +
+          'filter) for the next page. `total` is exact: counted on the first page (or taken from the ' +
+          "task's counters when the filter is one of them) and kept by the cursor. A scheduled task " +
+          'lists nothing; after the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
+        params: TaskParams,
+        querystring: ListQuery,
+        response: { 200: DevicePage, ...expiredResponse, ...authErrors },
+      },
+    },
+    async (request) => {
+      const { cursor, limit } = request.query;
+      const filter = filterOf(request.query);
+      const task = await detailTask(request.workspace.id, request.params.taskId);
+      const position = cursor === undefined ? undefined : decodeCursor(cursor, filter);
+      if (task.status === 'scheduled') return { items: [], total: 0, nextCursor: null };
+      // One row more than asked tells whether another page follows, without a second query.
+      const [rows, total] = await Promise.all([
+        results.page(task, filter, position?.after, limit + 1),
+        position?.total ?? counterTotal(task, filter) ?? results.count(task, filter),
+      ]);
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return {
+        items: page.map((row) => itemView(task, row)),
+        total,
+        nextCursor:
+          rows.length > limit && last !== undefined
+            ? encodeCursor({ after: last.device_id, total, filter: filterKey(filter) })
+            : null,
+      };
+    },
+  );
+
+  app.get(
+    '/tasks/:taskId/devices.csv',
+    {
+      schema: {
+        tags,
+        summary: "Export a task's filtered devices as CSV (streamed).",
+        description:
+          'The same filter as `…/devices`, every matching device, in device ID order. Columns: deviceId, ' +
+          'batchId, platform, channel, sendResult, failureReason, deliveredAt, impressionAt, openAt, ' +
+          'dismissalAt (not for iOS tasks). Values are RFC 4180 quoted; a channel or failure reason ' +
+          'starting with = + - or @ is prefixed with a single quote so spreadsheets never run it.',
+        produces: ['text/csv'],
+        params: TaskParams,
+        querystring: FilterQuery,
+        response: {
+          200: Type.String({ description: 'text/csv; charset=utf-8, as an attachment.' }),
+          ...expiredResponse,
+          ...authErrors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const task = await detailTask(request.workspace.id, request.params.taskId);
+      return reply
+        .type('text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${task.id}-devices.csv"`)
+        .header('cache-control', 'no-store')
+        .send(Readable.from(csvChunks(task, filterOf(request.query))));
+    },
+  );
+
+  app.post(
+    '/tasks/:taskId/audiences',
+    {
+      config: { minRole: 'operator' },
+      schema: {
+        tags,
+        summary: "Generate Audience: save a task's devices matching a filter as a new audience.",
+        description:
+          'Any filter of `…/devices` works (failure, no_feedback, pending, "delivered but not opened"…). ' +
+          'The audience has source `task_result` and records the task and the filter. It becomes visible ' +
+          'only once complete. When nothing matches (or the task has not started) it is still created, ' +
+          'with size 0. After the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
+        params: TaskParams,
+        body: GenerateBody,
+        response: { 201: GeneratedAudience, ...expiredResponse, ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const { workspace, body } = request;
+      const filter = filterOf(body.filter ?? {});
+      const task = await detailTask(workspace.id, request.params.taskId);
+      const id = newId('aud');
+      const name = body.name.trim();
+      const createdAt = deps.clock().toISOString();
+      // `importing` keeps the audience invisible and unusable until every member is in.
+      await audiences.beginImport({
+        id,
+        workspace_id: workspace.id,
+        name,
+        source: 'task_result',
+        file_name: null,
+        source_task_id: task.id,
+        source_filter: JSON.stringify(filter),
+        created_at: createdAt,
+      });
+      let size: number;
+      try {
+        if (task.status !== 'scheduled') {
+          await results.copyToAudience(task, filter, id);
+          // The retention job may have started deleting the results while they were copied.
+          const latest = await findTask(workspace.id, task.id);
+          assertDetailsHeld(latest);
+        }
+        size = await audiences.finishImport(id);
+      } catch (error) {
+        await audiences.purge(id).catch(() => {
+          // Left `importing`: invisible, and removed at the next start (`purgeAbandonedAudiences`).
+        });
+        throw error;
+      }
+      return reply.status(201).send({
+        id,
+        name,
+        size,
+        source: 'task_result' as const,
+        sourceTaskId: task.id,
+        sourceFilter: { ...filter },
+        createdAt,
+      });
+    },
+  );
+
+  app.get(
+    '/tasks/:taskId/events',
+    {
+      schema: {
+        tags,
+        summary: "Server-sent events of a task's live statistics.",
+        description:
+          'A `text/event-stream`. At once an `event: statistics` whose data is `{status, statistics, ' +
+          'statisticsFinalAt, detailsExpireAt}` (as in the task read), then another whenever any of it ' +
+          `changes (checked every ${EVENTS_INTERVAL_MS} ms), a \`: keep-alive\` comment after ` +
+          `${KEEP_ALIVE_MS / 1000} s of silence, and finally \`event: end\` with data \`{reason}\`: ` +
+          '`final` once the task is completed and its statistics window has closed, `failed`, or ' +
+          '`deleted`. A scheduled task keeps the stream open: it will start.',
+        produces: ['text/event-stream'],
+        params: TaskParams,
+        response: { 200: Type.String({ description: 'text/event-stream' }), ...authErrors },
+      },
+    },
+    async (request, reply) => {
+      const first = await findTask(request.workspace.id, request.params.taskId);
+      const stop = new AbortController();
+      openStreams.add(stop);
+      // The response closes when the client goes away (and after the last event): stop polling at once
+      // rather than at the next event the client would never read.
+      reply.raw.on('close', () => stop.abort());
+      const events = Readable.from(statisticsEvents(request.workspace.id, first, stop.signal));
+      events.on('close', () => openStreams.delete(stop));
+      return reply
+        .type('text/event-stream; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .header('x-accel-buffering', 'no')
+        .send(events);
+    },
+  );
+}
