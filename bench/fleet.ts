@@ -20,11 +20,21 @@ export interface FleetSpec {
   /** Audiences to create, each holding the fleet's first `size` devices. */
   audiences: { id: string; size: number }[];
   now: Date;
+  /** The simulator app's config; `{seed: 1}` (the simulator's default funnel) when absent. */
+  providerConfig?: Record<string, number>;
 }
 
 /** The ID of device `i` of a bench fleet: OAID-shaped, and sorting in the order of `i`. */
 export const deviceIdSql = (i: string) =>
   `printf('%08x-%04x-4%03x-8%03x-%012x', ${i}, (${i} * 7919) % 65536, (${i} * 31) % 4096, (${i} * 17) % 4096, (${i} * 2654435761) % 281474976710656)`;
+
+/** The same ID as `deviceIdSql` computes inside SQLite, computed in JavaScript (receipts name devices by ID). */
+export function deviceIdOf(i: number): string {
+  const hex = (value: number | bigint, width: number) => value.toString(16).padStart(width, '0');
+  // i × 2654435761 passes 2^53 from i ≈ 3.4M on: BigInt keeps it exact, as SQLite's 64-bit integers are.
+  const mixed = (BigInt(i) * 2654435761n) % 281474976710656n;
+  return `${hex(i, 8)}-${hex((i * 7919) % 65536, 4)}-4${hex((i * 31) % 4096, 3)}-8${hex((i * 17) % 4096, 3)}-${hex(mixed, 12)}`;
+}
 
 /** Writes the workspace (if new), the app, its fleet and the audiences. */
 export async function seedFleet(db: Db, spec: FleetSpec): Promise<void> {
@@ -42,7 +52,7 @@ export async function seedFleet(db: Db, spec: FleetSpec): Promise<void> {
       name: `Bench ${spec.appId}`,
       platform: 'android',
       provider: 'simulator',
-      provider_config: JSON.stringify({ seed: 1 }),
+      provider_config: JSON.stringify(spec.providerConfig ?? { seed: 1 }),
       receipt_secret: 'bench-receipt-secret',
       sdk_key: `bench-sdk-key-${spec.appId}`,
       sdk_secret: 'bench-sdk-secret',

@@ -160,6 +160,11 @@ export async function dispatchRssScenario(ctx: BenchContext): Promise<ScenarioRe
         { id: 'aud_benchlarge0000000000000000', size: large },
       ],
       now: new Date(),
+      // This scenario measures the send. With its default funnel the simulator would also plan ~2.3
+      // receipts per device into its outbox and post them back while the send runs — receipt
+      // ingestion, which the `receipts` scenario measures on its own. No delivery and no impression
+      // means no receipt at all.
+      providerConfig: { seed: 1, deliveryRate: 0, impressionRate: 0 },
     });
     await sql`pragma wal_checkpoint(truncate)`.execute(db);
   } finally {

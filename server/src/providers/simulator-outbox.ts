@@ -12,53 +12,30 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
-import type { SimulatorConfig } from '../apps/provider-config.ts';
-import type { Platform } from '../domain/task-content.ts';
 import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
-import type { BatchDevice } from './provider.ts';
-import { simulateDevice } from './simulator.ts';
 
 /** Receipts the SDK reports; the provider reports the rest. */
 const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
 
+/** One planned receipt of a batch: device ID, kind, channel, due time (ISO 8601). */
+export type PlannedRow = [deviceId: string, kind: ReceiptKind, channel: string, dueAt: string];
+
 /** The simulator's outbox: where accepted batches leave the receipts they will produce. */
 export interface SimulatorOutbox {
-  /** Plans the receipts of a batch the simulator accepted at `sentAt`. */
-  plan(
-    batch: {
-      appId: string;
-      platform: Platform;
-      config: SimulatorConfig;
-      taskId: string;
-      devices: BatchDevice[];
-    },
-    sentAt: Date,
-  ): Promise<void>;
+  /** Stores the receipts the simulator planned for a batch of `taskId` it accepted. */
+  plan(taskId: string, appId: string, rows: PlannedRow[]): Promise<void>;
 }
 
 /** The outbox over the `simulator_receipts` table. */
 export function createSimulatorOutbox(db: Db): SimulatorOutbox {
   return {
-    async plan(batch, sentAt) {
-      const rows: [string, string, string, string][] = [];
-      const sent = sentAt.getTime();
-      for (const device of batch.devices) {
-        const simulated = simulateDevice(batch.config, batch.platform, batch.taskId, device);
-        for (const receipt of simulated.receipts) {
-          rows.push([
-            device.deviceId,
-            receipt.kind,
-            simulated.channel,
-            new Date(sent + receipt.afterMs).toISOString(),
-          ]);
-        }
-      }
+    async plan(taskId, appId, rows) {
       if (rows.length === 0) return;
       // One statement for the whole batch, its rows as one JSON parameter: thousands of bound values
       // per statement would cost more to build than to write.
       await sql`
         insert into simulator_receipts (task_id, device_id, kind, app_id, channel, due_at)
-        select ${batch.taskId}, value ->> 0, value ->> 1, ${batch.appId}, value ->> 2, value ->> 3
+        select ${taskId}, value ->> 0, value ->> 1, ${appId}, value ->> 2, value ->> 3
         from json_each(${JSON.stringify(rows)})
         where true
         on conflict do nothing`.execute(db);

@@ -33,7 +33,7 @@ import {
   ProviderError,
   type SendBatchResult,
 } from './provider.ts';
-import type { SimulatorOutbox } from './simulator-outbox.ts';
+import type { PlannedRow, SimulatorOutbox } from './simulator-outbox.ts';
 
 /** The simulator's own delivery channel (the persistent connection of its SDK). */
 export const SIMULATOR_CHANNEL = 'simulator';
@@ -189,7 +189,21 @@ export function simulateDevice(
   taskId: string,
   device: SimulatedInput,
 ): SimulatedDevice {
-  const settings = simulatorSettings(config);
+  return simulateWith(simulatorSettings(config), platform, taskId, device);
+}
+
+/** Whether a behaviour produces no receipt at all (nothing delivered on Android, nothing shown). */
+export function reportsNothing(settings: SimulatorBehaviour, platform: Platform): boolean {
+  return settings.impressionRate === 0 && (platform === 'ios' || settings.deliveryRate === 0);
+}
+
+/** `simulateDevice` with the behaviour already resolved (a batch resolves it once, not per device). */
+function simulateWith(
+  settings: SimulatorBehaviour,
+  platform: Platform,
+  taskId: string,
+  device: SimulatedInput,
+): SimulatedDevice {
   const u = draws(settings.seed, taskId, device.deviceId, DRAWS);
   const sent = sendOutcome(settings, platform, u, device);
   const receipts: PlannedReceipt[] = [];
@@ -296,26 +310,32 @@ export function createSimulatorProvider(options: SimulatorOptions): Provider {
         },
         sentAt,
       );
-      // Receipts follow the first hand-over only: a repeat reaches no device.
-      if (first && options.outbox) {
-        await options.outbox.plan(
-          {
-            appId: app.id,
-            platform: app.platform,
-            config: app.config,
-            taskId: request.taskId,
-            devices: request.devices,
-          },
-          sentAt,
-        );
-      }
-      // A repeat answers exactly as the first send did: the answers are a function of the device.
+      // A repeat answers exactly as the first send did (the answers are a function of the device),
+      // and plans no receipts: only the first hand-over reaches devices.
       const settings = simulatorSettings(app.config);
+      const planning = first && options.outbox !== undefined && !reportsNothing(settings, app.platform);
       const accepted = app.platform === 'ios' ? 'success' : 'no_feedback';
       const outcomes: DeviceSendOutcome[] = [];
+      const planned: PlannedRow[] = [];
       for (const device of request.devices) {
-        const u = draws(settings.seed, request.taskId, device.deviceId, DRAW.channel + 1);
-        const sent = sendOutcome(settings, app.platform, u, device);
+        let sent: Omit<SimulatedDevice, 'receipts'>;
+        if (planning) {
+          const simulated = simulateWith(settings, app.platform, request.taskId, device);
+          const sentMs = sentAt.getTime();
+          for (const receipt of simulated.receipts) {
+            planned.push([
+              device.deviceId,
+              receipt.kind,
+              simulated.channel,
+              new Date(sentMs + receipt.afterMs).toISOString(),
+            ]);
+          }
+          sent = simulated;
+        } else {
+          // The send outcome needs only the first draws: cheaper than the whole funnel.
+          const u = draws(settings.seed, request.taskId, device.deviceId, DRAW.channel + 1);
+          sent = sendOutcome(settings, app.platform, u, device);
+        }
         // Only the exceptions are listed; every other device was accepted on its registered channel.
         if (sent.sendResult !== accepted || sent.channel !== device.channel) {
           outcomes.push({
@@ -326,6 +346,7 @@ export function createSimulatorProvider(options: SimulatorOptions): Provider {
           });
         }
       }
+      if (planned.length > 0) await options.outbox?.plan(request.taskId, app.id, planned);
       return { providerRef: `sim-${request.batchId}`, outcomes };
     },
 
