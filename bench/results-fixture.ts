@@ -1,0 +1,432 @@
+/**
+ * The seeded database the `receipts`, `task_list`, `device_page`, `generate_audience` and `purge`
+ * scenarios share: workspace `default` and its admin, one Android simulator app, ten "receipt" tasks
+ * and one "details" task of `resultsPerTask` device results each (1M; 100k with --quick), all started
+ * an hour ago (inside both windows), and filler tasks up to `tasks` in all (10,000; 1,000 with
+ * --quick) for the task list. It is built once per run, inside SQLite (recursive CTEs, in key order),
+ * and every scenario works on its own copy of the file.
+ *
+ * Every task's results follow one deterministic model of device index `i` (`RESULT_MODEL`), so the
+ * receipt streams know which receipts are new without reading the database, and the task counters
+ * agree with the rows (the device list takes some totals from them).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import type { Database, Db, ReceiptKind } from '../server/src/storage/database.ts';
+import { migrateToLatest } from '../server/src/storage/migrations/index.ts';
+import { openSqlite } from '../server/src/storage/sqlite.ts';
+import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from '../server/src/tenancy/bootstrap.ts';
+import { deviceIdOf, deviceIdSql } from './fleet.ts';
+import type { BenchContext } from './harness.ts';
+
+/** Password of the seeded `admin` user. */
+export const ADMIN_PASSWORD = 'bench-admin-password';
+/** The Android simulator app every seeded task belongs to (IDs as long as real ones: they are in every key). */
+export const APP_ID = 'app_benchresults00000000000000';
+/** The app's SDK key (`X-Pushboard-Key` of SDK receipts). */
+export const SDK_KEY = 'pbk_benchresults000000000000000000000000';
+/** The app's SDK secret: SDK receipt bodies are signed with it. */
+export const SDK_SECRET = 'bench-sdk-secret-0123456789abcdefghijklmnop';
+/** The app's receipt secret: the simulator's callbacks are signed with it. */
+export const RECEIPT_SECRET = 'bench-receipt-secret-0123456789abcdefghijkl';
+const AUDIENCE_ID = 'aud_benchresults00000000000000';
+/** Tasks receiving the receipt load, and the ones the purge scenario expires. */
+export const RECEIPT_TASKS = Array.from(
+  { length: 10 },
+  (_, k) => `tsk_benchreceipts${String(k).padStart(13, '0')}`,
+);
+/** The task whose devices are listed and saved as audiences, and which receives receipts during a purge. */
+export const DETAILS_TASK = 'tsk_benchdetails00000000000000';
+
+/**
+ * The result of device `i` of every seeded task, by `h = (i × 19) mod 100` (19 is prime to 100, so
+ * neighbours differ): 2 % failures, 58 % delivered, 40 % no feedback; impressions on 28 %, opens on
+ * 10 %, dismissals on 6 % (all of them delivered devices).
+ */
+export const RESULT_MODEL = {
+  failureBelow: 2,
+  successBelow: 60,
+  impressionBelow: 30,
+  openBelow: 12,
+  dismissalFrom: 12,
+  dismissalBelow: 18,
+} as const;
+
+/** The model's bucket of device `i`. */
+export function bucketOf(i: number): number {
+  return (i * 19) % 100;
+}
+
+/** Whether device `i` of a seeded task already has receipt `kind` (`delivered`: is a success). */
+export function hasReceipt(i: number, kind: ReceiptKind): boolean {
+  const h = bucketOf(i);
+  const m = RESULT_MODEL;
+  if (h < m.failureBelow) return false;
+  switch (kind) {
+    case 'delivered':
+      return h < m.successBelow;
+    case 'impression':
+      return h < m.impressionBelow;
+    case 'open':
+      return h < m.openBelow;
+    case 'dismissal':
+      return h >= m.dismissalFrom && h < m.dismissalBelow;
+  }
+}
+
+/** Whether device `i` was rejected by the provider (no receipt applies to it). */
+export function isFailure(i: number): boolean {
+  return bucketOf(i) < RESULT_MODEL.failureBelow;
+}
+
+/** The seeded database of one run. */
+export interface ResultsFixture {
+  /** The template file: copy it, never write to it. */
+  file: string;
+  /** Device results of each seeded task. */
+  resultsPerTask: number;
+  /** Device results in the table (all seeded tasks). */
+  deviceResults: number;
+  /** Tasks in the workspace (seeded ones and fillers). */
+  tasks: number;
+  /** When the seeded tasks started sending (ISO 8601). */
+  startedAt: string;
+  /** Seconds the seeding took. */
+  seedSeconds: number;
+  /** Size of the file, in bytes. */
+  bytes: number;
+}
+
+let shared: { key: string; fixture: Promise<ResultsFixture> } | undefined;
+
+/**
+ * The run's seeded database, built on first use and removed when the process exits (it outlives one
+ * scenario's work folder, since seeding 11M rows is the slowest part of these scenarios).
+ */
+export function resultsFixture(
+  sizes: { resultsPerTask: number; tasks: number },
+  log: (message: string) => void,
+): Promise<ResultsFixture> {
+  const key = `${sizes.resultsPerTask}/${sizes.tasks}`;
+  if (shared?.key !== key) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pushboard-bench-results-'));
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    // An interrupted run exits through 'exit' too, rather than leaving 1.5 GB in the temp folder.
+    process.once('SIGINT', () => process.exit(130));
+    process.once('SIGTERM', () => process.exit(143));
+    shared = { key, fixture: seed(path.join(dir, 'template.db'), sizes, log) };
+  }
+  return shared.fixture;
+}
+
+function taskCounters(devices: number) {
+  const counters = { deliveries: 0, failures: 0, no_feedback: 0, impressions: 0, opens: 0, dismissals: 0 };
+  for (let i = 0; i < devices; i++) {
+    if (isFailure(i)) counters.failures++;
+    else if (hasReceipt(i, 'delivered')) counters.deliveries++;
+    else counters.no_feedback++;
+    if (hasReceipt(i, 'impression')) counters.impressions++;
+    if (hasReceipt(i, 'open')) counters.opens++;
+    if (hasReceipt(i, 'dismissal')) counters.dismissals++;
+  }
+  return counters;
+}
+
+async function seed(
+  file: string,
+  sizes: { resultsPerTask: number; tasks: number },
+  log: (message: string) => void,
+): Promise<ResultsFixture> {
+  const started = performance.now();
+  const n = sizes.resultsPerTask;
+  const bigTasks = [...RECEIPT_TASKS, DETAILS_TASK];
+  log(
+    `results fixture: seeding ${(n * bigTasks.length).toLocaleString('en')} device results and ` +
+      `${sizes.tasks.toLocaleString('en')} tasks…`,
+  );
+  const now = new Date();
+  const iso = now.toISOString();
+  const startedAt = new Date(now.getTime() - 3_600_000).toISOString();
+  const receiptAt = new Date(now.getTime() - 3_000_000).toISOString();
+  const db = openSqlite(file);
+  try {
+    await migrateToLatest(db);
+    await bootstrapTenancy(db, ADMIN_PASSWORD, now);
+    await db
+      .insertInto('apps')
+      .values({
+        id: APP_ID,
+        workspace_id: DEFAULT_WORKSPACE_ID,
+        name: 'Bench Android',
+        platform: 'android',
+        provider: 'simulator',
+        provider_config: JSON.stringify({ seed: 1 }),
+        receipt_secret: RECEIPT_SECRET,
+        sdk_key: SDK_KEY,
+        sdk_secret: SDK_SECRET,
+        created_at: iso,
+        updated_at: iso,
+      })
+      .execute();
+    // The tasks' audience; its members are not needed (nothing is sent), only its name in the list.
+    await db
+      .insertInto('audiences')
+      .values({
+        id: AUDIENCE_ID,
+        workspace_id: DEFAULT_WORKSPACE_ID,
+        name: 'Bench audience',
+        source: 'api',
+        status: 'ready',
+        size: n,
+        file_name: null,
+        source_task_id: null,
+        source_filter: null,
+        created_at: iso,
+      })
+      .execute();
+    await seedSubCampaigns(db, iso);
+    const counters = taskCounters(n);
+    const content = {
+      workspace_id: DEFAULT_WORKSPACE_ID,
+      app_id: APP_ID,
+      title: 'Spring sale',
+      content: '20% off everything today, only in the app',
+      click_action: JSON.stringify({ type: 'open_app' }),
+      audience_id: AUDIENCE_ID,
+      send_type: 'immediate' as const,
+      scheduled_at: null,
+      failure_reason: null,
+      unmatched: 0,
+      pending: 0,
+      late: 0,
+      details_purged_at: null,
+    };
+    for (const [k, id] of bigTasks.entries()) {
+      const createdAt = new Date(now.getTime() - 3_700_000 - k * 60_000).toISOString();
+      await db
+        .insertInto('tasks')
+        .values({
+          ...content,
+          id,
+          name: `Bench send ${k + 1}`,
+          status: 'completed',
+          created_at: createdAt,
+          updated_at: startedAt,
+          started_at: startedAt,
+          completed_at: startedAt,
+          planned_sends: n,
+          total_sent: n,
+          ...counters,
+        })
+        .execute();
+    }
+    await seedResults(db, bigTasks, n, receiptAt);
+    await seedFillerTasks(db, sizes.tasks - bigTasks.length, now);
+    // The JavaScript twin of the SQL device IDs must agree, or every receipt would be rejected.
+    const probe = Math.min(n - 1, 987_654);
+    const row = await db
+      .selectFrom('device_results')
+      .select('device_id')
+      .where('task_id', '=', DETAILS_TASK)
+      .orderBy('device_id')
+      .offset(probe)
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    if (row.device_id !== deviceIdOf(probe)) {
+      throw new Error(`deviceIdOf(${probe}) = ${deviceIdOf(probe)} but SQLite wrote ${row.device_id}`);
+    }
+    await sql`pragma wal_checkpoint(truncate)`.execute(db);
+  } finally {
+    await db.destroy();
+  }
+  const seedSeconds = (performance.now() - started) / 1000;
+  const bytes = fs.statSync(file).size;
+  log(`results fixture: ${seedSeconds.toFixed(1)} s, ${(bytes / 1e6).toFixed(0)} MB`);
+  return {
+    file,
+    resultsPerTask: n,
+    deviceResults: n * bigTasks.length,
+    tasks: sizes.tasks,
+    startedAt,
+    seedSeconds,
+    bytes,
+  };
+}
+
+/**
+ * Writes the model's results for every task: generated once into a temporary table (the recursive
+ * series and the ID formatting are the slow part), then copied per task in key order, a task per
+ * statement (1M rows ≈ 1.2 s).
+ */
+async function seedResults(db: Db, taskIds: string[], devices: number, at: string): Promise<void> {
+  const m = RESULT_MODEL;
+  const channel = `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
+    when (i * 37) % 100 < 73 then 'xiaomi' when (i * 37) % 100 < 84 then 'oppo'
+    when (i * 37) % 100 < 94 then 'vivo' else 'honor' end`;
+  // The same model as `hasReceipt`, in SQL; batches of 2,000 devices as the dispatcher makes them.
+  // The series comes out in `i` order, which is device ID order: the copies append to the B-tree.
+  await sql`
+    create temp table seed_results as
+    with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${devices}),
+    d(i, h) as (select i, (i * 19) % 100 from n)
+    select ${sql.raw(deviceIdSql('i'))} as device_id, i / 2000 + 1 as batch_seq, ${sql.raw(channel)} as channel,
+      case when h < ${m.failureBelow} then 'failure' when h < ${m.successBelow} then 'success' else 'no_feedback' end
+        as send_result,
+      case when h < ${m.failureBelow} then 'INVALID_TOKEN' end as failure_reason,
+      case when h >= ${m.failureBelow} and h < ${m.successBelow} then ${at} end as delivered_at,
+      case when h >= ${m.failureBelow} and h < ${m.impressionBelow} then ${at} end as impression_at,
+      case when h >= ${m.failureBelow} and h < ${m.openBelow} then ${at} end as open_at,
+      case when h >= ${m.dismissalFrom} and h < ${m.dismissalBelow} then ${at} end as dismissal_at
+    from d`.execute(db);
+  for (const taskId of taskIds) {
+    await sql`
+      insert into device_results (task_id, device_id, batch_seq, channel, send_result, failure_reason,
+        delivered_at, impression_at, open_at, dismissal_at)
+      select ${taskId}, device_id, batch_seq, channel, send_result, failure_reason, delivered_at,
+        impression_at, open_at, dismissal_at
+      from seed_results`.execute(db);
+  }
+  await sql`drop table seed_results`.execute(db);
+}
+
+/** One campaign with five sub-campaigns; a third of the tasks are linked to one, as the list shows them. */
+async function seedSubCampaigns(db: Db, iso: string): Promise<void> {
+  await db
+    .insertInto('campaigns')
+    .values({
+      id: 'cmp_bench000000000000000000000',
+      workspace_id: DEFAULT_WORKSPACE_ID,
+      name: 'Bench campaign',
+      description: '',
+      created_at: iso,
+      updated_at: iso,
+    })
+    .execute();
+  await db
+    .insertInto('sub_campaigns')
+    .values(
+      Array.from({ length: 5 }, (_, k) => ({
+        id: `sub_bench${String(k).padStart(21, '0')}`,
+        workspace_id: DEFAULT_WORKSPACE_ID,
+        campaign_id: 'cmp_bench000000000000000000000',
+        name: `Wave ${k + 1}`,
+        created_at: iso,
+        updated_at: iso,
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Older tasks of the workspace, one every few minutes back over 90 days: mostly completed (their
+ * details purged long ago), some failed, some scheduled for later; counters of a 50,000-device send.
+ */
+async function seedFillerTasks(db: Db, count: number, now: Date): Promise<void> {
+  if (count <= 0) return;
+  const spacingMs = Math.floor((90 * 86_400_000) / count);
+  const base = now.getTime() - 7_200_000;
+  const time = (expression: string) =>
+    sql.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', (${expression}) / 1000.0, 'unixepoch')`);
+  await sql`
+    with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${count})
+    insert into tasks (id, workspace_id, app_id, name, title, content, click_action, audience_id, send_type,
+      scheduled_at, status, failure_reason, created_at, updated_at, started_at, completed_at, planned_sends,
+      unmatched, total_sent, deliveries, failures, no_feedback, impressions, opens, dismissals, pending, late,
+      details_purged_at)
+    select printf('tsk_benchlist%017d', i), ${DEFAULT_WORKSPACE_ID}, ${APP_ID}, printf('Weekly digest #%d', i),
+      'Weekly digest', 'What happened this week', '{"type":"open_app"}', ${AUDIENCE_ID},
+      case when i % 50 = 0 then 'scheduled' else 'immediate' end,
+      case when i % 50 = 0 then ${time(`${now.getTime()} + 86400000 + i * 60000`)} end,
+      case when i % 50 = 0 then 'scheduled' when i % 50 = 1 then 'failed' else 'completed' end,
+      case when i % 50 = 1 then 'Provider rejected the request' end,
+      ${time(`${base} - i * ${spacingMs}`)}, ${time(`${base} - i * ${spacingMs} + 60000`)},
+      case when i % 50 = 0 then null else ${time(`${base} - i * ${spacingMs} + 60000`)} end,
+      case when i % 50 = 0 then null else ${time(`${base} - i * ${spacingMs} + 120000`)} end,
+      p, p - t, t, d, f, t - d - f, d / 2, d / 10, d / 20, 0, 0,
+      case when i % 50 = 0 then null else ${time(`${now.getTime()} - 3600000`)} end
+    from (select i, case when i % 50 = 0 then 0 else 51000 end as p, case when i % 50 = 0 then 0 else 50000 end as t,
+      case when i % 50 = 0 then 0 else 28000 + i % 1000 end as d,
+      case when i % 50 = 0 then 0 else 1000 end as f from n)`.execute(db);
+  await sql`
+    insert into task_sub_campaigns (task_id, sub_campaign_id)
+    select id, printf('sub_bench%021d', cast(substr(id, 14) as integer) % 5) from tasks
+    where id like 'tsk_benchlist%' and cast(substr(id, 14) as integer) % 3 = 0`.execute(db);
+}
+
+/** The pragmas the server's store runs with (`openSqlite`), read back from it, for raw probes. */
+export async function storePragmas(file: string): Promise<string[]> {
+  const db = openSqlite(file);
+  try {
+    const pragmas: string[] = [];
+    for (const name of [
+      'journal_mode',
+      'synchronous',
+      'foreign_keys',
+      'busy_timeout',
+      'cache_size',
+      'temp_store',
+    ]) {
+      const row = (await sql.raw(`pragma ${name}`).execute(db)).rows[0] as Record<string, unknown>;
+      pragmas.push(`${name} = ${String(Object.values(row)[0])}`);
+    }
+    return pragmas;
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** A raw better-sqlite3 handle on `file` with the store's pragmas (and its `lower`), for probes. */
+export function openRaw(file: string, pragmas: string[]): SQLite.Database {
+  const database = new SQLite(file);
+  for (const pragma of pragmas) database.pragma(pragma);
+  // As `openSqlite` does: the store's queries may call it (sub-campaign names are sorted with it).
+  database.function('lower', { deterministic: true }, (text: unknown) =>
+    typeof text === 'string' ? text.toLowerCase() : text,
+  );
+  return database;
+}
+
+/** A statement as the store sent it to SQLite. */
+export interface CapturedQuery {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+/**
+ * Runs store code over `database` and answers the SQL it sent, so that a probe can time exactly the
+ * statements a request runs, as prepared better-sqlite3 statements without Kysely or HTTP around.
+ */
+export async function captureQueries(
+  database: SQLite.Database,
+  run: (db: Db) => Promise<unknown>,
+): Promise<CapturedQuery[]> {
+  const captured: CapturedQuery[] = [];
+  // Not destroyed: that would close `database`, which the caller owns.
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database }),
+    log: (event) => {
+      if (event.level === 'query')
+        captured.push({ sql: event.query.sql, parameters: event.query.parameters });
+    },
+  });
+  await run(db);
+  return captured;
+}
+
+/** Copies a database file (after a checkpoint, the file alone is the database). */
+export function copyDatabase(from: string, to: string): void {
+  fs.copyFileSync(from, to);
+}
+
+/** Removes a database file and its WAL files. */
+export function removeDatabase(file: string): void {
+  for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
+}
+
+/** The run's seeded database at BENCH.md's sizes: 1M results per task and 10,000 tasks (÷ 10 with --quick). */
+export function benchFixture(ctx: BenchContext): Promise<ResultsFixture> {
+  return resultsFixture({ resultsPerTask: ctx.scale(1_000_000), tasks: ctx.scale(10_000) }, ctx.log);
+}

@@ -1,0 +1,174 @@
+/**
+ * `receipts` (BENCH.md): receipts per second through the public receipt endpoints over loopback HTTP
+ * — batches of 1,000, 30 % duplicates, provider callbacks (`delivered`) and SDK batches (impression,
+ * open, dismissal) — for ten tasks of 1M device results each (100k with --quick; 11M results in the
+ * table), sent by four concurrent clients; and the p99 latency of those requests (target ≤ 250 ms).
+ *
+ * Probe, in the same run: the lower of
+ * - the raw conditional UPDATE rate: the same receipts applied with better-sqlite3 prepared statements,
+ *   one `UPDATE device_results SET open_at = ? WHERE task_id = ? AND device_id = ? AND open_at IS NULL
+ *   …` per receipt (the same condition as the ingestion's), 1,000 per transaction, same pragmas, on an
+ *   identical copy of the database;
+ * - a no-op Fastify route of the same server taking the same bodies (read and JSON-parsed), × 1,000.
+ * No-op, served and raw trials alternate three times after a warm-up; the best of each counts.
+ */
+import path from 'node:path';
+import type SQLite from 'better-sqlite3';
+import type { ReceiptKind } from '../../server/src/storage/database.ts';
+import { startApiServer } from '../api-server.ts';
+import type { BenchContext, ScenarioResult } from '../harness.ts';
+import { httpClient, ms, percentile } from '../http-load.ts';
+import { BATCH_RECEIPTS, type ReceiptBatch, ReceiptStream, sendReceipts } from '../receipt-stream.ts';
+import {
+  benchFixture,
+  copyDatabase,
+  openRaw,
+  RECEIPT_TASKS,
+  removeDatabase,
+  storePragmas,
+} from '../results-fixture.ts';
+
+/** Target of BENCH.md: at least half the probe's rate… */
+const TARGET_RATIO = 0.5;
+/** …and a p99 request latency of at most 250 ms. */
+const TARGET_P99_MS = 250;
+/** Concurrent HTTP clients, for the receipts and the no-op probe alike. */
+export const RECEIPT_CLIENTS = 4;
+const ROUNDS = 3;
+/** Untimed batches first: a running server has compiled its code and warmed its caches. */
+const WARMUP_BATCHES = 8;
+
+/** The raw conditional UPDATE of each receipt kind: the ingestion's condition, one row per statement. */
+function rawUpdates(database: SQLite.Database): Record<ReceiptKind, SQLite.Statement> {
+  const update = (column: string) =>
+    database.prepare(
+      `update device_results set ${column} = ? where task_id = ? and device_id = ? and ${column} is null and send_result <> 'failure'`,
+    );
+  return {
+    delivered: database.prepare(
+      `update device_results set delivered_at = ?, send_result = 'success' where task_id = ? and device_id = ? and send_result = 'no_feedback'`,
+    ),
+    impression: update('impression_at'),
+    open: update('open_at'),
+    dismissal: update('dismissal_at'),
+  };
+}
+
+/** Applies `count` batches of `stream` with raw UPDATEs, one transaction per batch; answers receipts/s. */
+function rawTrial(database: SQLite.Database, stream: ReceiptStream, count: number) {
+  const updates = rawUpdates(database);
+  const apply = database.transaction((batch: ReceiptBatch) => {
+    let changed = 0;
+    for (const r of batch.receipts) changed += updates[r.kind].run(r.at, r.taskId, r.deviceId).changes;
+    return changed;
+  });
+  const batches = Array.from({ length: count }, () => stream.next());
+  const started = performance.now();
+  let changed = 0;
+  for (const batch of batches) changed += apply(batch);
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: (count * BATCH_RECEIPTS) / seconds, changed };
+}
+
+/** Runs the `receipts` scenario. */
+export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const fixture = await benchFixture(ctx);
+  const perTask = fixture.resultsPerTask;
+  const batches = ctx.quick ? 20 : 100;
+  const pragmas = await storePragmas(fixture.file);
+  const serverFile = path.join(ctx.workDir, 'receipts-server.db');
+  const probeFile = path.join(ctx.workDir, 'receipts-probe.db');
+  copyDatabase(fixture.file, serverFile);
+  copyDatabase(fixture.file, probeFile);
+  const server = await startApiServer(serverFile);
+  const client = httpClient(server.base, RECEIPT_CLIENTS);
+  const raw = openRaw(probeFile, pragmas);
+  try {
+    // Server and probe get the same batches, from two streams with the same seed.
+    const served = new ReceiptStream(RECEIPT_TASKS, perTask);
+    const probed = new ReceiptStream(RECEIPT_TASKS, perTask);
+    const noop = new ReceiptStream(RECEIPT_TASKS, perTask, 2);
+    const send = (clients: number, count: number) =>
+      sendReceipts({ client, stream: served, clients, batches: count });
+    const sendNoop = (count: number) =>
+      sendReceipts({ client, stream: noop, clients: RECEIPT_CLIENTS, batches: count, path: '/bench/noop' });
+    ctx.log(`receipts: warming up (${WARMUP_BATCHES} batches each)…`);
+    await send(RECEIPT_CLIENTS, WARMUP_BATCHES);
+    await sendNoop(WARMUP_BATCHES);
+    rawTrial(raw, probed, WARMUP_BATCHES);
+    // One client alone: the latency of a batch without queueing behind the others.
+    const alone = await send(1, Math.ceil(batches / 3));
+
+    const trials: { served: number; noop: number; raw: number; serverCpuMsPerBatch: number }[] = [];
+    const latencies: number[] = [];
+    const tally = { accepted: 0, duplicate: 0, rejected: 0, late: 0 };
+    for (let round = 1; round <= ROUNDS; round++) {
+      const noopRun = await sendNoop(batches);
+      const cpuBefore = await server.cpuSeconds();
+      const servedRun = await send(RECEIPT_CLIENTS, batches);
+      const cpu = (await server.cpuSeconds()) - cpuBefore;
+      const rawRun = rawTrial(raw, probed, batches);
+      latencies.push(...servedRun.latencies);
+      for (const key of Object.keys(tally) as (keyof typeof tally)[]) tally[key] += servedRun.tally[key];
+      trials.push({
+        served: servedRun.receipts / servedRun.seconds,
+        noop: noopRun.receipts / noopRun.seconds,
+        raw: rawRun.rate,
+        serverCpuMsPerBatch: (cpu * 1000) / batches,
+      });
+      const t = trials.at(-1)!;
+      ctx.log(
+        `receipts: round ${round}: served ${Math.round(t.served).toLocaleString('en')}/s ` +
+          `(p99 ${percentile(servedRun.latencies, 0.99).toFixed(0)} ms, server CPU ${t.serverCpuMsPerBatch.toFixed(0)} ms/batch), ` +
+          `raw UPDATE ${Math.round(t.raw).toLocaleString('en')}/s, no-op route ${Math.round(t.noop).toLocaleString('en')}/s`,
+      );
+    }
+    if (tally.rejected > 0 || tally.late > 0) {
+      throw new Error(
+        `receipts were refused: ${JSON.stringify(tally)} (the fixture and the stream disagree)`,
+      );
+    }
+    const value = Math.max(...trials.map((t) => t.served));
+    const rawRate = Math.max(...trials.map((t) => t.raw));
+    const noopRate = Math.max(...trials.map((t) => t.noop));
+    const probe = Math.min(rawRate, noopRate);
+    const ratio = value / probe;
+    const p99 = percentile(latencies, 0.99);
+    return {
+      value: Math.round(value),
+      unit: 'receipts/s',
+      probe: Math.round(probe),
+      ratio: Number(ratio.toFixed(3)),
+      target: TARGET_RATIO,
+      pass: ratio >= TARGET_RATIO && p99 <= TARGET_P99_MS,
+      details: {
+        p99Ms: ms(p99),
+        p50Ms: ms(percentile(latencies, 0.5)),
+        targetP99Ms: TARGET_P99_MS,
+        clients: RECEIPT_CLIENTS,
+        oneClient: {
+          receiptsPerSecond: Math.round(alone.receipts / alone.seconds),
+          p50Ms: ms(percentile(alone.latencies, 0.5)),
+          p99Ms: ms(percentile(alone.latencies, 0.99)),
+        },
+        deviceResultsStored: fixture.deviceResults,
+        batchesPerTrial: batches,
+        receiptsPerBatch: BATCH_RECEIPTS,
+        answers: tally,
+        probes: { rawUpdate: Math.round(rawRate), noopRoute: Math.round(noopRate) },
+        trials: trials.map((t) => ({
+          served: Math.round(t.served),
+          rawUpdate: Math.round(t.raw),
+          noopRoute: Math.round(t.noop),
+          serverCpuMsPerBatch: Math.round(t.serverCpuMsPerBatch),
+        })),
+      },
+    };
+  } finally {
+    client.close();
+    raw.close();
+    await server.stop();
+    removeDatabase(serverFile);
+    removeDatabase(probeFile);
+  }
+}
