@@ -89,12 +89,20 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** Saves a full-page screenshot as docs/screenshots/<name>.png, only when PUSHBOARD_SCREENSHOTS=1. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/**
+ * Saves a full-page screenshot as docs/screenshots/<name>.png, only when PUSHBOARD_SCREENSHOTS=1.
+ * `live`: the page holds a live event stream open, so it never goes network-idle; it is taken once
+ * no skeleton or spinner is left instead.
+ */
+export async function screenshot(page: Page, name: string, options: { live?: boolean } = {}): Promise<void> {
   if (process.env.PUSHBOARD_SCREENSHOTS !== '1') return;
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   // Let fades and table loading overlays finish.
-  await page.waitForLoadState('networkidle');
+  if (options.live) {
+    await page.waitForFunction(() => document.querySelector('.ant-skeleton, .ant-spin-spinning') === null);
+  } else {
+    await page.waitForLoadState('networkidle');
+  }
   await page.waitForTimeout(500);
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }

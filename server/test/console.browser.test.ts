@@ -1,7 +1,9 @@
 /**
  * The web console in a real browser (headless Chromium) against the real server: logging in,
- * creating a task with its live preview, the task list with its sub-campaign hover, the task
- * details, the edit and delete rules, the other pages, and switching between English and Chinese.
+ * creating a task with its live preview, the task list with its sub-campaign hover, a task that
+ * really sends through the simulator with its details filling in live (breakdown, timeline, device
+ * table, Generate Audience), the edit and delete rules, the other pages, and switching between
+ * English and Chinese.
  * The tests run in order and share one browser page, like a marketer's session.
  */
 import fs from 'node:fs';
@@ -54,6 +56,22 @@ describe.skipIf(!hasChromium)('the web console', () => {
          failure_reason = @reason, ${columns.join(', ')} WHERE id = @id`,
     ).run({ status, started: started.toISOString(), reason: reason ?? null, id: taskId, ...counts });
     db.close();
+  }
+
+  /** Receipts the simulator has still to report for a task (its outbox in the server's database). */
+  function receiptsLeft(taskId: string): number {
+    const db = new Database(path.join(server.dataDir, 'pushboard.db'), { readonly: true });
+    try {
+      db.pragma('busy_timeout = 5000');
+      const row = db
+        .prepare('SELECT count(*) AS n FROM simulator_receipts WHERE task_id = ?')
+        .get(taskId) as {
+        n: number;
+      };
+      return row.n;
+    } finally {
+      db.close();
+    }
   }
 
   /** A task made through the API (scheduled a week ahead unless told otherwise). */
@@ -261,6 +279,121 @@ describe.skipIf(!hasChromium)('the web console', () => {
     expect(await page.getByTestId('task-details').textContent()).toContain('Push service');
     expect(await page.getByTestId('task-details').textContent()).toContain('Device SDK');
     expect(await page.getByTestId('details-expiry').textContent()).toMatch(/Kept for another 2 d 2[01] h/);
+  });
+
+  test('a task sends for real: its statistics fill in live, the device table filters, and "opened" becomes an audience', async () => {
+    // An Android simulator app whose receipts all come back within about a second of the send.
+    const app = await api<{ id: string }>('POST', '/apps', {
+      name: 'Flash sale app (Android)',
+      platform: 'android',
+      provider: 'simulator',
+      providerConfig: { seed: 9, timeScale: 100_000 },
+    });
+    const channels = ['simulator', 'huawei', 'xiaomi', 'oppo', 'vivo', 'honor'];
+    const devices = Array.from({ length: 300 }, (_, i) => ({
+      deviceId: `flash-${String(i).padStart(4, '0')}`,
+      pushToken: `flash-token-${i}`,
+      channel: channels[(i * 7) % channels.length],
+    }));
+    await api('POST', `/apps/${app.id}/devices/batch`, { devices });
+    const audience = await api<{ id: string }>('POST', '/audiences', {
+      name: 'Flash sale – app users',
+      deviceIds: devices.map((d) => d.deviceId),
+    });
+    // Due in a few seconds, so that the page is open before the send starts.
+    const task = await api<{ id: string; name: string }>('POST', '/tasks', {
+      name: 'Flash sale – 2 hours only',
+      appId: app.id,
+      title: 'Flash sale: 2 hours only',
+      content: 'Everything at half price until 14:00. Tap to shop.',
+      clickAction: { type: 'open_app' },
+      audienceId: audience.id,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + 5000).toISOString(),
+      subCampaignIds: [sub.spring],
+    });
+    const streams: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().endsWith(`/tasks/${task.id}/events`)) streams.push(request.url());
+    });
+    await page.goto(`${server.baseUrl}/w/default/tasks/${task.id}`);
+    await eventually(() => page.getByTestId('status-scheduled').count()).toBe(1);
+    expect(await page.getByTestId('stat-deliveries').textContent()).toContain('0');
+    // Marks this document: a reload would lose the mark.
+    await page.evaluate(() => {
+      (window as unknown as { notReloaded: boolean }).notReloaded = true;
+    });
+
+    // It sends, and its statistics fill in from the live stream.
+    await expect
+      .poll(() => page.getByTestId('status-completed').count(), { timeout: 20_000, interval: 100 })
+      .toBe(1);
+    await expect.poll(() => receiptsLeft(task.id), { timeout: 20_000, interval: 200 }).toBe(0);
+    const sent = await api<{
+      statistics: { totalSent: number; deliveries: number; impressions: number; opens: number };
+    }>('GET', `/tasks/${task.id}`);
+    const stats = sent.statistics;
+    expect(stats.totalSent).toBe(300);
+    expect(stats.deliveries).toBeGreaterThan(200);
+    expect(stats.opens).toBeGreaterThan(5);
+    const figure = (testId: string) =>
+      page.getByTestId(testId).locator('.ant-statistic-content-value').textContent();
+    await eventually(() => figure('stat-deliveries')).toBe(String(stats.deliveries));
+    await eventually(() => figure('stat-impressions')).toBe(String(stats.impressions));
+    await eventually(() => figure('stat-opens')).toBe(String(stats.opens));
+    expect(streams.length).toBeGreaterThan(0);
+    expect(await page.getByTestId('live-tag').textContent()).toBe('Live');
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(
+      true,
+    );
+
+    // The breakdown per channel (readable names, a total row matching the statistics) and the timeline.
+    const channelTable = page.getByTestId('channel-table');
+    await eventually(async () => (await channelTable.locator('tr.ant-table-row').count()) === 6).toBe(true);
+    for (const name of ['Simulator', 'Huawei', 'Xiaomi', 'OPPO', 'vivo', 'Honor']) {
+      expect(await channelTable.textContent()).toContain(name);
+    }
+    const total = channelTable.locator('.ant-table-summary tr');
+    await eventually(() => total.locator('td').nth(2).textContent()).toContain(String(stats.deliveries));
+    expect(await total.locator('td').nth(1).textContent()).toContain('300');
+    expect(await total.textContent()).not.toContain('NaN');
+    const timeline = page.getByTestId('timeline-chart');
+    expect(await timeline.locator('rect[fill="#4096ff"]').count()).toBeGreaterThan(0);
+    expect(await timeline.locator('rect[fill="#52c41a"]').count()).toBeGreaterThan(0);
+
+    // The device table filtered by "opened": only devices with an open time, as many as the Opens statistic.
+    const table = page.getByTestId('device-results');
+    await choose('device-filter-receipt', 'with open');
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain(`${stats.opens} devices`);
+    const rows = table.locator('tr.ant-table-row');
+    await eventually(() => rows.count()).toBe(Math.min(stats.opens, 50));
+    const openTimes = await rows.evaluateAll((trs) => trs.map((tr) => tr.children[6]?.textContent ?? ''));
+    for (const time of openTimes) expect(time).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
+
+    // Generate Audience from "opened": the modal starts from the table's filter.
+    await table.getByRole('button', { name: 'Generate Audience' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('Opened the flash sale');
+    expect(await dialog.textContent()).toContain('with open');
+    await dialog.getByRole('button', { name: 'Generate' }).click();
+    await eventually(() => page.locator('.ant-message').textContent()).toContain(
+      `Audience "Opened the flash sale" created with ${stats.opens} devices.`,
+    );
+    await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
+    await eventually(() => page.locator('.ant-message-notice').count()).toBe(0);
+    await screenshot(page, 'task-details', { live: true });
+
+    await page.goto(`${server.baseUrl}/w/default/audiences`);
+    const row = page.locator('tr', { hasText: 'Opened the flash sale' });
+    await eventually(() => row.count()).toBe(1);
+    expect(await row.textContent()).toContain('Task result');
+    const audiences = await api<{ items: { name: string; size: number; source: string }[] }>(
+      'GET',
+      '/audiences',
+    );
+    const opened = audiences.items.find((a) => a.name === 'Opened the flash sale')!;
+    expect(opened).toMatchObject({ size: stats.opens, source: 'task_result' });
+    expect(await row.textContent()).toContain(String(stats.opens));
   });
 
   test('a task that has been sent cannot be edited or deleted, and the disabled buttons say why', async () => {

@@ -209,6 +209,7 @@ describe('tenancy isolation on every workspace route', () => {
       '/tasks/{taskId}/devices.csv',
       '/tasks/{taskId}/audiences',
       '/tasks/{taskId}/events',
+      '/tasks/{taskId}/breakdown',
       '/members',
       '/tokens',
     ]) {

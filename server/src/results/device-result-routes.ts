@@ -1,8 +1,9 @@
 /**
  * A task's device-level details (SPEC §2.5, §6): the filtered device list (keyset pages with an exact
  * total), its CSV export (streamed), Generate Audience (a filter saved as a new audience), and the
- * server-sent events of the task's live statistics. Device details exist from the start of the send
- * until the retention window closes; after that every detail route answers `410
+ * server-sent events of the task's live statistics, and the breakdown per channel and over time.
+ * Device details exist from the start of the send until the retention window closes; after that
+ * every detail route (the breakdown too: it is counted from them) answers `410
  * DEVICE_DETAILS_EXPIRED` while the aggregate statistics (task read, events) stay available.
  */
 import { Readable } from 'node:stream';
@@ -18,6 +19,7 @@ import { authErrors, Name } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import { countsOf } from '../tasks/task-routes.ts';
 import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
+import { createBreakdownStore, MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
 import {
   createDeviceResultStore,
   type DeviceDetailRow,
@@ -126,6 +128,54 @@ const GeneratedAudience = Type.Object({
   sourceTaskId: Type.String(),
   sourceFilter: Type.Record(Type.String(), Type.String()),
   createdAt: Type.String(),
+});
+
+const count = (description: string) => Type.Integer({ minimum: 0, description });
+
+const ChannelItem = Type.Object({
+  channel: Type.String({
+    description:
+      "The channel the devices were reached through: the provider's own (umeng, simulator), an OEM " +
+      "vendor's (huawei, xiaomi, oppo, vivo, honor) or apns; empty when the app did not know it.",
+  }),
+  totalSent: count('Devices of this channel handed to the provider.'),
+  deliveries: count('Devices with send result success.'),
+  failures: count('Devices the provider rejected.'),
+  noFeedback: count('Android: accepted, no delivery receipt (yet). iOS: always 0.'),
+  impressions: count('Devices with an impression receipt.'),
+  opens: count('Devices with an open receipt.'),
+  dismissals: count('Devices with a dismissal receipt. iOS: always 0.'),
+});
+
+const TimelineBucketItem = Type.Object({
+  at: Type.String({
+    description: "Start of the bucket: the task's startedAt plus a whole number of buckets.",
+  }),
+  deliveries: count('Devices whose delivery receipt time falls in the bucket (iOS: accepted at send).'),
+  impressions: count('Devices whose impression receipt time falls in the bucket.'),
+  opens: count('Devices whose open receipt time falls in the bucket.'),
+  dismissals: count('Devices whose dismissal receipt time falls in the bucket. iOS: always 0.'),
+});
+
+const Breakdown = Type.Object({
+  channels: Type.Array(ChannelItem, {
+    description:
+      'One item per channel, most devices first. Summed over the channels, every count equals the ' +
+      "task's statistic of the same name (pending devices have no channel yet and are in none).",
+  }),
+  timeline: Type.Object({
+    bucketMinutes: Type.Integer({
+      minimum: 1,
+      description:
+        'Minutes per bucket: the finest of 1, 5, 15, 30 or 60 that covers the time since the send ' +
+        `started (up to the end of the statistics window) in at most ${MAX_TIMELINE_BUCKETS} buckets.`,
+    }),
+    buckets: Type.Array(TimelineBucketItem, {
+      description:
+        'Consecutive buckets from startedAt to now (or to the end of the statistics window once it has ' +
+        'closed), empty ones included; empty before the task starts.',
+    }),
+  }),
 });
 
 const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
@@ -258,6 +308,7 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
   const tasks = createTaskStore(deps.db);
   const results = createDeviceResultStore(deps.db);
   const audiences = createAudienceStore(deps.db);
+  const breakdowns = createBreakdownStore(deps.db);
   /** Open event streams, ended when the server closes so that it never waits on a client. */
   const openStreams = new Set<AbortController>();
 
@@ -524,6 +575,44 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
         sourceFilter: { ...filter },
         createdAt,
       });
+    },
+  );
+
+  app.get(
+    '/tasks/:taskId/breakdown',
+    {
+      schema: {
+        tags,
+        summary: "A task's device results per channel, and its receipts over time since the send started.",
+        description:
+          '`channels`: the counts of the task statistics (SPEC §2.3) for each channel the devices were ' +
+          'reached through, so that a weak OEM channel stands out. `timeline`: per bucket of time from ' +
+          '`startedAt`, the devices whose delivery, impression, open or dismissal receipt time falls in ' +
+          'it. Buckets are 1 minute while the task is young and grow (5, 15, 30 minutes) up to 1 hour, ' +
+          `so that the whole statistics window takes at most ${MAX_TIMELINE_BUCKETS} buckets: 72 hourly ` +
+          'buckets once a 72-hour window has closed. Each part is one aggregate query over the device ' +
+          'results; a scheduled task answers empty parts. It is counted from the device results, so ' +
+          'after the retention window this answers 410 DEVICE_DETAILS_EXPIRED (the statistics stay).',
+        params: TaskParams,
+        response: { 200: Breakdown, ...expiredResponse, ...authErrors },
+      },
+    },
+    async (request) => {
+      const task = await detailTask(request.workspace.id, request.params.taskId);
+      if (task.started_at === null || task.status === 'scheduled') {
+        return { channels: [], timeline: { bucketMinutes: timelineBucketMinutes(0), buckets: [] } };
+      }
+      const start = Date.parse(task.started_at);
+      const windowEnd = Date.parse(taskWindows(task.started_at, deps.config).statisticsFinalAt as string);
+      const span = Math.max(0, Math.min(deps.clock().getTime(), windowEnd) - start);
+      const bucketMinutes = timelineBucketMinutes(span);
+      // The bucket holding "now" is included: it fills in while the page looks at it.
+      const bucketCount = Math.max(1, Math.ceil(span / (bucketMinutes * 60_000)));
+      const [channels, timeline] = await Promise.all([
+        breakdowns.channels(task),
+        breakdowns.timeline(task, bucketMinutes, bucketCount),
+      ]);
+      return { channels, timeline };
     },
   );
 

@@ -2,7 +2,7 @@
  * The typed Pushboard API client: one function per endpoint the console calls, grouped by
  * capability, in the API's own words. Workspace-scoped calls take the workspace ID first.
  */
-import { download, type ProgressHandler, request, upload } from './http.ts';
+import { download, type ProgressHandler, request, streamEvents, upload } from './http.ts';
 import type {
   ApiToken,
   App,
@@ -19,8 +19,10 @@ import type {
   Member,
   Page,
   Role,
+  ServerEvent,
   SubCampaign,
   Task,
+  TaskBreakdown,
   TaskInput,
   TaskListQuery,
   User,
@@ -145,5 +147,10 @@ export const api = {
       download(`${ws(w)}/tasks/${id(taskId)}/devices.csv`, { ...filter }, `${taskId}-devices.csv`),
     generateAudience: (w: string, taskId: string, name: string, filter: DeviceFilter) =>
       request<Audience>('POST', `${ws(w)}/tasks/${id(taskId)}/audiences`, { body: { name, filter } }),
+    breakdown: (w: string, taskId: string) =>
+      request<TaskBreakdown>('GET', `${ws(w)}/tasks/${id(taskId)}/breakdown`),
+    /** Follows the task's live statistics (`statistics` events, then `end`) until the stream ends. */
+    events: (w: string, taskId: string, onEvent: (event: ServerEvent) => void, signal: AbortSignal) =>
+      streamEvents(`${ws(w)}/tasks/${id(taskId)}/events`, onEvent, signal),
   },
 };

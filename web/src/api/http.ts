@@ -2,7 +2,7 @@
  * The console's one way to reach the API: JSON calls, uploads with progress and downloads, all with
  * the session's bearer token, every failure turned into an `ApiError` carrying the envelope's code.
  */
-import type { ErrorBody, FieldError } from './types.ts';
+import type { ErrorBody, FieldError, ServerEvent } from './types.ts';
 
 const TOKEN_KEY = 'pushboard.token';
 const BASE = '/api/v1';
@@ -169,6 +169,69 @@ export async function download(
   link.download = fileName;
   link.click();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** One SSE frame as an event; comments (keep-alives) and frames without data are none. */
+function parseFrame(frame: string): ServerEvent | undefined {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of frame.split('\n')) {
+    if (line === '' || line.startsWith(':')) continue;
+    const colon = line.indexOf(':');
+    const field = colon === -1 ? line : line.slice(0, colon);
+    const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  return data.length === 0 ? undefined : { event, data: data.join('\n') };
+}
+
+/**
+ * Follows a server-sent event stream, calling `onEvent` for each event. It is read with fetch, not
+ * EventSource, because EventSource cannot send the bearer token. Resolves when the server ends the
+ * stream; rejects with an `ApiError` when it cannot be opened or breaks, with an AbortError on `signal`.
+ */
+export async function streamEvents(
+  path: string,
+  onEvent: (event: ServerEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path), {
+      headers: { ...authHeaders(), accept: 'text/event-stream' },
+      cache: 'no-store',
+      signal,
+    });
+  } catch (cause) {
+    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
+    throw new ApiError(0, 'NETWORK', 'The server could not be reached; check your connection.');
+  }
+  if (!response.ok) {
+    failed(toApiError(response.status, await response.text(), response.headers.get('retry-after')), path);
+  }
+  if (!response.body) throw new ApiError(0, 'NETWORK', 'This browser cannot read a streamed answer.');
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += value.replace(/\r\n?/g, '\n');
+      let end = buffer.indexOf('\n\n');
+      while (end !== -1) {
+        const event = parseFrame(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+        if (event) onEvent(event);
+        end = buffer.indexOf('\n\n');
+      }
+    }
+  } catch (cause) {
+    if (signal.aborted || (cause instanceof DOMException && cause.name === 'AbortError')) throw cause;
+    throw new ApiError(0, 'NETWORK', 'The live connection to the server was interrupted.');
+  } finally {
+    reader.releaseLock();
+  }
 }
 
 /** A failure in words for a toast or an alert: the server's message, or the error's. */

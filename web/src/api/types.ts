@@ -280,3 +280,45 @@ export interface DeviceResult {
   openAt: string | null;
   dismissalAt: string | null;
 }
+
+/** The counts of one channel in a task's breakdown, in the words of the task statistics. */
+export interface ChannelBreakdown {
+  /** `umeng`, `simulator`, `huawei`, `xiaomi`, `oppo`, `vivo`, `honor`, `apns`…; '' when unknown. */
+  channel: string;
+  totalSent: number;
+  deliveries: number;
+  failures: number;
+  noFeedback: number;
+  impressions: number;
+  opens: number;
+  dismissals: number;
+}
+
+/** The receipts whose time falls in one bucket of a task's timeline (from `at`, `bucketMinutes` long). */
+export interface TimelineBucket {
+  at: string;
+  deliveries: number;
+  impressions: number;
+  opens: number;
+  dismissals: number;
+}
+
+/** A task's device results per channel and its receipts over time (`GET …/tasks/{id}/breakdown`). */
+export interface TaskBreakdown {
+  channels: ChannelBreakdown[];
+  timeline: { bucketMinutes: number; buckets: TimelineBucket[] };
+}
+
+/** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */
+export interface TaskLiveStatistics {
+  status: TaskStatus;
+  statistics: TaskStatistics;
+  statisticsFinalAt: string | null;
+  detailsExpireAt: string | null;
+}
+
+/** One event of a server-sent event stream: its name (`message` when unnamed) and its data. */
+export interface ServerEvent {
+  event: string;
+  data: string;
+}

@@ -268,6 +268,54 @@ export const en = {
   'details.funnelLegend': 'count · share of planned sends (↓ share of the step before)',
   'details.funnelEmpty': 'The funnel fills in once the task is sent.',
 
+  'details.liveStream': 'Live',
+  'details.liveStreamHint': 'The statistics update here as receipts arrive.',
+  'details.polling': 'Auto-refresh',
+  'details.pollingHint': 'The live connection is not available; the page refreshes itself every few seconds.',
+
+  'channel.umeng': 'Umeng',
+  'channel.simulator': 'Simulator',
+  'channel.huawei': 'Huawei',
+  'channel.xiaomi': 'Xiaomi',
+  'channel.oppo': 'OPPO',
+  'channel.vivo': 'vivo',
+  'channel.honor': 'Honor',
+  'channel.meizu': 'Meizu',
+  'channel.apns': 'APNs',
+  'channel.fcm': 'FCM',
+  'channel.unknown': 'Unknown',
+  'channel.own': 'push service channel',
+  'channel.vendor': 'OEM vendor channel',
+
+  'breakdown.channels': 'By channel',
+  'breakdown.channelsHint':
+    'Devices by the channel they were reached through: the push service’s own channel, an OEM vendor channel (Huawei, Xiaomi, OPPO, vivo, Honor) or APNs.',
+  'breakdown.channel': 'Channel',
+  'breakdown.allChannels': 'All channels',
+  'breakdown.shareOfSent': '{rate} of devices sent',
+  'breakdown.deliveryRate': 'Delivery rate = deliveries ÷ total sent',
+  'breakdown.ratesLegend':
+    'Deliveries: share of devices sent; impressions, opens, dismissals: share of deliveries.',
+  'breakdown.notStarted': 'The breakdown appears once the task starts sending.',
+  'breakdown.noDevices': 'No device was handed to the push service.',
+  'breakdown.expiredTitle': 'No longer available',
+  'breakdown.expired':
+    'The breakdown is counted from the device-level details, which were deleted at {time}. The statistics above stay.',
+  'breakdown.loadFailed': 'The breakdown could not be loaded.',
+
+  'timeline.title': 'Timeline',
+  'timeline.perInterval': 'Per interval',
+  'timeline.cumulative': 'Cumulative',
+  'timeline.caption':
+    'Devices per {bucket}, by the time of their receipt, from the start of sending until now; the statistics window lasts {hours} hours.',
+  'timeline.captionFinal':
+    'Devices per {bucket}, by the time of their receipt, over the whole {hours}-hour statistics window.',
+  'timeline.now': 'now',
+  'timeline.noReceipts': 'No receipt yet.',
+  'timeline.notStarted': 'The timeline fills in once the task starts sending.',
+  'timeline.total': '{n} so far',
+  'timeline.chartLabel': 'Receipts over time since sending started',
+
   'devices.title': 'Device details',
   'devices.count': '{n} devices',
   'devices.notStarted': 'Device results appear once the task starts sending.',

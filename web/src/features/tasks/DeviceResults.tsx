@@ -31,6 +31,8 @@ import { QueryError } from '../../components/QueryError.tsx';
 import { formatCount, formatDateTime, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
+import { channelLabel } from './channels.ts';
+import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
 
 const PAGE_LIMIT = 50;
 const RESULT_COLORS: Record<SendResult, string> = {
@@ -71,6 +73,7 @@ function FilterFields({ task }: { task: Task }) {
           placeholder={t('devices.anyResult')}
           options={sendResults(task).map((r) => ({ value: r, label: t(`sendResult.${r}`) }))}
           style={{ width: 160 }}
+          data-testid="device-filter-result"
         />
       </Form.Item>
       <Form.Item name="receipt" label={t('devices.receipt')} style={{ marginBottom: 0 }}>
@@ -88,6 +91,7 @@ function FilterFields({ task }: { task: Task }) {
             })),
           ]}
           style={{ width: 180 }}
+          data-testid="device-filter-receipt"
         />
       </Form.Item>
     </>
@@ -121,6 +125,14 @@ export function DeviceResults({ task }: { task: Task }) {
     retry: false,
     refetchInterval: task.status === 'sending' ? 5000 : false,
   });
+  // Receipts change the listed times and totals: the page follows them, at a pace the task's size allows.
+  useRefreshOnChange(
+    statisticsSignature(task),
+    devices.refetch,
+    devices.dataUpdatedAt,
+    refreshGapMs(task.statistics.totalSent),
+    started && !devices.isError,
+  );
 
   const title = t('devices.title');
   if (!started) {
@@ -161,7 +173,7 @@ export function DeviceResults({ task }: { task: Task }) {
       title: t('devices.channel'),
       dataIndex: 'channel',
       key: 'channel',
-      render: (v: string | null) => v ?? NONE,
+      render: (v: string | null) => (v === null ? NONE : channelLabel(v, t)),
     },
     {
       title: t('devices.sendResult'),
@@ -224,6 +236,7 @@ export function DeviceResults({ task }: { task: Task }) {
         </span>
       }
       size="small"
+      data-testid="device-results"
       extra={
         <Space>
           <Button icon={<DownloadOutlined />} onClick={exportCsv} loading={exporting}>
@@ -251,7 +264,8 @@ export function DeviceResults({ task }: { task: Task }) {
             rowKey="deviceId"
             columns={columns}
             dataSource={devices.data?.items}
-            loading={devices.isFetching}
+            // A background refresh keeps the rows in place; only a new filter or page shows the spinner.
+            loading={devices.isPending || (devices.isFetching && devices.isPlaceholderData)}
             pagination={false}
             size="small"
             style={{ marginTop: 12 }}

@@ -1,8 +1,9 @@
 /**
  * One task's sending details: its basic information, the aggregate statistics labelled by their
- * source (push service or device SDK), a funnel from planned sends to opens, the 72-hour windows
- * with their countdowns, and the device-level results. The page refreshes itself while the task
- * is sending, and more slowly while receipts are still being collected.
+ * source (push service or device SDK), a funnel from planned sends to opens, the timeline of its
+ * receipts and its breakdown per channel, the 72-hour windows with their countdowns, and the
+ * device-level results. While the task is sending or collecting receipts the page follows its live
+ * statistics stream; when the stream is not available it polls instead.
  */
 import { DeleteOutlined, EditOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -34,6 +35,8 @@ import { formatCount, formatDateTime, formatDuration, formatRate, NONE, rateOf }
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { DeviceResults } from './DeviceResults.tsx';
+import { type LiveState, taskQueryKey, useTaskEvents } from './live.ts';
+import { ChannelsCard, TimelineCard, useTaskBreakdown } from './TaskBreakdown.tsx';
 import {
   deleteRefusal,
   editRefusal,
@@ -42,10 +45,14 @@ import {
   TaskStatusBadge,
 } from './task-parts.tsx';
 
-/** Refresh periods, in ms: while sending (or about to), and while receipts are still counted. */
+/** Polling periods without the live stream, in ms: while sending (or about to), while receipts count. */
 const SENDING_REFRESH_MS = 2000;
 const COLLECTING_REFRESH_MS = 15_000;
 
+/** How often the page looks again whether a scheduled task has become due, in ms. */
+const DUE_CHECK_MS = 15_000;
+
+/** How often the task read is polled without the live stream, or false when it cannot change. */
 function refreshInterval(task: Task | undefined): number | false {
   if (!task) return false;
   if (task.status === 'sending') return SENDING_REFRESH_MS;
@@ -76,11 +83,20 @@ export function TaskDetailsPage() {
   const { message } = AntApp.useApp();
   const tasksPath = `/w/${encodeURIComponent(ws.id)}/tasks`;
 
+  // Ticks so that a scheduled task becoming due starts being followed.
+  useNow(DUE_CHECK_MS);
+  const [live, setLive] = useState<LiveState>('off');
   const query = useQuery({
-    queryKey: ['ws', ws.id, 'task', taskId],
+    queryKey: taskQueryKey(ws.id, taskId),
     queryFn: () => api.tasks.get(ws.id, taskId),
-    refetchInterval: (q) => refreshInterval(q.state.data),
+    // The live stream writes every change into this query; polling is only its fallback.
+    refetchInterval: (q) =>
+      live === 'live' || live === 'connecting' ? false : refreshInterval(q.state.data),
   });
+  const follow = query.data !== undefined && refreshInterval(query.data) !== false;
+  const liveState = useTaskEvents(ws.id, taskId, follow);
+  useEffect(() => setLive(liveState), [liveState]);
+  const breakdown = useTaskBreakdown(ws.id, query.data);
   const remove = useMutation({
     mutationFn: () => api.tasks.remove(ws.id, taskId),
     onSuccess: () => {
@@ -110,7 +126,7 @@ export function TaskDetailsPage() {
               {task.name}
             </Typography.Title>
             <TaskStatusBadge status={task.status} />
-            {task.status === 'sending' && <Tag color="processing">{t('details.live')}</Tag>}
+            <LiveTag state={liveState} />
           </Space>
           <Space>
             <Tooltip title={t('common.refresh')}>
@@ -161,6 +177,15 @@ export function TaskDetailsPage() {
 
       <Windows task={task} />
       <StatisticsPanel task={task} />
+      <Row gutter={[16, 16]}>
+        <Col xs={24} xl={10}>
+          <Funnel statistics={task.statistics} />
+        </Col>
+        <Col xs={24} xl={14}>
+          <TimelineCard task={task} breakdown={breakdown} />
+        </Col>
+      </Row>
+      <ChannelsCard task={task} breakdown={breakdown} />
 
       <Card title={t('details.basicInfo')} size="small">
         <Descriptions
@@ -237,6 +262,28 @@ export function TaskDetailsPage() {
       <DeviceResults task={task} />
     </Space>
   );
+}
+
+/** Whether the page follows the task live (the stream) or by polling; nothing once it cannot change. */
+function LiveTag({ state }: { state: LiveState }) {
+  const { t } = useI18n();
+  if (state === 'live') {
+    return (
+      <Tooltip title={t('details.liveStreamHint')}>
+        <Tag color="processing" data-testid="live-tag">
+          {t('details.liveStream')}
+        </Tag>
+      </Tooltip>
+    );
+  }
+  if (state === 'fallback') {
+    return (
+      <Tooltip title={t('details.pollingHint')}>
+        <Tag data-testid="live-tag">{t('details.polling')}</Tag>
+      </Tooltip>
+    );
+  }
+  return null;
 }
 
 /** The statistics window and the device-detail retention, with countdowns. */
@@ -336,7 +383,7 @@ function Figure({
   );
 }
 
-/** The aggregate statistics in two groups by source, and the funnel. */
+/** The aggregate statistics in two groups by source. */
 function StatisticsPanel({ task }: { task: Task }) {
   const { t } = useI18n();
   const s = task.statistics;
@@ -429,9 +476,6 @@ function StatisticsPanel({ task }: { task: Task }) {
           </Typography.Paragraph>
         </Card>
       </Col>
-      <Col span={24}>
-        <Funnel statistics={s} />
-      </Col>
     </Row>
   );
 }
@@ -447,27 +491,32 @@ function Funnel({ statistics: s }: { statistics: TaskStatistics }) {
     { label: t('stat.opens'), value: s.opens, color: '#52c41a' },
   ];
   return (
-    <Card
-      size="small"
-      title={t('details.funnel')}
-      extra={
-        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-          {t('details.funnelLegend')}
-        </Typography.Text>
-      }
-      data-testid="funnel"
-    >
+    <Card size="small" title={t('details.funnel')} style={{ height: '100%' }} data-testid="funnel">
       {s.plannedSends === 0 ? (
         <Typography.Text type="secondary">{t('details.funnelEmpty')}</Typography.Text>
       ) : (
-        <Space orientation="vertical" size={6} style={{ width: '100%' }}>
+        <Space orientation="vertical" size={10} style={{ width: '100%' }}>
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {t('details.funnelLegend')}
+          </Typography.Text>
           {steps.map((step, i) => {
             const share = rateOf(step.value, s.plannedSends) ?? 0;
             const fromPrevious = i === 0 ? null : rateOf(step.value, steps[i - 1]!.value);
             return (
-              <div key={step.label} style={{ display: 'flex', alignItems: 'center', gap: 12 }}>
-                <div style={{ width: 120, fontSize: 13 }}>{step.label}</div>
-                <div style={{ flex: 1, background: '#f5f5f5', borderRadius: 4, height: 22 }}>
+              <div key={step.label} data-testid={`funnel-${i}`}>
+                <div style={{ display: 'flex', justifyContent: 'space-between', gap: 12, fontSize: 13 }}>
+                  <span>{step.label}</span>
+                  <span>
+                    {formatCount(step.value)} · {formatRate(share)}
+                    {i > 0 && (
+                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                        {' '}
+                        (↓ {formatRate(fromPrevious)})
+                      </Typography.Text>
+                    )}
+                  </span>
+                </div>
+                <div style={{ background: '#f5f5f5', borderRadius: 4, height: 14, marginTop: 2 }}>
                   <div
                     style={{
                       width: `${Math.max(share * 100, step.value > 0 ? 0.5 : 0)}%`,
@@ -476,15 +525,6 @@ function Funnel({ statistics: s }: { statistics: TaskStatistics }) {
                       borderRadius: 4,
                     }}
                   />
-                </div>
-                <div style={{ width: 190, fontSize: 13, textAlign: 'right' }}>
-                  {formatCount(step.value)} · {formatRate(share)}
-                  {fromPrevious !== undefined && i > 0 && (
-                    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                      {' '}
-                      (↓ {formatRate(fromPrevious)})
-                    </Typography.Text>
-                  )}
                 </div>
               </div>
             );

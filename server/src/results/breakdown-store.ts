@@ -1,0 +1,185 @@
+/**
+ * A task's breakdown (SPEC §7 task details): its device results counted per channel, and its receipts
+ * counted per time bucket since the send started. Both are one aggregate query each over the task's
+ * `device_results` (a GROUP BY inside the database); only the grouped counts — a row per channel, a
+ * row per (bucket, receipt kind) — come back to JavaScript, whatever the size of the task.
+ */
+import { type Kysely, type RawBuilder, SqliteAdapter, sql } from 'kysely';
+import type { Platform } from '../domain/task-content.ts';
+import type { Database, Db } from '../storage/database.ts';
+
+/** The counts of one channel, in the words of the task statistics (SPEC §2.3). */
+export interface ChannelCounts {
+  /** The channel the devices were reached through; '' when the app did not know it. */
+  channel: string;
+  totalSent: number;
+  deliveries: number;
+  failures: number;
+  noFeedback: number;
+  impressions: number;
+  opens: number;
+  dismissals: number;
+}
+
+/** The receipts of one time bucket: devices whose receipt time falls in `[at, at + bucketMinutes)`. */
+export interface TimelineBucket {
+  /** Start of the bucket (ISO 8601): the task's `startedAt` plus a whole number of buckets. */
+  at: string;
+  deliveries: number;
+  impressions: number;
+  opens: number;
+  dismissals: number;
+}
+
+/** The receipts of a task over time since its send started. */
+export interface Timeline {
+  bucketMinutes: number;
+  buckets: TimelineBucket[];
+}
+
+/** The task a breakdown is about, already found in the caller's workspace. */
+export interface BreakdownTask {
+  id: string;
+  platform: Platform;
+  started_at: string | null;
+}
+
+/**
+ * Bucket sizes a timeline can use, in minutes, finest first: a young task is drawn minute by minute,
+ * a task with its whole statistics window behind it hour by hour.
+ */
+export const TIMELINE_BUCKET_MINUTES = [1, 5, 15, 30, 60] as const;
+
+/** Most buckets a timeline has: 72 hourly buckets cover the default 72-hour statistics window. */
+export const MAX_TIMELINE_BUCKETS = 72;
+
+const MINUTE_MS = 60_000;
+
+/**
+ * The finest bucket size that covers `spanMs` in at most `MAX_TIMELINE_BUCKETS` buckets; a window
+ * longer than 72 hours (it is configurable) gets whole hours per bucket.
+ */
+export function timelineBucketMinutes(spanMs: number): number {
+  for (const minutes of TIMELINE_BUCKET_MINUTES) {
+    if (spanMs <= minutes * MINUTE_MS * MAX_TIMELINE_BUCKETS) return minutes;
+  }
+  return 60 * Math.ceil(spanMs / (60 * MINUTE_MS * MAX_TIMELINE_BUCKETS));
+}
+
+/**
+ * Whole milliseconds from the ISO time `start` to the ISO time in `column`, as an SQL integer. The
+ * one dialect branch: SQLite counts in Julian days (rounded to the millisecond, so that a receipt
+ * exactly on a bucket boundary never lands in the bucket before), PostgreSQL in epoch seconds.
+ */
+function millisecondsSince(db: Kysely<Database>, column: string, start: string): RawBuilder<number> {
+  const ref = sql.ref(column);
+  if (db.getExecutor().adapter instanceof SqliteAdapter) {
+    return sql<number>`cast(round((julianday(${ref}) - julianday(${start})) * 86400000) as integer)`;
+  }
+  const seconds = sql`extract(epoch from (${ref}::timestamptz - ${start}::timestamptz))`;
+  return sql<number>`cast(round(${seconds} * 1000) as bigint)`;
+}
+
+/** The receipt kinds of a timeline and the result column holding each one's time. */
+const TIMELINE_COLUMNS = {
+  deliveries: 'r.delivered_at',
+  impressions: 'r.impression_at',
+  opens: 'r.open_at',
+  dismissals: 'r.dismissal_at',
+} as const;
+
+type TimelineKind = keyof typeof TIMELINE_COLUMNS;
+
+/** Storage reads of the breakdown. */
+export interface BreakdownStore {
+  /** The task's device results counted per channel, most devices first. */
+  channels(task: BreakdownTask): Promise<ChannelCounts[]>;
+  /**
+   * The task's receipts counted per bucket of `bucketMinutes` from its `startedAt`, `bucketCount`
+   * buckets, empty ones included. A receipt time before the start (a device clock behind) counts in
+   * the first bucket, one after the last bucket (a clock ahead) in the last.
+   */
+  timeline(task: BreakdownTask, bucketMinutes: number, bucketCount: number): Promise<Timeline>;
+}
+
+/** The breakdown store over Kysely. */
+export function createBreakdownStore(db: Db): BreakdownStore {
+  return {
+    async channels(task) {
+      const ios = task.platform === 'ios';
+      const rows = await db
+        .selectFrom('device_results as r')
+        .where('r.task_id', '=', task.id)
+        .groupBy('r.channel')
+        .select((eb) => {
+          // COUNT skips nulls: a CASE without ELSE counts the rows of one send result.
+          const withResult = (result: 'success' | 'failure' | 'no_feedback') =>
+            eb.fn.count<number>(eb.case().when('r.send_result', '=', result).then(1).end());
+          return [
+            'r.channel',
+            eb.fn.countAll<number>().as('total_sent'),
+            withResult('success').as('deliveries'),
+            withResult('failure').as('failures'),
+            withResult('no_feedback').as('no_feedback'),
+            eb.fn.count<number>('r.impression_at').as('impressions'),
+            eb.fn.count<number>('r.open_at').as('opens'),
+            eb.fn.count<number>('r.dismissal_at').as('dismissals'),
+          ];
+        })
+        .orderBy('total_sent', 'desc')
+        .orderBy('r.channel')
+        .execute();
+      return rows.map((row) => ({
+        channel: row.channel,
+        totalSent: Number(row.total_sent),
+        deliveries: Number(row.deliveries),
+        failures: Number(row.failures),
+        noFeedback: Number(row.no_feedback),
+        impressions: Number(row.impressions),
+        opens: Number(row.opens),
+        // iOS has no dismissal receipts (SPEC §2.3): 0, whatever a row holds.
+        dismissals: ios ? 0 : Number(row.dismissals),
+      }));
+    },
+
+    async timeline(task, bucketMinutes, bucketCount) {
+      const startedAt = task.started_at;
+      if (startedAt === null || bucketCount < 1) return { bucketMinutes, buckets: [] };
+      const bucketMs = bucketMinutes * MINUTE_MS;
+      const kinds = (Object.keys(TIMELINE_COLUMNS) as TimelineKind[]).filter(
+        (kind) => !(kind === 'dismissals' && task.platform === 'ios'),
+      );
+      // One branch per receipt kind, each a range read of the task's primary key; the union is grouped
+      // once. The bucket size is a literal integer, so that `/` is an integer division in both dialects.
+      const branch = (kind: TimelineKind) => {
+        const since = millisecondsSince(db, TIMELINE_COLUMNS[kind], startedAt);
+        return db
+          .selectFrom('device_results as r')
+          .where('r.task_id', '=', task.id)
+          .where(TIMELINE_COLUMNS[kind], 'is not', null)
+          .select([sql<number>`${since} / ${sql.lit(bucketMs)}`.as('bucket'), sql.lit(kind).as('kind')]);
+      };
+      const [first, ...rest] = kinds.map(branch);
+      const union = rest.reduce((query, next) => query.unionAll(next), first!);
+      const rows = await db
+        .selectFrom(union.as('t'))
+        .select((eb) => ['t.bucket', 't.kind', eb.fn.countAll<number>().as('n')])
+        .groupBy(['t.bucket', 't.kind'])
+        .execute();
+
+      const start = Date.parse(startedAt);
+      const buckets: TimelineBucket[] = Array.from({ length: bucketCount }, (_, i) => ({
+        at: new Date(start + i * bucketMs).toISOString(),
+        deliveries: 0,
+        impressions: 0,
+        opens: 0,
+        dismissals: 0,
+      }));
+      for (const row of rows) {
+        const index = Math.min(bucketCount - 1, Math.max(0, Number(row.bucket)));
+        buckets[index]![row.kind as TimelineKind] += Number(row.n);
+      }
+      return { bucketMinutes, buckets };
+    },
+  };
+}
