@@ -11,6 +11,7 @@
  *   the task's send, a device the provider rejected, a kind the platform does not report (iOS
  *   dismissals), an item that could not be read.
  */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Platform } from '../domain/task-content.ts';
 import { isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
 import { newId } from '../ids.ts';
@@ -77,6 +78,9 @@ interface TaskFacts {
 
 // Bound variables per statement stay far below every backend's limit.
 const LOOKUP_CHUNK = 500;
+
+/** Receipts applied per transaction: short enough that other requests never wait long behind one. */
+export const RECEIPTS_PER_TRANSACTION = 250;
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -195,49 +199,34 @@ export async function ingestReceipts(
     }
   }
 
-  const outcome = await db.transaction().execute(async (trx) => {
-    const moves = new Map<string, CounterMoves>();
-    const movesOf = (taskId: string) => {
-      let m = moves.get(taskId);
-      if (!m) {
-        m = noMoves();
-        moves.set(taskId, m);
-      }
-      return m;
-    };
-    const accepted = new Set<number>();
-    const unchanged: (ApplicableReceipt & { index: number })[] = [];
-    for (const kind of RECEIPT_KINDS) {
-      const ofKind = candidates.filter((c) => c.kind === kind);
-      const changed = await applyKind(trx, kind, ofKind);
-      for (const receipt of ofKind) {
-        const key = pairKey(receipt.taskId, receipt.deviceId);
-        // The first receipt of a changed pair counts; its copies in the same request are duplicates.
-        if (changed.delete(key)) {
-          accepted.add(receipt.index);
-          movesOf(receipt.taskId)[kind]++;
-        } else unchanged.push(receipt);
-      }
-    }
-
-    const errors: { index: number; code: RejectionCode }[] = [];
-    let duplicate = 0;
-    let held = 0;
-    const found = await existingResults(trx, unchanged);
-    for (const receipt of unchanged) {
-      const sendResult = found.get(pairKey(receipt.taskId, receipt.deviceId));
-      if (sendResult === 'failure') errors.push({ index: receipt.index, code: 'DEVICE_SEND_FAILED' });
-      else if (sendResult !== undefined) duplicate++;
-      else if (await hold(trx, app.id, receipt)) held++;
-      else if (await isHeld(trx, receipt)) duplicate++;
-      else errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
-    }
-
-    for (const taskId of new Set([...moves.keys(), ...lateByTask.keys()])) {
-      await moveCounters(trx, taskId, moves.get(taskId) ?? noMoves(), lateByTask.get(taskId) ?? 0);
-    }
-    return { accepted: accepted.size + held, duplicate, errors };
-  });
+  // Sorted by device result key, the conditional writes walk the B-tree in order. Applied in short
+  // transactions with a yield between them: better-sqlite3 is synchronous, and one long transaction
+  // would hold every other request (a console page, another receipt batch) for its whole length. A
+  // crash between two of them leaves part of the request stored and unacknowledged; the sender's
+  // retry then finds those as duplicates, so nothing counts twice.
+  candidates.sort((a, b) =>
+    a.taskId === b.taskId
+      ? a.deviceId < b.deviceId
+        ? -1
+        : a.deviceId > b.deviceId
+          ? 1
+          : 0
+      : a.taskId < b.taskId
+        ? -1
+        : 1,
+  );
+  const outcome = { accepted: 0, duplicate: 0, errors: [] as ReceiptTally['errors'] };
+  for (let start = 0; start === 0 || start < candidates.length; start += RECEIPTS_PER_TRANSACTION) {
+    if (start > 0) await yieldToEventLoop();
+    const chunk = candidates.slice(start, start + RECEIPTS_PER_TRANSACTION);
+    // Late receipts are counted with the first transaction.
+    const part = await db
+      .transaction()
+      .execute((trx) => applyChunk(trx, app.id, chunk, start === 0 ? lateByTask : new Map()));
+    outcome.accepted += part.accepted;
+    outcome.duplicate += part.duplicate;
+    outcome.errors.push(...part.errors);
+  }
 
   tally.accepted = outcome.accepted;
   tally.duplicate = outcome.duplicate;
@@ -245,6 +234,54 @@ export async function ingestReceipts(
   tally.errors.push(...outcome.errors);
   tally.errors.sort((a, b) => a.index - b.index);
   return tally;
+}
+
+/** Applies one transaction's worth of checked receipts and moves the counters; answers what became of them. */
+async function applyChunk(
+  trx: Db,
+  appId: string,
+  candidates: (ApplicableReceipt & { index: number })[],
+  lateByTask: Map<string, number>,
+): Promise<{ accepted: number; duplicate: number; errors: ReceiptTally['errors'] }> {
+  const moves = new Map<string, CounterMoves>();
+  const movesOf = (taskId: string) => {
+    let m = moves.get(taskId);
+    if (!m) {
+      m = noMoves();
+      moves.set(taskId, m);
+    }
+    return m;
+  };
+  let accepted = 0;
+  const unchanged: (ApplicableReceipt & { index: number })[] = [];
+  for (const kind of RECEIPT_KINDS) {
+    const ofKind = candidates.filter((c) => c.kind === kind);
+    const changed = await applyKind(trx, kind, ofKind);
+    for (const receipt of ofKind) {
+      // The first receipt of a changed pair counts; its copies in the same request are duplicates.
+      if (changed.delete(pairKey(receipt.taskId, receipt.deviceId))) {
+        accepted++;
+        movesOf(receipt.taskId)[kind]++;
+      } else unchanged.push(receipt);
+    }
+  }
+
+  const errors: ReceiptTally['errors'] = [];
+  let duplicate = 0;
+  const found = await existingResults(trx, unchanged);
+  for (const receipt of unchanged) {
+    const sendResult = found.get(pairKey(receipt.taskId, receipt.deviceId));
+    if (sendResult === 'failure') errors.push({ index: receipt.index, code: 'DEVICE_SEND_FAILED' });
+    else if (sendResult !== undefined) duplicate++;
+    else if (await hold(trx, appId, receipt)) accepted++;
+    else if (await isHeld(trx, receipt)) duplicate++;
+    else errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
+  }
+
+  for (const taskId of new Set([...moves.keys(), ...lateByTask.keys()])) {
+    await moveCounters(trx, taskId, moves.get(taskId) ?? noMoves(), lateByTask.get(taskId) ?? 0);
+  }
+  return { accepted, duplicate, errors };
 }
 
 /**
