@@ -32,6 +32,12 @@ export const RECEIPT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 /** Header with the hex HMAC-SHA256 of the raw body. */
 export const SIGNATURE_HEADER = 'x-pushboard-signature';
 
+/**
+ * Log level of the receipt routes: Fastify's per-request info lines would log every callback's URL,
+ * and a provider's receipt URL carries the app's receipt secret (and these routes are the busiest).
+ */
+const RECEIPT_LOG_LEVEL = 'warn';
+
 /** Header with the app's SDK key. */
 export const SDK_KEY_HEADER = 'x-pushboard-key';
 
@@ -190,6 +196,7 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
     '/sdk',
     {
       config: { public: true },
+      logLevel: RECEIPT_LOG_LEVEL,
       validatorCompiler: documentedOnly,
       schema: {
         tags: ['receipts'],
@@ -234,6 +241,7 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
     '/:provider/:appId',
     {
       config: { public: true },
+      logLevel: RECEIPT_LOG_LEVEL,
       validatorCompiler: documentedOnly,
       schema: {
         tags: ['receipts'],
