@@ -281,6 +281,24 @@ describe.skipIf(!hasChromium)('the web console', () => {
     expect(await page.getByTestId('details-expiry').textContent()).toMatch(/Kept for another 2 d 2[01] h/);
   });
 
+  test('a Umeng task with no receipts back says why: receipts need Umeng’s Pro tier', async () => {
+    const umeng = await api<{ id: string }>('POST', '/apps', {
+      name: 'Umeng Android',
+      platform: 'android',
+      provider: 'umeng',
+      providerConfig: { appKey: 'k'.repeat(24), appMasterSecret: 's'.repeat(32) },
+    });
+    const task = await createTask({ name: 'Umeng without Pro', appId: umeng.id });
+    setTaskState(task.id, 'completed', new Date(Date.now() - 3600_000), {
+      planned_sends: 500,
+      total_sent: 500,
+      failures: 20,
+      no_feedback: 480,
+    });
+    await page.goto(`${server.baseUrl}/w/default/tasks/${task.id}`);
+    await eventually(() => page.getByTestId('umeng-receipts-note').textContent()).toContain('Pro tier');
+  });
+
   test('a task sends for real: its statistics fill in live, the device table filters, and "opened" becomes an audience', async () => {
     // An Android simulator app whose receipts all come back within about a second of the send.
     const app = await api<{ id: string }>('POST', '/apps', {

@@ -68,6 +68,7 @@ export const api = {
   apps: {
     list: (w: string, page = 1, pageSize = MAX_PAGE_SIZE) =>
       request<Page<App>>('GET', `${ws(w)}/apps`, { query: { page, pageSize } }),
+    get: (w: string, appId: string) => request<App>('GET', `${ws(w)}/apps/${id(appId)}`),
     create: (w: string, body: AppCreate) => request<App>('POST', `${ws(w)}/apps`, { body }),
     remove: (w: string, appId: string) => request<void>('DELETE', `${ws(w)}/apps/${id(appId)}`),
     rotateSecrets: (w: string, appId: string) =>

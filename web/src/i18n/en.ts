@@ -261,6 +261,9 @@ export const en = {
   'details.notStartedImmediate': 'Not sent yet: this task will be sent as soon as possible.',
   'details.windowsExplained':
     'Statistics are collected for 72 hours once sending starts; device-level details are kept for 72 hours.',
+  'details.umengReceiptsTitle': 'No receipts from Umeng yet',
+  'details.umengReceipts':
+    "Umeng reports deliveries and opens only for apps on its Pro tier. Without it this task shows its send results only; impressions and dismissals come from your app's SDK (POST /api/v1/receipts/sdk).",
   'details.providerStats': 'Delivery',
   'details.sdkStats': 'On the device',
   'details.ratesExplained': 'Rates are shares of deliveries; "–" when nothing has been delivered.',

@@ -257,6 +257,9 @@ export const zh: Record<MessageKey, string> = {
   'details.notStartedScheduled': '尚未发送：该任务定于 {time} 发送。',
   'details.notStartedImmediate': '尚未发送：该任务将尽快发送。',
   'details.windowsExplained': '开始发送后统计 72 小时；设备明细保留 72 小时。',
+  'details.umengReceiptsTitle': '尚未收到友盟回执',
+  'details.umengReceipts':
+    '友盟仅为 Pro 版应用回传送达与点击回执。未开通时，本任务只显示发送结果；展示与忽略数据由应用内 SDK 上报（POST /api/v1/receipts/sdk）。',
   'details.providerStats': '发送与送达',
   'details.sdkStats': '设备端',
   'details.ratesExplained': '各比率以送达数为分母；尚无送达时显示「–」。',

@@ -176,6 +176,7 @@ export function TaskDetailsPage() {
       )}
 
       <Windows task={task} />
+      <UmengReceiptsNote task={task} />
       <StatisticsPanel task={task} />
       <Row gutter={[16, 16]}>
         <Col xs={24} xl={10}>
@@ -380,6 +381,33 @@ function Figure({
         data-testid={testId}
       />
     </Col>
+  );
+}
+
+/**
+ * For a task sent through Umeng with nothing reported back yet: Umeng sends delivery and click
+ * receipts only on its Pro tier (UMENG.md), so a marketer must learn why the numbers stay empty.
+ */
+function UmengReceiptsNote({ task }: { task: Task }) {
+  const { t } = useI18n();
+  const ws = useCurrentWorkspace();
+  const app = useQuery({
+    queryKey: ['ws', ws.id, 'app', task.appId],
+    queryFn: () => api.apps.get(ws.id, task.appId),
+    staleTime: 5 * 60_000,
+  });
+  const s = task.statistics;
+  const nothingBack =
+    task.startedAt !== null && s.totalSent > 0 && s.deliveries + s.opens + s.impressions === 0;
+  if (app.data?.provider !== 'umeng' || !nothingBack) return null;
+  return (
+    <Alert
+      type="info"
+      showIcon
+      title={t('details.umengReceiptsTitle')}
+      description={t('details.umengReceipts')}
+      data-testid="umeng-receipts-note"
+    />
   );
 }
 
