@@ -5,16 +5,11 @@
  * exactly what the simulator's (deterministic) funnel planned, and Generate Audience from "delivered
  * but not opened" holds exactly those devices.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statisticsViolations } from '../src/domain/statistics.ts';
 import { simulateDevice } from '../src/providers/simulator.ts';
-import { tempDir } from './helpers.ts';
+import { ADMIN_PASSWORD, type ConsoleServer, startServer } from './console-harness.ts';
 
-const BIN = path.resolve(import.meta.dirname, '../bin/pushboard.js');
-const PASSWORD = 'e2e-password';
 const DEVICES = 600;
 const UNMATCHED = 25;
 // Compressed so that the simulated day of late opens passes in about a second.
@@ -28,8 +23,7 @@ const CONFIG = {
   timeScale: 100_000,
 };
 
-let child: ChildProcess;
-let dataDir: string;
+let server: ConsoleServer;
 let baseUrl: string;
 let token: string;
 
@@ -47,44 +41,19 @@ async function api(method: string, url: string, body?: unknown) {
 }
 
 beforeAll(async () => {
-  dataDir = tempDir('pushboard-e2e-');
-  child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
-    env: {
-      ...process.env,
-      PUSHBOARD_DATA_DIR: dataDir,
-      PUSHBOARD_ADMIN_PASSWORD: PASSWORD,
-      PUSHBOARD_SEED_DEMO: 'false',
-      LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stderr?.on('data', (chunk) => {
-    out += chunk;
-  });
-  baseUrl = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`pushboard serve exited with ${code}: ${out}`)));
-  });
+  // The real `pushboard serve` on loopback, as the console's browser tests run it.
+  server = await startServer();
+  baseUrl = server.baseUrl;
   const login = await fetch(`${baseUrl}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
   });
   token = ((await login.json()) as { token: string }).token;
 });
 
 afterAll(async () => {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
-  fs.rmSync(dataDir, { recursive: true, force: true });
+  await server?.stop();
 });
 
 const CHANNELS = ['huawei', 'xiaomi', 'oppo', 'vivo', 'simulator', 'simulator'];
