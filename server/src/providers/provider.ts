@@ -85,6 +85,36 @@ export interface ParsedReceipt {
   providerRef?: string;
 }
 
+/** A receipt item in Pushboard's own wire shape (SPEC §6.1), its kind not yet checked against a source. */
+export interface ReceiptItem {
+  taskId: string;
+  deviceId: string;
+  kind: string;
+  at: Date;
+  channel?: string;
+}
+
+/**
+ * Reads one `{taskId, deviceId, kind, at, channel?}` item — the shape of the simulator's callbacks and
+ * of SDK receipts alike — or null when a field is missing or malformed. Which kinds a source may
+ * report is its caller's business.
+ */
+export function readReceiptItem(item: unknown): ReceiptItem | null {
+  if (typeof item !== 'object' || item === null) return null;
+  const r = item as Record<string, unknown>;
+  if (typeof r.taskId !== 'string' || typeof r.deviceId !== 'string' || r.deviceId === '') return null;
+  if (typeof r.kind !== 'string' || typeof r.at !== 'string') return null;
+  const at = new Date(r.at);
+  if (Number.isNaN(at.getTime())) return null;
+  return {
+    taskId: r.taskId,
+    deviceId: r.deviceId,
+    kind: r.kind,
+    at,
+    ...(typeof r.channel === 'string' && { channel: r.channel }),
+  };
+}
+
 /** Receipts of one callback body: the readable ones, and the raw form of each unreadable item. */
 export interface ParsedReceipts {
   receipts: ParsedReceipt[];

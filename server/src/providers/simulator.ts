@@ -31,6 +31,7 @@ import {
   type ParsedReceipts,
   type Provider,
   ProviderError,
+  readReceiptItem,
   type SendBatchResult,
 } from './provider.ts';
 import type { PlannedRow, SimulatorOutbox } from './simulator-outbox.ts';
@@ -193,7 +194,7 @@ export function simulateDevice(
 }
 
 /** Whether a behaviour produces no receipt at all (nothing delivered on Android, nothing shown). */
-export function reportsNothing(settings: SimulatorBehaviour, platform: Platform): boolean {
+function reportsNothing(settings: SimulatorBehaviour, platform: Platform): boolean {
   return settings.impressionRate === 0 && (platform === 'ios' || settings.deliveryRate === 0);
 }
 
@@ -373,28 +374,12 @@ export function parseSimulatorReceipts(body: unknown): ParsedReceipts {
       ? ((body as { receipts: unknown[] }).receipts as unknown[])
       : [body];
   for (const item of items) {
-    const r = item as Record<string, unknown> | null;
-    const at = typeof r?.at === 'string' ? new Date(r.at) : undefined;
-    if (
-      r === null ||
-      typeof r !== 'object' ||
-      typeof r.taskId !== 'string' ||
-      typeof r.deviceId !== 'string' ||
-      !RECEIPT_KINDS.has(r.kind as ParsedReceipt['kind']) ||
-      at === undefined ||
-      Number.isNaN(at.getTime())
-    ) {
+    const receipt = readReceiptItem(item);
+    if (receipt === null || !RECEIPT_KINDS.has(receipt.kind as ParsedReceipt['kind'])) {
       result.unreadable.push(item);
       continue;
     }
-    result.receipts.push({
-      taskId: r.taskId,
-      deviceId: r.deviceId,
-      pushToken: null,
-      kind: r.kind as ParsedReceipt['kind'],
-      at,
-      ...(typeof r.channel === 'string' && { channel: r.channel }),
-    });
+    result.receipts.push({ ...receipt, pushToken: null, kind: receipt.kind as ParsedReceipt['kind'] });
   }
   return result;
 }

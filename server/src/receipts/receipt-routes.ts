@@ -19,7 +19,7 @@ import type { Api, RouteDeps } from '../app.ts';
 import type { Platform } from '../domain/task-content.ts';
 import { AppError } from '../errors.ts';
 import { authErrors } from '../http/schemas.ts';
-import type { ProviderApp, ProviderRegistry } from '../providers/provider.ts';
+import { type ProviderApp, type ProviderRegistry, readReceiptItem } from '../providers/provider.ts';
 import type { ReceiptKind } from '../storage/database.ts';
 import { type IncomingReceipt, ingestReceipts, keepUnreadable, type ReceiptTally } from './receipt-ingest.ts';
 
@@ -144,24 +144,11 @@ function readItems(list: unknown[], kinds: ReadonlySet<ReceiptKind>) {
   const receipts: IncomingReceipt[] = [];
   const refused: ReceiptTally['errors'] = [];
   list.forEach((item, index) => {
-    const r = item as Record<string, unknown> | null;
-    const at = typeof r?.at === 'string' ? new Date(r.at) : undefined;
-    if (
-      typeof r !== 'object' ||
-      r === null ||
-      typeof r.taskId !== 'string' ||
-      typeof r.deviceId !== 'string' ||
-      r.deviceId === '' ||
-      typeof r.kind !== 'string' ||
-      at === undefined ||
-      Number.isNaN(at.getTime())
-    ) {
-      refused.push({ index, code: 'INVALID_RECEIPT' });
-    } else if (!kinds.has(r.kind as ReceiptKind)) {
-      refused.push({ index, code: 'KIND_NOT_SUPPORTED' });
-    } else {
-      receipts.push({ index, taskId: r.taskId, deviceId: r.deviceId, kind: r.kind as ReceiptKind, at });
-    }
+    const r = readReceiptItem(item);
+    if (r === null) refused.push({ index, code: 'INVALID_RECEIPT' });
+    else if (!kinds.has(r.kind as ReceiptKind)) refused.push({ index, code: 'KIND_NOT_SUPPORTED' });
+    else
+      receipts.push({ index, taskId: r.taskId, deviceId: r.deviceId, kind: r.kind as ReceiptKind, at: r.at });
   });
   return { receipts, refused };
 }
