@@ -24,6 +24,9 @@ import { bootstrapTenancy } from './tenancy/bootstrap.ts';
 /** Folder of the web console's static files. */
 export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
 
+/** How long a stopping server lets in-flight requests finish before it closes their connections. */
+export const SHUTDOWN_GRACE_MS = 2000;
+
 /** Opens the configured store and brings its schema up to date. */
 export async function openStore(config: Config): Promise<Db> {
   const db = openSqlite(config.sqliteFile);
@@ -94,7 +97,12 @@ export async function startServer(config: Config): Promise<() => Promise<void>> 
     // Sends stop after their current batches and resume on the next start.
     await dispatcher.stop();
     await Promise.all([reporter.stop(), retention.stop()]);
+    // A keep-alive connection whose response ends after the close has begun stays open until Node's
+    // keep-alive timeout (72 s) and holds the close with it: in-flight requests get a moment to
+    // finish, then what is left is cut.
+    const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
     await app.close();
+    clearTimeout(cut);
     await db.destroy();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
