@@ -11,6 +11,7 @@ export type JobErrorListener = (jobId: string, error: unknown) => void;
 /** An in-memory `JobQueue`. */
 export function createInProcessQueue<T>(onError: JobErrorListener = () => {}): JobQueue<T> {
   const waiting = new Map<string, T>();
+  const delayed = new Map<string, NodeJS.Timeout>();
   const running = new Map<string, Promise<void>>();
   const controller = new AbortController();
   let handler: JobHandler<T> | undefined;
@@ -38,12 +39,31 @@ export function createInProcessQueue<T>(onError: JobErrorListener = () => {}): J
   }
 
   return {
-    async add(jobId, data) {
-      if (closed || waiting.has(jobId) || running.has(jobId)) return;
+    async add(jobId, data, options) {
+      if (closed || waiting.has(jobId) || delayed.has(jobId) || running.has(jobId)) return;
+      const delayMs = options?.delayMs ?? 0;
+      if (delayMs > 0) {
+        const timer = setTimeout(() => {
+          delayed.delete(jobId);
+          if (closed || waiting.has(jobId) || running.has(jobId)) return;
+          waiting.set(jobId, data);
+          pump();
+        }, delayMs);
+        // A delayed job alone does not keep the process alive (the database is what survives).
+        timer.unref();
+        delayed.set(jobId, timer);
+        return;
+      }
       waiting.set(jobId, data);
       pump();
     },
     async remove(jobId) {
+      const timer = delayed.get(jobId);
+      if (timer) {
+        clearTimeout(timer);
+        delayed.delete(jobId);
+        return true;
+      }
       return waiting.delete(jobId);
     },
     process(jobHandler, maxConcurrent) {
@@ -55,6 +75,8 @@ export function createInProcessQueue<T>(onError: JobErrorListener = () => {}): J
     async close() {
       closed = true;
       waiting.clear();
+      for (const timer of delayed.values()) clearTimeout(timer);
+      delayed.clear();
       controller.abort();
       await Promise.all(running.values());
     },
