@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The scaled run's own PostgreSQL database (server/test/backends.ts).
+    globalSetup: ['server/test/global-setup.ts'],
   },
 });

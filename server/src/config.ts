@@ -12,8 +12,22 @@ export interface Config {
   host: string;
   /** Folder holding the SQLite file (`pushboard.db`) and other local state. */
   dataDir: string;
-  /** Path of the SQLite database file; derived from `dataDir` unless set. */
+  /** Path of the SQLite database file; derived from `dataDir` unless set. Unused with `databaseUrl`. */
   sqliteFile: string;
+  /**
+   * PostgreSQL connection URL (`DATABASE_URL`): the scaled store, shared by every process of a
+   * deployment. Absent: the embedded SQLite file.
+   */
+  databaseUrl: string | undefined;
+  /**
+   * Redis URL (`REDIS_URL`): work is distributed through BullMQ queues there, so that any number of
+   * worker processes share it. Absent: jobs run in this process. Needs `databaseUrl`.
+   */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key of this deployment (`PUSHBOARD_REDIS_PREFIX`), so deployments can share a Redis. */
+  redisPrefix: string;
+  /** Milliseconds a worker's job lock lasts without renewal: a worker that died is replaced after this. */
+  jobLockMs: number;
   /** Password for the `admin` user created on first start; generated and printed when absent. */
   adminPassword: string | undefined;
   /** Whether the first start creates the simulator apps, their virtual fleet and the demo audience. */
@@ -77,6 +91,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     sqliteFile: env.PUSHBOARD_SQLITE_FILE
       ? path.resolve(env.PUSHBOARD_SQLITE_FILE)
       : path.join(dataDir, 'pushboard.db'),
+    ...scaleOut(env),
     adminPassword: nonEmpty(env.PUSHBOARD_ADMIN_PASSWORD),
     seedDemo: boolean(env, 'PUSHBOARD_SEED_DEMO', true),
     demoFleetSize: integer(env, 'PUSHBOARD_DEMO_FLEET_SIZE', 100_000, 0, 10_000_000),
@@ -95,6 +110,38 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       retryBaseMs: integer(env, 'PUSHBOARD_DISPATCH_RETRY_BASE_MS', 1000, 1, 3_600_000),
       concurrentTasks: integer(env, 'PUSHBOARD_DISPATCH_CONCURRENT_TASKS', 4, 1, 1000),
     },
+  };
+}
+
+/** The scaled-mode settings: PostgreSQL and Redis URLs, checked together. */
+function scaleOut(
+  env: NodeJS.ProcessEnv,
+): Pick<Config, 'databaseUrl' | 'redisUrl' | 'redisPrefix' | 'jobLockMs'> {
+  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  const redisUrl = nonEmpty(env.REDIS_URL);
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(
+      `DATABASE_URL must be a PostgreSQL URL such as postgres://user@host:5432/pushboard, got "${databaseUrl}"`,
+    );
+  }
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError(`REDIS_URL must be a Redis URL such as redis://host:6379, got "${redisUrl}"`);
+  }
+  if (redisUrl !== undefined && databaseUrl === undefined) {
+    // Workers on other machines cannot reach this machine's SQLite file.
+    throw new ConfigError('REDIS_URL needs DATABASE_URL: the scaled mode keeps its state in PostgreSQL');
+  }
+  const redisPrefix = nonEmpty(env.PUSHBOARD_REDIS_PREFIX) ?? 'pushboard';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(redisPrefix)) {
+    throw new ConfigError(
+      `PUSHBOARD_REDIS_PREFIX must be 1 to 64 letters, digits, "_" or "-", got "${redisPrefix}"`,
+    );
+  }
+  return {
+    databaseUrl,
+    redisUrl,
+    redisPrefix,
+    jobLockMs: integer(env, 'PUSHBOARD_JOB_LOCK_MS', 30_000, 1000, 600_000),
   };
 }
 

@@ -18,6 +18,7 @@ import { signReceipts } from './receipts/receipt-routes.ts';
 import { createRetentionJob } from './retention/retention.ts';
 import type { Db } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrations/index.ts';
+import { openPostgres } from './storage/postgres.ts';
 import { openSqlite } from './storage/sqlite.ts';
 import { bootstrapTenancy } from './tenancy/bootstrap.ts';
 
@@ -27,10 +28,15 @@ export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** How long a stopping server lets in-flight requests finish before it closes their connections. */
 export const SHUTDOWN_GRACE_MS = 2000;
 
-/** Opens the configured store and brings its schema up to date. */
+/** Opens the configured store (PostgreSQL with `DATABASE_URL`, else the SQLite file) and brings its schema up to date. */
 export async function openStore(config: Config): Promise<Db> {
-  const db = openSqlite(config.sqliteFile);
-  await migrateToLatest(db);
+  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : openSqlite(config.sqliteFile);
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
   return db;
 }
 

@@ -8,7 +8,7 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { createDeviceResultStore, type DeviceFilter } from '../src/results/device-result-store.ts';
 import type { DeviceResultRow, TaskRow } from '../src/storage/database.ts';
-import { createTestInstance, type TestInstance } from './helpers.ts';
+import { createTestInstance, numberedId, type TestInstance } from './helpers.ts';
 
 const WS = '/api/v1/workspaces/default';
 const HOUR = 3_600_000;
@@ -571,7 +571,7 @@ describe('CSV export', () => {
     await sql`
       with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${count})
       insert into device_results (task_id, device_id, batch_seq, channel, send_result)
-      select ${big.taskId}, printf('big-%06d', i), i / 1000 + 1, 'simulator', 'no_feedback' from n`.execute(
+      select ${big.taskId}, ${numberedId(t.db, 'big-', sql`i`, 6)}, i / 1000 + 1, 'simulator', 'no_feedback' from n`.execute(
       t.db,
     );
     await writeSend(big.taskId, [], { total_sent: count, no_feedback: count, planned_sends: count });
@@ -774,7 +774,7 @@ describe('Generate Audience', () => {
     await sql`
       with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${count})
       insert into device_results (task_id, device_id, batch_seq, channel, send_result, open_at)
-      select ${big.taskId}, printf('dev-%07d', i), i / 2000 + 1, 'simulator', 'success',
+      select ${big.taskId}, ${numberedId(t.db, 'dev-', sql`i`, 7)}, i / 2000 + 1, 'simulator', 'success',
         case when i % 4 = 0 then '2026-01-01T00:00:00.000Z' end from n`.execute(t.db);
     await writeSend(big.taskId, [], {
       total_sent: count,

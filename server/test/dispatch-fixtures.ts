@@ -18,7 +18,7 @@ import type { Provider, ProviderRegistry } from '../src/providers/provider.ts';
 import { createSimulatorLedger, createSimulatorProvider } from '../src/providers/simulator.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
 import type { Db } from '../src/storage/database.ts';
-import type { TestInstance } from './helpers.ts';
+import { numberedId, type TestInstance } from './helpers.ts';
 
 /** A logger that keeps what it is told, for tests that look at it. */
 export function memoryLogger(): DispatchLogger & {
@@ -64,11 +64,11 @@ export async function sendFixture(
   });
   await t.db.insertInto('apps').values(app).execute();
   const audienceId = newId('aud');
-  // A SQLite recursive series: tests run on the embedded backend.
+  // A recursive series, written for both backends.
   await sql`
     with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${options.devices})
     insert into devices (app_id, device_id, push_token, channel, created_at, updated_at)
-    select ${app.id}, printf('dev-%07d', i), printf('tok%041d', i),
+    select ${app.id}, ${numberedId(t.db, 'dev-', sql`i`, 7)}, ${numberedId(t.db, 'tok', sql`i`, 41)},
       case when ${platform} = 'ios' then 'apns'
            when i % 10 = 0 then 'huawei' when i % 10 = 1 then 'xiaomi' when i % 10 = 2 then 'oppo'
            when i % 10 = 3 then 'vivo' when i % 10 = 4 then 'honor' else 'simulator' end,
@@ -93,12 +93,16 @@ export async function sendFixture(
   await sql`
     with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${options.devices})
     insert into audience_members (audience_id, device_id)
-    select ${audienceId}, printf('dev-%07d', i) from n where ${options.devices} > 0`.execute(t.db);
+    select ${audienceId}, ${numberedId(t.db, 'dev-', sql`i`, 7)} from n where ${options.devices} > 0`.execute(
+    t.db,
+  );
   // Unmatched IDs sort between the registered ones ("dev-0000123x"), so batches mix both kinds.
   await sql`
     with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${unmatched})
     insert into audience_members (audience_id, device_id)
-    select ${audienceId}, printf('dev-%07dx', i * 7) from n where ${unmatched} > 0`.execute(t.db);
+    select ${audienceId}, ${numberedId(t.db, 'dev-', sql`i * 7`, 7, 'x')} from n where ${unmatched} > 0`.execute(
+    t.db,
+  );
   return { appId: app.id, audienceId };
 }
 

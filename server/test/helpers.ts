@@ -1,16 +1,17 @@
 /**
- * Test harness: a real SQLite file in a fresh temporary folder, migrated and bootstrapped, and the
+ * Test harness: a fresh store of the run's backend (a real SQLite file in a temporary folder, or a
+ * schema of the scaled run's PostgreSQL database: backends.ts), migrated and bootstrapped, and the
  * API built with `buildApp` and driven through `inject()` (no port is opened).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
+import { type RawBuilder, sql } from 'kysely';
 import { type Api, buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import type { Db } from '../src/storage/database.ts';
-import { migrateToLatest } from '../src/storage/migrations/index.ts';
-import { openSqlite } from '../src/storage/sqlite.ts';
+import { isPostgres } from '../src/storage/dialect.ts';
 import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from '../src/tenancy/bootstrap.ts';
 
 /** Password of the `admin` user in every test instance. */
@@ -22,6 +23,8 @@ export interface TestInstance {
   db: Db;
   config: Config;
   dir: string;
+  /** Environment that points a `pushboard` process at this instance's store (backends.ts). */
+  env: Record<string, string>;
   /** The workspace created on first start. */
   workspaceId: string;
   /** A logged-in admin's bearer token. */
@@ -40,12 +43,16 @@ export function tempDir(prefix = 'pushboard-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-/** Starts a fresh instance on its own SQLite file. */
+/** Starts a fresh instance on its own store. */
 export async function createTestInstance(env: Record<string, string> = {}): Promise<TestInstance> {
   const dir = tempDir();
-  const config = loadConfig({ dataDir: dir, logLevel: 'silent' }, { PUSHBOARD_SEED_DEMO: 'false', ...env });
-  const db = openSqlite(config.sqliteFile);
-  await migrateToLatest(db);
+  const { openTestStore } = await import('./backends.ts');
+  const store = await openTestStore(dir);
+  const config = loadConfig(
+    { dataDir: dir, logLevel: 'silent' },
+    { PUSHBOARD_SEED_DEMO: 'false', ...store.env, ...env },
+  );
+  const db = store.db;
   const clock = { now: new Date() };
   await bootstrapTenancy(db, ADMIN_PASSWORD, clock.now);
   const app = await buildApp({ config, db, logger: false, clock: () => clock.now });
@@ -66,6 +73,7 @@ export async function createTestInstance(env: Record<string, string> = {}): Prom
     db,
     config,
     dir,
+    env: store.env,
     workspaceId: DEFAULT_WORKSPACE_ID,
     adminToken,
     clock,
@@ -73,10 +81,20 @@ export async function createTestInstance(env: Record<string, string> = {}): Prom
     login,
     async close() {
       await app.close();
-      await db.destroy();
+      await store.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * SQL for a numbered test ID: `prefix`, the integer expression `n` zero-padded to `width` digits,
+ * then `suffix` (`dev-0000042`), on either backend (SQLite has printf, PostgreSQL lpad).
+ */
+export function numberedId(db: Db, prefix: string, n: RawBuilder<unknown>, width: number, suffix = '') {
+  return isPostgres(db)
+    ? sql<string>`cast(${prefix} as text) || lpad(cast(${n} as text), ${width}, '0') || cast(${suffix} as text)`
+    : sql<string>`printf(${`${prefix.replaceAll('%', '%%')}%0${width}d${suffix.replaceAll('%', '%%')}`}, ${n})`;
 }
 
 /** Builds a multipart/form-data body with text fields and one file. */

@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 
 /** PostgreSQL's address on this machine (trust auth). */
-export const POSTGRES_ADMIN_URL = process.env.PUSHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const POSTGRES_ADMIN_URL =
+  process.env.PUSHBOARD_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** Redis's address on this machine. */
 export const REDIS_TEST_URL = process.env.PUSHBOARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

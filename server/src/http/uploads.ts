@@ -17,7 +17,9 @@ export function uploadTooLarge(limitBytes: number): AppError {
 /** A raw request body that fails with `PAYLOAD_TOO_LARGE` once it passes `limitBytes`. */
 export async function* limited(body: Readable, limitBytes: number): AsyncGenerator<Buffer> {
   let bytes = 0;
-  for await (const chunk of body) {
+  // Not destroyed when reading stops early: the client is still sending, and a destroyed request
+  // would cut the connection before the 413 answer reaches it.
+  for await (const chunk of body.iterator({ destroyOnReturn: false })) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     bytes += buffer.length;
     if (bytes > limitBytes) throw uploadTooLarge(limitBytes);

@@ -13,6 +13,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
+import { jsonArrayRows } from '../storage/dialect.ts';
 
 /** Receipts the SDK reports; the provider reports the rest. */
 const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
@@ -35,8 +36,8 @@ export function createSimulatorOutbox(db: Db): SimulatorOutbox {
       // per statement would cost more to build than to write.
       await sql`
         insert into simulator_receipts (task_id, device_id, kind, app_id, channel, due_at)
-        select ${taskId}, value ->> 0, value ->> 1, ${appId}, value ->> 2, value ->> 3
-        from json_each(${JSON.stringify(rows)})
+        select cast(${taskId} as text), value ->> 0, value ->> 1, cast(${appId} as text), value ->> 2, value ->> 3
+        from ${jsonArrayRows(db, JSON.stringify(rows))} as j
         where true
         on conflict do nothing`.execute(db);
     },
@@ -159,7 +160,7 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
         await sql`
           delete from simulator_receipts
           where (task_id, device_id, kind) in (
-            select value ->> 0, value ->> 1, value ->> 2 from json_each(${keys})
+            select value ->> 0, value ->> 1, value ->> 2 from ${jsonArrayRows(db, keys)} as j
           )`.execute(db);
       }
       posted += done.length;

@@ -264,7 +264,9 @@ export function createSimulatorLedger(db: Db): SimulatorLedger {
           sends: 1,
           accepted_at: at.toISOString(),
         })
-        .onConflict((oc) => oc.column('batch_id').doUpdateSet((eb) => ({ sends: eb('sends', '+', 1) })))
+        .onConflict((oc) =>
+          oc.column('batch_id').doUpdateSet((eb) => ({ sends: eb('simulator_batches.sends', '+', 1) })),
+        )
         .returning('sends')
         .executeTakeFirstOrThrow();
       return Number(row.sends) === 1;

@@ -10,6 +10,7 @@
  */
 import { type Kysely, sql } from 'kysely';
 import type { Database, ReceiptKind } from '../storage/database.ts';
+import { jsonArrayRows } from '../storage/dialect.ts';
 
 /** A receipt about to be applied: for a device of a started task of the right app, inside the window. */
 export interface ApplicableReceipt {
@@ -62,8 +63,8 @@ export async function applyKind(
   const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId, r.at]));
   const column = sql.ref(`r.${TIME_COLUMN[kind]}`);
   const target = sql.id(TIME_COLUMN[kind]);
-  // SQLite's UPDATE … FROM: the JSON rows drive the join and each finds its device result by primary
-  // key. When several rows match one device, SQLite updates it once with one of them.
+  // UPDATE … FROM (SQLite and PostgreSQL alike): the JSON rows drive the join and each finds its device
+  // result by primary key. When several rows match one device, it is updated once, with one of them.
   const condition =
     kind === 'delivered'
       ? sql`r.send_result = 'no_feedback'`
@@ -73,10 +74,11 @@ export async function applyKind(
     update device_results as r
     set ${target} = j.at${setResult}
     from (
-      select value ->> 0 as task_id, value ->> 1 as device_id, value ->> 2 as at from json_each(${rows})
+      select value ->> 0 as task_id, value ->> 1 as device_id, value ->> 2 as at
+      from ${jsonArrayRows(executor, rows)} as e
     ) as j
     where r.task_id = j.task_id and r.device_id = j.device_id and ${condition}
-    returning task_id, device_id`.execute(executor);
+    returning r.task_id, r.device_id`.execute(executor);
   for (const row of result.rows) changed.add(pairKey(row.task_id, row.device_id));
   return changed;
 }
@@ -91,7 +93,7 @@ export async function existingResults(
   const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId]));
   const result = await sql<{ task_id: string; device_id: string; send_result: string }>`
     select r.task_id, r.device_id, r.send_result
-    from json_each(${rows}) as j
+    from ${jsonArrayRows(executor, rows)} as j
     join device_results as r on r.task_id = j.value ->> 0 and r.device_id = j.value ->> 1`.execute(executor);
   for (const row of result.rows) {
     found.set(pairKey(row.task_id, row.device_id), row.send_result as 'success' | 'failure' | 'no_feedback');

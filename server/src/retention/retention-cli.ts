@@ -37,6 +37,7 @@ export function registerRetentionCommands(
         const seconds = ((performance.now() - started) / 1000).toFixed(1);
         process.stdout.write(
           `purged ${report.deviceResults} device results of ${report.tasks} tasks ` +
+            (report.partitionsDropped > 0 ? `and ${report.partitionsDropped} day partitions ` : '') +
             `(retention ${config.retentionHours} h, as of ${asOf.toISOString()}) in ${seconds} s\n`,
         );
       } finally {

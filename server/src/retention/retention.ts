@@ -7,11 +7,18 @@
  * millions of rows never holds the database for long and receipts keep flowing while it runs. The
  * task is marked `details_purged_at` only after its last chunk: an interrupted purge is finished by
  * the next run, and the API answers `410 DEVICE_DETAILS_EXPIRED` by the clock before that anyway.
+ *
+ * On PostgreSQL the results live in one partition per day of task creation: a purge marks the
+ * expired tasks, deletes row by row only what sits in the default partition, and drops every day
+ * partition whose tasks are all purged (`storage/result-partitions.ts`). The rows of a purged task
+ * are unreadable at once and gone with their partition, at most a day or so later.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { WindowSettings } from '../domain/windows.ts';
 import type { Db } from '../storage/database.ts';
+import { isPostgres } from '../storage/dialect.ts';
+import { dropExpiredResultPartitions, ensureResultPartitions } from '../storage/result-partitions.ts';
 
 /**
  * Device results deleted per statement. Each statement holds the (synchronous) SQLite connection and
@@ -24,8 +31,10 @@ export const PURGE_CHUNK_ROWS = 2_500;
 export interface PurgeReport {
   /** Tasks whose device results were deleted (and which are now marked purged). */
   tasks: number;
-  /** Device results deleted. */
+  /** Device results deleted row by row. */
   deviceResults: number;
+  /** PostgreSQL: day partitions of device results dropped whole. */
+  partitionsDropped: number;
 }
 
 /** Progress callback: called after every chunk with the running totals. */
@@ -47,7 +56,10 @@ export async function purgeExpiredDetails(
   options: { chunkRows?: number; onProgress?: PurgeProgress; signal?: AbortSignal } = {},
 ): Promise<PurgeReport> {
   const chunkRows = options.chunkRows ?? PURGE_CHUNK_ROWS;
-  const report: PurgeReport = { tasks: 0, deviceResults: 0 };
+  const report: PurgeReport = { tasks: 0, deviceResults: 0, partitionsDropped: 0 };
+  const partitioned = isPostgres(db);
+  // Row by row only where rows are not dropped with their partition.
+  const rowsTable = sql.table(partitioned ? 'device_results_default' : 'device_results');
   const due = await db
     .selectFrom('tasks')
     .select('id')
@@ -61,9 +73,9 @@ export async function purgeExpiredDetails(
       if (options.signal?.aborted) return report;
       // Primary-key order within the task: each chunk is a contiguous range of the B-tree.
       const deleted = await sql`
-        delete from device_results
+        delete from ${rowsTable}
         where task_id = ${taskId} and device_id in (
-          select device_id from device_results where task_id = ${taskId} order by device_id limit ${chunkRows}
+          select device_id from ${rowsTable} where task_id = ${taskId} order by device_id limit ${chunkRows}
         )`.execute(db);
       const rows = Number(deleted.numAffectedRows ?? 0);
       report.deviceResults += rows;
@@ -82,6 +94,11 @@ export async function purgeExpiredDetails(
         .execute();
     });
     report.tasks++;
+  }
+  if (partitioned && !options.signal?.aborted) {
+    // Partitions follow the real time task IDs are made at, not the as-of time of the rule.
+    report.partitionsDropped = (await dropExpiredResultPartitions(db, new Date())).length;
+    await ensureResultPartitions(db, new Date());
   }
   return report;
 }
@@ -118,7 +135,8 @@ export function createRetentionJob(options: {
   const tick = () => {
     runOnce().then(
       (report) => {
-        if (report.tasks > 0) options.logger.info(report, 'expired device results purged');
+        if (report.tasks > 0 || report.partitionsDropped > 0)
+          options.logger.info(report, 'expired device results purged');
       },
       (error: unknown) => options.logger.error({ err: error }, 'retention purge failed; retried next time'),
     );

@@ -2,23 +2,52 @@
  * The one ordered migration list, shared by every storage backend. Append only: a migration that
  * has shipped is never edited.
  */
-import { type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { Db } from '../database.ts';
+import { isPostgres } from '../dialect.ts';
 import * as foundation from './0001-foundation.ts';
 import * as dispatch from './0002-dispatch.ts';
 import * as receipts from './0003-receipts.ts';
+import * as scaleOut from './0004-scale-out.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-dispatch': dispatch,
   '0003-receipts': receipts,
+  '0004-scale-out': scaleOut,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
-/** Applies every migration not yet applied, in order; returns the names it applied. */
+/** Any 64-bit number only Pushboard's migrations lock with (PostgreSQL advisory locks are global). */
+const MIGRATION_LOCK_KEY = 7_305_418_262_001n;
+
+/**
+ * Applies every migration not yet applied, in order; returns the names it applied. On PostgreSQL
+ * several processes may start at once (an API and its workers): they take turns on an advisory lock,
+ * so the first migrates and the others find nothing left to do. Kysely's bookkeeping tables live in
+ * the schema the connection works in (`search_path`), so that two schemas of one database (two
+ * deployments, or two test stores) each keep their own.
+ */
 export async function migrateToLatest(db: Db): Promise<string[]> {
-  const migrator = new Migrator({ db, provider });
+  if (!isPostgres(db)) return migrate(db, undefined);
+  return db.connection().execute(async (connection) => {
+    await sql`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(connection);
+    try {
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(connection);
+      return await migrate(connection, rows[0]?.schema);
+    } finally {
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(connection);
+    }
+  });
+}
+
+async function migrate(db: Db, schema: string | undefined): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider,
+    ...(schema !== undefined && { migrationTableSchema: schema }),
+  });
   const { error, results } = await migrator.migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

@@ -1,0 +1,19 @@
+/**
+ * Vitest's global set-up: in the scaled run (`PUSHBOARD_TEST_SCALED=1`), creates this run's own
+ * PostgreSQL database before any test file starts and drops it when the run ends.
+ */
+import { createPostgresDatabase, dropPostgresDatabase } from '../src/storage/postgres.ts';
+import { ensurePostgres, POSTGRES_ADMIN_URL } from './services.ts';
+
+/** Creates the run's database (scaled run only) and answers the teardown that drops it. */
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  if (process.env.PUSHBOARD_TEST_SCALED !== '1') return undefined;
+  await ensurePostgres();
+  const name = `pushboard_test_${process.pid}_${Date.now()}`;
+  await createPostgresDatabase(POSTGRES_ADMIN_URL, name);
+  // Test files run in forked processes, which inherit this environment.
+  process.env.PUSHBOARD_TEST_DATABASE = name;
+  return async () => {
+    await dropPostgresDatabase(POSTGRES_ADMIN_URL, name);
+  };
+}
