@@ -5,17 +5,19 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { Db } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrations/index.ts';
-import { openSqlite } from '../src/storage/sqlite.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
+import { openStoreOf, storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/pushboard.js');
 
 let dir: string;
+let store: Record<string, string>;
 beforeEach(async () => {
   dir = tempDir('pushboard-cli-');
+  store = await storeEnvFor(dir);
   // The CLI imports into an existing store: bootstrap it (workspace `default`) as a first start would.
-  const db = openSqlite(path.join(dir, 'pushboard.db'));
+  const db = await openStoreOf(store);
   await migrateToLatest(db);
   await bootstrapTenancy(db, 'x', new Date());
   await db.destroy();
@@ -28,7 +30,7 @@ function pushboard(...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     env: {
       ...process.env,
-      PUSHBOARD_DATA_DIR: dir,
+      ...store,
       PUSHBOARD_SEED_DEMO: 'false',
       PUSHBOARD_ADMIN_PASSWORD: 'x',
       LOG_LEVEL: 'silent',
@@ -46,7 +48,7 @@ function writeFile(name: string, content: string): string {
 
 /** Reads the store the CLI wrote, then closes it. */
 async function withStore<T>(read: (db: Db) => Promise<T>): Promise<T> {
-  const db = openSqlite(path.join(dir, 'pushboard.db'));
+  const db = await openStoreOf(store);
   try {
     return await read(db);
   } finally {

@@ -79,15 +79,38 @@ export async function freshStoreEnv(dir: string): Promise<StoreEnv> {
   };
 }
 
+const storesByDir = new Map<string, Promise<StoreEnv>>();
+
+/**
+ * The store environment of the data folder `dir`, made on first use: a folder names one store for
+ * the whole test file, so that a server restarted on the same folder finds its data again. In a
+ * scaled run its schema is dropped with the run's database.
+ */
+export async function storeEnvFor(dir: string): Promise<Record<string, string>> {
+  let store = storesByDir.get(dir);
+  if (!store) {
+    store = freshStoreEnv(dir);
+    storesByDir.set(dir, store);
+  }
+  return (await store).env;
+}
+
+/** Opens the store a `pushboard` process with environment `env` works on (without migrating it). */
+export async function openStoreOf(env: Record<string, string>): Promise<Db> {
+  return env.DATABASE_URL
+    ? openPostgres(env.DATABASE_URL)
+    : openSqlite(path.join(env.PUSHBOARD_DATA_DIR as string, 'pushboard.db'));
+}
+
 /** Deletes every Redis key of `prefix` (a store's jobs and rate-limit buckets). */
-async function deleteRedisPrefix(prefix: string): Promise<void> {
+export async function deleteRedisPrefix(prefix: string): Promise<void> {
   const { Redis } = await import('ioredis');
   const redis = new Redis(REDIS_TEST_URL, { lazyConnect: true });
   await redis.connect();
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) await redis.unlink(...keys);
     } while (cursor !== '0');

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 
 /** Debian's Chromium; the browser tests are skipped when it is absent (CI installs it). */
@@ -31,10 +32,11 @@ export interface ConsoleServer {
 /** Starts `pushboard serve` with a small demo fleet and resolves once it listens. */
 export async function startServer(): Promise<ConsoleServer> {
   const dataDir = tempDir('pushboard-console-');
+  const store = await storeEnvFor(dataDir);
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
     env: {
       ...process.env,
-      PUSHBOARD_DATA_DIR: dataDir,
+      ...store,
       PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
       PUSHBOARD_DEMO_FLEET_SIZE: '2000',
       LOG_LEVEL: 'info',

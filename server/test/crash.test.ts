@@ -7,9 +7,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
-import { loadConfig } from '../src/config.ts';
 import { statisticsViolations } from '../src/domain/statistics.ts';
-import { openSqlite } from '../src/storage/sqlite.ts';
+import { openStoreOf, storeEnvFor } from './backends.ts';
 import { expectConsistentSend, readTask } from './dispatch-fixtures.ts';
 import { tempDir } from './helpers.ts';
 
@@ -32,9 +31,10 @@ const ENV = {
 };
 
 /** Starts `pushboard serve` on `dataDir` and resolves once it listens. */
-function serve(dataDir: string): Promise<{ base: string; child: ChildProcess }> {
+async function serve(dataDir: string): Promise<{ base: string; child: ChildProcess }> {
+  const store = await storeEnvFor(dataDir);
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, PUSHBOARD_DATA_DIR: dataDir, ...ENV },
+    env: { ...process.env, ...store, ...ENV },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -124,8 +124,7 @@ test('kill -9 mid-send, then restart: the task completes, nothing handed twice, 
   first.child.kill('SIGKILL');
   await once(first.child, 'exit');
 
-  const file = loadConfig({ dataDir: dir }, {}).sqliteFile;
-  const killed = openSqlite(file);
+  const killed = await openStoreOf(await storeEnvFor(dir));
   const midway = await readTask(killed, taskId);
   await killed.destroy();
   expect(midway.status).toBe('sending');
@@ -154,7 +153,7 @@ test('kill -9 mid-send, then restart: the task completes, nothing handed twice, 
   second.child.kill('SIGTERM');
   await once(second.child, 'exit');
 
-  const db = openSqlite(file);
+  const db = await openStoreOf(await storeEnvFor(dir));
   try {
     const { batches } = await expectConsistentSend(db, taskId);
     // Every matched device of the audience has exactly one result (the primary key forbids two).

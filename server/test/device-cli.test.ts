@@ -7,6 +7,7 @@ import { createAppStore, newAppRow } from '../src/apps/app-store.ts';
 import { loadConfig } from '../src/config.ts';
 import { openStore } from '../src/main.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
+import { storeEnvFor } from './backends.ts';
 import { ADMIN_PASSWORD, tempDir } from './helpers.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/pushboard.js');
@@ -19,7 +20,7 @@ beforeEach(async () => {
   dir = tempDir('pushboard-cli-');
   env = {
     ...process.env,
-    PUSHBOARD_DATA_DIR: dir,
+    ...(await storeEnvFor(dir)),
     PUSHBOARD_SEED_DEMO: 'false',
     PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
     LOG_LEVEL: 'silent',

@@ -15,5 +15,8 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   process.env.PUSHBOARD_TEST_DATABASE = name;
   return async () => {
     await dropPostgresDatabase(POSTGRES_ADMIN_URL, name);
+    // Every store's Redis prefix starts with the database's name (backends.ts).
+    const { deleteRedisPrefix } = await import('./backends.ts');
+    await deleteRedisPrefix(`pbt-${name}`);
   };
 }

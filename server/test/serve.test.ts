@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
+import { SCALED, storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/pushboard.js');
@@ -16,14 +17,15 @@ afterEach(() => {
 });
 
 /** Starts `pushboard serve` on a free port and resolves once it listens, with its output so far. */
-function serve(
+async function serve(
   dataDir: string,
   env: Record<string, string> = {},
 ): Promise<{ baseUrl: string; stdout: () => string; child: ChildProcess }> {
+  const store = await storeEnvFor(dataDir);
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
     env: {
       ...process.env,
-      PUSHBOARD_DATA_DIR: dataDir,
+      ...store,
       PUSHBOARD_DEMO_FLEET_SIZE: '1000',
       LOG_LEVEL: 'info',
       ...env,
@@ -51,7 +53,8 @@ test('the first start prints a generated admin password once and it logs in over
   const match = /user "admin" created with password: (\S+)/.exec(first.stdout());
   expect(match).not.toBeNull();
   const password = match![1]!;
-  expect(fs.existsSync(path.join(dir, 'pushboard.db'))).toBe(true);
+  // The embedded store is one SQLite file in the data folder.
+  if (!SCALED) expect(fs.existsSync(path.join(dir, 'pushboard.db'))).toBe(true);
 
   const health = await fetch(`${first.baseUrl}/api/v1/health`);
   expect(await health.json()).toEqual({ status: 'ok' });

@@ -65,6 +65,8 @@ export async function applyKind(
   const target = sql.id(TIME_COLUMN[kind]);
   // UPDATE … FROM (SQLite and PostgreSQL alike): the JSON rows drive the join and each finds its device
   // result by primary key. When several rows match one device, it is updated once, with one of them.
+  // The JSON columns have names of their own: SQLite's RETURNING takes only unqualified columns of the
+  // updated table, and PostgreSQL would find `task_id` ambiguous.
   const condition =
     kind === 'delivered'
       ? sql`r.send_result = 'no_feedback'`
@@ -74,11 +76,11 @@ export async function applyKind(
     update device_results as r
     set ${target} = j.at${setResult}
     from (
-      select value ->> 0 as task_id, value ->> 1 as device_id, value ->> 2 as at
+      select value ->> 0 as for_task, value ->> 1 as for_device, value ->> 2 as at
       from ${jsonArrayRows(executor, rows)} as e
     ) as j
-    where r.task_id = j.task_id and r.device_id = j.device_id and ${condition}
-    returning r.task_id, r.device_id`.execute(executor);
+    where r.task_id = j.for_task and r.device_id = j.for_device and ${condition}
+    returning task_id, device_id`.execute(executor);
   for (const row of result.rows) changed.add(pairKey(row.task_id, row.device_id));
   return changed;
 }
