@@ -2,12 +2,12 @@
  * The `pushboard` command line. It reads the same settings as the server (`loadConfig`), and each
  * capability contributes its own sub-commands. Exit codes: 0 success, 1 failure, 2 bad usage.
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { registerAudienceCommands } from './audiences/audience-cli.ts';
 import { ConfigError, type ConfigFlags, loadConfig, parsePortFlag } from './config.ts';
 import { registerDeviceCommands } from './devices/device-cli.ts';
 import { AppError } from './errors.ts';
-import { openStore, startServer } from './main.ts';
+import { openStore, ROLES, type Role, startServer } from './main.ts';
 import { registerRetentionCommands } from './retention/retention-cli.ts';
 
 /** Flags every sub-command accepts, mapped onto `ConfigFlags`. */
@@ -31,11 +31,16 @@ export function configFor(extra: ConfigFlags = {}) {
 
 program
   .command('serve')
-  .description('run the HTTP API and console')
+  .description('run the HTTP API and console, the dispatcher, or both (--role)')
   .option('-p, --port <port>', 'TCP port (env PORT, default 3000)', parsePortFlag)
   .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
-  .action(async (options: { port?: number; host?: string }) => {
-    await startServer(configFor({ port: options.port, host: options.host }));
+  .addOption(
+    new Option('--role <role>', 'what this process runs: api, worker or all (api and worker need REDIS_URL)')
+      .choices(ROLES)
+      .default('all'),
+  )
+  .action(async (options: { port?: number; host?: string; role: Role }) => {
+    await startServer(configFor({ port: options.port, host: options.host }), options.role);
   });
 
 program

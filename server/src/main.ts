@@ -1,7 +1,7 @@
 /**
  * The composition root: config → store → migrations → first run → providers → HTTP API → listen →
- * dispatcher. Every subsystem is wired here and nowhere else; `cli.ts` calls `startServer` for
- * `pushboard serve`.
+ * dispatcher, for the process's role (API, worker or both). Every subsystem is wired here and nowhere
+ * else; `cli.ts` calls `startServer` for `pushboard serve`.
  */
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -9,13 +9,20 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { buildApp } from './app.ts';
 import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
-import { createDispatcher } from './dispatch/dispatcher.ts';
+import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
+import { onTaskMayBeDue } from './dispatch/due-signal.ts';
+import { sleep } from './dispatch/rate-limit.ts';
+import { createRedisRateLimiter } from './dispatch/redis-rate-limit.ts';
+import type { SendJob } from './dispatch/scheduler.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
+import { createBullmqQueue } from './queue/bullmq-queue.ts';
+import type { JobQueue } from './queue/queue.ts';
+import { openRedis } from './queue/redis.ts';
 import { signReceipts } from './receipts/receipt-routes.ts';
-import { createRetentionJob } from './retention/retention.ts';
+import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
 import type { Db } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrations/index.ts';
 import { openPostgres } from './storage/postgres.ts';
@@ -48,67 +55,160 @@ export function loopbackUrl(host: string, address: AddressInfo | string | null):
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-/** Runs the Pushboard server until SIGINT/SIGTERM; resolves with a function that stops it. */
-export async function startServer(config: Config): Promise<() => Promise<void>> {
-  const logger = pino({ level: config.logLevel });
-  const db = await openStore(config);
+/**
+ * What a `pushboard serve` process runs: `api` the HTTP API and console (stateless: any number of
+ * them behind a load balancer), `worker` the dispatcher, the simulator's reporter and the retention
+ * job (any number), `all` both — the only role of the embedded mode, where one process owns the file.
+ */
+export type Role = 'api' | 'worker' | 'all';
 
-  const boot = await bootstrapTenancy(db, config.adminPassword, new Date());
-  if (boot) {
-    if (boot.generatedPassword) {
-      // Printed to stdout once, on the first start only: it is not stored anywhere in clear.
-      process.stdout.write(
-        `\n  Pushboard first start: user "${boot.username}" created with password: ${boot.generatedPassword}\n` +
-          '  (shown only now; set PUSHBOARD_ADMIN_PASSWORD before the first start to choose it)\n\n',
-      );
+/** The roles `--role` accepts. */
+export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
+
+/** The BullMQ queues of a scaled deployment, shared by all its processes (`config.redisPrefix`). */
+interface ScaledQueues {
+  sends: JobQueue<SendJob>;
+  batches: JobQueue<BatchJob>;
+  starts: JobQueue<StartJob>;
+  retention: JobQueue<RetentionRun>;
+}
+
+/** Batch hand-overs one worker runs at the same time (scaled mode). */
+const WORKER_BATCH_CONCURRENCY = 4;
+
+/** Opens the scaled mode's queues on Redis; every job failure is logged with its job. */
+function openQueues(config: Config, redisUrl: string, logger: pino.Logger): ScaledQueues {
+  const open = <T>(name: string) =>
+    createBullmqQueue<T>({
+      name,
+      redisUrl,
+      prefix: config.redisPrefix,
+      lockDurationMs: config.jobLockMs,
+      stalledIntervalMs: Math.max(500, Math.floor(config.jobLockMs / 2)),
+      onError: (jobId, error) => logger.error({ queue: name, jobId, err: error }, 'job failed'),
+      onQueueError: (error) => logger.warn({ queue: name, err: error }, 'job queue error'),
+    });
+  return {
+    sends: open<SendJob>('sends'),
+    batches: open<BatchJob>('batches'),
+    starts: open<StartJob>('starts'),
+    retention: open<RetentionRun>('retention'),
+  };
+}
+
+/** Runs a Pushboard process in `role` until SIGINT/SIGTERM; resolves with a function that stops it. */
+export async function startServer(config: Config, role: Role = 'all'): Promise<() => Promise<void>> {
+  const redisUrl = config.redisUrl;
+  if (role !== 'all' && !redisUrl) {
+    throw new ConfigError(
+      `--role ${role} needs REDIS_URL and DATABASE_URL: without them Pushboard runs embedded, in one process (--role all)`,
+    );
+  }
+  const logger = pino({ level: config.logLevel }).child({ role });
+  const db = await openStore(config);
+  const serves = role !== 'worker';
+  const works = role !== 'api';
+  const queues = redisUrl ? openQueues(config, redisUrl, logger) : undefined;
+
+  if (serves) {
+    const boot = await bootstrapTenancy(db, config.adminPassword, new Date());
+    if (boot) {
+      if (boot.generatedPassword) {
+        // Printed to stdout once, on the first start only: it is not stored anywhere in clear.
+        process.stdout.write(
+          `\n  Pushboard first start: user "${boot.username}" created with password: ${boot.generatedPassword}\n` +
+            '  (shown only now; set PUSHBOARD_ADMIN_PASSWORD before the first start to choose it)\n\n',
+        );
+      }
+      if (config.seedDemo) {
+        const seeded = await seedFirstRun(db, boot.workspaceId, config.demoFleetSize, new Date());
+        logger.info(seeded, 'first run: simulator apps, virtual fleet and demo audience created');
+      }
     }
-    if (config.seedDemo) {
-      const seeded = await seedFirstRun(db, boot.workspaceId, config.demoFleetSize, new Date());
-      logger.info(seeded, 'first run: simulator apps, virtual fleet and demo audience created');
-    }
+    // Finish audience deletions and drop uploads that a stopped process left half-written.
+    const abandoned = await purgeAbandonedAudiences(db, new Date());
+    if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
   }
 
-  // Finish audience deletions and drop uploads that a stopped process left half-written.
-  const abandoned = await purgeAbandonedAudiences(db, new Date());
-  if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
-
   const providers = createProviders(db);
-  const app = await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers });
-  await app.listen({ port: config.port, host: config.host });
-  // The simulator reports its receipts like a real service: over HTTP, to this server's endpoints.
-  const reporter = createSimulatorReporter({
-    db,
-    baseUrl: loopbackUrl(config.host, app.server.address()),
-    sign: signReceipts,
-    logger: logger.child({ module: 'simulator' }),
-  });
-  reporter.start();
-  const retention = createRetentionJob({
-    db,
-    settings: config,
-    intervalMs: config.retentionIntervalMs,
-    logger: logger.child({ module: 'retention' }),
-  });
-  retention.start();
-  const dispatcher = createDispatcher({
-    db,
-    settings: config.dispatch,
-    publicUrl: config.publicUrl,
-    providers,
-    logger: logger.child({ module: 'dispatch' }),
-  });
-  await dispatcher.start();
+  const app = serves ? await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers }) : undefined;
+  if (app) await app.listen({ port: config.port, host: config.host });
+  // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.
+  const unsubscribe =
+    serves && queues
+      ? onTaskMayBeDue((dueAt) => {
+          scheduleWakeUp(queues.starts, dueAt, new Date()).catch((error: unknown) =>
+            logger.error({ err: error }, 'queueing the start of a task failed; the next poll starts it'),
+          );
+        })
+      : undefined;
+
+  let stopWorker = async () => {};
+  if (works) {
+    // The simulator reports its receipts like a real service: over HTTP, to the receipt endpoints —
+    // this process's own, or (a worker alone) the API's public URL.
+    const reporter = createSimulatorReporter({
+      db,
+      baseUrl: app ? loopbackUrl(config.host, app.server.address()) : config.publicUrl,
+      sign: signReceipts,
+      logger: logger.child({ module: 'simulator' }),
+    });
+    reporter.start();
+    const retention = createRetentionJob({
+      db,
+      settings: config,
+      intervalMs: config.retentionIntervalMs,
+      ...(queues && { queue: queues.retention }),
+      logger: logger.child({ module: 'retention' }),
+    });
+    retention.start();
+    const rateRedis = redisUrl ? openRedis(redisUrl, `${config.redisPrefix}:rate`) : undefined;
+    const dispatcher = createDispatcher({
+      db,
+      settings: config.dispatch,
+      publicUrl: config.publicUrl,
+      providers,
+      logger: logger.child({ module: 'dispatch' }),
+      ...(queues &&
+        rateRedis && {
+          scaled: {
+            sends: queues.sends,
+            batches: queues.batches,
+            starts: queues.starts,
+            batchConcurrency: WORKER_BATCH_CONCURRENCY,
+            rateLimiter: createRedisRateLimiter(
+              rateRedis,
+              config.redisPrefix,
+              config.dispatch.rateLimitPerSecond,
+              () => new Date(),
+              sleep,
+            ),
+          },
+        }),
+    });
+    await dispatcher.start();
+    if (!app) logger.info({ publicUrl: config.publicUrl }, 'worker started');
+    stopWorker = async () => {
+      // Sends stop after their current batches and resume on the next start (or another worker).
+      await dispatcher.stop();
+      await Promise.all([reporter.stop(), retention.stop()]);
+      rateRedis?.disconnect();
+    };
+  }
 
   const stop = async () => {
-    // Sends stop after their current batches and resume on the next start.
-    await dispatcher.stop();
-    await Promise.all([reporter.stop(), retention.stop()]);
-    // A keep-alive connection whose response ends after the close has begun stays open until Node's
-    // keep-alive timeout (72 s) and holds the close with it: in-flight requests get a moment to
-    // finish, then what is left is cut.
-    const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
-    await app.close();
-    clearTimeout(cut);
+    unsubscribe?.();
+    await stopWorker();
+    // The API side's queues (the worker side closed the ones it processed: closing twice is a no-op).
+    if (queues) await Promise.all(Object.values(queues).map((queue) => queue.close()));
+    if (app) {
+      // A keep-alive connection whose response ends after the close has begun stays open until Node's
+      // keep-alive timeout (72 s) and holds the close with it: in-flight requests get a moment to
+      // finish, then what is left is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await app.close();
+      clearTimeout(cut);
+    }
     await db.destroy();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

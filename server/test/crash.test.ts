@@ -27,6 +27,8 @@ const ENV = {
   PUSHBOARD_ADMIN_PASSWORD: PASSWORD,
   PUSHBOARD_DISPATCH_RATE_LIMIT: '20000',
   PUSHBOARD_DISPATCH_BATCH_SIZE: '500',
+  // Scaled run: the killed process's jobs go to the restarted one once their 2 s locks expire.
+  PUSHBOARD_JOB_LOCK_MS: '2000',
   LOG_LEVEL: 'info',
 };
 

@@ -87,6 +87,10 @@ export interface DispatchStore {
   loadSend(taskId: string): Promise<TaskSend | undefined>;
   /** Batches written ahead and not recorded, in order, with their devices read again. */
   preparedBatches(send: TaskSend, now: string): Promise<PreparedBatch[]>;
+  /** Batch `seq` of the task if it is still `prepared` (re-read like `preparedBatches`), else null. */
+  preparedBatch(send: TaskSend, seq: number, now: string): Promise<PreparedBatch | null>;
+  /** Which of the batches `seqs` of a task are still `prepared` (not recorded yet). */
+  unrecordedBatches(taskId: string, seqs: number[]): Promise<Set<number>>;
   /**
    * Takes up to `size` audience members after the cursor: counts the unmatched ones, writes the
    * batch of the matched ones ahead (none when every one is unmatched) and advances the cursor, in
@@ -143,6 +147,35 @@ type ResultInsert = Pick<DeviceResultRow, (typeof RESULT_COLUMNS)[number]>;
 
 /** The dispatch store over Kysely. */
 export function createDispatchStore(db: Db): DispatchStore {
+  /** A `prepared` batch with its devices re-read from the audience and the app (after a restart, or in another worker). */
+  async function readPrepared(
+    send: TaskSend,
+    b: {
+      seq: number;
+      first_device_id: string;
+      last_device_id: string;
+      device_count: number;
+      attempts: number;
+    },
+    now: string,
+  ): Promise<PreparedBatch> {
+    const devices = await matchedInRange(db, send, b.first_device_id, b.last_device_id)
+      .select(['d.device_id as deviceId', 'd.push_token as pushToken', 'd.channel'])
+      .orderBy('m.device_id')
+      .execute();
+    const inRange = await countDevicesInRange(db, send, b.first_device_id, b.last_device_id);
+    return {
+      seq: b.seq,
+      firstDeviceId: b.first_device_id,
+      lastDeviceId: b.last_device_id,
+      preparedCount: b.device_count,
+      devices,
+      readAt: now,
+      denseRange: inRange === devices.length,
+      attempts: b.attempts,
+    };
+  }
+
   const insertResults = bulkWriter<ResultInsert>(RESULT_COLUMNS, (rows) =>
     db.insertInto('device_results').values(rows),
   );
@@ -481,24 +514,31 @@ export function createDispatchStore(db: Db): DispatchStore {
         .orderBy('seq')
         .execute();
       const prepared: PreparedBatch[] = [];
-      for (const b of batches) {
-        const devices = await matchedInRange(db, send, b.first_device_id, b.last_device_id)
-          .select(['d.device_id as deviceId', 'd.push_token as pushToken', 'd.channel'])
-          .orderBy('m.device_id')
-          .execute();
-        const inRange = await countDevicesInRange(db, send, b.first_device_id, b.last_device_id);
-        prepared.push({
-          seq: b.seq,
-          firstDeviceId: b.first_device_id,
-          lastDeviceId: b.last_device_id,
-          preparedCount: b.device_count,
-          devices,
-          readAt: now,
-          denseRange: inRange === devices.length,
-          attempts: b.attempts,
-        });
-      }
+      for (const b of batches) prepared.push(await readPrepared(send, b, now));
       return prepared;
+    },
+
+    async preparedBatch(send, seq, now) {
+      const b = await db
+        .selectFrom('batches')
+        .select(['seq', 'first_device_id', 'last_device_id', 'device_count', 'attempts'])
+        .where('task_id', '=', send.taskId)
+        .where('seq', '=', seq)
+        .where('status', '=', 'prepared')
+        .executeTakeFirst();
+      return b ? readPrepared(send, b, now) : null;
+    },
+
+    async unrecordedBatches(taskId, seqs) {
+      if (seqs.length === 0) return new Set();
+      const rows = await db
+        .selectFrom('batches')
+        .select('seq')
+        .where('task_id', '=', taskId)
+        .where('seq', 'in', seqs)
+        .where('status', '=', 'prepared')
+        .execute();
+      return new Set(rows.map((r) => r.seq));
     },
 
     async prepareBatch(send, size, now, handingOver) {

@@ -1,6 +1,8 @@
 /**
  * The dispatcher: the scheduler that starts due tasks, the job queue that runs their sends, and the
  * sender that sends them — wired together, for `main.ts` to start and stop. Guarantees: README.md.
+ * Embedded, everything runs in this process; scaled (`DispatcherDeps.scaled`), the send, batch and
+ * start queues are BullMQ queues shared by every worker process.
  */
 import type { DispatchSettings } from '../config.ts';
 import type { ProviderRegistry } from '../providers/provider.ts';
@@ -9,9 +11,50 @@ import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
 import { createDispatchStore } from './dispatch-store.ts';
 import { onTaskMayBeDue } from './due-signal.ts';
-import { createRateLimiter, sleep as realSleep, type Sleep } from './rate-limit.ts';
+import { createRateLimiter, type RateLimiter, sleep as realSleep, type Sleep } from './rate-limit.ts';
 import { createScheduler, type SendJob } from './scheduler.ts';
-import { createSender, type DispatchLogger } from './sender.ts';
+import { batchIdOf, createSender, type DispatchLogger } from './sender.ts';
+
+/** Scaled mode: how often a worker queues the `sending` tasks again, for the sends a stopped worker left. */
+export const SCALED_RESUME_INTERVAL_MS = 5_000;
+
+/** The job that hands over one prepared batch (scaled mode); its job ID is the batch ID. */
+export interface BatchJob {
+  taskId: string;
+  seq: number;
+}
+
+/** A job that wakes the scheduler at the time a task falls due (scaled mode); it carries nothing. */
+export type StartJob = Record<string, never>;
+
+/** The queues and the rate limit that all worker processes share in the scaled mode. */
+export interface ScaledDispatch {
+  /** Sends of whole tasks: writing their batches ahead and finishing them. */
+  sends: JobQueue<SendJob>;
+  /** Hand-overs of single batches. */
+  batches: JobQueue<BatchJob>;
+  /** Delayed wake-ups of the scheduler at the times tasks fall due (added by `scheduleWakeUp`). */
+  starts: JobQueue<StartJob>;
+  /** Batch hand-overs one worker runs at the same time. */
+  batchConcurrency: number;
+  /** The per-app rate limit, kept in Redis so that it holds across all workers together. */
+  rateLimiter: RateLimiter;
+}
+
+/** The start-queue job ID of a wake-up at `dueAtMs`: tasks due at the same moment share one wake-up. */
+function wakeUpId(dueAtMs: number): string {
+  return `due-${dueAtMs}`;
+}
+
+/** Scaled mode, API side: queues a wake-up of the workers' schedulers at `dueAt` (ISO; null: now). */
+export async function scheduleWakeUp(
+  starts: JobQueue<StartJob>,
+  dueAt: string | null,
+  now: Date,
+): Promise<void> {
+  const at = dueAt === null ? now.getTime() : Date.parse(dueAt);
+  await starts.add(wakeUpId(at), {}, { delayMs: Math.max(0, at - now.getTime()) });
+}
 
 /** A send that failed on something other than the provider (e.g. storage) is tried again after this. */
 export const SEND_RETRY_DELAY_MS = 5_000;
@@ -24,8 +67,10 @@ export interface DispatcherDeps {
   publicUrl: string;
   providers: ProviderRegistry;
   logger: DispatchLogger;
-  /** The job queue; an in-process one by default. */
+  /** The job queue of sends (embedded mode); an in-process one by default. */
   queue?: JobQueue<SendJob>;
+  /** Scaled mode: the shared queues and rate limit; replaces `queue`. */
+  scaled?: ScaledDispatch;
   /** The current time; tests inject one. */
   clock?: () => Date;
   /** How waits (rate limit, retry backoff) are made; tests inject one that moves their clock. */
@@ -57,20 +102,34 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const sleep = deps.sleep ?? realSleep;
   const { logger, settings } = deps;
   const store = createDispatchStore(deps.db);
+  const { scaled } = deps;
   const queue =
+    scaled?.sends ??
     deps.queue ??
     createInProcessQueue<SendJob>((taskId, error) => logger.error({ taskId, err: error }, 'send job failed'));
-  const sendTask = createSender({
+  const sender = createSender({
     store,
     providers: deps.providers,
     settings,
-    rateLimiter: createRateLimiter(settings.rateLimitPerSecond, clock, sleep),
+    rateLimiter: scaled?.rateLimiter ?? createRateLimiter(settings.rateLimitPerSecond, clock, sleep),
     receiptUrl: (app) => receiptUrl(deps.publicUrl, app.provider, app.id, app.receiptSecret),
     clock,
     sleep,
     logger,
+    ...(scaled && {
+      remoteBatches: {
+        queue: (taskId, seq) => scaled.batches.add(batchIdOf(taskId, seq), { taskId, seq }),
+      },
+    }),
   });
-  const scheduler = createScheduler({ store, queue, pollIntervalMs: settings.pollIntervalMs, clock, logger });
+  const scheduler = createScheduler({
+    store,
+    queue,
+    pollIntervalMs: settings.pollIntervalMs,
+    ...(scaled && { resumeIntervalMs: SCALED_RESUME_INTERVAL_MS }),
+    clock,
+    logger,
+  });
   const retries = new Set<NodeJS.Timeout>();
   let unsubscribe: (() => void) | undefined;
   let stopped = false;
@@ -79,7 +138,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     async start() {
       queue.process(async ({ taskId }, signal) => {
         try {
-          await sendTask(taskId, signal);
+          await sender.sendTask(taskId, signal);
         } catch (error) {
           // The task stays `sending` with everything recorded so far; the next try resumes it.
           logger.error(
@@ -94,6 +153,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           retries.add(retry);
         }
       }, settings.concurrentTasks);
+      if (scaled) {
+        // A batch job that fails (storage) is dropped: the task's job queues it again after a while.
+        scaled.batches.process(
+          ({ taskId, seq }, signal) => sender.sendPreparedBatch(taskId, seq, signal),
+          scaled.batchConcurrency,
+        );
+        scaled.starts.process(async () => {
+          await scheduler.poll();
+        }, 1);
+      }
       unsubscribe = onTaskMayBeDue(() => scheduler.wake());
       await scheduler.start();
     },
@@ -103,7 +172,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       unsubscribe?.();
       for (const retry of retries) clearTimeout(retry);
       await scheduler.stop();
-      await queue.close();
+      await Promise.all([queue.close(), scaled?.batches.close(), scaled?.starts.close()]);
     },
   };
 }

@@ -22,6 +22,11 @@ export interface SchedulerDeps {
   store: DispatchStore;
   queue: JobQueue<SendJob>;
   pollIntervalMs: number;
+  /**
+   * Scaled mode: how often a poll also queues every `sending` task again (a no-op for those whose job
+   * is queued or running). It gives a send whose worker stopped to a worker that runs on.
+   */
+  resumeIntervalMs?: number;
   clock: () => Date;
   logger: DispatchLogger;
 }
@@ -45,9 +50,14 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = true;
+  let resumedAt = Date.now();
 
   async function poll(): Promise<string[]> {
     const now = deps.clock().toISOString();
+    if (deps.resumeIntervalMs !== undefined && Date.now() - resumedAt >= deps.resumeIntervalMs) {
+      resumedAt = Date.now();
+      for (const taskId of await store.sendingTasks()) await queue.add(taskId, { taskId });
+    }
     const started: string[] = [];
     for (const taskId of await store.dueTasks(now, STARTS_PER_POLL)) {
       // False when a delete or another scheduler got there first: then there is nothing to do.

@@ -10,6 +10,12 @@
  *
  * A restart finds the batches still `prepared`, sends them again with the same batch ID (the
  * provider recognises a repeat) and records them, then continues after the cursor.
+ *
+ * In the scaled mode steps 2 and 3 of each batch run as a job of the batch queue, in whichever worker
+ * takes it (`sendPreparedBatch`); the task's own job writes batches ahead, queues them, keeps at most
+ * `REMOTE_BATCHES_IN_FLIGHT` unrecorded, and finishes the task once all are recorded. A batch job
+ * always counts its own provider call before making it, so a job run again after its worker died
+ * knows the batch may have been handed over and sends it as a repeat.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { statisticsViolations } from '../domain/statistics.ts';
@@ -43,13 +49,43 @@ export interface SenderDeps {
   clock: () => Date;
   sleep: Sleep;
   logger: DispatchLogger;
+  /** Scaled mode: batches are handed over by jobs of this queue instead of in the sending process. */
+  remoteBatches?: RemoteBatches;
 }
 
 /** Sends one task until it is completed or failed, or until `signal` aborts (it then stays `sending`). */
 export type SendTask = (taskId: string, signal: AbortSignal) => Promise<void>;
 
+/** The queue of batch hand-overs in the scaled mode. */
+export interface RemoteBatches {
+  /** Queues the hand-over of batch `seq` of a task; nothing happens if it is queued or running already. */
+  queue(taskId: string, seq: number): Promise<void>;
+}
+
+/** What sends: whole tasks, and (scaled mode) single prepared batches. */
+export interface Sender {
+  sendTask: SendTask;
+  /**
+   * Hands over and records batch `seq` of a task if it is still `prepared`, as a job of the batch queue;
+   * returns early, leaving it prepared, when `signal` aborts.
+   */
+  sendPreparedBatch(taskId: string, seq: number, signal: AbortSignal): Promise<void>;
+}
+
 /** Batches of one task handed over at the same time: hides provider latency, bounds memory. */
 export const BATCHES_IN_FLIGHT = 4;
+
+/**
+ * Scaled mode: batches of one task queued and not yet recorded, so that every worker has work (and
+ * the memory of the queue stays bounded: a batch job carries its task and number only).
+ */
+export const REMOTE_BATCHES_IN_FLIGHT = 16;
+
+/** Scaled mode: how often the task's job looks whether its queued batches are recorded. */
+const REMOTE_POLL_MS = 50;
+
+/** Scaled mode: a batch still unrecorded after this long is queued again (its job may have been lost). */
+const REMOTE_REQUEUE_MS = 10_000;
 
 /** Longest wait between two attempts of a batch, in milliseconds. */
 export const MAX_RETRY_DELAY_MS = 60_000;
@@ -76,8 +112,8 @@ function asProviderError(error: unknown): ProviderError {
   return new ProviderError('UNEXPECTED', `the provider failed unexpectedly: ${message}`, false);
 }
 
-/** Creates the function that sends a task. */
-export function createSender(deps: SenderDeps): SendTask {
+/** Creates the sender. */
+export function createSender(deps: SenderDeps): Sender {
   const { store, settings, logger } = deps;
   const now = () => deps.clock().toISOString();
 
@@ -270,7 +306,7 @@ export function createSender(deps: SenderDeps): SendTask {
     if (finished) logger.info({ taskId: send.taskId, status, ...counts, reason }, `task ${status}`);
   }
 
-  return async function sendTask(taskId, signal) {
+  async function sendTask(taskId: string, signal: AbortSignal): Promise<void> {
     const send = await store.loadSend(taskId);
     if (!send) return;
     const provider = deps.providers[send.app.provider];
@@ -279,11 +315,19 @@ export function createSender(deps: SenderDeps): SendTask {
       await store.stopSend(send.taskId, send.sendError);
     }
     const size = Math.max(1, Math.min(settings.batchSize, provider?.maxBatchDevices ?? settings.batchSize));
+    const remote = deps.remoteBatches;
 
     // At most BATCHES_IN_FLIGHT batches between writing ahead and recording; the first failure wins.
     const inFlight = new Set<Promise<void>>();
+    // Scaled mode: batches queued and not seen recorded yet, with when each was (re)queued.
+    const queued = new Map<number, number>();
     let failure: { error: unknown } | undefined;
-    const launch = (batch: PreparedBatch, announced: boolean) => {
+    const launch = async (batch: PreparedBatch, announced: boolean) => {
+      if (remote) {
+        await remote.queue(send.taskId, batch.seq);
+        queued.set(batch.seq, Date.now());
+        return;
+      }
       const run: Promise<void> = processBatch(send, provider, batch, announced, signal)
         .catch((error: unknown) => {
           failure ??= { error };
@@ -291,22 +335,43 @@ export function createSender(deps: SenderDeps): SendTask {
         .finally(() => inFlight.delete(run));
       inFlight.add(run);
     };
-    const waitForRoom = async () => {
-      while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+    /** Scaled mode: forgets the queued batches that are recorded now; queues again those that waited long. */
+    const checkQueued = async () => {
+      const unrecorded = await store.unrecordedBatches(send.taskId, [...queued.keys()]);
+      for (const [seq, at] of queued) {
+        if (!unrecorded.has(seq)) queued.delete(seq);
+        else if (Date.now() - at > REMOTE_REQUEUE_MS && remote) {
+          await remote.queue(send.taskId, seq);
+          queued.set(seq, Date.now());
+        }
+      }
     };
+    const waitForRoom = async (limit: number) => {
+      if (remote) {
+        for (;;) {
+          await checkQueued();
+          if (queued.size < limit || signal.aborted) return;
+          await deps.sleep(REMOTE_POLL_MS, signal);
+        }
+      }
+      while (inFlight.size >= limit) await Promise.race(inFlight);
+    };
+    const maxInFlight = remote ? REMOTE_BATCHES_IN_FLIGHT : BATCHES_IN_FLIGHT;
 
     try {
       // Batches a restart interrupted come first, with the same batch IDs.
       for (const batch of await store.preparedBatches(send, now())) {
         if (signal.aborted || failure) break;
-        await waitForRoom();
-        launch(batch, false);
+        await waitForRoom(maxInFlight);
+        await launch(batch, false);
       }
       while (!signal.aborted && !failure) {
-        await waitForRoom();
+        await waitForRoom(maxInFlight);
+        if (signal.aborted) break;
         // The rate limit is taken for a full batch before it is written, so that writing it ahead and
-        // counting its hand-over are one write; what the batch does not use is given back.
-        const handingOver = send.sendError === null && provider !== undefined;
+        // counting its hand-over are one write; what the batch does not use is given back. A batch
+        // job (scaled mode) takes its own rate limit and counts its own call instead.
+        const handingOver = send.sendError === null && provider !== undefined && !remote;
         if (handingOver) {
           await deps.rateLimiter.take(send.app.id, size, signal, send.app.config.rateLimitPerSecond);
           if (signal.aborted) break;
@@ -319,7 +384,7 @@ export function createSender(deps: SenderDeps): SendTask {
             send.app.config.rateLimitPerSecond,
           );
         if (next === null) break;
-        if (next.batch) launch(next.batch, handingOver);
+        if (next.batch) await launch(next.batch, handingOver);
         // SQLite answers synchronously: without this, a long send would never let a request in.
         await yieldToEventLoop();
       }
@@ -329,7 +394,26 @@ export function createSender(deps: SenderDeps): SendTask {
       await Promise.all(inFlight);
     }
     if (failure) throw failure.error;
+    // Scaled mode: the task is finished once every queued batch is recorded, by whichever worker.
+    if (remote) await waitForRoom(1);
     if (signal.aborted) return;
+    if (remote) {
+      // Batch jobs in other processes may have stopped the send: finish with what they stored.
+      const latest = await store.loadSend(taskId);
+      if (!latest) return;
+      send.sendError = latest.sendError;
+    }
     await finish(send);
-  };
+  }
+
+  async function sendPreparedBatch(taskId: string, seq: number, signal: AbortSignal): Promise<void> {
+    const send = await store.loadSend(taskId);
+    if (!send) return;
+    const batch = await store.preparedBatch(send, seq, now());
+    if (!batch) return; // Recorded already: a repeat of a job whose first run finished.
+    const provider = deps.providers[send.app.provider];
+    await processBatch(send, provider, batch, false, signal);
+  }
+
+  return { sendTask, sendPreparedBatch };
 }

@@ -16,6 +16,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { WindowSettings } from '../domain/windows.ts';
+import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
 import { isPostgres } from '../storage/dialect.ts';
 import { dropExpiredResultPartitions, ensureResultPartitions } from '../storage/result-partitions.ts';
@@ -111,12 +112,20 @@ export interface RetentionJob {
   stop(): Promise<void>;
 }
 
-/** Creates the job that purges expired device results every `intervalMs` (and once at start). */
+/** A run of the retention job queued in the scaled mode; it carries nothing. */
+export type RetentionRun = Record<string, never>;
+
+/**
+ * Creates the job that purges expired device results every `intervalMs` (and once at start). With a
+ * `queue` (scaled mode) each interval becomes one job of that shared queue, named after the interval
+ * it belongs to, so that however many workers tick, one of them runs it.
+ */
 export function createRetentionJob(options: {
   db: Db;
   settings: WindowSettings;
   intervalMs: number;
   clock?: () => Date;
+  queue?: JobQueue<RetentionRun>;
   logger: { info(details: object, message: string): void; error(details: object, message: string): void };
 }): RetentionJob {
   const clock = options.clock ?? (() => new Date());
@@ -132,19 +141,29 @@ export function createRetentionJob(options: {
     });
     return running;
   };
-  const tick = () => {
-    runOnce().then(
+  const report = (run: Promise<PurgeReport>) =>
+    run.then(
       (report) => {
         if (report.tasks > 0 || report.partitionsDropped > 0)
           options.logger.info(report, 'expired device results purged');
       },
       (error: unknown) => options.logger.error({ err: error }, 'retention purge failed; retried next time'),
     );
+  const { queue } = options;
+  const tick = () => {
+    if (!queue) return report(runOnce());
+    const slot = Math.floor(clock().getTime() / options.intervalMs);
+    queue
+      .add(`retention-${slot}`, {})
+      .catch((error: unknown) => options.logger.error({ err: error }, 'queueing the retention purge failed'));
   };
   return {
     runOnce,
     start() {
       if (timer) return;
+      queue?.process(async () => {
+        await report(runOnce());
+      }, 1);
       tick();
       timer = setInterval(tick, options.intervalMs);
       timer.unref();
@@ -152,6 +171,7 @@ export function createRetentionJob(options: {
     async stop() {
       stopping.abort();
       if (timer) clearInterval(timer);
+      await queue?.close();
       await running?.catch(() => undefined);
     },
   };

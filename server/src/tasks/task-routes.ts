@@ -351,7 +351,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       [...new Set(draft.subCampaignIds)],
     );
     // An immediate task is due now: the dispatcher polls at once instead of at its next tick.
-    signalTaskMayBeDue();
+    signalTaskMayBeDue(draft.scheduledAt);
   }
 
   async function readTask(workspaceId: string, id: string) {
@@ -613,7 +613,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         const latest = await store.findTask(workspace.id, taskId);
         throw latest ? taskNotEditable(latest) : taskNotFound(taskId);
       }
-      if (scheduleTouched) signalTaskMayBeDue();
+      if (scheduleTouched) signalTaskMayBeDue(draft.scheduledAt);
       return readTask(workspace.id, taskId);
     },
   );
