@@ -7,7 +7,7 @@ import { registerAudienceCommands } from './audiences/audience-cli.ts';
 import { ConfigError, type ConfigFlags, loadConfig, parsePortFlag } from './config.ts';
 import { registerDeviceCommands } from './devices/device-cli.ts';
 import { AppError } from './errors.ts';
-import { openStore, ROLES, type Role, startServer } from './main.ts';
+import { openStore, PROCESS_ROLES, type ProcessRole, startServer } from './main.ts';
 import { registerRetentionCommands } from './retention/retention-cli.ts';
 
 /** Flags every sub-command accepts, mapped onto `ConfigFlags`. */
@@ -36,10 +36,10 @@ program
   .option('--host <host>', 'interface to bind (env HOST, default 0.0.0.0)')
   .addOption(
     new Option('--role <role>', 'what this process runs: api, worker or all (api and worker need REDIS_URL)')
-      .choices(ROLES)
+      .choices(PROCESS_ROLES)
       .default('all'),
   )
-  .action(async (options: { port?: number; host?: string; role: Role }) => {
+  .action(async (options: { port?: number; host?: string; role: ProcessRole }) => {
     await startServer(configFor({ port: options.port, host: options.host }), options.role);
   });
 

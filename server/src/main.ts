@@ -60,10 +60,10 @@ export function loopbackUrl(host: string, address: AddressInfo | string | null):
  * them behind a load balancer), `worker` the dispatcher, the simulator's reporter and the retention
  * job (any number), `all` both — the only role of the embedded mode, where one process owns the file.
  */
-export type Role = 'api' | 'worker' | 'all';
+export type ProcessRole = 'api' | 'worker' | 'all';
 
 /** The roles `--role` accepts. */
-export const ROLES: readonly Role[] = ['api', 'worker', 'all'];
+export const PROCESS_ROLES: readonly ProcessRole[] = ['api', 'worker', 'all'];
 
 /** The BullMQ queues of a scaled deployment, shared by all its processes (`config.redisPrefix`). */
 interface ScaledQueues {
@@ -97,7 +97,7 @@ function openQueues(config: Config, redisUrl: string, logger: pino.Logger): Scal
 }
 
 /** Runs a Pushboard process in `role` until SIGINT/SIGTERM; resolves with a function that stops it. */
-export async function startServer(config: Config, role: Role = 'all'): Promise<() => Promise<void>> {
+export async function startServer(config: Config, role: ProcessRole = 'all'): Promise<() => Promise<void>> {
   const redisUrl = config.redisUrl;
   if (role !== 'all' && !redisUrl) {
     throw new ConfigError(

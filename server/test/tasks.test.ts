@@ -162,6 +162,25 @@ async function createTask(body: Record<string, unknown>): Promise<Record<string,
 const inHours = (hours: number) => new Date(t.clock.now.getTime() + hours * HOUR_MS).toISOString();
 
 describe('create', () => {
+  test('a task created while its audience is deleted: exactly one of the two wins, never both', async () => {
+    const { body } = await basics();
+    for (let i = 0; i < 12; i++) {
+      const audience = await f.audience(t.workspaceId, `race ${i}`);
+      const [created, deleted] = await Promise.all([
+        api({ method: 'POST', path: '/tasks', body: { ...body, name: `race ${i}`, audienceId: audience } }),
+        api({ method: 'DELETE', path: `/audiences/${audience}` }),
+      ]);
+      const taskWon = created.statusCode === 201;
+      const deleteWon = deleted.statusCode === 204;
+      expect(
+        taskWon !== deleteWon,
+        `${created.statusCode} ${created.body} / ${deleted.statusCode} ${deleted.body}`,
+      ).toBe(true);
+      if (taskWon) expect(deleted.json().error.code).toBe('AUDIENCE_IN_USE');
+      else expect(errorFields(created)).toContain('audienceId');
+    }
+  });
+
   test('an immediate task is created scheduled, with its app, audience and zero statistics', async () => {
     const { android, audience, body } = await basics();
     const res = await api({ method: 'POST', path: '/tasks', body });

@@ -1,11 +1,14 @@
 /**
  * What the tasks module needs from storage, and its Kysely implementation. Edits and deletes are
  * conditional on the task still being editable/deletable in the same SQL statement, so a dispatcher
- * starting the task between a read and a write can never be overwritten.
+ * starting the task between a read and a write can never be overwritten. A task is written only
+ * while its audience is still ready, checked under a lock on the audience row that an audience
+ * delete takes too (`audience-store.ts` `markDeleting`): a task can never end up on a deleted audience.
  */
 import {
   type Expression,
   type ExpressionBuilder,
+  type Kysely,
   type OrderByItemBuilder,
   type SelectQueryBuilder,
   type SqlBool,
@@ -13,7 +16,9 @@ import {
 } from 'kysely';
 import type { Platform } from '../domain/task-content.ts';
 import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domain/task-state.ts';
+import { validationError } from '../errors.ts';
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
+import { isPostgres } from '../storage/dialect.ts';
 import { containsText } from '../storage/text-search.ts';
 
 /** The statistics counters (all zero) and retention mark (none) of a task that has not started sending. */
@@ -204,6 +209,34 @@ function orderBy(query: TaskQuery, { key, order }: TaskSort): TaskQuery {
   return sorted.orderBy('tasks.id', order);
 }
 
+/**
+ * Inside a task write: makes sure the audience is still ready, and keeps it so until the write
+ * commits. On PostgreSQL the row is locked (shared): an audience delete, which locks it exclusively
+ * before looking for tasks that use it, waits for this transaction and then sees the task. On SQLite
+ * write transactions never interleave, so reading it is enough.
+ */
+async function lockReadyAudience(
+  trx: Kysely<Database>,
+  workspaceId: string,
+  audienceId: string,
+): Promise<void> {
+  const audience = await trx
+    .selectFrom('audiences')
+    .select('status')
+    .where('workspace_id', '=', workspaceId)
+    .where('id', '=', audienceId)
+    .$call((query) => (isPostgres(trx) ? query.forShare() : query))
+    .executeTakeFirst();
+  if (audience?.status !== 'ready') {
+    throw validationError([
+      {
+        field: 'audienceId',
+        message: `Audience ${audienceId} is ${audience ? audience.status : 'gone'}; only a ready audience can be used`,
+      },
+    ]);
+  }
+}
+
 /** The task store over Kysely. */
 export function createTaskStore(db: Db): TaskStore {
   // Apps cannot be deleted while a task uses them (foreign key), so the inner join never hides a task.
@@ -298,6 +331,7 @@ export function createTaskStore(db: Db): TaskStore {
 
     async insertTask(row, subCampaignIds) {
       await db.transaction().execute(async (trx) => {
+        await lockReadyAudience(trx, row.workspace_id, row.audience_id);
         await trx.insertInto('tasks').values(row).execute();
         if (subCampaignIds.length > 0) {
           await trx
@@ -312,6 +346,7 @@ export function createTaskStore(db: Db): TaskStore {
 
     updateEditableTask: (workspaceId, id, changes, subCampaignIds) =>
       db.transaction().execute(async (trx) => {
+        if (changes.audience_id !== undefined) await lockReadyAudience(trx, workspaceId, changes.audience_id);
         // The status condition is what makes the edit race-free: if the dispatcher started the task
         // after the caller read it, no row matches and nothing changes.
         const result = await trx
