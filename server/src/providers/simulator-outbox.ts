@@ -13,7 +13,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
-import { jsonArrayRows } from '../storage/dialect.ts';
+import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
 
 /** Receipts the SDK reports; the provider reports the rest. */
 const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
@@ -75,6 +75,9 @@ interface AppKeys {
   sdk_secret: string;
 }
 
+/** How long a reporter holds the receipts it took to post. */
+const CLAIM_MS = 30_000;
+
 /** Creates the reporter that empties the outbox into the receipt endpoints. */
 export function createSimulatorReporter(options: SimulatorReporterOptions): SimulatorReporter {
   const { db } = options;
@@ -121,16 +124,34 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
     }
   }
 
+  /**
+   * Takes up to `batchSize` due receipts nobody holds, holding them for `CLAIM_MS`: the reporters of
+   * several workers never post the same receipt at once, and what a reporter took and could not post
+   * (it died, the server did not answer) is due again once the claim runs out.
+   */
+  async function claimDue(): Promise<SimulatorReceiptRow[]> {
+    const now = clock();
+    const at = now.toISOString();
+    const until = new Date(now.getTime() + CLAIM_MS).toISOString();
+    // PostgreSQL: rows another reporter is claiming right now are skipped rather than waited for.
+    const skipLocked = isPostgres(db) ? sql`for update skip locked` : sql``;
+    const { rows } = await sql<SimulatorReceiptRow>`
+      update simulator_receipts set claimed_until = ${until}
+      where (task_id, device_id, kind) in (
+        select task_id, device_id, kind from simulator_receipts
+        where due_at <= ${at} and (claimed_until is null or claimed_until <= ${at})
+        order by due_at
+        limit ${batchSize}
+        ${skipLocked}
+      )
+      returning task_id, device_id, kind, app_id, channel, due_at, claimed_until`.execute(db);
+    return rows.sort((a, b) => (a.due_at < b.due_at ? -1 : a.due_at > b.due_at ? 1 : 0));
+  }
+
   async function flush(): Promise<number> {
     let posted = 0;
     for (;;) {
-      const due = await db
-        .selectFrom('simulator_receipts')
-        .selectAll()
-        .where('due_at', '<=', clock().toISOString())
-        .orderBy('due_at')
-        .limit(batchSize)
-        .execute();
+      const due = await claimDue();
       if (due.length === 0) return posted;
       const appIds = [...new Set(due.map((r) => r.app_id))];
       const apps = await db
@@ -138,12 +159,12 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
         .select(['id', 'receipt_secret', 'sdk_key', 'sdk_secret'])
         .where('id', 'in', appIds)
         .execute();
-      const keysOf = new Map(apps.map((a) => [a.id, a]));
+      const appKeys = new Map(apps.map((a) => [a.id, a]));
       const done: SimulatorReceiptRow[] = [];
       let failed = false;
       for (const appId of appIds) {
         const ofApp = due.filter((r) => r.app_id === appId);
-        const keys = keysOf.get(appId);
+        const keys = appKeys.get(appId);
         if (!keys) {
           done.push(...ofApp); // The app is gone: nobody to report to.
           continue;
@@ -155,12 +176,23 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
           else failed = true;
         }
       }
+      const keysOf = (rows: SimulatorReceiptRow[]) =>
+        JSON.stringify(rows.map((r) => [r.task_id, r.device_id, r.kind]));
       if (done.length > 0) {
-        const keys = JSON.stringify(done.map((r) => [r.task_id, r.device_id, r.kind]));
         await sql`
           delete from simulator_receipts
           where (task_id, device_id, kind) in (
-            select value ->> 0, value ->> 1, value ->> 2 from ${jsonArrayRows(db, keys)} as j
+            select value ->> 0, value ->> 1, value ->> 2 from ${jsonArrayRows(db, keysOf(done))} as j
+          )`.execute(db);
+      }
+      if (done.length < due.length) {
+        // Not posted: let them go at once, to be tried again at the next look rather than after the claim.
+        const answered = new Set(done);
+        await sql`
+          update simulator_receipts set claimed_until = null
+          where (task_id, device_id, kind) in (
+            select value ->> 0, value ->> 1, value ->> 2
+            from ${jsonArrayRows(db, keysOf(due.filter((r) => !answered.has(r))))} as j
           )`.execute(db);
       }
       posted += done.length;

@@ -310,4 +310,6 @@ export interface SimulatorReceiptRow {
   app_id: string;
   channel: string;
   due_at: string;
+  /** Until when a reporter that took the receipt to post it holds it; null: nobody does. */
+  claimed_until: string | null;
 }

@@ -1,7 +1,8 @@
 /**
- * The scaled backend's storage layout. PostgreSQL only: `device_results` becomes a table partitioned
- * by task ID range, one partition per day of task creation (`../result-partitions.ts`), so that
- * retention drops whole partitions. SQLite keeps its single table: nothing changes there.
+ * What several processes sharing one store need. The simulator's outbox gets a claim, so that several
+ * workers' reporters never post the same receipt at once. PostgreSQL only: `device_results` becomes
+ * a table partitioned by task ID range, one partition per day of task creation
+ * (`../result-partitions.ts`), so that retention drops whole partitions; SQLite keeps one table.
  */
 import { type Kysely, sql } from 'kysely';
 import type { Db } from '../database.ts';
@@ -11,8 +12,9 @@ import { ensureResultPartitions } from '../result-partitions.ts';
 // biome-ignore lint/suspicious/noExplicitAny: migrations must not depend on today's table types.
 type AnyDb = Kysely<any>;
 
-/** Partitions `device_results` on PostgreSQL (moving any rows over) and makes the first day partitions. */
+/** Adds the outbox claim; partitions `device_results` on PostgreSQL (moving any rows over). */
 export async function up(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('simulator_receipts').addColumn('claimed_until', 'text').execute();
   if (!isPostgres(db)) return;
   await sql`alter table device_results rename to device_results_unpartitioned`.execute(db);
   await sql`alter index device_results_pk rename to device_results_unpartitioned_pk`.execute(db);
@@ -29,8 +31,9 @@ export async function up(db: AnyDb): Promise<void> {
   await ensureResultPartitions(db as unknown as Db, new Date());
 }
 
-/** Turns `device_results` back into one table on PostgreSQL. */
+/** Drops the outbox claim; turns `device_results` back into one table on PostgreSQL. */
 export async function down(db: AnyDb): Promise<void> {
+  await db.schema.alterTable('simulator_receipts').dropColumn('claimed_until').execute();
   if (!isPostgres(db)) return;
   await sql`create table device_results_plain (like device_results including defaults)`.execute(db);
   await sql`insert into device_results_plain select * from device_results`.execute(db);
