@@ -7,10 +7,11 @@
  * The tests run in order and share one browser page, like a marketer's session.
  */
 import fs from 'node:fs';
-import path from 'node:path';
-import Database from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { TaskStatus } from '../src/domain/task-state.ts';
+import type { TaskRow } from '../src/storage/database.ts';
+import { openStoreOf, storeEnvFor } from './backends.ts';
 import {
   ADMIN_PASSWORD,
   apiClient,
@@ -40,37 +41,58 @@ describe.skipIf(!hasChromium)('the web console', () => {
   let iosAppId = '';
   let audienceId = '';
 
+  /** The statistics counters of a task row. */
+  type TaskCounter =
+    | 'planned_sends'
+    | 'unmatched'
+    | 'total_sent'
+    | 'deliveries'
+    | 'failures'
+    | 'no_feedback'
+    | 'impressions'
+    | 'opens'
+    | 'dismissals'
+    | 'pending'
+    | 'late';
+
   /** Puts a task in another state with these counts, as the dispatcher would, straight in the database. */
-  function setTaskState(
+  async function setTaskState(
     taskId: string,
-    status: string,
+    status: TaskStatus,
     started: Date,
-    counts: Record<string, number>,
+    counts: Partial<Pick<TaskRow, TaskCounter>>,
     reason?: string,
   ) {
-    const db = new Database(path.join(server.dataDir, 'pushboard.db'));
-    db.pragma('busy_timeout = 5000');
-    const columns = Object.keys(counts).map((c) => `${c} = @${c}`);
-    db.prepare(
-      `UPDATE tasks SET status = @status, started_at = @started, completed_at = @started,
-         failure_reason = @reason, ${columns.join(', ')} WHERE id = @id`,
-    ).run({ status, started: started.toISOString(), reason: reason ?? null, id: taskId, ...counts });
-    db.close();
+    const db = await openStoreOf(await storeEnvFor(server.dataDir));
+    try {
+      await db
+        .updateTable('tasks')
+        .set({
+          status,
+          started_at: started.toISOString(),
+          completed_at: started.toISOString(),
+          failure_reason: reason ?? null,
+          ...counts,
+        })
+        .where('id', '=', taskId)
+        .execute();
+    } finally {
+      await db.destroy();
+    }
   }
 
   /** Receipts the simulator has still to report for a task (its outbox in the server's database). */
-  function receiptsLeft(taskId: string): number {
-    const db = new Database(path.join(server.dataDir, 'pushboard.db'), { readonly: true });
+  async function receiptsLeft(taskId: string): Promise<number> {
+    const db = await openStoreOf(await storeEnvFor(server.dataDir));
     try {
-      db.pragma('busy_timeout = 5000');
-      const row = db
-        .prepare('SELECT count(*) AS n FROM simulator_receipts WHERE task_id = ?')
-        .get(taskId) as {
-        n: number;
-      };
-      return row.n;
+      const row = await db
+        .selectFrom('simulator_receipts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('task_id', '=', taskId)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
     } finally {
-      db.close();
+      await db.destroy();
     }
   }
 
@@ -262,7 +284,7 @@ describe.skipIf(!hasChromium)('the web console', () => {
   test('the details page shows the statistics by source, the rates and the expiry countdown', async () => {
     const list = await api<{ items: { id: string; name: string }[] }>('GET', '/tasks');
     const task = list.items.find((t) => t.name === 'Spring sale – day 1')!;
-    setTaskState(task.id, 'completed', new Date(Date.now() - 3 * 3600_000), {
+    await setTaskState(task.id, 'completed', new Date(Date.now() - 3 * 3600_000), {
       planned_sends: 2000,
       unmatched: 40,
       total_sent: 1960,
@@ -289,7 +311,7 @@ describe.skipIf(!hasChromium)('the web console', () => {
       providerConfig: { appKey: 'k'.repeat(24), appMasterSecret: 's'.repeat(32) },
     });
     const task = await createTask({ name: 'Umeng without Pro', appId: umeng.id });
-    setTaskState(task.id, 'completed', new Date(Date.now() - 3600_000), {
+    await setTaskState(task.id, 'completed', new Date(Date.now() - 3600_000), {
       planned_sends: 500,
       total_sent: 500,
       failures: 20,
@@ -420,7 +442,7 @@ describe.skipIf(!hasChromium)('the web console', () => {
       appId: iosAppId,
       subCampaignIds: [sub.loyal],
     });
-    setTaskState(ios.id, 'completed', new Date(Date.now() - 50 * 3600_000), {
+    await setTaskState(ios.id, 'completed', new Date(Date.now() - 50 * 3600_000), {
       planned_sends: 1000,
       unmatched: 12,
       total_sent: 988,
@@ -432,7 +454,7 @@ describe.skipIf(!hasChromium)('the web console', () => {
     const failed = await createTask({
       name: 'Re-engagement – lapsed users',
     });
-    setTaskState(
+    await setTaskState(
       failed.id,
       'failed',
       new Date(Date.now() - 26 * 3600_000),
