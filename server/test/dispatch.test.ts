@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { type StartJob, scheduleWakeUp } from '../src/dispatch/dispatcher.ts';
 import { onTaskMayBeDue } from '../src/dispatch/due-signal.ts';
 import { createRateLimiter } from '../src/dispatch/rate-limit.ts';
 import type { SendJob } from '../src/dispatch/scheduler.ts';
@@ -498,6 +499,37 @@ describe('job queue', () => {
     );
     expect(ran.sort()).toEqual([1, 2]);
     expect(most).toBe(2);
+    await queue.close();
+  });
+
+  test('a wake-up for a scheduled task is a delayed job: it runs at the task time, once per time', async () => {
+    const queue = createInProcessQueue<StartJob>();
+    const woken: number[] = [];
+    queue.process(async () => {
+      woken.push(Date.now());
+    }, 1);
+    const now = new Date();
+    const dueAt = new Date(now.getTime() + 300).toISOString();
+    const queuedAt = Date.now();
+    await scheduleWakeUp(queue, dueAt, now);
+    // Two tasks due at the same moment share one wake-up; a delayed job can be taken back.
+    await scheduleWakeUp(queue, dueAt, now);
+    await scheduleWakeUp(queue, new Date(now.getTime() + 60_000).toISOString(), now);
+    expect(await queue.remove(`due-${now.getTime() + 60_000}`)).toBe(true);
+    expect(woken).toEqual([]);
+    await waitFor(
+      async () => woken.length,
+      (n) => n === 1,
+      2000,
+    );
+    expect((woken[0] as number) - queuedAt).toBeGreaterThanOrEqual(290);
+    // Due now (an immediate task): no delay.
+    await scheduleWakeUp(queue, null, new Date());
+    await waitFor(
+      async () => woken.length,
+      (n) => n === 2,
+      1000,
+    );
     await queue.close();
   });
 
