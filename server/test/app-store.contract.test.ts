@@ -8,7 +8,7 @@ import { createDeviceStore } from '../src/devices/device-store.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
-import { appRow, at, taskRow as baseTaskRow } from './store-rows.ts';
+import { appRow, at, taskRow as baseTaskRow, insertReadyAudience } from './store-rows.ts';
 
 describe.each(BACKENDS)('app store on $name', (backend) => {
   let h: BackendHandle;
@@ -103,11 +103,9 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
     const store = createAppStore(h.db);
     const tasks = createTaskStore(h.db);
     await store.insertApp(appRow('app_1', 'ws_1'));
-    await tasks.insertTask(baseTaskRow('tsk_1', { audience_id: 'aud_none' }), []);
-    await tasks.insertTask(
-      baseTaskRow('tsk_2', { audience_id: 'aud_none', status: 'completed', started_at: at(1) }),
-      [],
-    );
+    await insertReadyAudience(h.db, 'aud_1');
+    await tasks.insertTask(baseTaskRow('tsk_1'), []);
+    await tasks.insertTask(baseTaskRow('tsk_2', { status: 'completed', started_at: at(1) }), []);
     expect(await store.deleteAppUnlessUsed('ws_1', 'app_1')).toBe(2);
     expect(await store.findApp('ws_1', 'app_1')).toBeDefined();
     expect(await tasks.deleteDeletableTask('ws_1', 'tsk_1')).toBe(true);

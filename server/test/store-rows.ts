@@ -4,7 +4,7 @@
  */
 
 import { newAppSecrets } from '../src/apps/app-store.ts';
-import type { AppRow, TaskRow } from '../src/storage/database.ts';
+import type { AppRow, Db, TaskRow } from '../src/storage/database.ts';
 import { UNSENT_TASK_COUNTERS } from '../src/tasks/task-store.ts';
 
 /** A time `hours` after the start of 2026, as the stores keep times. */
@@ -48,4 +48,26 @@ export function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
     ...UNSENT_TASK_COUNTERS,
     ...changes,
   };
+}
+
+/**
+ * Stores a ready, empty audience `id` of `workspaceId`, created at `at(0)`: a task can only be
+ * written on a ready audience (task-store.ts).
+ */
+export async function insertReadyAudience(db: Db, id: string, workspaceId = 'ws_1'): Promise<void> {
+  await db
+    .insertInto('audiences')
+    .values({
+      id,
+      workspace_id: workspaceId,
+      name: id,
+      source: 'api',
+      status: 'ready',
+      size: 0,
+      file_name: null,
+      source_task_id: null,
+      source_filter: null,
+      created_at: at(0),
+    })
+    .execute();
 }

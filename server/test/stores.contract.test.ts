@@ -12,7 +12,7 @@ import { migrateToLatest } from '../src/storage/migrations/index.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
-import { taskRow as baseTaskRow } from './store-rows.ts';
+import { insertReadyAudience, taskRow } from './store-rows.ts';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-02T00:00:00.000Z';
@@ -55,10 +55,6 @@ function subCampaignRow(
     ...changes,
   };
 }
-
-/** The suite's tasks use an audience that does not exist (tasks keep no foreign key to it). */
-const taskRow = (id: string, changes: Partial<TaskRow> = {}) =>
-  baseTaskRow(id, { audience_id: 'aud_none', ...changes });
 
 describe.each(BACKENDS)('stores on $name', (backend) => {
   let h: BackendHandle;
@@ -445,6 +441,7 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       await store.insertSubCampaign(subCampaignRow('sub_1', null));
       await store.insertSubCampaign(subCampaignRow('sub_2', null));
       await store.insertSubCampaign(subCampaignRow('sub_3', null));
+      await insertReadyAudience(h.db, 'aud_1');
       // Three tasks created at the same moment, one earlier, one later.
       await tasks.insertTask(taskRow('tsk_1', { created_at: T0 }), ['sub_1', 'sub_2']);
       await tasks.insertTask(taskRow('tsk_2', { created_at: T1 }), ['sub_1']);
