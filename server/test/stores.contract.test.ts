@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createAppStore, newAppSecrets } from '../src/apps/app-store.ts';
 import { createCampaignStore } from '../src/campaigns/campaign-store.ts';
-import type { AccessTokenRow, CampaignRow, SubCampaignRow, TaskRow } from '../src/storage/database.ts';
+import type { AccessTokenRow, CampaignRow, SubCampaignRow } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrations/index.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
