@@ -1,10 +1,10 @@
 /**
  * The scaled backend: Kysely over a pool of PostgreSQL connections (`DATABASE_URL`).
  *
- * The database must sort text by bytes (`LC_COLLATE = C`): device IDs, task IDs and ISO times are
- * compared in SQL and in JavaScript alike (keyset cursors, batch ranges, the audience order), and a
- * linguistic collation would order them differently from JavaScript and from SQLite.
- * `createPostgresDatabase` makes such a database; `openPostgres` refuses any other.
+ * The database must sort text by bytes (`LC_COLLATE` `C`, or glibc's `C.UTF-8`): device IDs, task IDs
+ * and ISO times are compared in SQL and in JavaScript alike (keyset cursors, batch ranges, the
+ * audience order), and a linguistic collation would order them differently from JavaScript and from
+ * SQLite. `createPostgresDatabase` makes such a database; `openPostgres` refuses any other.
  */
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
@@ -31,6 +31,12 @@ const types = {
   },
 };
 
+/** Strings a linguistic collation orders differently from their bytes (case, punctuation, accents). */
+const COLLATION_PROBE = ['é', 'a', '_', 'B', 'z', '-', '0', 'tsk_b', 'tsk-a'];
+
+/** The probe in byte order, as JavaScript and SQLite compare strings. */
+const BYTE_ORDER = [...COLLATION_PROBE].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+
 /** Options of a PostgreSQL store besides its URL. */
 export interface PostgresOptions {
   /** Largest number of connections of this process (default `POSTGRES_POOL_SIZE`). */
@@ -49,12 +55,22 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   });
   const db = new Kysely<never>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) }) as unknown as Db;
   try {
-    const { rows } = await sql<{ collate: string }>`
-      select datcollate as collate from pg_database where datname = current_database()`.execute(db);
-    const collate = rows[0]?.collate ?? '';
-    if (collate !== 'C' && collate !== 'POSIX') {
+    // Asked of the database itself rather than read off its collation's name: "C", "POSIX" and
+    // glibc's "C.UTF-8" all sort by bytes (code points), a linguistic collation does not.
+    const { rows } = await sql<{ sorted: string[]; collate: string; schema: string | null }>`
+      select array_agg(x order by x) as sorted, current_schema() as schema,
+        (select case when datlocprovider = 'i' then 'ICU ' || daticulocale else datcollate end
+         from pg_database where datname = current_database()) as collate
+      from unnest(${COLLATION_PROBE}::text[]) as x`.execute(db);
+    const probe = rows[0];
+    if (probe && probe.schema === null) {
       throw new ConfigError(
-        `DATABASE_URL: the PostgreSQL database sorts text with collation "${collate}"; Pushboard needs "C" (byte order). ` +
+        'DATABASE_URL: its search_path names no schema that exists; create the schema (CREATE SCHEMA name) or fix the URL',
+      );
+    }
+    if (!probe || probe.sorted.join(' ') !== BYTE_ORDER.join(' ')) {
+      throw new ConfigError(
+        `DATABASE_URL: the PostgreSQL database sorts text with collation "${probe?.collate}", not by bytes as Pushboard needs. ` +
           `Create it with: CREATE DATABASE pushboard TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8';`,
       );
     }
