@@ -205,6 +205,30 @@ describe('provider callbacks and SDK receipts', () => {
     expect(counts.opens).toBe(200);
   });
 
+  it('concurrent requests that cross (one delivers what the other opens) all succeed, counted once', async () => {
+    const { taskId, fixture } = await sentTask({ devices: 200, acceptRate: 1 });
+    const devices = await devicesWith(taskId, 'no_feedback');
+    const first = devices.slice(0, 100);
+    const second = devices.slice(100);
+    // Request A delivers the first half and opens the second, B the other way round: without one lock
+    // order per request they would take the same device results in opposite orders.
+    const crossing = (deliver: string[], open: string[]) => [
+      ...deliver.map((d) => receipt(taskId, d, 'delivered')),
+      ...open.map((d) => receipt(taskId, d, 'open')),
+    ];
+    const answers = await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        postProvider(fixture.appId, i % 2 === 0 ? crossing(first, second) : crossing(second, first)),
+      ),
+    );
+    for (const answer of answers) expect(answer.statusCode, answer.body).toBe(200);
+    const tallies = answers.map((a) => a.json());
+    expect(tallies.reduce((sum, a) => sum + a.accepted, 0)).toBe(400);
+    const counts = await expectExact(taskId);
+    expect(counts.deliveries).toBe(200);
+    expect(counts.opens).toBe(200);
+  });
+
   it('an open before its delivery counts both, once each', async () => {
     const { taskId, fixture } = await sentTask();
     const [device] = await devicesWith(taskId, 'no_feedback');

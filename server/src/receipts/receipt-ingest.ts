@@ -12,10 +12,12 @@
  *   dismissals), an item that could not be read.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { sql } from 'kysely';
 import type { Platform } from '../domain/task-content.ts';
 import { isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
 import { newId } from '../ids.ts';
 import type { Db, ReceiptKind } from '../storage/database.ts';
+import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
 import {
   type ApplicableReceipt,
   applyKind,
@@ -254,6 +256,17 @@ async function applyChunk(
   };
   let accepted = 0;
   const unchanged: (ApplicableReceipt & { index: number })[] = [];
+  if (isPostgres(trx) && candidates.length > 0) {
+    // The updates below lock rows kind by kind, so two concurrent requests could take the same rows
+    // in opposite orders and deadlock. Locking the chunk's rows first, in key order, makes every
+    // request take them in one order (SQLite has one writer and never gets there).
+    const keys = JSON.stringify(candidates.map((c) => [c.taskId, c.deviceId]));
+    await sql`
+      select 1 from device_results as r
+      where (r.task_id, r.device_id) in (select value ->> 0, value ->> 1 from ${jsonArrayRows(trx, keys)} as j)
+      order by r.task_id, r.device_id
+      for update`.execute(trx);
+  }
   for (const kind of RECEIPT_KINDS) {
     const ofKind = candidates.filter((c) => c.kind === kind);
     const changed = await applyKind(trx, kind, ofKind);
@@ -278,7 +291,8 @@ async function applyChunk(
     else errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
   }
 
-  for (const taskId of new Set([...moves.keys(), ...lateByTask.keys()])) {
+  // Task rows too are locked in one order (their IDs sorted), for the same reason.
+  for (const taskId of [...new Set([...moves.keys(), ...lateByTask.keys()])].sort()) {
     await moveCounters(trx, taskId, moves.get(taskId) ?? noMoves(), lateByTask.get(taskId) ?? 0);
   }
   return { accepted, duplicate, errors };

@@ -53,6 +53,11 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     statement_timeout: 600_000,
     application_name: 'pushboard',
   });
+  // An idle pooled connection that PostgreSQL ends (a restart, a terminated backend, a timeout) is
+  // reported here; without a listener it would crash the process. The pool replaces it on next use.
+  pool.on('error', (error) => {
+    process.stderr.write(`pushboard: an idle PostgreSQL connection was lost: ${error.message}\n`);
+  });
   const db = new Kysely<never>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) }) as unknown as Db;
   try {
     // Asked of the database itself rather than read off its collation's name: "C", "POSIX" and
