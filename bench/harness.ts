@@ -2,6 +2,7 @@
  * The shape every benchmark scenario shares (BENCH.md): a scenario measures one figure, beside the
  * physical-limit probe measured in the same run where there is one, and judges it against a target.
  */
+import type { ScaledRun } from './scaled.ts';
 
 /** One scenario's result, as written to `bench/results/latest.json`. */
 export interface ScenarioResult {
@@ -29,13 +30,18 @@ export interface BenchContext {
   root: string;
   /** Progress for the person waiting (stderr). */
   log(message: string): void;
+  /**
+   * `--scaled`: the PostgreSQL and Redis the scenario runs on (PostgreSQL store, BullMQ queues);
+   * undefined in the embedded mode (SQLite file, in-process queue).
+   */
+  scaled?: ScaledRun;
 }
 
 /** A benchmark scenario, by the name BENCH.md gives it. */
 export interface Scenario {
   name: string;
-  /** What the value means, shown in the table (sizes as run: full or quick). */
-  what(quick: boolean): string;
+  /** What the value means, shown in the table (sizes as run: full or quick; mode as run). */
+  what(quick: boolean, scaled?: boolean): string;
   /** How the target reads, shown in the table. */
   targetText: string;
   run(ctx: BenchContext): Promise<ScenarioResult>;

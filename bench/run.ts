@@ -1,12 +1,17 @@
 /**
- * `npm run bench` — runs the BENCH.md scenarios of the embedded mode, prints a table with the machine,
- * Node, SQLite and commit, and writes `bench/results/latest.json`:
- *   { commit, machine, mode, node, sqlite, quick, date, scenarios: { <name>: { value, unit, probe, ratio, target, pass } } }
+ * `npm run bench` — runs the BENCH.md scenarios, each beside its physical-limit probe measured in the
+ * same run, prints a table with the machine, Node, SQLite (and PostgreSQL) versions and the commit,
+ * and writes `bench/results/latest.json`:
+ *   { commit, machine, mode, node, sqlite, postgres?, redis?, quick, date, scenarios: { <name>: { value, unit, probe, ratio, target, pass } } }
  *
- *   npm run bench [-- --quick] [-- --only dispatch,dispatch_rss]
+ *   npm run bench [-- --scaled] [-- --quick] [-- --only dispatch,dispatch_rss]
  *
- * `--quick` runs every scenario at a tenth of its size (bench/README.md says how long each takes). `--scaled`
- * (PostgreSQL + Redis) arrives with the PostgreSQL backend.
+ * The embedded mode (default) runs on SQLite files and the in-process queue. `--scaled` runs the same
+ * scenarios on the scaled backend: PostgreSQL (`PUSHBOARD_BENCH_POSTGRES_URL`, default the machine's
+ * at 127.0.0.1:5432) and Redis/BullMQ (`PUSHBOARD_BENCH_REDIS_URL`, default 127.0.0.1:6379), each
+ * probe on PostgreSQL too. It stops at once (exit 2) when either server does not answer; the run's
+ * databases (`pushboard_bench_<pid>…`) and Redis keys (`pbbench-<pid>…`) are removed however it ends.
+ * `--quick` runs every scenario at a tenth of its size (bench/README.md says how long each takes).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeEnvironment } from './environment.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './harness.ts';
+import { connectScaled, type ScaledRun } from './scaled.ts';
 import { devicePageScenario } from './scenarios/device-page.ts';
 import { dispatchScenario } from './scenarios/dispatch.ts';
 import { dispatchRssScenario } from './scenarios/dispatch-rss.ts';
@@ -35,7 +41,8 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'dispatch_rss',
-    what: (quick) => `peak server RSS, send to ${quick ? '100k / 1M' : '1M / 10M'}`,
+    what: (quick, scaled) =>
+      `peak ${scaled ? 'worker' : 'server'} RSS, send to ${quick ? '100k / 1M' : '1M / 10M'}`,
     targetText: '≤ 256 MB, 10M ≤ 1.1 × 1M',
     run: dispatchRssScenario,
   },
@@ -72,11 +79,9 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined } {
-  if (argv.includes('--scaled') || argv.includes('--peer')) {
-    process.stderr.write(
-      'bench: --scaled and --peer arrive with the PostgreSQL backend; only the embedded mode exists.\n',
-    );
+function parseArgs(argv: string[]): { quick: boolean; scaled: boolean; only: string[] | undefined } {
+  if (argv.includes('--peer')) {
+    process.stderr.write('bench: --peer (the Parse Server comparison) is not written yet.\n');
     process.exit(2);
   }
   const index = argv.indexOf('--only');
@@ -88,7 +93,33 @@ function parseArgs(argv: string[]): { quick: boolean; only: string[] | undefined
     );
     process.exit(2);
   }
-  return { quick: argv.includes('--quick'), only };
+  return { quick: argv.includes('--quick'), scaled: argv.includes('--scaled'), only };
+}
+
+/** Set by SIGINT/SIGTERM: the scenarios still running fail as their stores vanish, and no results are written. */
+let interrupted = false;
+
+/**
+ * Makes SIGINT and SIGTERM end the run through `cleanUp` (the scaled run's databases and keys) and
+ * then `exit`, whose listeners remove the temporary files; a second signal exits at once.
+ */
+function exitCleanlyOnSignals(cleanUp: () => Promise<void>): void {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    process.on(signal, () => {
+      if (interrupted) process.exit(code);
+      interrupted = true;
+      process.stderr.write(`bench: ${signal}, cleaning up…\n`);
+      // Dropping the run's databases cuts the connections still open to them (a pool's idle client
+      // then emits an error nobody listens to): expected now, and no reason to stop cleaning up.
+      process.on('uncaughtException', (error) =>
+        process.stderr.write(`bench: while cleaning up: ${error.message}\n`),
+      );
+      cleanUp().finally(() => process.exit(code));
+    });
+  }
 }
 
 function formatNumber(value: number | null): string {
@@ -98,14 +129,26 @@ function formatNumber(value: number | null): string {
     : value.toLocaleString('en', { maximumFractionDigits: 3 });
 }
 
-function printTable(rows: { scenario: Scenario; result: ScenarioResult | Error }[], quick: boolean): void {
+function printTable(
+  rows: { scenario: Scenario; result: ScenarioResult | Error }[],
+  quick: boolean,
+  scaled: boolean,
+): void {
   const header = ['scenario', 'what', 'value', 'probe', 'ratio', 'target', 'pass'];
   const lines = rows.map(({ scenario, result }) =>
     result instanceof Error
-      ? [scenario.name, scenario.what(quick), `error: ${result.message}`, '', '', scenario.targetText, 'FAIL']
+      ? [
+          scenario.name,
+          scenario.what(quick, scaled),
+          `error: ${result.message}`,
+          '',
+          '',
+          scenario.targetText,
+          'FAIL',
+        ]
       : [
           scenario.name,
-          scenario.what(quick),
+          scenario.what(quick, scaled),
           `${formatNumber(result.value)} ${result.unit}`,
           formatNumber(result.probe),
           formatNumber(result.ratio),
@@ -121,14 +164,53 @@ function printTable(rows: { scenario: Scenario; result: ScenarioResult | Error }
 }
 
 async function main(): Promise<void> {
-  const { quick, only } = parseArgs(process.argv.slice(2));
+  const { quick, scaled: scaledMode, only } = parseArgs(process.argv.slice(2));
   const environment = describeEnvironment(ROOT);
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const log = (message: string) => process.stderr.write(`${message}\n`);
-  log(`bench (${quick ? 'quick, sizes ÷ 10' : 'full'}): ${selected.map((s) => s.name).join(', ')}`);
+  let scaled: ScaledRun | undefined;
+  if (scaledMode) {
+    try {
+      scaled = await connectScaled();
+    } catch (error) {
+      process.stderr.write(`bench: ${(error as Error).message}\n`);
+      process.exit(2);
+    }
+  }
+  const cleanUp = async () => {
+    await scaled?.cleanUp().catch((error: unknown) => log(`bench: cleaning up failed: ${String(error)}`));
+  };
+  exitCleanlyOnSignals(cleanUp);
+  try {
+    await runScenarios({ quick, selected, environment, scaled, log });
+  } finally {
+    await cleanUp();
+  }
+}
+
+/** Runs the selected scenarios, prints the table and writes the results file. */
+async function runScenarios({
+  quick,
+  selected,
+  environment,
+  scaled,
+  log,
+}: {
+  quick: boolean;
+  selected: Scenario[];
+  environment: ReturnType<typeof describeEnvironment>;
+  scaled: ScaledRun | undefined;
+  log: (message: string) => void;
+}): Promise<void> {
+  const mode = scaled ? 'scaled' : 'embedded';
+  log(
+    `bench (${mode}, ${quick ? 'quick, sizes ÷ 10' : 'full'}): ${selected.map((s) => s.name).join(', ')}` +
+      (scaled ? ` — PostgreSQL ${scaled.postgresVersion}, Redis ${scaled.redisVersion}` : ''),
+  );
 
   const rows: { scenario: Scenario; result: ScenarioResult | Error }[] = [];
   for (const scenario of selected) {
+    if (interrupted) break;
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), `pushboard-bench-${scenario.name}-`));
     const ctx: BenchContext = {
       quick,
@@ -136,6 +218,7 @@ async function main(): Promise<void> {
       workDir,
       root: ROOT,
       log,
+      ...(scaled && { scaled }),
     };
     const started = performance.now();
     try {
@@ -151,13 +234,20 @@ async function main(): Promise<void> {
     log(`${scenario.name}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
   }
 
+  if (interrupted) return;
   console.log(
-    `\nPushboard bench — ${new Date().toISOString()} — embedded mode${quick ? ', quick (sizes ÷ 10)' : ''}`,
+    `\nPushboard bench — ${new Date().toISOString()} — ${mode} mode${quick ? ', quick (sizes ÷ 10)' : ''}`,
   );
   console.log(`machine  ${environment.machine}`);
   console.log(`runtime  Node ${environment.node}, SQLite ${environment.sqlite}`);
+  if (scaled) {
+    const settings = Object.entries(scaled.postgresSettings)
+      .map(([name, value]) => `${name} ${value}`)
+      .join(', ');
+    console.log(`scaled   PostgreSQL ${scaled.postgresVersion} (${settings}), Redis ${scaled.redisVersion}`);
+  }
   console.log(`commit   ${environment.commit}\n`);
-  printTable(rows, quick);
+  printTable(rows, quick, scaled !== undefined);
 
   const scenarios: Record<string, ScenarioResult | { error: string }> = {};
   for (const { scenario, result } of rows) {
@@ -170,9 +260,14 @@ async function main(): Promise<void> {
       {
         commit: environment.commit,
         machine: environment.machine,
-        mode: 'embedded',
+        mode,
         node: environment.node,
         sqlite: environment.sqlite,
+        ...(scaled && {
+          postgres: scaled.postgresVersion,
+          postgresSettings: scaled.postgresSettings,
+          redis: scaled.redisVersion,
+        }),
         quick,
         date: new Date().toISOString(),
         scenarios,

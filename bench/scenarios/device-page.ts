@@ -9,8 +9,12 @@
  * Probe, in the same run: the same page reads — the SELECT the device-result store runs for each of
  * those pages (captured from it, with the same keyset bound and filter), as prepared better-sqlite3
  * statements on the same file and pragmas. `ratio` = probe p99 ÷ value.
+ *
+ * `--scaled`: the server is an API process on PostgreSQL; each page's SELECT is captured from the
+ * store over PostgreSQL and replayed as a named (server-side prepared) statement of one node-postgres
+ * connection, on the same database. There the details task's 1M results sit in today's day
+ * partition, the other 10M in the partition of their own day, as the product lays them out.
  */
-import path from 'node:path';
 import type SQLite from 'better-sqlite3';
 import {
   createDeviceResultStore,
@@ -26,12 +30,18 @@ import {
   APP_ID,
   benchFixture,
   captureQueries,
-  copyDatabase,
-  DETAILS_TASK,
   openRaw,
-  removeDatabase,
   storePragmas,
 } from '../results-fixture.ts';
+import {
+  type BenchStore,
+  copyStore,
+  postgresCapture,
+  preparedStatements,
+  rawPostgres,
+  removeStore,
+  storeLocation,
+} from '../store.ts';
 
 /** Target of BENCH.md: p99 ≤ 30 ms. */
 const TARGET_P99_MS = 30;
@@ -52,13 +62,84 @@ interface DevicePage {
   nextCursor: string | null;
 }
 
+/** The SQLite probe: each page's SELECT as the store builds it, prepared, run once to warm up, then timed. */
+async function sqlitePageTimes(
+  file: string,
+  pragmas: string[],
+  task: DetailTask,
+  pages: { filter: DeviceFilter; after: string }[],
+): Promise<number[]> {
+  const raw = openRaw(file, pragmas);
+  try {
+    const statements = new Map<string, SQLite.Statement>();
+    const reads: { statement: SQLite.Statement; parameters: readonly unknown[] }[] = [];
+    for (const { filter, after } of pages) {
+      // The route asks for one row more than the page, to know whether another page follows.
+      const [query] = await captureQueries(raw, (db) =>
+        createDeviceResultStore(db).page(task, filter, after, PAGE + 1),
+      );
+      if (!query) throw new Error('the device-result store ran no query for a page');
+      let statement = statements.get(query.sql);
+      if (!statement) {
+        statement = raw.prepare(query.sql);
+        statements.set(query.sql, statement);
+      }
+      reads.push({ statement, parameters: query.parameters });
+    }
+    const time = (read: (typeof reads)[number]) => {
+      const started = performance.now();
+      read.statement.all(...read.parameters);
+      return performance.now() - started;
+    };
+    reads.forEach(time);
+    return reads.map(time);
+  } finally {
+    raw.close();
+  }
+}
+
+/** The PostgreSQL probe: each page's SELECT as the store builds it, prepared, run once to warm up, then timed. */
+async function postgresPageTimes(
+  url: string,
+  task: DetailTask,
+  pages: { filter: DeviceFilter; after: string }[],
+): Promise<number[]> {
+  const capture = postgresCapture(url);
+  const queries = [];
+  try {
+    for (const { filter, after } of pages) {
+      // The route asks for one row more than the page, to know whether another page follows.
+      await createDeviceResultStore(capture.db).page(task, filter, after, PAGE + 1);
+      const [query] = capture.take();
+      if (!query) throw new Error('the device-result store ran no query for a page');
+      queries.push(query);
+    }
+  } finally {
+    await capture.close();
+  }
+  const client = await rawPostgres(url);
+  try {
+    const reads = preparedStatements(client, queries, 'bench_page');
+    const time = async (read: () => Promise<unknown>) => {
+      const started = performance.now();
+      await read();
+      return performance.now() - started;
+    };
+    for (const read of reads) await time(read);
+    const times: number[] = [];
+    for (const read of reads) times.push(await time(read));
+    return times;
+  } finally {
+    await client.end();
+  }
+}
+
 /** Runs the `device_page` scenario. */
 export async function devicePageScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const fixture = await benchFixture(ctx);
-  const pragmas = await storePragmas(fixture.file);
-  const file = path.join(ctx.workDir, 'device-page.db');
-  copyDatabase(fixture.file, file);
-  const server = await startApiServer(file);
+  const detailsTask = fixture.detailsTask;
+  const store: BenchStore = await copyStore(ctx, fixture.store, 'device-page');
+  const server = await startApiServer(storeLocation(store));
   const client = httpClient(server.base, 1);
   // The keyset bound of every timed page, for the probe: the last device of the page before.
   const pages: { filter: DeviceFilter; after: string }[] = [];
@@ -66,7 +147,7 @@ export async function devicePageScenario(ctx: BenchContext): Promise<ScenarioRes
   const perFilter: Record<string, { total: number; pages: number; p99Ms: number }> = {};
   try {
     const token = await login(client, 'admin', ADMIN_PASSWORD);
-    const base = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks/${DETAILS_TASK}/devices`;
+    const base = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks/${detailsTask}/devices`;
     const walk = async (filter: DeviceFilter, count: number, timed: boolean) => {
       const query = new URLSearchParams({ ...filter, limit: String(PAGE) } as Record<string, string>);
       const get = async (cursor?: string) => {
@@ -112,36 +193,21 @@ export async function devicePageScenario(ctx: BenchContext): Promise<ScenarioRes
     await server.stop();
   }
 
-  // The probe: each timed page's own SELECT, as the store builds it, on the same file.
-  const raw = openRaw(file, pragmas);
+  // The probe: each timed page's own SELECT, as the store builds it, on the same store.
+  const task: DetailTask = { id: detailsTask, app_id: APP_ID, audience_id: '', status: 'completed' };
   let probeTimes: number[];
   try {
-    const task: DetailTask = { id: DETAILS_TASK, app_id: APP_ID, audience_id: '', status: 'completed' };
-    const statements = new Map<string, SQLite.Statement>();
-    const reads: { statement: SQLite.Statement; parameters: readonly unknown[] }[] = [];
-    for (const { filter, after } of pages) {
-      // The route asks for one row more than the page, to know whether another page follows.
-      const [query] = await captureQueries(raw, (db) =>
-        createDeviceResultStore(db).page(task, filter, after, PAGE + 1),
-      );
-      if (!query) throw new Error('the device-result store ran no query for a page');
-      let statement = statements.get(query.sql);
-      if (!statement) {
-        statement = raw.prepare(query.sql);
-        statements.set(query.sql, statement);
-      }
-      reads.push({ statement, parameters: query.parameters });
-    }
-    const time = (read: (typeof reads)[number]) => {
-      const started = performance.now();
-      read.statement.all(...read.parameters);
-      return performance.now() - started;
-    };
-    reads.forEach(time);
-    probeTimes = reads.map(time);
+    probeTimes =
+      store.kind === 'postgres'
+        ? await postgresPageTimes(store.url, task, pages)
+        : await sqlitePageTimes(
+            store.file,
+            await storePragmas((fixture.store as { file: string }).file),
+            task,
+            pages,
+          );
   } finally {
-    raw.close();
-    removeDatabase(file);
+    await removeStore(ctx, store);
   }
 
   const value = percentile(latencies, 0.99);

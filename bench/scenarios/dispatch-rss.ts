@@ -3,6 +3,10 @@
  * process) while it sends one task to 1,000,000 devices, then — in a fresh process — to 10,000,000
  * (100,000 and 1,000,000 with --quick), through the built-in simulator provider. Memory must not grow
  * with the audience: target ≤ 256 MB, and RSS(10M) ≤ 1.1 × RSS(1M). Linux only (reads /proc).
+ *
+ * `--scaled`: two real processes on PostgreSQL and Redis, `pushboard serve --role api` (the task is
+ * created through it) and `pushboard serve --role worker` (which sends it); the figure is the worker's
+ * peak RSS, the one that holds the send. The API's peak is in the details.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,7 +15,9 @@ import net from 'node:net';
 import path from 'node:path';
 import { sql } from 'kysely';
 import { loadConfig } from '../../server/src/config.ts';
+import type { Db } from '../../server/src/storage/database.ts';
 import { migrateToLatest } from '../../server/src/storage/migrations/index.ts';
+import { openPostgres } from '../../server/src/storage/postgres.ts';
 import { openSqlite } from '../../server/src/storage/sqlite.ts';
 import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from '../../server/src/tenancy/bootstrap.ts';
 import { seedFleet } from '../fleet.ts';
@@ -61,13 +67,64 @@ async function call(
   return JSON.parse(text);
 }
 
-/** Starts `pushboard serve` on the data folder and resolves once it answers /health. */
-async function startServer(root: string, dataDir: string): Promise<{ child: ChildProcess; base: string }> {
+/** Kills `child` if the bench process exits first (an interrupted run must not leave servers behind). */
+function killOnExit(child: ChildProcess): void {
+  const kill = () => child.kill('SIGKILL');
+  process.on('exit', kill);
+  child.once('exit', () => process.off('exit', kill));
+}
+
+/** The environment of the `pushboard serve` processes: the data folder, and (scaled) the store and queues. */
+type ServerEnv = Record<string, string>;
+
+/**
+ * Starts `pushboard serve --role worker` (scaled mode) and resolves once it says it has started (it
+ * serves no HTTP to ask), so that its idle RSS is that of a worker ready to send.
+ */
+async function startWorker(root: string, env: ServerEnv): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [path.join(root, 'server/bin/pushboard.js'), 'serve', '--role', 'worker'],
+    {
+      env: { ...process.env, ...env, PUSHBOARD_SEED_DEMO: 'false', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  killOnExit(child);
+  let out = '';
+  let started = false;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the worker did not start within 60 s')), 60_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      // Only the start is looked for; the rest of its log is read (or the pipe would fill) and dropped.
+      if (started) return;
+      out += chunk.toString();
+      if (out.includes('"worker started"')) {
+        started = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker exited with ${code}`));
+    });
+  });
+  return child;
+}
+
+/** Starts `pushboard serve` (`--role api` in the scaled mode) and resolves once it answers /health. */
+async function startServer(
+  root: string,
+  env: ServerEnv,
+  role?: 'api',
+): Promise<{ child: ChildProcess; base: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'server/bin/pushboard.js'), 'serve'], {
+  const args = [path.join(root, 'server/bin/pushboard.js'), 'serve', ...(role ? ['--role', role] : [])];
+  const child = spawn(process.execPath, args, {
     env: {
       ...process.env,
-      PUSHBOARD_DATA_DIR: dataDir,
+      ...env,
       PORT: String(port),
       HOST: '127.0.0.1',
       PUSHBOARD_SEED_DEMO: 'false',
@@ -76,6 +133,7 @@ async function startServer(root: string, dataDir: string): Promise<{ child: Chil
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  killOnExit(child);
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -90,10 +148,20 @@ async function startServer(root: string, dataDir: string): Promise<{ child: Chil
   }
 }
 
-/** Sends one task to `audienceId` in a fresh server process; answers its idle and peak RSS and duration. */
-async function measureSend(ctx: BenchContext, dataDir: string, audienceId: string, devices: number) {
-  const { child, base } = await startServer(ctx.root, dataDir);
-  const pid = child.pid as number;
+/**
+ * Sends one task to `audienceId` in a fresh server process (scaled: fresh API and worker processes);
+ * answers the idle and peak RSS of the process that sends, and the duration.
+ */
+async function measureSend(ctx: BenchContext, env: ServerEnv, audienceId: string, devices: number) {
+  const { child, base } = await startServer(ctx.root, env, ctx.scaled ? 'api' : undefined);
+  const worker = ctx.scaled
+    ? await startWorker(ctx.root, env).catch(async (error: unknown) => {
+        child.kill('SIGTERM');
+        throw error;
+      })
+    : undefined;
+  const pid = (worker ?? child).pid as number;
+  const apiPid = child.pid as number;
   try {
     const { token } = (await call(base, 'POST', '/api/v1/auth/login', undefined, {
       username: 'admin',
@@ -101,8 +169,10 @@ async function measureSend(ctx: BenchContext, dataDir: string, audienceId: strin
     })) as { token: string };
     const idle = rssBytes(pid);
     let peak = idle;
+    let apiPeak = rssBytes(apiPid);
     const sampler = setInterval(() => {
       peak = Math.max(peak, rssBytes(pid));
+      if (worker) apiPeak = Math.max(apiPeak, rssBytes(apiPid));
     }, SAMPLE_MS);
     const started = performance.now();
     const tasks = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks`;
@@ -131,13 +201,44 @@ async function measureSend(ctx: BenchContext, dataDir: string, audienceId: strin
     }
     ctx.log(
       `dispatch_rss: ${devices.toLocaleString('en')} devices in ${seconds.toFixed(1)} s, ` +
-        `RSS idle ${(idle / 1e6).toFixed(0)} MB, peak ${(peak / 1e6).toFixed(0)} MB`,
+        `RSS idle ${(idle / 1e6).toFixed(0)} MB, peak ${(peak / 1e6).toFixed(0)} MB` +
+        (worker ? ` (worker; API peak ${(apiPeak / 1e6).toFixed(0)} MB)` : ''),
     );
-    return { idle, peak, seconds };
+    return { idle, peak, seconds, apiPeak: worker ? apiPeak : undefined };
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null) await once(child, 'exit');
+    for (const server of worker ? [worker, child] : [child]) {
+      server.kill('SIGTERM');
+      if (server.exitCode === null) await once(server, 'exit');
+    }
   }
+}
+
+/** Opens the scenario's store: the SQLite file of the data folder, or (scaled) a new database of the run. */
+async function openScenarioStore(
+  ctx: BenchContext,
+  dataDir: string,
+): Promise<{ db: Db; env: ServerEnv; dispose(): Promise<void> }> {
+  if (!ctx.scaled) {
+    const config = loadConfig({ dataDir }, {});
+    return { db: openSqlite(config.sqliteFile), env: { PUSHBOARD_DATA_DIR: dataDir }, async dispose() {} };
+  }
+  const scaled = ctx.scaled;
+  const database = await scaled.createDatabase('dispatch_rss');
+  const prefix = scaled.redisPrefix('dispatch_rss');
+  fs.mkdirSync(dataDir, { recursive: true });
+  return {
+    async dispose() {
+      await scaled.dropDatabase(database);
+      await scaled.deleteRedisPrefix(prefix);
+    },
+    db: await openPostgres(database.url),
+    env: {
+      PUSHBOARD_DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      REDIS_URL: ctx.scaled.redisUrl,
+      PUSHBOARD_REDIS_PREFIX: prefix,
+    },
+  };
 }
 
 /** Runs the `dispatch_rss` scenario. */
@@ -145,8 +246,7 @@ export async function dispatchRssScenario(ctx: BenchContext): Promise<ScenarioRe
   const small = ctx.scale(1_000_000);
   const large = ctx.scale(10_000_000);
   const dataDir = path.join(ctx.workDir, 'data');
-  const config = loadConfig({ dataDir }, {});
-  const db = openSqlite(config.sqliteFile);
+  const { db, env, dispose } = await openScenarioStore(ctx, dataDir);
   ctx.log(`dispatch_rss: seeding ${large.toLocaleString('en')} devices…`);
   try {
     await migrateToLatest(db);
@@ -166,12 +266,19 @@ export async function dispatchRssScenario(ctx: BenchContext): Promise<ScenarioRe
       // means no receipt at all.
       providerConfig: { seed: 1, deliveryRate: 0, impressionRate: 0 },
     });
-    await sql`pragma wal_checkpoint(truncate)`.execute(db);
+    if (ctx.scaled) await sql`vacuum (analyze)`.execute(db);
+    else await sql`pragma wal_checkpoint(truncate)`.execute(db);
   } finally {
     await db.destroy();
   }
-  const first = await measureSend(ctx, dataDir, 'aud_benchsmall0000000000000000', small);
-  const second = await measureSend(ctx, dataDir, 'aud_benchlarge0000000000000000', large);
+  let first: Awaited<ReturnType<typeof measureSend>>;
+  let second: typeof first;
+  try {
+    first = await measureSend(ctx, env, 'aud_benchsmall0000000000000000', small);
+    second = await measureSend(ctx, env, 'aud_benchlarge0000000000000000', large);
+  } finally {
+    await dispose();
+  }
   const peakMb = Math.max(first.peak, second.peak) / 1e6;
   const growth = second.peak / first.peak;
   const mib = (bytes: number) => Number((bytes / 1024 ** 2).toFixed(1));
@@ -188,6 +295,13 @@ export async function dispatchRssScenario(ctx: BenchContext): Promise<ScenarioRe
       peakMiB: { small: mib(first.peak), large: mib(second.peak) },
       idleMB: { small: Number((first.idle / 1e6).toFixed(1)), large: Number((second.idle / 1e6).toFixed(1)) },
       seconds: { small: Number(first.seconds.toFixed(1)), large: Number(second.seconds.toFixed(1)) },
+      ...(ctx.scaled && {
+        measured: 'pushboard serve --role worker',
+        apiPeakMB: {
+          small: Number(((first.apiPeak ?? 0) / 1e6).toFixed(1)),
+          large: Number(((second.apiPeak ?? 0) / 1e6).toFixed(1)),
+        },
+      }),
     },
   };
 }

@@ -2,21 +2,41 @@
  * One trial of the `dispatch` scenario in a process of its own (run by `dispatch.ts`), so that the
  * probe's pre-generated rows never sit in the send's heap nor the other way round:
  *
- *   node --import tsx bench/scenarios/dispatch-trial.ts probe|send <db file> <devices> <batch size> <pragmas JSON>
+ *   node --import tsx bench/scenarios/dispatch-trial.ts probe|send <db file | postgres URL> <devices> <batch size> <pragmas JSON>
  *
  * Both first do the same work untimed on the warm-up audience (the first `WARMUP_DEVICES`), as a
  * server that has been running would have: the figures are steady-state ones, not the JIT
  * compiler's. Prints one JSON line: `{"rate": …, "cpuSeconds": …}`.
+ *
+ * Scaled (a PostgreSQL URL; `DATABASE_URL`, `REDIS_URL` and `PUSHBOARD_REDIS_PREFIX` in the
+ * environment): the send runs in this process as one worker process of the scaled mode runs it —
+ * the dispatcher over PostgreSQL with BullMQ queues for task sends, batch hand-overs (4 at a time,
+ * as `main.ts` has a worker run them) and starts, and the Redis rate limiter. The probe writes the
+ * same rows with node-postgres twice, by `COPY … FROM STDIN` and by multi-row `INSERT … VALUES`
+ * (one statement per batch, prepared), and answers the faster.
  */
 
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { loadConfig } from '../../server/src/config.ts';
-import { createDispatcher, type Dispatcher } from '../../server/src/dispatch/dispatcher.ts';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { type Config, loadConfig } from '../../server/src/config.ts';
+import {
+  createDispatcher,
+  type Dispatcher,
+  type ScaledDispatch,
+} from '../../server/src/dispatch/dispatcher.ts';
+import { sleep } from '../../server/src/dispatch/rate-limit.ts';
+import { createRedisRateLimiter } from '../../server/src/dispatch/redis-rate-limit.ts';
+import { newId } from '../../server/src/ids.ts';
 import type { Provider } from '../../server/src/providers/provider.ts';
+import { createBullmqQueue } from '../../server/src/queue/bullmq-queue.ts';
+import { openRedis } from '../../server/src/queue/redis.ts';
 import type { Db } from '../../server/src/storage/database.ts';
+import { openPostgres } from '../../server/src/storage/postgres.ts';
 import { openSqlite } from '../../server/src/storage/sqlite.ts';
 import { UNSENT_TASK_COUNTERS } from '../../server/src/tasks/task-store.ts';
+import { isPostgresLocation, rawPostgres } from '../store.ts';
 
 /** IDs of the seeded rows, shared with `dispatch.ts`; as long as real ones (`ids.ts`), since they are in every key. */
 export const WORKSPACE = 'ws_benchdispatch00000000000000';
@@ -29,8 +49,14 @@ export const WARMUP_DEVICES = 20_000;
 /** A rate and the CPU time (user + system) it took, in seconds. */
 export interface Measured {
   rate: number;
+  /** CPU of this process only: on PostgreSQL most of the work is in the server's processes. */
   cpuSeconds: number;
+  /** Scaled probe: the rate of each way of writing the rows (`rate` is the faster). */
+  forms?: Record<string, number>;
 }
+
+/** Batch hand-overs one worker runs at the same time: `WORKER_BATCH_CONCURRENCY` of `main.ts`. */
+const WORKER_BATCH_CONCURRENCY = 4;
 
 /** Accepts every device at once: the cost measured is Pushboard's alone. */
 const noOpProvider: Provider = {
@@ -81,6 +107,97 @@ function probe(file: string, pragmas: string[], batchSize: number): Measured {
   }
 }
 
+/** Writes one buffer through `COPY … FROM STDIN` and resolves once PostgreSQL has taken it. */
+function copyIn(client: pg.Client, text: string, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = client.query(copyFrom(text));
+    stream.on('error', reject);
+    stream.on('finish', () => resolve());
+    stream.end(data);
+  });
+}
+
+/**
+ * The PostgreSQL probe: the same rows as the send writes (audience order, the device's channel,
+ * Android's accepted result), pre-generated per batch, written one batch per statement (and so per
+ * transaction, as the send records one batch per transaction) by COPY, then by a prepared multi-row
+ * INSERT, each into a task of its own. Answers the faster, with both rates.
+ */
+async function probePostgres(url: string, batchSize: number): Promise<Measured> {
+  const client = await rawPostgres(url);
+  try {
+    const { rows } = await client.query<{ device_id: string; channel: string }>({
+      text: `select m.device_id, d.channel from audience_members m join devices d on d.app_id = $1 and d.device_id = m.device_id
+             where m.audience_id = $2 order by m.device_id`,
+      values: [APP, AUDIENCE],
+    });
+    const columns = 'task_id, device_id, batch_seq, channel, send_result, failure_reason, delivered_at';
+    const copyText = `copy device_results (${columns}) from stdin`;
+    /** Each batch as COPY's text format: one tab-separated line per row, `\N` for null. */
+    const copyBatches = (taskId: string, count: number) => {
+      const batches: Buffer[] = [];
+      for (let from = 0, seq = 1; from < count; from += batchSize, seq++) {
+        let text = '';
+        for (let i = from; i < Math.min(count, from + batchSize); i++) {
+          text += `${taskId}\t${rows[i]!.device_id}\t${seq}\t${rows[i]!.channel}\tno_feedback\t\\N\t\\N\n`;
+        }
+        batches.push(Buffer.from(text));
+      }
+      return batches;
+    };
+    /** Each batch as one prepared multi-row INSERT (a statement per batch size). */
+    const insertBatches = (taskId: string, count: number) => {
+      const batches: pg.QueryConfig[] = [];
+      for (let from = 0, seq = 1; from < count; from += batchSize, seq++) {
+        const size = Math.min(count, from + batchSize) - from;
+        const values: unknown[] = [];
+        const tuples: string[] = [];
+        for (let k = 0; k < size; k++) {
+          const p = values.length;
+          tuples.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, 'no_feedback', null, null)`);
+          values.push(taskId, rows[from + k]!.device_id, seq, rows[from + k]!.channel);
+        }
+        batches.push({
+          name: `bench_results_${size}`,
+          text: `insert into device_results (${columns}) values ${tuples.join(', ')}`,
+          values,
+        });
+      }
+      return batches;
+    };
+    const forms = {
+      copy: async (count: number) => {
+        const batches = copyBatches(newId('tsk'), count);
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        for (const batch of batches) await copyIn(client, copyText, batch);
+        return { ms: performance.now() - started, cpu: cpuSeconds(cpu) };
+      },
+      insert: async (count: number) => {
+        const batches = insertBatches(newId('tsk'), count);
+        const cpu = process.cpuUsage();
+        const started = performance.now();
+        for (const batch of batches) await client.query(batch);
+        return { ms: performance.now() - started, cpu: cpuSeconds(cpu) };
+      },
+    };
+    const warmup = Math.min(WARMUP_DEVICES, rows.length);
+    await forms.copy(warmup);
+    await forms.insert(warmup);
+    const rates: Record<string, number> = {};
+    let best: Measured = { rate: 0, cpuSeconds: 0 };
+    for (const [name, write] of Object.entries(forms)) {
+      const { ms, cpu } = await write(rows.length);
+      const rate = rows.length / (ms / 1000);
+      rates[name] = Math.round(rate);
+      if (rate > best.rate) best = { rate, cpuSeconds: cpu };
+    }
+    return { ...best, forms: rates };
+  } finally {
+    await client.end();
+  }
+}
+
 async function insertTask(db: Db, id: string, audienceId: string): Promise<void> {
   const now = new Date().toISOString();
   await db
@@ -108,7 +225,7 @@ async function insertTask(db: Db, id: string, audienceId: string): Promise<void>
 }
 
 /** Sends tasks and times them from the scheduler's start to the sender's completion. */
-function timedDispatcher(db: Db, batchSize: number) {
+function timedDispatcher(db: Db, batchSize: number, scaled?: ScaledDispatch) {
   const started = new Map<string, { at: number; cpu: NodeJS.CpuUsage }>();
   const waiting = new Map<string, (result: Measured & { seconds: number }) => void>();
   const failures: string[] = [];
@@ -132,6 +249,7 @@ function timedDispatcher(db: Db, batchSize: number) {
       warn: info,
       error: (details, message) => failures.push(`${message}: ${JSON.stringify(details)}`),
     },
+    ...(scaled && { scaled }),
   });
   return {
     dispatcher,
@@ -146,35 +264,99 @@ function timedDispatcher(db: Db, batchSize: number) {
   };
 }
 
+/** Sends the warm-up task, then the measured one, and checks that every device was sent. */
+async function warmThenSend(
+  db: Db,
+  timed: ReturnType<typeof timedDispatcher>,
+  devices: number,
+  taskIds: { warmup: string; measured: string },
+): Promise<Measured> {
+  await timed.dispatcher.start();
+  await timed.send(taskIds.warmup, WARMUP_AUDIENCE);
+  const taskId = taskIds.measured;
+  const { seconds, cpuSeconds: cpu } = await timed.send(taskId, AUDIENCE);
+  if (timed.failures.length > 0) throw new Error(timed.failures.join('\n'));
+  const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
+  if (task.status !== 'completed' || Number(task.total_sent) !== devices) {
+    throw new Error(`the bench send ended ${task.status} with ${task.total_sent} of ${devices} devices sent`);
+  }
+  return { rate: devices / seconds, cpuSeconds: cpu };
+}
+
 /** The send rate of the whole audience, after a warm-up send; devices per second. */
 async function send(file: string, devices: number, batchSize: number): Promise<Measured> {
   const db = openSqlite(file);
   const timed = timedDispatcher(db, batchSize);
   try {
-    await timed.dispatcher.start();
-    await timed.send('tsk_bench_warmup00000000000000', WARMUP_AUDIENCE);
-    const taskId = 'tsk_bench000000000000000000000';
-    const { seconds, cpuSeconds: cpu } = await timed.send(taskId, AUDIENCE);
-    if (timed.failures.length > 0) throw new Error(timed.failures.join('\n'));
-    const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
-    if (task.status !== 'completed' || Number(task.total_sent) !== devices) {
-      throw new Error(
-        `the bench send ended ${task.status} with ${task.total_sent} of ${devices} devices sent`,
-      );
-    }
-    return { rate: devices / seconds, cpuSeconds: cpu };
+    return await warmThenSend(db, timed, devices, {
+      warmup: 'tsk_bench_warmup00000000000000',
+      measured: 'tsk_bench000000000000000000000',
+    });
   } finally {
     await timed.dispatcher.stop();
     await db.destroy();
   }
 }
 
+/**
+ * `send` as a worker process of the scaled mode sends (`main.ts`): PostgreSQL, the BullMQ queues of
+ * the trial's key prefix, the Redis rate limiter. Task IDs are real ones, so that the results land in
+ * today's day partition as the product's do.
+ */
+async function sendScaled(config: Config, devices: number, batchSize: number): Promise<Measured> {
+  const { databaseUrl, redisUrl, redisPrefix: prefix } = config;
+  if (!databaseUrl || !redisUrl) throw new Error('a scaled trial needs DATABASE_URL and REDIS_URL');
+  const db = await openPostgres(databaseUrl);
+  const failures: string[] = [];
+  const queue = <T>(name: string) =>
+    createBullmqQueue<T>({
+      name,
+      redisUrl,
+      prefix,
+      lockDurationMs: config.jobLockMs,
+      stalledIntervalMs: Math.max(500, Math.floor(config.jobLockMs / 2)),
+      onError: (jobId, error) => failures.push(`job ${name}/${jobId} failed: ${String(error)}`),
+      onQueueError: (error) => failures.push(`queue ${name}: ${String(error)}`),
+    });
+  const rateRedis = openRedis(redisUrl, `${prefix}:rate`);
+  const timed = timedDispatcher(db, batchSize, {
+    sends: queue('sends'),
+    batches: queue('batches'),
+    starts: queue('starts'),
+    batchConcurrency: WORKER_BATCH_CONCURRENCY,
+    rateLimiter: createRedisRateLimiter(
+      rateRedis,
+      prefix,
+      config.dispatch.rateLimitPerSecond,
+      () => new Date(),
+      sleep,
+    ),
+  });
+  try {
+    const measured = await warmThenSend(db, timed, devices, { warmup: newId('tsk'), measured: newId('tsk') });
+    if (failures.length > 0) throw new Error(failures.join('\n'));
+    return measured;
+  } finally {
+    await timed.dispatcher.stop();
+    rateRedis.disconnect();
+    await db.destroy();
+  }
+}
+
 // Run only as a script: `dispatch.ts` imports this module for its names and types.
-const [mode, file, devices, batchSize, pragmas] = process.argv.slice(2);
-if (path.resolve(process.argv[1] ?? '') === import.meta.filename && file !== undefined) {
-  const measured =
-    mode === 'probe'
-      ? probe(file, JSON.parse(pragmas ?? '[]') as string[], Number(batchSize))
-      : await send(file, Number(devices), Number(batchSize));
+const [mode, location, devices, batchSize, pragmas] = process.argv.slice(2);
+if (path.resolve(process.argv[1] ?? '') === import.meta.filename && location !== undefined) {
+  let measured: Measured;
+  if (isPostgresLocation(location)) {
+    measured =
+      mode === 'probe'
+        ? await probePostgres(location, Number(batchSize))
+        : await sendScaled(loadConfig({}, process.env), Number(devices), Number(batchSize));
+  } else {
+    measured =
+      mode === 'probe'
+        ? probe(location, JSON.parse(pragmas ?? '[]') as string[], Number(batchSize))
+        : await send(location, Number(devices), Number(batchSize));
+  }
   process.stdout.write(`${JSON.stringify(measured)}\n`);
 }

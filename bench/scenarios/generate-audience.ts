@@ -10,9 +10,12 @@
  * device_id FROM device_results WHERE task_id = ? AND <filter>` of the same rows (better-sqlite3, same
  * file and pragmas, into a new `importing` audience). Probe and request alternate three times per
  * filter (five with --quick); the best of each counts. value = the slower filter's time, ratio = the lower of probe ÷ ours.
+ *
+ * `--scaled`: the server is an API process on PostgreSQL, and the probe the same `INSERT … SELECT`
+ * sent by node-postgres to the same database (one statement, its own transaction).
  */
-import path from 'node:path';
 import type SQLite from 'better-sqlite3';
+import type pg from 'pg';
 import { newId } from '../../server/src/ids.ts';
 import type { DeviceFilter } from '../../server/src/results/device-result-store.ts';
 import { DEFAULT_WORKSPACE_ID } from '../../server/src/tenancy/bootstrap.ts';
@@ -22,14 +25,12 @@ import { httpClient, login } from '../http-load.ts';
 import {
   ADMIN_PASSWORD,
   benchFixture,
-  copyDatabase,
-  DETAILS_TASK,
   hasReceipt,
   isFailure,
   openRaw,
-  removeDatabase,
   storePragmas,
 } from '../results-fixture.ts';
+import { copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 
 /** Target of BENCH.md: at most 2 s… */
 const TARGET_SECONDS = 2;
@@ -56,33 +57,83 @@ function expectedSize(devices: number, filter: DeviceFilter): number {
 }
 
 /** The raw copy of the matching rows into a new audience; answers seconds and rows. */
-function rawGenerate(database: SQLite.Database, where: string): { seconds: number; rows: number } {
+function rawGenerate(
+  database: SQLite.Database,
+  where: string,
+  detailsTask: string,
+): { seconds: number; rows: number } {
   const id = newId('aud');
   database
     .prepare(
       `insert into audiences (id, workspace_id, name, source, status, size, source_task_id, source_filter, created_at)
        values (?, ?, 'Probe', 'task_result', 'importing', 0, ?, '{}', ?)`,
     )
-    .run(id, DEFAULT_WORKSPACE_ID, DETAILS_TASK, new Date().toISOString());
+    .run(id, DEFAULT_WORKSPACE_ID, detailsTask, new Date().toISOString());
   const insert = database.prepare(
     `insert into audience_members (audience_id, device_id)
      select ?, device_id from device_results where task_id = ? ${where}`,
   );
   const started = performance.now();
-  const { changes } = insert.run(id, DETAILS_TASK);
+  const { changes } = insert.run(id, detailsTask);
   return { seconds: (performance.now() - started) / 1000, rows: changes };
+}
+
+/** `rawGenerate` on PostgreSQL, with node-postgres. */
+async function rawGeneratePostgres(
+  client: pg.Client,
+  where: string,
+  detailsTask: string,
+): Promise<{ seconds: number; rows: number }> {
+  const id = newId('aud');
+  await client.query(
+    `insert into audiences (id, workspace_id, name, source, status, size, source_task_id, source_filter, created_at)
+     values ($1, $2, 'Probe', 'task_result', 'importing', 0, $3, '{}', $4)`,
+    [id, DEFAULT_WORKSPACE_ID, detailsTask, new Date().toISOString()],
+  );
+  const started = performance.now();
+  const { rowCount } = await client.query(
+    `insert into audience_members (audience_id, device_id)
+     select $1, device_id from device_results where task_id = $2 ${where}`,
+    [id, detailsTask],
+  );
+  return { seconds: (performance.now() - started) / 1000, rows: rowCount ?? 0 };
+}
+
+/** The raw probe of either mode, on the server's own store. */
+async function openProbe(
+  ctx: BenchContext,
+  location: string,
+  fixtureFile: string | undefined,
+  detailsTask: string,
+) {
+  if (ctx.scaled) {
+    const client = await rawPostgres(location);
+    return {
+      generate: (where: string) => rawGeneratePostgres(client, where, detailsTask),
+      close: () => client.end(),
+    };
+  }
+  const raw = openRaw(location, await storePragmas(fixtureFile as string));
+  return {
+    generate: async (where: string) => rawGenerate(raw, where, detailsTask),
+    close: async () => raw.close(),
+  };
 }
 
 /** Runs the `generate_audience` scenario. */
 export async function generateAudienceScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const fixture = await benchFixture(ctx);
-  const pragmas = await storePragmas(fixture.file);
-  const file = path.join(ctx.workDir, 'generate-audience.db');
-  copyDatabase(fixture.file, file);
-  const server = await startApiServer(file);
+  const detailsTask = fixture.detailsTask;
+  const store = await copyStore(ctx, fixture.store, 'generate-audience');
+  const server = await startApiServer(storeLocation(store));
   const client = httpClient(server.base, 1);
   // The server is idle while the probe writes (and the other way round): one writer at a time.
-  const raw = openRaw(file, pragmas);
+  const raw = await openProbe(
+    ctx,
+    storeLocation(store),
+    fixture.store.kind === 'sqlite' ? fixture.store.file : undefined,
+    detailsTask,
+  );
   const results: { name: string; members: number; ours: number[]; probes: number[] }[] = [];
   try {
     const token = await login(client, 'admin', ADMIN_PASSWORD);
@@ -91,7 +142,7 @@ export async function generateAudienceScenario(ctx: BenchContext): Promise<Scena
       const { size } = await client.json<{ size: number }>(
         {
           method: 'POST',
-          path: `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks/${DETAILS_TASK}/audiences`,
+          path: `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks/${detailsTask}/audiences`,
           headers: { authorization: `Bearer ${token}` },
           body: JSON.stringify({ name: 'Bench audience', filter }),
         },
@@ -101,14 +152,14 @@ export async function generateAudienceScenario(ctx: BenchContext): Promise<Scena
     };
     // Warm-up on the smaller filter: code compiled, the task's rows read once.
     await generate(FILTERS[1]!.filter);
-    rawGenerate(raw, FILTERS[1]!.where);
+    await raw.generate(FILTERS[1]!.where);
     for (const { name, filter, where } of FILTERS) {
       const members = expectedSize(fixture.resultsPerTask, filter);
       const result = { name, members, ours: [] as number[], probes: [] as number[] };
       // Quick runs take a tenth of a second each: more of them, for a steadier best.
       const rounds = ctx.quick ? 5 : 3;
       for (let round = 1; round <= rounds; round++) {
-        const probe = rawGenerate(raw, where);
+        const probe = await raw.generate(where);
         const ours = await generate(filter);
         if (ours.size !== members || probe.rows !== members) {
           throw new Error(
@@ -126,9 +177,9 @@ export async function generateAudienceScenario(ctx: BenchContext): Promise<Scena
     }
   } finally {
     client.close();
-    raw.close();
+    await raw.close();
     await server.stop();
-    removeDatabase(file);
+    await removeStore(ctx, store);
   }
   const best = results.map((r) => ({
     name: r.name,

@@ -11,22 +11,23 @@
  *   identical copy of the database;
  * - a no-op Fastify route of the same server taking the same bodies (read and JSON-parsed), × 1,000.
  * No-op, served and raw trials alternate three times after a warm-up; the best of each counts.
+ *
+ * `--scaled`: the server is an API process on PostgreSQL (receipts are applied in the request, as
+ * there), and the raw probe is PostgreSQL's own limit for the same work: per batch, one transaction
+ * of one set-based `UPDATE device_results AS r SET open_at = j.at FROM unnest($1, $2, $3) AS j(…)
+ * WHERE r.task_id = j.task AND r.device_id = j.device AND r.open_at IS NULL AND r.send_result <>
+ * 'failure'` per receipt kind (prepared; one statement per row would measure round trips instead),
+ * on a clone of the same database.
  */
-import path from 'node:path';
 import type SQLite from 'better-sqlite3';
+import type pg from 'pg';
 import type { ReceiptKind } from '../../server/src/storage/database.ts';
 import { startApiServer } from '../api-server.ts';
 import type { BenchContext, ScenarioResult } from '../harness.ts';
 import { httpClient, ms, percentile } from '../http-load.ts';
 import { BATCH_RECEIPTS, type ReceiptBatch, ReceiptStream, sendReceipts } from '../receipt-stream.ts';
-import {
-  benchFixture,
-  copyDatabase,
-  openRaw,
-  RECEIPT_TASKS,
-  removeDatabase,
-  storePragmas,
-} from '../results-fixture.ts';
+import { benchFixture, openRaw, storePragmas } from '../results-fixture.ts';
+import { copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 
 /** Target of BENCH.md: at least half the probe's rate… */
 const TARGET_RATIO = 0.5;
@@ -70,24 +71,88 @@ function rawTrial(database: SQLite.Database, stream: ReceiptStream, count: numbe
   return { rate: (count * BATCH_RECEIPTS) / seconds, changed };
 }
 
+/** The receipt column of each kind (`receipt-apply.ts`). */
+const TIME_COLUMN: Record<ReceiptKind, string> = {
+  delivered: 'delivered_at',
+  impression: 'impression_at',
+  open: 'open_at',
+  dismissal: 'dismissal_at',
+};
+
+/**
+ * The raw set-based conditional UPDATE of each receipt kind on PostgreSQL, as a prepared statement
+ * taking the batch's receipts of that kind as three arrays: the ingestion's condition, nothing else.
+ */
+function rawPostgresUpdate(kind: ReceiptKind, receipts: ReceiptBatch['receipts']) {
+  const column = TIME_COLUMN[kind];
+  const condition =
+    kind === 'delivered'
+      ? `r.send_result = 'no_feedback'`
+      : `r.${column} is null and r.send_result <> 'failure'`;
+  return {
+    name: `bench_receipts_${kind}`,
+    text: `update device_results as r set ${column} = j.at${kind === 'delivered' ? `, send_result = 'success'` : ''}
+      from unnest($1::text[], $2::text[], $3::text[]) as j(task, device, at)
+      where r.task_id = j.task and r.device_id = j.device and ${condition}`,
+    values: [receipts.map((r) => r.taskId), receipts.map((r) => r.deviceId), receipts.map((r) => r.at)],
+  };
+}
+
+/** `rawTrial` on PostgreSQL: `count` batches, one transaction each, one UPDATE per receipt kind. */
+async function rawPostgresTrial(client: pg.Client, stream: ReceiptStream, count: number) {
+  const kinds: ReceiptKind[] = ['delivered', 'impression', 'open', 'dismissal'];
+  const statements = Array.from({ length: count }, () => {
+    const { receipts } = stream.next();
+    return kinds
+      .map((kind) => receipts.filter((r) => r.kind === kind))
+      .flatMap((some, k) => (some.length > 0 ? [rawPostgresUpdate(kinds[k]!, some)] : []));
+  });
+  const started = performance.now();
+  let changed = 0;
+  for (const batch of statements) {
+    await client.query('begin');
+    for (const statement of batch) changed += (await client.query(statement)).rowCount ?? 0;
+    await client.query('commit');
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { rate: (count * BATCH_RECEIPTS) / seconds, changed };
+}
+
+/** The raw probe of either mode: better-sqlite3 on a copy of the file, or node-postgres on a clone. */
+async function openProbe(ctx: BenchContext, location: string, fixtureFile: string | undefined) {
+  if (ctx.scaled) {
+    const client = await rawPostgres(location);
+    return {
+      trial: (stream: ReceiptStream, count: number) => rawPostgresTrial(client, stream, count),
+      close: () => client.end(),
+    };
+  }
+  const raw = openRaw(location, await storePragmas(fixtureFile as string));
+  return {
+    trial: async (stream: ReceiptStream, count: number) => rawTrial(raw, stream, count),
+    close: async () => raw.close(),
+  };
+}
+
 /** Runs the `receipts` scenario. */
 export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const fixture = await benchFixture(ctx);
   const perTask = fixture.resultsPerTask;
   const batches = ctx.quick ? 20 : 100;
-  const pragmas = await storePragmas(fixture.file);
-  const serverFile = path.join(ctx.workDir, 'receipts-server.db');
-  const probeFile = path.join(ctx.workDir, 'receipts-probe.db');
-  copyDatabase(fixture.file, serverFile);
-  copyDatabase(fixture.file, probeFile);
-  const server = await startApiServer(serverFile);
+  const serverStore = await copyStore(ctx, fixture.store, 'receipts-server');
+  const probeStore = await copyStore(ctx, fixture.store, 'receipts-probe');
+  const server = await startApiServer(storeLocation(serverStore));
   const client = httpClient(server.base, RECEIPT_CLIENTS);
-  const raw = openRaw(probeFile, pragmas);
+  const raw = await openProbe(
+    ctx,
+    storeLocation(probeStore),
+    fixture.store.kind === 'sqlite' ? fixture.store.file : undefined,
+  );
   try {
     // Server and probe get the same batches, from two streams with the same seed.
-    const served = new ReceiptStream(RECEIPT_TASKS, perTask);
-    const probed = new ReceiptStream(RECEIPT_TASKS, perTask);
-    const noop = new ReceiptStream(RECEIPT_TASKS, perTask, 2);
+    const served = new ReceiptStream(fixture.receiptTasks, perTask);
+    const probed = new ReceiptStream(fixture.receiptTasks, perTask);
+    const noop = new ReceiptStream(fixture.receiptTasks, perTask, 2);
     const send = (clients: number, count: number) =>
       sendReceipts({ client, stream: served, clients, batches: count });
     const sendNoop = (count: number) =>
@@ -95,7 +160,7 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
     ctx.log(`receipts: warming up (${WARMUP_BATCHES} batches each)…`);
     await send(RECEIPT_CLIENTS, WARMUP_BATCHES);
     await sendNoop(WARMUP_BATCHES);
-    rawTrial(raw, probed, WARMUP_BATCHES);
+    await raw.trial(probed, WARMUP_BATCHES);
     // One client alone: the latency of a batch without queueing behind the others.
     const alone = await send(1, Math.ceil(batches / 3));
 
@@ -107,7 +172,7 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
       const cpuBefore = await server.cpuSeconds();
       const servedRun = await send(RECEIPT_CLIENTS, batches);
       const cpu = (await server.cpuSeconds()) - cpuBefore;
-      const rawRun = rawTrial(raw, probed, batches);
+      const rawRun = await raw.trial(probed, batches);
       latencies.push(...servedRun.latencies);
       for (const key of Object.keys(tally) as (keyof typeof tally)[]) tally[key] += servedRun.tally[key];
       trials.push({
@@ -155,7 +220,13 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
         batchesPerTrial: batches,
         receiptsPerBatch: BATCH_RECEIPTS,
         answers: tally,
-        probes: { rawUpdate: Math.round(rawRate), noopRoute: Math.round(noopRate) },
+        probes: {
+          rawUpdate: Math.round(rawRate),
+          noopRoute: Math.round(noopRate),
+          rawUpdateForm: ctx.scaled
+            ? 'set-based UPDATE … FROM unnest, one per kind'
+            : 'one UPDATE per receipt',
+        },
         trials: trials.map((t) => ({
           served: Math.round(t.served),
           rawUpdate: Math.round(t.raw),
@@ -166,9 +237,9 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
     };
   } finally {
     client.close();
-    raw.close();
+    await raw.close();
     await server.stop();
-    removeDatabase(serverFile);
-    removeDatabase(probeFile);
+    await removeStore(ctx, serverStore);
+    await removeStore(ctx, probeStore);
   }
 }

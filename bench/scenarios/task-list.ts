@@ -14,9 +14,13 @@
  *
  * The same is measured, as details, under a receipt load paced at half the server's capacity (one
  * batch every two single-client service times) instead of back to back.
+ *
+ * `--scaled`: the server is an API process on PostgreSQL; the statements are captured from the task
+ * store over PostgreSQL and replayed as named (server-side prepared) statements of one node-postgres
+ * connection, idle, on the same database.
  */
-import path from 'node:path';
 import type SQLite from 'better-sqlite3';
+import type { Db } from '../../server/src/storage/database.ts';
 import { createTaskStore } from '../../server/src/tasks/task-store.ts';
 import { DEFAULT_WORKSPACE_ID } from '../../server/src/tenancy/bootstrap.ts';
 import { startApiServer } from '../api-server.ts';
@@ -28,12 +32,18 @@ import {
   benchFixture,
   type CapturedQuery,
   captureQueries,
-  copyDatabase,
   openRaw,
-  RECEIPT_TASKS,
-  removeDatabase,
   storePragmas,
 } from '../results-fixture.ts';
+import {
+  type BenchStore,
+  capturePostgresQueries,
+  copyStore,
+  preparedStatements,
+  rawPostgres,
+  removeStore,
+  storeLocation,
+} from '../store.ts';
 import { RECEIPT_CLIENTS } from './receipts.ts';
 
 /** Target of BENCH.md: p99 ≤ 20 ms. */
@@ -43,19 +53,22 @@ const PAGE_SIZE = 50;
 const SAMPLING_USERS = 4;
 const LIST_PATH = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks?page=1&pageSize=${PAGE_SIZE}`;
 
+/** Reads one task-list page as the route does (default filter and order), for capturing its statements. */
+async function readListPage(db: Db): Promise<void> {
+  const store = createTaskStore(db);
+  const { rows } = await store.listTasks(
+    DEFAULT_WORKSPACE_ID,
+    {},
+    { key: 'createdAt', order: 'desc' },
+    0,
+    PAGE_SIZE,
+  );
+  await store.subCampaignsOf(rows.map((r) => r.id));
+}
+
 /** The statements of one task-list page, as the store runs them (default filter and order). */
 async function listStatements(database: SQLite.Database): Promise<CapturedQuery[]> {
-  return captureQueries(database, async (db) => {
-    const store = createTaskStore(db);
-    const { rows } = await store.listTasks(
-      DEFAULT_WORKSPACE_ID,
-      {},
-      { key: 'createdAt', order: 'desc' },
-      0,
-      PAGE_SIZE,
-    );
-    await store.subCampaignsOf(rows.map((r) => r.id));
-  });
+  return captureQueries(database, readListPage);
 }
 
 /** Per-request time of the page's statements, run back to back as prepared statements (ms each). */
@@ -68,6 +81,43 @@ function rawSelectTimes(database: SQLite.Database, queries: CapturedQuery[], sam
   };
   for (let k = 0; k < 20; k++) run();
   return Array.from({ length: samples }, run);
+}
+
+/**
+ * The raw probe of either mode, alone on the store before the server starts: the page's statements
+ * as prepared statements (better-sqlite3, or node-postgres named statements), run back to back.
+ */
+async function rawListTimes(
+  store: BenchStore,
+  fixtureStore: BenchStore,
+  samples: number,
+): Promise<{ times: number[]; statements: number }> {
+  if (store.kind === 'sqlite') {
+    const pragmas = await storePragmas((fixtureStore as { file: string }).file);
+    const raw = openRaw(store.file, pragmas);
+    try {
+      const queries = await listStatements(raw);
+      return { times: rawSelectTimes(raw, queries, samples), statements: queries.length };
+    } finally {
+      raw.close();
+    }
+  }
+  const queries = await capturePostgresQueries(store.url, readListPage);
+  const client = await rawPostgres(store.url);
+  try {
+    const statements = preparedStatements(client, queries, 'bench_list');
+    const run = async () => {
+      const started = performance.now();
+      for (const statement of statements) await statement();
+      return performance.now() - started;
+    };
+    for (let k = 0; k < 20; k++) await run();
+    const times: number[] = [];
+    for (let k = 0; k < samples; k++) times.push(await run());
+    return { times, statements: queries.length };
+  } finally {
+    await client.end();
+  }
 }
 
 /**
@@ -125,23 +175,12 @@ export async function taskListScenario(ctx: BenchContext): Promise<ScenarioResul
   const samples = ctx.quick ? 100 : 300;
   /** Longest sampling under load, in seconds. */
   const seconds = ctx.quick ? 6 : 20;
-  const pragmas = await storePragmas(fixture.file);
-  const serverFile = path.join(ctx.workDir, 'task-list.db');
-  copyDatabase(fixture.file, serverFile);
+  const serverStore = await copyStore(ctx, fixture.store, 'task-list');
 
   // The raw probe first, alone: the SQL's own cost.
-  const raw = openRaw(serverFile, pragmas);
-  let rawTimes: number[];
-  let statements: number;
-  try {
-    const queries = await listStatements(raw);
-    statements = queries.length;
-    rawTimes = rawSelectTimes(raw, queries, samples);
-  } finally {
-    raw.close();
-  }
+  const { times: rawTimes, statements } = await rawListTimes(serverStore, fixture.store, samples);
 
-  const server = await startApiServer(serverFile);
+  const server = await startApiServer(storeLocation(serverStore));
   // Receipt clients, the sampler, and a spare.
   const client = httpClient(server.base, RECEIPT_CLIENTS + SAMPLING_USERS);
   try {
@@ -156,7 +195,7 @@ export async function taskListScenario(ctx: BenchContext): Promise<ScenarioResul
         `the task list answered ${first.items.length} items of ${first.total}, not 50 of ${fixture.tasks}`,
       );
     }
-    const stream = new ReceiptStream(RECEIPT_TASKS, fixture.resultsPerTask);
+    const stream = new ReceiptStream(fixture.receiptTasks, fixture.resultsPerTask);
     ctx.log('task_list: warming up…');
     await sampleLatencies(client, token, 20);
     await sendReceipts({ client, stream, clients: RECEIPT_CLIENTS, batches: 12 });
@@ -198,6 +237,6 @@ export async function taskListScenario(ctx: BenchContext): Promise<ScenarioResul
   } finally {
     client.close();
     await server.stop();
-    removeDatabase(serverFile);
+    await removeStore(ctx, serverStore);
   }
 }
