@@ -346,13 +346,9 @@ async function seedContent(
       })
       .execute();
   }
-  if (isPostgres(db)) {
-    await seedResultsPostgres(db, bigTasks, n, receiptAt);
-    await seedFillerTasksPostgres(db, sizes.tasks - bigTasks.length, now);
-  } else {
-    await seedResults(db, bigTasks, n, receiptAt);
-    await seedFillerTasks(db, sizes.tasks - bigTasks.length, now);
-  }
+  if (isPostgres(db)) await seedResultsPostgres(db, bigTasks, n, receiptAt);
+  else await seedResults(db, bigTasks, n, receiptAt);
+  await seedFillerTasks(db, sizes.tasks - bigTasks.length, now);
   // The JavaScript twin of the SQL device IDs must agree, or every receipt would be rejected.
   const probe = Math.min(n - 1, 987_654);
   const row = await db
@@ -473,55 +469,37 @@ async function seedSubCampaigns(db: Db, iso: string): Promise<void> {
 /**
  * Older tasks of the workspace, one every few minutes back over 90 days: mostly completed (their
  * details purged long ago), some failed, some scheduled for later; counters of a 50,000-device send.
+ * One statement for both backends; only the series, the padding and the time formatting differ.
  */
 async function seedFillerTasks(db: Db, count: number, now: Date): Promise<void> {
   if (count <= 0) return;
+  const postgres = isPostgres(db);
   const spacingMs = Math.floor((90 * 86_400_000) / count);
   const base = now.getTime() - 7_200_000;
-  const time = (expression: string) =>
-    sql.raw(`strftime('%Y-%m-%dT%H:%M:%fZ', (${expression}) / 1000.0, 'unixepoch')`);
-  await sql`
-    with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${count})
-    insert into tasks (id, workspace_id, app_id, name, title, content, click_action, audience_id, send_type,
-      scheduled_at, status, failure_reason, created_at, updated_at, started_at, completed_at, planned_sends,
-      unmatched, total_sent, deliveries, failures, no_feedback, impressions, opens, dismissals, pending, late,
-      details_purged_at)
-    select printf('tsk_benchlist%017d', i), ${DEFAULT_WORKSPACE_ID}, ${APP_ID}, printf('Weekly digest #%d', i),
-      'Weekly digest', 'What happened this week', '{"type":"open_app"}', ${AUDIENCE_ID},
-      case when i % 50 = 0 then 'scheduled' else 'immediate' end,
-      case when i % 50 = 0 then ${time(`${now.getTime()} + 86400000 + i * 60000`)} end,
-      case when i % 50 = 0 then 'scheduled' when i % 50 = 1 then 'failed' else 'completed' end,
-      case when i % 50 = 1 then 'Provider rejected the request' end,
-      ${time(`${base} - i * ${spacingMs}`)}, ${time(`${base} - i * ${spacingMs} + 60000`)},
-      case when i % 50 = 0 then null else ${time(`${base} - i * ${spacingMs} + 60000`)} end,
-      case when i % 50 = 0 then null else ${time(`${base} - i * ${spacingMs} + 120000`)} end,
-      p, p - t, t, d, f, t - d - f, d / 2, d / 10, d / 20, 0, 0,
-      case when i % 50 = 0 then null else ${time(`${now.getTime()} - 3600000`)} end
-    from (select i, case when i % 50 = 0 then 0 else 51000 end as p, case when i % 50 = 0 then 0 else 50000 end as t,
-      case when i % 50 = 0 then 0 else 28000 + i % 1000 end as d,
-      case when i % 50 = 0 then 0 else 1000 end as f from n)`.execute(db);
-  await sql`
-    insert into task_sub_campaigns (task_id, sub_campaign_id)
-    select id, printf('sub_bench%021d', cast(substr(id, 14) as integer) % 5) from tasks
-    where id like 'tsk_benchlist%' and cast(substr(id, 14) as integer) % 3 = 0`.execute(db);
-}
-
-/** `seedFillerTasks` on PostgreSQL: the same tasks, in its words (no printf, no strftime). */
-async function seedFillerTasksPostgres(db: Db, count: number, now: Date): Promise<void> {
-  if (count <= 0) return;
-  const spacingMs = Math.floor((90 * 86_400_000) / count);
-  const base = now.getTime() - 7_200_000;
+  /** ISO text of the epoch milliseconds that `expression` computes. */
   const time = (expression: string) =>
     sql.raw(
-      `to_char(to_timestamp((${expression}) / 1000.0) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`,
+      postgres
+        ? `to_char(to_timestamp((${expression}) / 1000.0) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+        : `strftime('%Y-%m-%dT%H:%M:%fZ', (${expression}) / 1000.0, 'unixepoch')`,
     );
+  /** `prefix` then the integer `expression` zero-padded to `width` digits. */
+  const padded = (prefix: string, expression: string, width: number) =>
+    sql.raw(
+      postgres
+        ? `'${prefix}' || lpad((${expression})::text, ${width}, '0')`
+        : `printf('${prefix}%0${width}d', ${expression})`,
+    );
+  const series = postgres
+    ? sql.raw(postgresSeries(0, count))
+    : sql`with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${count})`;
   await sql`
-    ${sql.raw(postgresSeries(0, count))}
+    ${series}
     insert into tasks (id, workspace_id, app_id, name, title, content, click_action, audience_id, send_type,
       scheduled_at, status, failure_reason, created_at, updated_at, started_at, completed_at, planned_sends,
       unmatched, total_sent, deliveries, failures, no_feedback, impressions, opens, dismissals, pending, late,
       details_purged_at)
-    select 'tsk_benchlist' || lpad(i::text, 17, '0'), ${DEFAULT_WORKSPACE_ID}, ${APP_ID}, 'Weekly digest #' || i,
+    select ${padded('tsk_benchlist', 'i', 17)}, ${DEFAULT_WORKSPACE_ID}, ${APP_ID}, 'Weekly digest #' || i,
       'Weekly digest', 'What happened this week', '{"type":"open_app"}', ${AUDIENCE_ID},
       case when i % 50 = 0 then 'scheduled' else 'immediate' end,
       case when i % 50 = 0 then ${time(`${now.getTime()} + 86400000 + i * 60000`)} end,
@@ -537,7 +515,7 @@ async function seedFillerTasksPostgres(db: Db, count: number, now: Date): Promis
       case when i % 50 = 0 then 0 else 1000 end as f from n) as s`.execute(db);
   await sql`
     insert into task_sub_campaigns (task_id, sub_campaign_id)
-    select id, 'sub_bench' || lpad((cast(substr(id, 14) as integer) % 5)::text, 21, '0') from tasks
+    select id, ${padded('sub_bench', 'cast(substr(id, 14) as integer) % 5', 21)} from tasks
     where id like 'tsk_benchlist%' and cast(substr(id, 14) as integer) % 3 = 0`.execute(db);
 }
 
