@@ -346,8 +346,7 @@ async function seedContent(
       })
       .execute();
   }
-  if (isPostgres(db)) await seedResultsPostgres(db, bigTasks, n, receiptAt);
-  else await seedResults(db, bigTasks, n, receiptAt);
+  await seedResults(db, bigTasks, n, receiptAt);
   await seedFillerTasks(db, sizes.tasks - bigTasks.length, now);
   // The JavaScript twin of the SQL device IDs must agree, or every receipt would be rejected.
   const probe = Math.min(n - 1, 987_654);
@@ -366,66 +365,37 @@ async function seedContent(
 }
 
 /**
- * Writes the model's results for every task: generated once into a temporary table (the recursive
- * series and the ID formatting are the slow part), then copied per task in key order, a task per
- * statement (1M rows ≈ 1.2 s).
+ * Writes the model's results for every task: generated once into a scratch table (the series and the
+ * ID formatting are the slow part), then copied per task in key order, a task per statement (1M rows
+ * ≈ 1.2 s on SQLite). On PostgreSQL the scratch table is unlogged rather than temporary (a temporary
+ * one would belong to one connection of the pool) and has no `with recursive` series.
  */
 async function seedResults(db: Db, taskIds: string[], devices: number, at: string): Promise<void> {
+  const postgres = isPostgres(db);
   const m = RESULT_MODEL;
   const channel = `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
     when (i * 37) % 100 < 73 then 'xiaomi' when (i * 37) % 100 < 84 then 'oppo'
     when (i * 37) % 100 < 94 then 'vivo' else 'honor' end`;
+  const scratch = sql.table(postgres ? 'bench_seed_results' : 'seed_results');
+  // CREATE TABLE AS takes no bound parameters on PostgreSQL: the few constants are literals.
+  const time = sql.lit(at);
+  const below = (name: keyof typeof m) => sql.lit(m[name]);
+  if (postgres) await sql`drop table if exists ${scratch}`.execute(db);
   // The same model as `hasReceipt`, in SQL; batches of 2,000 devices as the dispatcher makes them.
   // The series comes out in `i` order, which is device ID order: the copies append to the B-tree.
   await sql`
-    create temp table seed_results as
-    with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${devices}),
+    create ${sql.raw(postgres ? 'unlogged' : 'temp')} table ${scratch} as
+    ${sql.raw(postgres ? postgresSeries(0, devices) : `with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${devices})`)},
     d(i, h) as (select i, (i * 19) % 100 from n)
-    select ${sql.raw(deviceIdSql('i'))} as device_id, i / 2000 + 1 as batch_seq, ${sql.raw(channel)} as channel,
-      case when h < ${m.failureBelow} then 'failure' when h < ${m.successBelow} then 'success' else 'no_feedback' end
-        as send_result,
-      case when h < ${m.failureBelow} then 'INVALID_TOKEN' end as failure_reason,
-      case when h >= ${m.failureBelow} and h < ${m.successBelow} then ${at} end as delivered_at,
-      case when h >= ${m.failureBelow} and h < ${m.impressionBelow} then ${at} end as impression_at,
-      case when h >= ${m.failureBelow} and h < ${m.openBelow} then ${at} end as open_at,
-      case when h >= ${m.dismissalFrom} and h < ${m.dismissalBelow} then ${at} end as dismissal_at
-    from d`.execute(db);
-  for (const taskId of taskIds) {
-    await sql`
-      insert into device_results (task_id, device_id, batch_seq, channel, send_result, failure_reason,
-        delivered_at, impression_at, open_at, dismissal_at)
-      select ${taskId}, device_id, batch_seq, channel, send_result, failure_reason, delivered_at,
-        impression_at, open_at, dismissal_at
-      from seed_results`.execute(db);
-  }
-  await sql`drop table seed_results`.execute(db);
-}
-
-/**
- * `seedResults` on PostgreSQL: the same model and rows, generated once into an unlogged table (a
- * temporary one would belong to one connection of the pool) and copied per task in key order.
- */
-async function seedResultsPostgres(db: Db, taskIds: string[], devices: number, at: string): Promise<void> {
-  const m = RESULT_MODEL;
-  const channel = `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
-    when (i * 37) % 100 < 73 then 'xiaomi' when (i * 37) % 100 < 84 then 'oppo'
-    when (i * 37) % 100 < 94 then 'vivo' else 'honor' end`;
-  const time = sql.lit(at);
-  await sql`drop table if exists bench_seed_results`.execute(db);
-  // CREATE TABLE AS takes no bound parameters: the few constants are literals.
-  await sql`
-    create unlogged table bench_seed_results as
-    ${sql.raw(postgresSeries(0, devices))},
-    d(i, h) as (select i, (i * 19) % 100 from n)
-    select ${sql.raw(deviceIdPostgresSql('i'))} as device_id, (i / 2000 + 1)::integer as batch_seq,
-      ${sql.raw(channel)} as channel,
-      case when h < ${sql.lit(m.failureBelow)} then 'failure' when h < ${sql.lit(m.successBelow)} then 'success'
+    select ${sql.raw(postgres ? deviceIdPostgresSql('i') : deviceIdSql('i'))} as device_id,
+      cast(i / 2000 + 1 as integer) as batch_seq, ${sql.raw(channel)} as channel,
+      case when h < ${below('failureBelow')} then 'failure' when h < ${below('successBelow')} then 'success'
         else 'no_feedback' end as send_result,
-      case when h < ${sql.lit(m.failureBelow)} then 'INVALID_TOKEN' end as failure_reason,
-      case when h >= ${sql.lit(m.failureBelow)} and h < ${sql.lit(m.successBelow)} then ${time} end as delivered_at,
-      case when h >= ${sql.lit(m.failureBelow)} and h < ${sql.lit(m.impressionBelow)} then ${time} end as impression_at,
-      case when h >= ${sql.lit(m.failureBelow)} and h < ${sql.lit(m.openBelow)} then ${time} end as open_at,
-      case when h >= ${sql.lit(m.dismissalFrom)} and h < ${sql.lit(m.dismissalBelow)} then ${time} end as dismissal_at
+      case when h < ${below('failureBelow')} then 'INVALID_TOKEN' end as failure_reason,
+      case when h >= ${below('failureBelow')} and h < ${below('successBelow')} then ${time} end as delivered_at,
+      case when h >= ${below('failureBelow')} and h < ${below('impressionBelow')} then ${time} end as impression_at,
+      case when h >= ${below('failureBelow')} and h < ${below('openBelow')} then ${time} end as open_at,
+      case when h >= ${below('dismissalFrom')} and h < ${below('dismissalBelow')} then ${time} end as dismissal_at
     from d order by i`.execute(db);
   for (const taskId of taskIds) {
     await sql`
@@ -433,9 +403,9 @@ async function seedResultsPostgres(db: Db, taskIds: string[], devices: number, a
         delivered_at, impression_at, open_at, dismissal_at)
       select ${taskId}, device_id, batch_seq, channel, send_result, failure_reason, delivered_at,
         impression_at, open_at, dismissal_at
-      from bench_seed_results`.execute(db);
+      from ${scratch}`.execute(db);
   }
-  await sql`drop table bench_seed_results`.execute(db);
+  await sql`drop table ${scratch}`.execute(db);
 }
 
 /** One campaign with five sub-campaigns; a third of the tasks are linked to one, as the list shows them. */
