@@ -12,7 +12,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database, ReceiptKind } from '../storage/database.ts';
 import { jsonArrayRows } from '../storage/dialect.ts';
 
-/** A receipt about to be applied: for a device of a started task of the right app, inside the window. */
+/** A receipt about to be applied (or recorded late): for a device of a started task of the right app. */
 export interface ApplicableReceipt {
   taskId: string;
   deviceId: string;
@@ -61,16 +61,12 @@ export async function applyKind(
   const changed = new Set<string>();
   if (receipts.length === 0) return changed;
   const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId, r.at]));
-  const column = sql.ref(`r.${TIME_COLUMN[kind]}`);
   const target = sql.id(TIME_COLUMN[kind]);
   // UPDATE … FROM (SQLite and PostgreSQL alike): the JSON rows drive the join and each finds its device
   // result by primary key. When several rows match one device, it is updated once, with one of them.
   // The JSON columns have names of their own: SQLite's RETURNING takes only unqualified columns of the
   // updated table, and PostgreSQL would find `task_id` ambiguous.
-  const condition =
-    kind === 'delivered'
-      ? sql`r.send_result = 'no_feedback'`
-      : sql`${column} is null and r.send_result <> 'failure'`;
+  const condition = takesReceipt(kind);
   const setResult = kind === 'delivered' ? sql`, send_result = 'success'` : sql``;
   const result = await sql<{ task_id: string; device_id: string }>`
     update device_results as r
@@ -83,6 +79,48 @@ export async function applyKind(
     returning task_id, device_id`.execute(executor);
   for (const row of result.rows) changed.add(pairKey(row.task_id, row.device_id));
   return changed;
+}
+
+/**
+ * The condition on a device result `r` under which a receipt of `kind` changes it: it does not have
+ * that receipt yet (a delivery: it is still `no_feedback`), and the provider did not reject it.
+ */
+function takesReceipt(kind: ReceiptKind) {
+  return kind === 'delivered'
+    ? sql`r.send_result = 'no_feedback'`
+    : sql`${sql.ref(`r.${TIME_COLUMN[kind]}`)} is null and r.send_result <> 'failure'`;
+}
+
+/**
+ * Records late receipts of one kind (SPEC §9) and answers the (task, device) pairs it recorded: each
+ * pair once per kind, ever (`late_receipts` is keyed so), and only for a device result that would
+ * have taken the receipt inside the window — a device of the send, not rejected by the provider,
+ * without that receipt. A recorded pair moves the task's `late` counter and nothing else.
+ */
+export async function recordLate(
+  executor: Kysely<Database>,
+  kind: ReceiptKind,
+  receipts: readonly ApplicableReceipt[],
+): Promise<Set<string>> {
+  const recorded = new Set<string>();
+  if (receipts.length === 0) return recorded;
+  const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId]));
+  // The join to the device results is the membership check; the primary key the de-duplication,
+  // against copies in this statement (DISTINCT), earlier requests and concurrent ones (ON CONFLICT).
+  // The WHERE also lets SQLite tell the upsert's ON from a join's.
+  const result = await sql<{ task_id: string; device_id: string }>`
+    insert into late_receipts (task_id, device_id, kind)
+    select distinct r.task_id, r.device_id, cast(${kind} as text)
+    from (
+      select value ->> 0 as for_task, value ->> 1 as for_device
+      from ${jsonArrayRows(executor, rows)} as e
+    ) as j
+    join device_results as r on r.task_id = j.for_task and r.device_id = j.for_device
+    where ${takesReceipt(kind)}
+    on conflict do nothing
+    returning task_id, device_id`.execute(executor);
+  for (const row of result.rows) recorded.add(pairKey(row.task_id, row.device_id));
+  return recorded;
 }
 
 /** What each receipt that did not change a row found instead: its result's send result, or nothing. */

@@ -6,15 +6,25 @@
  * A receipt is
  * - `accepted` when it changed a device result (or was held for a batch not recorded yet);
  * - `duplicate` when its device already had that receipt (a replay, a repeat, a concurrent copy);
- * - `late` when it arrived after the task's statistics window (counted on the task, nowhere else);
+ * - `late` when it arrived after the task's statistics window for a device of the send that would
+ *   have taken it, the first time for that (task, device, kind) (counted on the task, nowhere else);
  * - `rejected` with a code otherwise: an unknown task or another app's, a device that was not in
  *   the task's send, a device the provider rejected, a kind the platform does not report (iOS
- *   dismissals), an item that could not be read.
+ *   dismissals), a time in the future, a task whose device details are gone, an item that could not
+ *   be read.
+ *
+ * A late receipt is checked like any other — against the device results — so it needs them: once
+ * the retention job has deleted a task's device results (or, for a device whose result is already
+ * gone, once the retention window has passed) nobody can tell a device of the send from a made-up
+ * one, nor a replay from a first report, so late receipts are then rejected as
+ * `DEVICE_DETAILS_EXPIRED` and counted nowhere. With the default windows (statistics = retention =
+ * 72 h) late receipts therefore count only until the retention job runs; a deployment that wants
+ * them counted longer keeps retention longer than the statistics window.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Platform } from '../domain/task-content.ts';
-import { isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
+import { areDetailsExpired, isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
 import { newId } from '../ids.ts';
 import type { Db, ReceiptKind } from '../storage/database.ts';
 import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
@@ -27,6 +37,7 @@ import {
   noMoves,
   pairKey,
   RECEIPT_KINDS,
+  recordLate,
 } from './receipt-apply.ts';
 
 /** Why a receipt was rejected: stable codes, listed per item in the answer's `errors`. */
@@ -42,7 +53,11 @@ export type RejectionCode =
   /** The provider rejected the device: nothing was delivered to it. */
   | 'DEVICE_SEND_FAILED'
   /** The platform never reports this kind (iOS dismissals). */
-  | 'KIND_NOT_SUPPORTED';
+  | 'KIND_NOT_SUPPORTED'
+  /** The receipt's `at` is later than its arrival by more than `RECEIPT_CLOCK_SKEW_MS`. */
+  | 'RECEIPT_TIME_IN_FUTURE'
+  /** The task's device details are past retention: whether the device was in the send is unknown. */
+  | 'DEVICE_DETAILS_EXPIRED';
 
 /** One receipt of a request, at its position in the request body. */
 export interface IncomingReceipt {
@@ -76,6 +91,23 @@ export interface ReceiptApp {
 interface TaskFacts {
   appId: string;
   startedAt: string | null;
+  detailsPurgedAt: string | null;
+}
+
+/**
+ * How far a receipt's `at` may be ahead of its arrival, in milliseconds: device clocks drift a
+ * little, and such a time is kept as the arrival. Further ahead, the receipt is refused
+ * (`RECEIPT_TIME_IN_FUTURE`): a time in the future is no fact, and it must not decide the window.
+ */
+export const RECEIPT_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** A checked receipt on its way to the device results, with what its checks found. */
+interface Candidate extends ApplicableReceipt {
+  index: number;
+  /** After the statistics window: recorded in `late_receipts` instead of applied. */
+  late: boolean;
+  /** Past the retention window: a device without a result can no longer be checked. */
+  detailsExpired: boolean;
 }
 
 // Bound variables per statement stay far below every backend's limit.
@@ -98,13 +130,17 @@ export async function keepUnreadable(db: Db, appId: string, items: unknown[], no
     await db
       .insertInto('unreadable_receipts')
       .values(
-        part.map((item) => ({
-          id: newId('rcp'),
-          app_id: appId,
-          received_at: receivedAt,
+        part.map((item) => {
           // A pathological item is cut rather than refused: the point is to see what arrived.
-          payload: (JSON.stringify(item) ?? 'null').slice(0, 64 * 1024),
-        })),
+          const payload = (JSON.stringify(item) ?? 'null').slice(0, 64 * 1024);
+          return {
+            id: newId('rcp'),
+            app_id: appId,
+            received_at: receivedAt,
+            payload,
+            payload_bytes: Buffer.byteLength(payload),
+          };
+        }),
       )
       .execute();
   }
@@ -147,10 +183,16 @@ async function loadTasks(db: Db, taskIds: string[]): Promise<Map<string, TaskFac
   for (const part of chunks(taskIds, LOOKUP_CHUNK)) {
     const rows = await db
       .selectFrom('tasks')
-      .select(['id', 'app_id', 'started_at'])
+      .select(['id', 'app_id', 'started_at', 'details_purged_at'])
       .where('id', 'in', part)
       .execute();
-    for (const row of rows) tasks.set(row.id, { appId: row.app_id, startedAt: row.started_at });
+    for (const row of rows) {
+      tasks.set(row.id, {
+        appId: row.app_id,
+        startedAt: row.started_at,
+        detailsPurgedAt: row.details_purged_at,
+      });
+    }
   }
   return tasks;
 }
@@ -175,21 +217,18 @@ export async function ingestReceipts(
   if (receipts.some((r) => !r.taskId || !r.deviceId)) await resolveProviderNames(db, app.id, receipts);
   const tasks = await loadTasks(db, [...new Set(receipts.flatMap((r) => (r.taskId ? [r.taskId] : [])))]);
 
-  const lateByTask = new Map<string, number>();
-  const candidates: (ApplicableReceipt & { index: number })[] = [];
+  const candidates: Candidate[] = [];
   for (const receipt of receipts) {
     const task = receipt.taskId ? tasks.get(receipt.taskId) : undefined;
     if (!receipt.taskId || !task || task.appId !== app.id) reject(receipt, 'UNKNOWN_TASK');
     else if (task.startedAt === null) reject(receipt, 'TASK_NOT_SENT');
     else if (!receipt.deviceId) reject(receipt, 'DEVICE_NOT_IN_SEND');
     else if (receipt.kind === 'dismissal' && app.platform === 'ios') reject(receipt, 'KIND_NOT_SUPPORTED');
-    else if (
-      isStatisticsFinal(task.startedAt, now, windows) ||
-      isStatisticsFinal(task.startedAt, receipt.at, windows)
-    ) {
-      tally.late++;
-      lateByTask.set(receipt.taskId, (lateByTask.get(receipt.taskId) ?? 0) + 1);
-    } else {
+    else if (receipt.at.getTime() > now.getTime() + RECEIPT_CLOCK_SKEW_MS)
+      reject(receipt, 'RECEIPT_TIME_IN_FUTURE');
+    // Purged: on PostgreSQL the rows may still sit in their day partition, but they are gone for good.
+    else if (task.detailsPurgedAt !== null) reject(receipt, 'DEVICE_DETAILS_EXPIRED');
+    else {
       const at = Math.min(Math.max(receipt.at.getTime(), Date.parse(task.startedAt)), now.getTime());
       candidates.push({
         index: receipt.index,
@@ -197,6 +236,10 @@ export async function ingestReceipts(
         deviceId: receipt.deviceId,
         kind: receipt.kind,
         at: new Date(at).toISOString(),
+        late:
+          isStatisticsFinal(task.startedAt, now, windows) ||
+          isStatisticsFinal(task.startedAt, receipt.at, windows),
+        detailsExpired: areDetailsExpired(task.startedAt, now, windows),
       });
     }
   }
@@ -217,34 +260,35 @@ export async function ingestReceipts(
         ? -1
         : 1,
   );
-  const outcome = { accepted: 0, duplicate: 0, errors: [] as ReceiptTally['errors'] };
-  for (let start = 0; start === 0 || start < candidates.length; start += RECEIPTS_PER_TRANSACTION) {
+  const outcome = { accepted: 0, duplicate: 0, late: 0, errors: [] as ReceiptTally['errors'] };
+  for (let start = 0; start < candidates.length; start += RECEIPTS_PER_TRANSACTION) {
     if (start > 0) await yieldToEventLoop();
     const chunk = candidates.slice(start, start + RECEIPTS_PER_TRANSACTION);
-    // Late receipts are counted with the first transaction.
-    const part = await db
-      .transaction()
-      .execute((trx) => applyChunk(trx, app.id, chunk, start === 0 ? lateByTask : new Map()));
+    const part = await db.transaction().execute((trx) => applyChunk(trx, app.id, chunk));
     outcome.accepted += part.accepted;
     outcome.duplicate += part.duplicate;
+    outcome.late += part.late;
     outcome.errors.push(...part.errors);
   }
 
   tally.accepted = outcome.accepted;
   tally.duplicate = outcome.duplicate;
+  tally.late = outcome.late;
   tally.rejected += outcome.errors.length;
   tally.errors.push(...outcome.errors);
   tally.errors.sort((a, b) => a.index - b.index);
   return tally;
 }
 
-/** Applies one transaction's worth of checked receipts and moves the counters; answers what became of them. */
+/**
+ * Applies (or records late) one transaction's worth of checked receipts and moves the counters;
+ * answers what became of them.
+ */
 async function applyChunk(
   trx: Db,
   appId: string,
-  candidates: (ApplicableReceipt & { index: number })[],
-  lateByTask: Map<string, number>,
-): Promise<{ accepted: number; duplicate: number; errors: ReceiptTally['errors'] }> {
+  candidates: Candidate[],
+): Promise<{ accepted: number; duplicate: number; late: number; errors: ReceiptTally['errors'] }> {
   const moves = new Map<string, CounterMoves>();
   const movesOf = (taskId: string) => {
     let m = moves.get(taskId);
@@ -254,8 +298,10 @@ async function applyChunk(
     }
     return m;
   };
+  const lateByTask = new Map<string, number>();
   let accepted = 0;
-  const unchanged: (ApplicableReceipt & { index: number })[] = [];
+  let late = 0;
+  const unchanged: Candidate[] = [];
   if (isPostgres(trx) && candidates.length > 0) {
     // The updates below lock rows kind by kind, so two concurrent requests could take the same rows
     // in opposite orders and deadlock. Locking the chunk's rows first, in key order, makes every
@@ -268,13 +314,21 @@ async function applyChunk(
       for update`.execute(trx);
   }
   for (const kind of RECEIPT_KINDS) {
-    const ofKind = candidates.filter((c) => c.kind === kind);
-    const changed = await applyKind(trx, kind, ofKind);
-    for (const receipt of ofKind) {
+    const inWindow = candidates.filter((c) => c.kind === kind && !c.late);
+    const changed = await applyKind(trx, kind, inWindow);
+    for (const receipt of inWindow) {
       // The first receipt of a changed pair counts; its copies in the same request are duplicates.
       if (changed.delete(pairKey(receipt.taskId, receipt.deviceId))) {
         accepted++;
         movesOf(receipt.taskId)[kind]++;
+      } else unchanged.push(receipt);
+    }
+    const afterWindow = candidates.filter((c) => c.kind === kind && c.late);
+    const recorded = await recordLate(trx, kind, afterWindow);
+    for (const receipt of afterWindow) {
+      if (recorded.delete(pairKey(receipt.taskId, receipt.deviceId))) {
+        late++;
+        lateByTask.set(receipt.taskId, (lateByTask.get(receipt.taskId) ?? 0) + 1);
       } else unchanged.push(receipt);
     }
   }
@@ -286,6 +340,9 @@ async function applyChunk(
     const sendResult = found.get(pairKey(receipt.taskId, receipt.deviceId));
     if (sendResult === 'failure') errors.push({ index: receipt.index, code: 'DEVICE_SEND_FAILED' });
     else if (sendResult !== undefined) duplicate++;
+    else if (receipt.detailsExpired) errors.push({ index: receipt.index, code: 'DEVICE_DETAILS_EXPIRED' });
+    // Only a recorded device result can vouch for a late receipt: none is held for a later batch.
+    else if (receipt.late) errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
     else if (await hold(trx, appId, receipt)) accepted++;
     else if (await isHeld(trx, receipt)) duplicate++;
     else errors.push({ index: receipt.index, code: 'DEVICE_NOT_IN_SEND' });
@@ -295,7 +352,7 @@ async function applyChunk(
   for (const taskId of [...new Set([...moves.keys(), ...lateByTask.keys()])].sort()) {
     await moveCounters(trx, taskId, moves.get(taskId) ?? noMoves(), lateByTask.get(taskId) ?? 0);
   }
-  return { accepted, duplicate, errors };
+  return { accepted, duplicate, late, errors };
 }
 
 /**

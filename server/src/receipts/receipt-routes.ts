@@ -67,7 +67,10 @@ const ReceiptAnswer = Type.Object({
   accepted: Type.Integer({ description: 'Receipts stored now: each changed a device result.' }),
   duplicate: Type.Integer({ description: 'Receipts the device result already had (replays, copies).' }),
   rejected: Type.Integer({ description: 'Receipts refused; `errors` says why, by position.' }),
-  late: Type.Integer({ description: 'Receipts after the statistics window: counted on the task only.' }),
+  late: Type.Integer({
+    description:
+      'Receipts after the statistics window for devices of the send, once per device and kind: counted on the task only.',
+  }),
   unreadable: Type.Optional(
     Type.Integer({
       description: 'Provider callbacks only: items that could not be read (kept as received).',
@@ -78,7 +81,8 @@ const ReceiptAnswer = Type.Object({
       index: Type.Integer({ description: 'Position of the receipt in the request.' }),
       code: Type.String({
         description:
-          'INVALID_RECEIPT, UNKNOWN_TASK, TASK_NOT_SENT, DEVICE_NOT_IN_SEND, DEVICE_SEND_FAILED or KIND_NOT_SUPPORTED.',
+          'INVALID_RECEIPT, UNKNOWN_TASK, TASK_NOT_SENT, DEVICE_NOT_IN_SEND, DEVICE_SEND_FAILED, KIND_NOT_SUPPORTED, ' +
+          'RECEIPT_TIME_IN_FUTURE (at more than 5 minutes after arrival) or DEVICE_DETAILS_EXPIRED (past retention).',
       }),
     }),
   ),

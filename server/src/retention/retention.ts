@@ -47,8 +47,8 @@ function startedBefore(asOf: Date, settings: WindowSettings): string {
 }
 
 /**
- * Deletes the device results (and anything else held per device: held receipts, the simulator's
- * unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks.
+ * Deletes the device results (and anything else held per device: held and late receipts, the
+ * simulator's unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks.
  */
 export async function purgeExpiredDetails(
   db: Db,
@@ -87,6 +87,8 @@ export async function purgeExpiredDetails(
     }
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('held_receipts').where('task_id', '=', taskId).execute();
+      // Late receipts are checked against the device results: without them they mean nothing.
+      await trx.deleteFrom('late_receipts').where('task_id', '=', taskId).execute();
       await trx.deleteFrom('simulator_receipts').where('task_id', '=', taskId).execute();
       await trx
         .updateTable('tasks')

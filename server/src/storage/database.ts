@@ -31,6 +31,8 @@ export interface Database {
   simulator_batches: SimulatorBatchRow;
   held_receipts: HeldReceiptRow;
   unreadable_receipts: UnreadableReceiptRow;
+  unreadable_receipt_counts: UnreadableReceiptCountRow;
+  late_receipts: LateReceiptRow;
   simulator_receipts: SimulatorReceiptRow;
 }
 
@@ -300,6 +302,26 @@ export interface UnreadableReceiptRow {
   app_id: string;
   received_at: string;
   payload: string;
+  /** Bytes of `payload` (UTF-8): what the per-app cap counts. */
+  payload_bytes: number;
+}
+
+/** Per app: what its kept unreadable receipts hold, and how many more were counted but not kept. */
+export interface UnreadableReceiptCountRow {
+  app_id: string;
+  /** Rows of the app in `unreadable_receipts`. */
+  stored_rows: number;
+  /** Sum of their `payload_bytes`. */
+  stored_bytes: number;
+  /** Unreadable receipts counted but not kept because the app was at its cap. */
+  dropped: number;
+}
+
+/** A late receipt counted in its task's `late` counter: one per (task, device, kind), so replays count once. */
+export interface LateReceiptRow {
+  task_id: string;
+  device_id: string;
+  kind: ReceiptKind;
 }
 
 /** A receipt the simulator will post when it is due (its outbox). */
