@@ -20,6 +20,7 @@ import { newId } from '../ids.ts';
 import { countsOf } from '../tasks/task-routes.ts';
 import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
 import { createBreakdownStore, MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
+import { csvLine } from './csv.ts';
 import {
   createDeviceResultStore,
   type DeviceDetailRow,
@@ -284,20 +285,6 @@ function counterTotal(task: TaskRecord, filter: DeviceFilter): number | undefine
   return { success: task.deliveries, failure: task.failures, no_feedback: task.no_feedback }[sendResult];
 }
 
-/** One CSV cell: quoted when it holds a quote, comma or line break (RFC 4180). */
-function csvCell(value: string | null): string {
-  if (value === null) return '';
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
-
-/**
- * A free-text value made inert for spreadsheets: one starting with = + - @ (or a tab or carriage
- * return) would be run as a formula when the export is opened, so it gets a leading single quote.
- */
-function formulaSafe(value: string | null): string | null {
-  return value !== null && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-}
-
 /** The SSE frame of one event. */
 function sseEvent(event: string, data: string): string {
   return `event: ${event}\ndata: ${data}\n\n`;
@@ -363,20 +350,15 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
   /** The CSV export as text chunks, one keyset page at a time: never the whole result in memory. */
   async function* csvChunks(task: TaskRecord, filter: DeviceFilter): AsyncGenerator<string> {
     const columns = task.platform === 'ios' ? CSV_COLUMNS.filter((c) => c !== 'dismissalAt') : CSV_COLUMNS;
-    yield `${columns.join(',')}\r\n`;
+    yield csvLine(columns);
     if (task.status === 'scheduled') return;
     let after: string | undefined;
     for (;;) {
       const rows = await results.page(task, filter, after, CSV_PAGE_ROWS);
       let text = '';
       for (const row of rows) {
-        const item = itemView(task, row);
-        const cells: Record<(typeof CSV_COLUMNS)[number], string | null> = {
-          ...item,
-          channel: formulaSafe(item.channel),
-          failureReason: formulaSafe(item.failureReason),
-        };
-        text += `${columns.map((c) => csvCell(cells[c])).join(',')}\r\n`;
+        const item: Record<(typeof CSV_COLUMNS)[number], string | null> = itemView(task, row);
+        text += csvLine(columns.map((c) => item[c]));
       }
       if (text !== '') yield text;
       if (rows.length < CSV_PAGE_ROWS) return;
@@ -494,8 +476,9 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
         description:
           'The same filter as `…/devices`, every matching device, in device ID order. Columns: deviceId, ' +
           'batchId, platform, channel, sendResult, failureReason, deliveredAt, impressionAt, openAt, ' +
-          'dismissalAt (not for iOS tasks). Values are RFC 4180 quoted; a channel or failure reason ' +
-          'starting with = + - or @ is prefixed with a single quote so spreadsheets never run it.',
+          'dismissalAt (not for iOS tasks). Values are RFC 4180 quoted; any cell (device ID, channel, ' +
+          'failure reason…) starting with = + - @, a tab or a carriage return is prefixed with a single ' +
+          'quote and quoted, so spreadsheets never run it.',
         produces: ['text/csv'],
         params: TaskParams,
         querystring: FilterQuery,
