@@ -122,28 +122,76 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-/** Keeps the raw form of callback items nobody could read, for an operator to look at. */
-export async function keepUnreadable(db: Db, appId: string, items: unknown[], now: Date): Promise<void> {
-  if (items.length === 0) return;
+/** Most unreadable receipts one app keeps (SPEC §9); more are counted, not stored. */
+export const UNREADABLE_ROWS_PER_APP = 10_000;
+
+/** Most bytes of unreadable payload one app keeps (SPEC §9: 50 MB). */
+export const UNREADABLE_BYTES_PER_APP = 50_000_000;
+
+/** Longest payload kept of one unreadable item, in characters: a pathological item is cut, not refused. */
+const UNREADABLE_PAYLOAD_CHARS = 64 * 1024;
+
+/**
+ * Keeps the raw form of callback items nobody could read, for an operator to look at, within the
+ * app's cap: in arrival order until `UNREADABLE_ROWS_PER_APP` rows or `UNREADABLE_BYTES_PER_APP`
+ * bytes are held, the rest counted in the app's `dropped` tally only (the request's answer counts
+ * every one of them either way). Answers how many were stored and how many dropped. The tally row is
+ * read and moved in the transaction that inserts, locked on PostgreSQL, so concurrent callbacks
+ * never overshoot the cap together.
+ */
+export async function keepUnreadable(
+  db: Db,
+  appId: string,
+  items: unknown[],
+  now: Date,
+): Promise<{ stored: number; dropped: number }> {
+  if (items.length === 0) return { stored: 0, dropped: 0 };
   const receivedAt = now.toISOString();
-  for (const part of chunks(items, LOOKUP_CHUNK)) {
-    await db
-      .insertInto('unreadable_receipts')
-      .values(
-        part.map((item) => {
-          // A pathological item is cut rather than refused: the point is to see what arrived.
-          const payload = (JSON.stringify(item) ?? 'null').slice(0, 64 * 1024);
-          return {
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .insertInto('unreadable_receipt_counts')
+      .values({ app_id: appId, stored_rows: 0, stored_bytes: 0, dropped: 0 })
+      .onConflict((oc) => oc.column('app_id').doNothing())
+      .execute();
+    const read = trx
+      .selectFrom('unreadable_receipt_counts')
+      .select(['stored_rows', 'stored_bytes'])
+      .where('app_id', '=', appId);
+    // SQLite has one writer at a time and no FOR UPDATE.
+    const held = await (isPostgres(trx) ? read.forUpdate() : read).executeTakeFirstOrThrow();
+    let rows = Number(held.stored_rows);
+    let bytes = Number(held.stored_bytes);
+    const kept: { payload: string; bytes: number }[] = [];
+    for (const item of items) {
+      const payload = (JSON.stringify(item) ?? 'null').slice(0, UNREADABLE_PAYLOAD_CHARS);
+      const size = Buffer.byteLength(payload);
+      if (rows + 1 > UNREADABLE_ROWS_PER_APP || bytes + size > UNREADABLE_BYTES_PER_APP) break;
+      kept.push({ payload, bytes: size });
+      rows++;
+      bytes += size;
+    }
+    for (const part of chunks(kept, LOOKUP_CHUNK)) {
+      await trx
+        .insertInto('unreadable_receipts')
+        .values(
+          part.map((k) => ({
             id: newId('rcp'),
             app_id: appId,
             received_at: receivedAt,
-            payload,
-            payload_bytes: Buffer.byteLength(payload),
-          };
-        }),
-      )
+            payload: k.payload,
+            payload_bytes: k.bytes,
+          })),
+        )
+        .execute();
+    }
+    const dropped = items.length - kept.length;
+    await trx
+      .updateTable('unreadable_receipt_counts')
+      .set({ stored_rows: rows, stored_bytes: bytes, dropped: sql`dropped + ${dropped}` })
+      .where('app_id', '=', appId)
       .execute();
-  }
+    return { stored: kept.length, dropped };
+  });
 }
 
 /** Fills in task and device IDs of receipts that name only the provider's reference and token. */

@@ -38,6 +38,7 @@ export function registerRetentionCommands(
         process.stdout.write(
           `purged ${report.deviceResults} device results of ${report.tasks} tasks ` +
             (report.partitionsDropped > 0 ? `and ${report.partitionsDropped} day partitions ` : '') +
+            (report.unreadableReceipts > 0 ? `and ${report.unreadableReceipts} unreadable receipts ` : '') +
             `(retention ${config.retentionHours} h, as of ${asOf.toISOString()}) in ${seconds} s\n`,
         );
       } finally {

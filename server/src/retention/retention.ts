@@ -1,7 +1,8 @@
 /**
  * The retention rule of SPEC §2.4: a task's device results are deleted once its retention window
- * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever. The job
- * runs periodically in the server and on demand as `pushboard purge --as-of <time>`.
+ * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever. Unreadable
+ * receipts older than the same window go too (SPEC §9). The job runs periodically in the server and
+ * on demand as `pushboard purge --as-of <time>`.
  *
  * Results are deleted in bounded chunks, each its own short transaction, so a purge of tens of
  * millions of rows never holds the database for long and receipts keep flowing while it runs. The
@@ -36,6 +37,8 @@ export interface PurgeReport {
   deviceResults: number;
   /** PostgreSQL: day partitions of device results dropped whole. */
   partitionsDropped: number;
+  /** Unreadable receipts deleted for being older than the retention window. */
+  unreadableReceipts: number;
 }
 
 /** Progress callback: called after every chunk with the running totals. */
@@ -57,7 +60,7 @@ export async function purgeExpiredDetails(
   options: { chunkRows?: number; onProgress?: PurgeProgress; signal?: AbortSignal } = {},
 ): Promise<PurgeReport> {
   const chunkRows = options.chunkRows ?? PURGE_CHUNK_ROWS;
-  const report: PurgeReport = { tasks: 0, deviceResults: 0, partitionsDropped: 0 };
+  const report: PurgeReport = { tasks: 0, deviceResults: 0, partitionsDropped: 0, unreadableReceipts: 0 };
   const partitioned = isPostgres(db);
   // Row by row only where rows are not dropped with their partition.
   const rowsTable = sql.table(partitioned ? 'device_results_default' : 'device_results');
@@ -98,12 +101,66 @@ export async function purgeExpiredDetails(
     });
     report.tasks++;
   }
+  report.unreadableReceipts = await purgeUnreadable(
+    db,
+    startedBefore(asOf, settings),
+    chunkRows,
+    options.signal,
+  );
   if (partitioned && !options.signal?.aborted) {
     // Partitions follow the real time task IDs are made at, not the as-of time of the rule.
     report.partitionsDropped = (await dropExpiredResultPartitions(db, new Date())).length;
     await ensureResultPartitions(db, new Date());
   }
   return report;
+}
+
+/**
+ * Deletes the unreadable receipts received before `receivedBefore` (SPEC §9), in chunks, each in one
+ * transaction with the apps' tallies it frees, so the per-app cap always counts what is held.
+ * Answers how many it deleted.
+ */
+async function purgeUnreadable(
+  db: Db,
+  receivedBefore: string,
+  chunkRows: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    if (signal?.aborted) return deleted;
+    const rows = await db.transaction().execute(async (trx) => {
+      const gone = await sql<{ app_id: string; payload_bytes: number }>`
+        delete from unreadable_receipts
+        where id in (
+          select id from unreadable_receipts where received_at < ${receivedBefore}
+          order by received_at limit ${chunkRows}
+        )
+        returning app_id, payload_bytes`.execute(trx);
+      const freed = new Map<string, { rows: number; bytes: number }>();
+      for (const row of gone.rows) {
+        const app = freed.get(row.app_id) ?? { rows: 0, bytes: 0 };
+        app.rows++;
+        app.bytes += Number(row.payload_bytes);
+        freed.set(row.app_id, app);
+      }
+      // Apps in one order, so that two purges never lock their tallies crosswise.
+      for (const [appId, app] of [...freed].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        await trx
+          .updateTable('unreadable_receipt_counts')
+          .set((eb) => ({
+            stored_rows: eb('stored_rows', '-', app.rows),
+            stored_bytes: eb('stored_bytes', '-', app.bytes),
+          }))
+          .where('app_id', '=', appId)
+          .execute();
+      }
+      return gone.rows.length;
+    });
+    deleted += rows;
+    if (rows < chunkRows) return deleted;
+    await yieldToEventLoop();
+  }
 }
 
 /** The periodic retention job of a server. */
@@ -146,7 +203,7 @@ export function createRetentionJob(options: {
   const report = (run: Promise<PurgeReport>) =>
     run.then(
       (report) => {
-        if (report.tasks > 0 || report.partitionsDropped > 0)
+        if (report.tasks > 0 || report.partitionsDropped > 0 || report.unreadableReceipts > 0)
           options.logger.info(report, 'expired device results purged');
       },
       (error: unknown) => options.logger.error({ err: error }, 'retention purge failed; retried next time'),
