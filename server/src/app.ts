@@ -29,7 +29,11 @@ import { schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
 import { createProviders } from './providers/registry.ts';
 import { registerReceiptRoutes } from './receipts/receipt-routes.ts';
-import { registerDeviceResultRoutes } from './results/device-result-routes.ts';
+import {
+  EVENT_STREAM_LIMITS,
+  type EventStreamLimits,
+  registerDeviceResultRoutes,
+} from './results/device-result-routes.ts';
 import type { Db, Role } from './storage/database.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
@@ -56,6 +60,8 @@ export interface AppDeps {
   webRoot?: string;
   /** The providers whose receipt callbacks the API reads; the built-in ones by default. */
   providers?: ProviderRegistry;
+  /** Limits of the live-statistics streams, over `EVENT_STREAM_LIMITS` (tests shorten the intervals). */
+  eventStreams?: Partial<EventStreamLimits>;
 }
 
 /** The Fastify instance type every route module registers on (TypeBox-typed schemas). */
@@ -198,7 +204,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
       registerAudienceRoutes(scoped, routeDeps);
       registerCampaignRoutes(scoped, routeDeps);
       registerTaskRoutes(scoped, routeDeps);
-      registerDeviceResultRoutes(scoped, routeDeps);
+      registerDeviceResultRoutes(scoped, routeDeps, { ...EVENT_STREAM_LIMITS, ...deps.eventStreams });
     },
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );

@@ -2,6 +2,9 @@
  * A task's device-level details (SPEC §2.5, §6): the filtered device list (keyset pages with an exact
  * total), its CSV export (streamed), Generate Audience (a filter saved as a new audience), and the
  * server-sent events of the task's live statistics, and the breakdown per channel and over time.
+ * Event streams are limited (SPEC §9, `EventStreamLimits`): per token and per process — in the scaled
+ * mode each API process counts its own, so a token may hold the per-token limit on every process —
+ * and each stream re-checks its caller's token while it is open and ends after its maximum age.
  * Device details exist from the start of the send until the retention window closes; after that
  * every detail route (the breakdown too: it is counted from them) answers `410
  * DEVICE_DETAILS_EXPIRED` while the aggregate statistics (task read, events) stay available.
@@ -19,6 +22,8 @@ import { authErrors, Name } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import { countsOf } from '../tasks/task-routes.ts';
 import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
+import { authenticate, resolveWorkspace } from '../tenancy/access.ts';
+import { createTenancyStore } from '../tenancy/tenancy-store.ts';
 import { createBreakdownStore, MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
 import { csvLine } from './csv.ts';
 import {
@@ -40,6 +45,29 @@ export const EVENTS_INTERVAL_MS = 1_000;
 
 /** Longest silence on an event stream before a comment keeps proxies from closing it, in milliseconds. */
 export const KEEP_ALIVE_MS = 15_000;
+
+/** How many live-statistics streams may be open, and for how long (SPEC §9); counted per process. */
+export interface EventStreamLimits {
+  /** Streams one bearer token (a session or an API token) may hold open at once. */
+  perToken: number;
+  /** Streams the process serves at once, whoever holds them. */
+  perProcess: number;
+  /** How often an open stream checks its caller's token and workspace access again, in milliseconds. */
+  recheckMs: number;
+  /** How long one stream stays open, in milliseconds; then it ends and the client reconnects. */
+  maxAgeMs: number;
+}
+
+/** The limits of SPEC §9; tests shorten the intervals through `AppDeps.eventStreams`. */
+export const EVENT_STREAM_LIMITS: EventStreamLimits = {
+  perToken: 20,
+  perProcess: 1000,
+  recheckMs: 60_000,
+  maxAgeMs: 3_600_000,
+};
+
+/** `Retry-After` of a refused stream, in seconds: open streams end or are closed all the time. */
+const STREAM_RETRY_AFTER_SECONDS = 30;
 
 const tags = ['tasks'];
 
@@ -291,13 +319,44 @@ function sseEvent(event: string, data: string): string {
 }
 
 /** Registers the device-details and live-statistics routes of tasks (under a workspace). */
-export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
+export function registerDeviceResultRoutes(
+  app: Api,
+  deps: RouteDeps,
+  limits: EventStreamLimits = EVENT_STREAM_LIMITS,
+): void {
   const tasks = createTaskStore(deps.db);
+  const tenancy = createTenancyStore(deps.db);
   const results = createDeviceResultStore(deps.db);
   const audiences = createAudienceStore(deps.db);
   const breakdowns = createBreakdownStore(deps.db);
   /** Open event streams, ended when the server closes so that it never waits on a client. */
   const openStreams = new Set<AbortController>();
+  /** Open event streams per bearer token ID. */
+  const streamsOfToken = new Map<string, number>();
+
+  /** Takes a stream slot for `tokenId`, or throws 429; answers the function that gives it back (once). */
+  function takeStreamSlot(tokenId: string): () => void {
+    const held = streamsOfToken.get(tokenId) ?? 0;
+    const refuse = (scope: 'token' | 'process', limit: number, what: string) =>
+      new AppError(
+        'TOO_MANY_EVENT_STREAMS',
+        `${what} already has ${limit} live statistics streams open, the most allowed: close one (e.g. a ` +
+          `browser tab following a task) or retry after ${STREAM_RETRY_AFTER_SECONDS} s.`,
+        { scope, limit },
+        { 'retry-after': String(STREAM_RETRY_AFTER_SECONDS) },
+      );
+    if (openStreams.size >= limits.perProcess) throw refuse('process', limits.perProcess, 'This server');
+    if (held >= limits.perToken) throw refuse('token', limits.perToken, 'This token');
+    streamsOfToken.set(tokenId, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (streamsOfToken.get(tokenId) ?? 1) - 1;
+      if (left > 0) streamsOfToken.set(tokenId, left);
+      else streamsOfToken.delete(tokenId);
+    };
+  }
 
   app.addHook('preClose', async () => {
     for (const stream of openStreams) stream.abort();
@@ -387,16 +446,22 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
   /**
    * The events of one stream: the statistics at once, then whenever they change (polled every
    * `EVENTS_INTERVAL_MS`), a keep-alive comment after `KEEP_ALIVE_MS` of silence, and `end` once
-   * nothing can change any more. Returns as soon as `signal` aborts (client gone, server closing).
+   * nothing can change any more. Returns as soon as `signal` aborts (client gone, server closing),
+   * when `stillAllowed` (asked every `limits.recheckMs`) says no, and after `limits.maxAgeMs`; those
+   * last two end the stream without an `end` event, so the client reconnects (and is checked again).
    */
   async function* statisticsEvents(
     workspaceId: string,
     first: TaskRecord,
     signal: AbortSignal,
+    stillAllowed: () => Promise<boolean>,
   ): AsyncGenerator<string> {
     let task: TaskRecord | undefined = first;
     let lastData = '';
     let lastWrite = performance.now();
+    // Real time, not the injected clock: these bound how long one connection is held.
+    const openedAt = performance.now();
+    let checkedAt = openedAt;
     while (!signal.aborted) {
       if (!task) {
         // Only a scheduled task can be deleted: it will never send.
@@ -417,10 +482,22 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
         yield sseEvent('end', JSON.stringify({ reason }));
         return;
       }
+      const now = performance.now();
+      const wait = Math.min(
+        EVENTS_INTERVAL_MS,
+        openedAt + limits.maxAgeMs - now,
+        checkedAt + limits.recheckMs - now,
+      );
       try {
-        await sleep(EVENTS_INTERVAL_MS, undefined, { signal });
+        await sleep(Math.max(0, wait), undefined, { signal });
       } catch {
         return;
+      }
+      const woke = performance.now();
+      if (woke - openedAt >= limits.maxAgeMs) return;
+      if (woke - checkedAt >= limits.recheckMs) {
+        if (!(await stillAllowed())) return;
+        checkedAt = woke;
       }
       task = await tasks.findTask(workspaceId, first.id);
     }
@@ -611,21 +688,46 @@ export function registerDeviceResultRoutes(app: Api, deps: RouteDeps): void {
           `changes (checked every ${EVENTS_INTERVAL_MS} ms), a \`: keep-alive\` comment after ` +
           `${KEEP_ALIVE_MS / 1000} s of silence, and finally \`event: end\` with data \`{reason}\`: ` +
           '`final` once the task is completed and its statistics window has closed, `failed`, or ' +
-          '`deleted`. A scheduled task keeps the stream open: it will start.',
+          '`deleted`. A scheduled task keeps the stream open: it will start. At most ' +
+          `${EVENT_STREAM_LIMITS.perToken} streams per token and ${EVENT_STREAM_LIMITS.perProcess} per server ` +
+          'process are open at once (`429 TOO_MANY_EVENT_STREAMS` with `Retry-After` beyond); the token is ' +
+          `checked again every ${EVENT_STREAM_LIMITS.recheckMs / 1000} s (a revoked one ends its streams) and ` +
+          `a stream ends after ${EVENT_STREAM_LIMITS.maxAgeMs / 60_000} minutes: both end without an \`end\` ` +
+          'event, so reconnect.',
         produces: ['text/event-stream'],
         params: TaskParams,
-        response: { 200: Type.String({ description: 'text/event-stream' }), ...authErrors },
+        response: {
+          200: Type.String({ description: 'text/event-stream' }),
+          429: Type.Ref('ErrorEnvelope'),
+          ...authErrors,
+        },
       },
     },
     async (request, reply) => {
-      const first = await findTask(request.workspace.id, request.params.taskId);
+      const workspaceId = request.workspace.id;
+      const first = await findTask(workspaceId, request.params.taskId);
+      const release = takeStreamSlot(request.principal.tokenId);
       const stop = new AbortController();
       openStreams.add(stop);
       // The response closes when the client goes away (and after the last event): stop polling at once
       // rather than at the next event the client would never read.
       reply.raw.on('close', () => stop.abort());
-      const events = Readable.from(statisticsEvents(request.workspace.id, first, stop.signal));
-      events.on('close', () => openStreams.delete(stop));
+      // The same checks as the request's own (a revoked, expired or demoted token, a removed member).
+      const stillAllowed = async () => {
+        try {
+          const principal = await authenticate(tenancy, request, deps.clock());
+          await resolveWorkspace(tenancy, principal, workspaceId);
+          return true;
+        } catch (error) {
+          if (error instanceof AppError) return false;
+          throw error;
+        }
+      };
+      const events = Readable.from(statisticsEvents(workspaceId, first, stop.signal, stillAllowed));
+      events.on('close', () => {
+        openStreams.delete(stop);
+        release();
+      });
       return reply
         .type('text/event-stream; charset=utf-8')
         .header('cache-control', 'no-cache')
