@@ -248,7 +248,8 @@ async function loadTasks(db: Db, taskIds: string[]): Promise<Map<string, TaskFac
 /**
  * Checks and applies one request's receipts for `app` at `now`; answers what became of each.
  * Receipt times are kept as reported, but never before the task started nor after `now` (a device's
- * clock can be wrong; the window is judged by both the reported time and the arrival).
+ * clock can be a little wrong; more than `RECEIPT_CLOCK_SKEW_MS` ahead is refused); the window is
+ * judged by both the reported time and the arrival.
  */
 export async function ingestReceipts(
   db: Db,
