@@ -9,12 +9,14 @@ import * as foundation from './0001-foundation.ts';
 import * as dispatch from './0002-dispatch.ts';
 import * as receipts from './0003-receipts.ts';
 import * as scaleOut from './0004-scale-out.ts';
+import * as authHardening from './0005-auth-hardening.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-dispatch': dispatch,
   '0003-receipts': receipts,
   '0004-scale-out': scaleOut,
+  '0005-auth-hardening': authHardening,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
