@@ -41,6 +41,9 @@ export const api = {
       request<LoginResult>('POST', '/auth/login', { body: { username, password } }),
     logout: () => request<void>('POST', '/auth/logout'),
     me: () => request<Me>('GET', '/auth/me'),
+    /** Changes the caller's password (ending their other sessions); `token` when not yet signed in. */
+    changePassword: (currentPassword: string, newPassword: string, token?: string) =>
+      request<void>('POST', '/auth/password', { body: { currentPassword, newPassword }, token }),
   },
 
   workspaces: {

@@ -47,6 +47,14 @@ export const en = {
   'login.waitButton': 'Wait {seconds} s',
   'login.expired': 'Your session has ended. Log in again to continue.',
   'login.apiHint': 'API reference:',
+  'login.changeTitle': 'Choose your own password',
+  'login.changeHint':
+    'This password was generated at the first start and shown on the server console. Choose a new one to continue.',
+  'login.newPassword': 'New password',
+  'login.confirmPassword': 'Repeat the new password',
+  'login.passwordRule': 'At least 12 characters',
+  'login.passwordMismatch': 'The two passwords differ',
+  'login.changeSubmit': 'Change password and continue',
 
   'nav.navigation': 'Navigation',
   'nav.workspace': 'Workspace',
@@ -490,6 +498,7 @@ export const en = {
   'settings.tokenValue': 'Token "{name}" (send it as Authorization: Bearer …)',
   'settings.token': 'Token',
   'settings.lastUsed': 'Last used',
+  'settings.createdBy': 'Created by',
   'settings.state': 'State',
   'settings.active': 'Active',
   'settings.revokedAt': 'Revoked {time}',
@@ -499,7 +508,7 @@ export const en = {
   'settings.revoked': 'Token "{name}" revoked.',
   'settings.createUser': 'Create a user',
   'settings.createUserHint': 'New users belong to no workspace until an owner adds them.',
-  'settings.passwordRule': 'At least 8 characters',
+  'settings.passwordRule': 'At least 12 characters',
   'settings.userCreated': 'User {name} created.',
   'settings.instanceAdmin': 'Instance admin',
 

@@ -222,6 +222,7 @@ function Tokens() {
     { title: t('settings.role'), key: 'role', render: (_, k) => t(`role.${k.role}`) },
     { title: t('settings.token'), key: 'token', render: (_, k) => <code>{k.token}</code> },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, k) => formatDateTime(k.createdAt) },
+    { title: t('settings.createdBy'), key: 'createdBy', render: (_, k) => k.createdBy ?? NONE },
     { title: t('settings.lastUsed'), key: 'lastUsedAt', render: (_, k) => formatDateTime(k.lastUsedAt) },
     {
       title: t('settings.state'),
@@ -341,7 +342,7 @@ function Users() {
           </Form.Item>
           <Form.Item
             name="password"
-            rules={[{ required: true, min: 8, message: t('settings.passwordRule') }]}
+            rules={[{ required: true, min: 12, message: t('settings.passwordRule') }]}
           >
             <Input.Password placeholder={t('login.password')} autoComplete="new-password" />
           </Form.Item>
