@@ -117,6 +117,8 @@ describe('the instance admin manages users', () => {
     });
     expect(self.statusCode).toBe(409);
     expect(self.json().error.code).toBe('CANNOT_DISABLE_SELF');
+    const nothing = await t.request(t.adminToken, { method: 'PATCH', url: '/api/v1/users/erin', body: {} });
+    expect(nothing.json()).toMatchObject({ username: 'erin', disabled: false });
     const unknown = await t.request(t.adminToken, {
       method: 'PATCH',
       url: '/api/v1/users/nobody',

@@ -155,6 +155,9 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       expect(await store.getLoginAttempts('k')).toEqual({ failures: 3, lastFailureMs: t0 + 1000 });
       await store.refundLoginAttempt('k');
       expect(await store.getLoginAttempts('k')).toEqual({ failures: 2, lastFailureMs: t0 + 1000 });
+      expect(await store.reserveLoginAttempt('once', t0, 2)).toBe(true);
+      await store.refundLoginAttempt('once');
+      expect(await store.getLoginAttempts('once')).toBeUndefined();
       // A day without failures and the key starts over.
       expect(await store.reserveLoginAttempt('k', t0 + 1000 + 86_400_001, 2)).toBe(true);
       expect((await store.getLoginAttempts('k'))?.failures).toBe(1);

@@ -92,7 +92,7 @@ export interface TenancyStore {
    */
   reserveLoginAttempt(key: string, nowMs: number, freeAttempts: number): Promise<boolean>;
   getLoginAttempts(key: string): Promise<LoginAttempts | undefined>;
-  /** Gives back one counted attempt (it was not used to check a password, or it succeeded). */
+  /** Gives back one counted attempt (it was not used to check a password, or it succeeded); a key left with none is deleted. */
   refundLoginAttempt(key: string): Promise<void>;
   clearLoginAttempts(key: string): Promise<void>;
 }
@@ -112,6 +112,8 @@ export function createTenancyStore(db: Db): TenancyStore {
     findUser: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
     listUsers: () => db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
     async updateUser(id, changes) {
+      // An empty SET is not SQL: nothing to change is nothing to write.
+      if (Object.keys(changes).length === 0) return;
       await db.updateTable('users').set(changes).where('id', '=', id).execute();
     },
     async insertUser(user) {
@@ -326,11 +328,19 @@ export function createTenancyStore(db: Db): TenancyStore {
       return row && { failures: Number(row.failures), lastFailureMs: Number(row.last_failure_ms) };
     },
     async refundLoginAttempt(key) {
+      // A key given back its last attempt is deleted, so that every address that ever logged in
+      // successfully does not leave a row behind.
+      const deleted = await db
+        .deleteFrom('login_throttles')
+        .where('key', '=', key)
+        .where('failures', '<=', 1)
+        .executeTakeFirst();
+      if (Number(deleted.numDeletedRows) > 0) return;
       await db
         .updateTable('login_throttles')
         .set((eb) => ({ failures: eb('failures', '-', 1) }))
         .where('key', '=', key)
-        .where('failures', '>', 0)
+        .where('failures', '>', 1)
         .execute();
     },
     async clearLoginAttempts(key) {
