@@ -12,6 +12,7 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import { LanguageSwitch } from '../../components/LanguageSwitch.tsx';
 import { Logo } from '../../components/Logo.tsx';
+import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { type LoginState, useSession } from './session.tsx';
 
@@ -108,29 +109,7 @@ export function LoginPage() {
         style={{ marginBottom: 16 }}
       />
       <Form<NewPassword> layout="vertical" onFinish={change} requiredMark={false}>
-        <Form.Item
-          name="newPassword"
-          label={t('login.newPassword')}
-          rules={[{ required: true, min: 12, message: t('login.passwordRule') }]}
-        >
-          <Input.Password prefix={<LockOutlined />} autoComplete="new-password" autoFocus />
-        </Form.Item>
-        <Form.Item
-          name="confirm"
-          label={t('login.confirmPassword')}
-          dependencies={['newPassword']}
-          rules={[
-            { required: true, message: t('login.passwordRule') },
-            ({ getFieldValue }) => ({
-              validator: (_, value) =>
-                !value || getFieldValue('newPassword') === value
-                  ? Promise.resolve()
-                  : Promise.reject(new Error(t('login.passwordMismatch'))),
-            }),
-          ]}
-        >
-          <Input.Password prefix={<LockOutlined />} autoComplete="new-password" />
-        </Form.Item>
+        <NewPasswordFields autoFocus />
         <Button type="primary" htmlType="submit" block loading={busy}>
           {t('login.changeSubmit')}
         </Button>
