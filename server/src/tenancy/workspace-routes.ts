@@ -224,7 +224,7 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       if (disabled === true && user.id === admin.userId) {
         throw new AppError(
           'CANNOT_DISABLE_SELF',
-          'You cannot disable yourself; another admin account would be locked out.',
+          'You cannot disable yourself: the instance would be left without an admin who can log in.',
         );
       }
       const now = deps.clock().toISOString();
