@@ -9,6 +9,7 @@ import { registerDeviceCommands } from './devices/device-cli.ts';
 import { AppError } from './errors.ts';
 import { openStore, PROCESS_ROLES, type ProcessRole, startServer } from './main.ts';
 import { registerRetentionCommands } from './retention/retention-cli.ts';
+import { registerUserCommands } from './tenancy/users-cli.ts';
 
 /** Flags every sub-command accepts, mapped onto `ConfigFlags`. */
 export interface GlobalOptions {
@@ -55,6 +56,7 @@ program
 registerDeviceCommands(program, configFor);
 registerAudienceCommands(program, configFor);
 registerRetentionCommands(program, configFor);
+registerUserCommands(program, configFor);
 
 try {
   await program.parseAsync(process.argv);

@@ -114,10 +114,12 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     const boot = await bootstrapTenancy(db, config.adminPassword, new Date());
     if (boot) {
       if (boot.generatedPassword) {
-        // Printed to stdout once, on the first start only: it is not stored anywhere in clear.
-        process.stdout.write(
+        // Printed to the terminal (stderr, not the JSON log on stdout) once, on the first start only:
+        // it is not stored anywhere in clear, and the first login must replace it.
+        process.stderr.write(
           `\n  Pushboard first start: user "${boot.username}" created with password: ${boot.generatedPassword}\n` +
-            '  (shown only now; set PUSHBOARD_ADMIN_PASSWORD before the first start to choose it)\n\n',
+            '  (shown only now; it must be changed at the first login. Set PUSHBOARD_ADMIN_PASSWORD before the\n' +
+            '  first start to choose it instead)\n\n',
         );
       }
       if (config.seedDemo) {

@@ -20,7 +20,7 @@ afterEach(() => {
 async function serve(
   dataDir: string,
   env: Record<string, string> = {},
-): Promise<{ baseUrl: string; stdout: () => string; child: ChildProcess }> {
+): Promise<{ baseUrl: string; stdout: () => string; stdoutOnly: () => string; child: ChildProcess }> {
   const store = await storeEnvFor(dataDir);
   const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
     env: {
@@ -34,25 +34,30 @@ async function serve(
   });
   children.push(child);
   let out = '';
+  let stdoutOnly = '';
   child.stderr?.on('data', (chunk) => {
     out += chunk;
   });
   return new Promise((resolve, reject) => {
     child.stdout?.on('data', (chunk) => {
       out += chunk;
+      stdoutOnly += chunk;
       const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (match?.[1]) resolve({ baseUrl: match[1], stdout: () => out, child });
+      if (match?.[1]) resolve({ baseUrl: match[1], stdout: () => out, stdoutOnly: () => stdoutOnly, child });
     });
     child.once('exit', (code) => reject(new Error(`pushboard serve exited with ${code}: ${out}`)));
   });
 }
 
-test('the first start prints a generated admin password once and it logs in over HTTP', async () => {
+test('the first start prints a generated admin password once, to stderr, and it must be changed at the first login', async () => {
   const dir = tempDir();
   const first = await serve(dir);
   const match = /user "admin" created with password: (\S+)/.exec(first.stdout());
   expect(match).not.toBeNull();
-  const password = match![1]!;
+  const generated = match![1]!;
+  // Not in the JSON log on stdout, which log collectors keep.
+  expect(first.stdoutOnly()).not.toContain(generated);
+  expect(first.stdout()).toContain('must be changed at the first login');
   // The embedded store is one SQLite file in the data folder.
   if (!SCALED) expect(fs.existsSync(path.join(dir, 'pushboard.db'))).toBe(true);
 
@@ -61,10 +66,21 @@ test('the first start prints a generated admin password once and it logs in over
   const login = await fetch(`${first.baseUrl}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password }),
+    body: JSON.stringify({ username: 'admin', password: generated }),
   });
   expect(login.status).toBe(200);
-  const { token } = (await login.json()) as { token: string };
+  const { token, passwordChangeRequired } = (await login.json()) as {
+    token: string;
+    passwordChangeRequired: boolean;
+  };
+  expect(passwordChangeRequired).toBe(true);
+  const password = 'the-admin-chose-this';
+  const changed = await fetch(`${first.baseUrl}/api/v1/auth/password`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ currentPassword: generated, newPassword: password }),
+  });
+  expect(changed.status).toBe(204);
   const apps = await fetch(`${first.baseUrl}/api/v1/workspaces/default/apps`, {
     headers: { authorization: `Bearer ${token}` },
   });

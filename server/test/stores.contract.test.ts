@@ -137,20 +137,32 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       await store.insertToken({ ...base, id: 'tok_live', token_hash: 'h1', expires_at: null });
       await store.insertToken({ ...base, id: 'tok_expired', token_hash: 'h2', expires_at: T0 });
       await store.insertToken({ ...base, id: 'tok_future', token_hash: 'h3', expires_at: T1 });
-      expect((await store.findLiveToken('h1', T0))?.id).toBe('tok_live');
+      expect((await store.findLiveToken('h1', T0))?.token.id).toBe('tok_live');
       expect(await store.findLiveToken('h2', T0)).toBeUndefined();
-      expect((await store.findLiveToken('h3', T0))?.id).toBe('tok_future');
+      expect((await store.findLiveToken('h3', T0))?.token.id).toBe('tok_future');
       await store.revokeToken('tok_live', T1);
       expect(await store.findLiveToken('h1', T1)).toBeUndefined();
     });
 
-    test('login failures count up per username and clear', async () => {
+    test('login attempts are counted until a key must wait, given back and cleared', async () => {
       const store = createTenancyStore(h.db);
-      await store.recordLoginFailure('amy', T0);
-      await store.recordLoginFailure('amy', T1);
-      expect(await store.getLoginFailures('amy')).toEqual({ failures: 2, lastFailureAt: T1 });
-      await store.clearLoginFailures('amy');
-      expect(await store.getLoginFailures('amy')).toBeUndefined();
+      const t0 = Date.parse(T0);
+      for (let i = 0; i < 2; i++) expect(await store.reserveLoginAttempt('k', t0, 2)).toBe(true);
+      // Two failures with two free attempts: the next waits 1 s, then 2 s after the third.
+      expect(await store.reserveLoginAttempt('k', t0 + 999, 2)).toBe(false);
+      expect(await store.reserveLoginAttempt('k', t0 + 1000, 2)).toBe(true);
+      expect(await store.reserveLoginAttempt('k', t0 + 2999, 2)).toBe(false);
+      expect(await store.getLoginAttempts('k')).toEqual({ failures: 3, lastFailureMs: t0 + 1000 });
+      await store.refundLoginAttempt('k');
+      expect(await store.getLoginAttempts('k')).toEqual({ failures: 2, lastFailureMs: t0 + 1000 });
+      expect(await store.reserveLoginAttempt('once', t0, 2)).toBe(true);
+      await store.refundLoginAttempt('once');
+      expect(await store.getLoginAttempts('once')).toBeUndefined();
+      // A day without failures and the key starts over.
+      expect(await store.reserveLoginAttempt('k', t0 + 1000 + 86_400_001, 2)).toBe(true);
+      expect((await store.getLoginAttempts('k'))?.failures).toBe(1);
+      await store.clearLoginAttempts('k');
+      expect(await store.getLoginAttempts('k')).toBeUndefined();
     });
 
     test('users are found by ID and by name, and listed in order of creation', async () => {
@@ -177,6 +189,8 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
         password_hash: 'a',
         is_admin: 1,
         created_at: T0,
+        disabled_at: null,
+        password_change_required: 0,
       });
       expect(await store.findUser('usr_gone')).toBeUndefined();
       expect(await store.findUserByUsername('ADMIN')).toBeUndefined();
@@ -253,7 +267,7 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       await store.insertWorkspace({ id: 'ws_1', name: 'One', created_at: T0 }, null);
       await store.insertToken(tokenRow('tok_1'));
       await store.touchToken('tok_1', T1);
-      expect((await store.findLiveToken('hash-tok_1', T1))?.last_used_at).toBe(T1);
+      expect((await store.findLiveToken('hash-tok_1', T1))?.token.last_used_at).toBe(T1);
       await store.revokeToken('tok_1', T1);
       await store.revokeToken('tok_1', T2);
       expect((await store.findWorkspaceToken('ws_1', 'tok_1'))?.revoked_at).toBe(T1);

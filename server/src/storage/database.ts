@@ -14,7 +14,7 @@ export interface Database {
   users: UserRow;
   memberships: MembershipRow;
   access_tokens: AccessTokenRow;
-  login_failures: LoginFailureRow;
+  login_throttles: LoginThrottleRow;
   apps: AppRow;
   devices: DeviceRow;
   device_imports: DeviceImportRow;
@@ -50,11 +50,15 @@ export interface WorkspaceRow {
 export interface UserRow {
   id: string;
   username: string;
-  /** `scrypt$<salt b64>$<hash b64>`. */
+  /** `scrypt$N=…,r=…,p=…$<salt b64>$<hash b64>` (older hashes: `scrypt$<salt>$<hash>`, N=2^14). */
   password_hash: string;
   /** 1 for the instance admin (may create users). */
   is_admin: number;
   created_at: string;
+  /** When the instance admin disabled the user (no login, no session, no API token of theirs works); null if enabled. */
+  disabled_at: string | null;
+  /** 1 while the user must change a generated password before anything else (defaults to 0). */
+  password_change_required: number;
 }
 
 /** A user's role in one workspace. */
@@ -86,11 +90,17 @@ export interface AccessTokenRow {
   revoked_at: string | null;
 }
 
-/** Consecutive failed logins per username, used to slow down password guessing. */
-export interface LoginFailureRow {
-  username: string;
+/**
+ * Failed logins counted per throttle key — one (username, client IP) pair or one client IP — to slow
+ * down password guessing; an attempt is counted here before its password is checked.
+ */
+export interface LoginThrottleRow {
+  /** `JSON.stringify(["ip", ip])` or `JSON.stringify(["user", ip, username])`. */
+  key: string;
+  /** Failed (or still running) attempts since the last success, or since a day without failures. */
   failures: number;
-  last_failure_at: string;
+  /** Time of the latest counted attempt, in milliseconds since the epoch. */
+  last_failure_ms: number;
 }
 
 /** One mobile app on one platform, with its provider and the secrets receipts are checked with. */

@@ -12,7 +12,15 @@ import type { TenancyStore } from './tenancy-store.ts';
 
 /** The authenticated caller: a logged-in user, or a workspace API token. */
 export type Principal =
-  | { kind: 'user'; tokenId: string; userId: string; username: string; isAdmin: boolean }
+  | {
+      kind: 'user';
+      tokenId: string;
+      userId: string;
+      username: string;
+      isAdmin: boolean;
+      /** The user must change a generated password; until then only `PASSWORD_CHANGE_ALLOWED` routes answer. */
+      passwordChangeRequired: boolean;
+    }
   | { kind: 'api'; tokenId: string; workspaceId: string; role: Role; createdBy: string | null };
 
 /** The workspace a workspace-scoped request addresses, with the caller's role in it. */
@@ -29,7 +37,26 @@ export function hasRole(role: Role, required: Role): boolean {
   return RANK[role] >= RANK[required];
 }
 
-/** Reads the bearer token of a request and returns its principal, or throws 401. */
+/** A session ends this long after its last use (SPEC §9); its 30-day lifetime is its `expires_at`. */
+export const SESSION_IDLE_MS = 7 * 24 * 3600 * 1000;
+/**
+ * `last_used_at` is written at most this often per token, and only as a best effort: authentication
+ * must work on a store that cannot write (a full disk).
+ */
+export const TOUCH_INTERVAL_MS = 60 * 1000;
+/** The routes a user who must change their password may call. */
+export const PASSWORD_CHANGE_ALLOWED = new Set([
+  '/api/v1/auth/me',
+  '/api/v1/auth/password',
+  '/api/v1/auth/logout',
+]);
+
+/**
+ * Reads the bearer token of a request and returns its principal, or throws 401 (403 for a user who
+ * must change their password first). One query reads the token, its user and, for an API token, its
+ * creator's role: the token stops working once the creator is no longer an owner of its workspace
+ * or is disabled. Nothing here needs a write to succeed.
+ */
 export async function authenticate(
   store: TenancyStore,
   request: FastifyRequest,
@@ -44,9 +71,30 @@ export async function authenticate(
     );
   }
   const iso = now.toISOString();
-  const token = await store.findLiveToken(sha256(match[1]), iso);
-  if (!token) throw new AppError('UNAUTHENTICATED', 'The bearer token is unknown, expired or revoked.');
-  await store.touchToken(token.id, iso);
+  const live = await store.findLiveToken(sha256(match[1]), iso);
+  if (!live) throw new AppError('UNAUTHENTICATED', 'The bearer token is unknown, expired or revoked.');
+  const { token, user } = live;
+  if (!user) throw new AppError('UNAUTHENTICATED', 'The token belongs to a user that no longer exists.');
+  if (user.disabled_at !== null) {
+    throw new AppError('UNAUTHENTICATED', `The token belongs to the disabled user "${user.username}".`);
+  }
+  const lastActive = token.last_used_at ?? token.created_at;
+  if (token.kind === 'session' && now.getTime() - Date.parse(lastActive) > SESSION_IDLE_MS) {
+    throw new AppError('UNAUTHENTICATED', 'The session ended after 7 days unused; log in again.');
+  }
+  if (token.kind === 'api' && live.creatorRole !== 'owner') {
+    throw new AppError(
+      'UNAUTHENTICATED',
+      `The API token stopped working: its creator "${user.username}" is no longer an owner of its workspace.`,
+    );
+  }
+  if (token.last_used_at === null || now.getTime() - Date.parse(token.last_used_at) >= TOUCH_INTERVAL_MS) {
+    try {
+      await store.touchToken(token.id, iso);
+    } catch (error) {
+      request.log.warn({ err: error, tokenId: token.id }, 'recording the use of a token failed');
+    }
+  }
   if (token.kind === 'api') {
     if (!token.workspace_id || !token.role)
       throw new AppError('UNAUTHENTICATED', 'The bearer token is malformed.');
@@ -58,14 +106,20 @@ export async function authenticate(
       createdBy: token.user_id,
     };
   }
-  const user = token.user_id ? await store.findUser(token.user_id) : undefined;
-  if (!user) throw new AppError('UNAUTHENTICATED', 'The session belongs to a user that no longer exists.');
+  const passwordChangeRequired = user.password_change_required === 1;
+  if (passwordChangeRequired && !PASSWORD_CHANGE_ALLOWED.has(request.routeOptions.url ?? '')) {
+    throw new AppError(
+      'PASSWORD_CHANGE_REQUIRED',
+      'Change the generated password first: POST /api/v1/auth/password {currentPassword, newPassword}.',
+    );
+  }
   return {
     kind: 'user',
     tokenId: token.id,
-    userId: user.id,
+    userId: token.user_id as string,
     username: user.username,
     isAdmin: user.is_admin === 1,
+    passwordChangeRequired,
   };
 }
 

@@ -1,31 +1,130 @@
 /**
- * Login, logout and "who am I". Failed logins are counted per username in the store (so the
- * slowdown holds across processes): after `FREE_ATTEMPTS` consecutive failures each further attempt
- * must wait twice as long as the previous one, up to `MAX_LOCKOUT_S`.
+ * Login, logout, "who am I", changing one's password and ending one's sessions.
+ *
+ * Login throttling (SPEC §9): each attempt is counted in the store *before* its password is checked,
+ * under two keys — (username, client IP) and client IP — with one conditional write each, so that
+ * parallel attempts get no further than sequential ones and several processes share the counts.
+ * After `USER_FREE_ATTEMPTS` failures for a username from one address (or `ADDRESS_FREE_ATTEMPTS`
+ * from one address for any usernames) each further attempt must wait twice as long as the previous
+ * one, up to `MAX_LOCKOUT_S`. Attempts from one address never slow down another address. A success
+ * clears its (username, address) count and gives back its address attempt.
+ *
+ * The client IP is Fastify's `request.ip`: the peer address. Behind a reverse proxy every request
+ * comes from the proxy, so they would share one address count; Fastify's `trustProxy` would then be
+ * needed to read `X-Forwarded-For` (not enabled: a direct client could forge that header).
  */
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
-import { DECOY_HASH, verifyPassword } from './passwords.ts';
-import type { TenancyStore } from './tenancy-store.ts';
+import type { Principal } from './access.ts';
+import { decoyHash, hashPassword, isOutdatedHash, PASSWORD_MIN_LENGTH, verifyPassword } from './passwords.ts';
+import { MAX_LOCKOUT_S, type TenancyStore } from './tenancy-store.ts';
 
-/** Consecutive failed logins allowed before attempts are slowed down. */
-const FREE_ATTEMPTS = 5;
-/** Longest wait imposed between attempts, in seconds. */
-const MAX_LOCKOUT_S = 15 * 60;
+/** Failed logins for one username from one address before attempts are slowed down. */
+export const USER_FREE_ATTEMPTS = 5;
+/** Failed logins from one address, for any usernames, before its attempts are slowed down. */
+export const ADDRESS_FREE_ATTEMPTS = 20;
 /** Lifetime of a login session, in milliseconds. */
 const SESSION_TTL_MS = 30 * 24 * 3600 * 1000;
 
-/** Seconds a caller must still wait before the next login attempt for a username, 0 if none. */
-export function loginWaitSeconds(failures: number, lastFailureAt: Date, now: Date): number {
-  if (failures < FREE_ATTEMPTS) return 0;
-  const lockout = Math.min(2 ** (failures - FREE_ATTEMPTS), MAX_LOCKOUT_S);
+/** Seconds a caller must still wait before the next attempt under one throttle key, 0 if none. */
+export function loginWaitSeconds(
+  failures: number,
+  lastFailureAt: Date,
+  now: Date,
+  freeAttempts = USER_FREE_ATTEMPTS,
+): number {
+  if (failures < freeAttempts) return 0;
+  const lockout = Math.min(2 ** (failures - freeAttempts), MAX_LOCKOUT_S);
   const elapsed = (now.getTime() - lastFailureAt.getTime()) / 1000;
   return Math.max(0, Math.ceil(lockout - elapsed));
 }
 
-/** Registers `/auth/login`, `/auth/logout` and `/auth/me` (under `/api/v1`). */
+/** The throttle keys of one login attempt, with their free attempts, in the order they are counted. */
+function throttleKeys(username: string, ip: string): { key: string; free: number }[] {
+  return [
+    { key: JSON.stringify(['user', ip, username]), free: USER_FREE_ATTEMPTS },
+    { key: JSON.stringify(['ip', ip]), free: ADDRESS_FREE_ATTEMPTS },
+  ];
+}
+
+/**
+ * Counts an attempt under every key or under none: throws 429 with the wait when one key must
+ * still wait (giving back what was counted under the keys before it).
+ */
+async function reserveAttempt(store: TenancyStore, username: string, ip: string, now: Date): Promise<void> {
+  const keys = throttleKeys(username, ip);
+  for (const [i, { key, free }] of keys.entries()) {
+    if (await store.reserveLoginAttempt(key, now.getTime(), free)) continue;
+    for (const counted of keys.slice(0, i)) await store.refundLoginAttempt(counted.key);
+    const attempts = await store.getLoginAttempts(key);
+    // The count may have been cleared meanwhile by a success: then a retry in a second is right.
+    const wait = Math.max(
+      1,
+      attempts ? loginWaitSeconds(attempts.failures, new Date(attempts.lastFailureMs), now, free) : 0,
+    );
+    throw new AppError(
+      'TOO_MANY_LOGIN_ATTEMPTS',
+      i === 0
+        ? `Too many failed logins for "${username}" from your address; try again in ${wait} s.`
+        : `Too many failed logins from your address; try again in ${wait} s.`,
+      { retryAfterSeconds: wait },
+      { 'retry-after': String(wait) },
+    );
+  }
+}
+
+/** Forgets the (username, address) failures and gives back the address attempt of a success. */
+async function attemptSucceeded(store: TenancyStore, username: string, ip: string): Promise<void> {
+  const [user, address] = throttleKeys(username, ip);
+  if (user) await store.clearLoginAttempts(user.key);
+  if (address) await store.refundLoginAttempt(address.key);
+}
+
+/**
+ * Checks `password` of `username` behind the throttle: answers the user when it is right, undefined
+ * when the user is unknown or the password wrong (the attempt then stays counted).
+ */
+async function checkPassword(
+  store: TenancyStore,
+  request: FastifyRequest,
+  username: string,
+  password: string,
+  now: Date,
+) {
+  await reserveAttempt(store, username, request.ip, now);
+  const user = await store.findUserByUsername(username);
+  const valid = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  if (!user || !valid) return undefined;
+  await attemptSucceeded(store, username, request.ip);
+  if (isOutdatedHash(user.password_hash)) {
+    // Upgraded while the password is at hand; a failure (a full disk) must not refuse the login.
+    try {
+      await store.updateUser(user.id, { password_hash: await hashPassword(password) });
+    } catch (error) {
+      request.log.warn({ err: error, user: user.username }, 'upgrading a password hash failed');
+    }
+  }
+  return user;
+}
+
+/** The calling user, or 403 for an API token. */
+function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
+  if (principal.kind !== 'user')
+    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
+  return principal;
+}
+
+/** A new password as the password policy wants it. */
+export const NewPassword = Type.String({
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: 1000,
+  description: `At least ${PASSWORD_MIN_LENGTH} characters.`,
+});
+
+/** Registers the `/auth/…` routes (under `/api/v1`). */
 export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStore): void {
   app.post(
     '/auth/login',
@@ -34,6 +133,10 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
       schema: {
         tags: ['auth'],
         summary: 'Exchange a username and password for a bearer token.',
+        description:
+          'Failed attempts are counted per (username, client address) and per client address; past the free ' +
+          'attempts the caller must wait (429 with Retry-After). `passwordChangeRequired` means the session ' +
+          'may only call /auth/me, /auth/password and /auth/logout until the password is changed.',
         security: [],
         body: Type.Object(
           {
@@ -43,8 +146,13 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({ token: Type.String(), expiresAt: Type.String({ format: 'date-time' }) }),
+          200: Type.Object({
+            token: Type.String(),
+            expiresAt: Type.String({ format: 'date-time' }),
+            passwordChangeRequired: Type.Boolean(),
+          }),
           401: Type.Ref('ErrorEnvelope'),
+          403: Type.Ref('ErrorEnvelope'),
           429: Type.Ref('ErrorEnvelope'),
         },
       },
@@ -52,25 +160,11 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
     async (request) => {
       const { username, password } = request.body;
       const now = deps.clock();
-      const record = await store.getLoginFailures(username);
-      if (record) {
-        const wait = loginWaitSeconds(record.failures, new Date(record.lastFailureAt), now);
-        if (wait > 0) {
-          throw new AppError(
-            'TOO_MANY_LOGIN_ATTEMPTS',
-            `Too many failed logins for "${username}"; try again in ${wait} s.`,
-            { retryAfterSeconds: wait },
-            { 'retry-after': String(wait) },
-          );
-        }
+      const user = await checkPassword(store, request, username, password, now);
+      if (!user) throw new AppError('INVALID_CREDENTIALS', 'Unknown username or wrong password.');
+      if (user.disabled_at !== null) {
+        throw new AppError('USER_DISABLED', `The user "${username}" is disabled; ask the instance admin.`);
       }
-      const user = await store.findUserByUsername(username);
-      const valid = await verifyPassword(password, user?.password_hash ?? DECOY_HASH);
-      if (!user || !valid) {
-        await store.recordLoginFailure(username, now.toISOString());
-        throw new AppError('INVALID_CREDENTIALS', 'Unknown username or wrong password.');
-      }
-      await store.clearLoginFailures(username);
       const token = newSecret('pbs_');
       const expiresAt = new Date(now.getTime() + SESSION_TTL_MS).toISOString();
       await store.insertToken({
@@ -87,7 +181,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         last_used_at: null,
         revoked_at: null,
       });
-      return { token, expiresAt };
+      return { token, expiresAt, passwordChangeRequired: user.password_change_required === 1 };
     },
   );
 
@@ -106,6 +200,62 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
     },
   );
 
+  app.delete(
+    '/auth/sessions',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: "End all of the calling user's sessions, this one included.",
+        response: { 204: Type.Null(), 401: Type.Ref('ErrorEnvelope'), 403: Type.Ref('ErrorEnvelope') },
+      },
+    },
+    async (request, reply) => {
+      const user = requireUser(request.principal, 'end sessions');
+      await store.revokeUserSessions(user.userId, deps.clock().toISOString());
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/auth/password',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: "Change the calling user's password; ends the user's other sessions.",
+        body: Type.Object(
+          { currentPassword: Type.String({ minLength: 1, maxLength: 1000 }), newPassword: NewPassword },
+          { additionalProperties: false },
+        ),
+        response: {
+          204: Type.Null(),
+          400: Type.Ref('ErrorEnvelope'),
+          401: Type.Ref('ErrorEnvelope'),
+          403: Type.Ref('ErrorEnvelope'),
+          429: Type.Ref('ErrorEnvelope'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = requireUser(request.principal, 'change passwords');
+      const { currentPassword, newPassword } = request.body;
+      if (newPassword === currentPassword) {
+        throw validationError([{ field: 'newPassword', message: 'must differ from the current password' }]);
+      }
+      const now = deps.clock();
+      // Throttled like a login: a stolen session must not become a way to guess the password.
+      const user = await checkPassword(store, request, caller.username, currentPassword, now);
+      if (!user) {
+        throw new AppError('CURRENT_PASSWORD_WRONG', 'currentPassword is not your current password.');
+      }
+      await store.updateUser(user.id, {
+        password_hash: await hashPassword(newPassword),
+        password_change_required: 0,
+      });
+      await store.revokeUserSessions(user.id, now.toISOString(), caller.tokenId);
+      return reply.status(204).send(null);
+    },
+  );
+
   app.get(
     '/auth/me',
     {
@@ -117,6 +267,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
             kind: Type.Union([Type.Literal('user'), Type.Literal('api')]),
             username: Type.Optional(Type.String()),
             isAdmin: Type.Boolean(),
+            passwordChangeRequired: Type.Boolean(),
             workspaceId: Type.Optional(Type.String()),
             role: Type.Optional(Type.String()),
           }),
@@ -126,8 +277,19 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
     async (request) => {
       const p = request.principal;
       return p.kind === 'user'
-        ? { kind: p.kind, username: p.username, isAdmin: p.isAdmin }
-        : { kind: p.kind, isAdmin: false, workspaceId: p.workspaceId, role: p.role };
+        ? {
+            kind: p.kind,
+            username: p.username,
+            isAdmin: p.isAdmin,
+            passwordChangeRequired: p.passwordChangeRequired,
+          }
+        : {
+            kind: p.kind,
+            isAdmin: false,
+            passwordChangeRequired: false,
+            workspaceId: p.workspaceId,
+            role: p.role,
+          };
     },
   );
 }

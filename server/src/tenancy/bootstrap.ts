@@ -1,7 +1,7 @@
 /**
  * First start on an empty store: creates workspace `default` and user `admin` (owner of it). The
  * password comes from the config or is generated; a generated one is returned so that the caller
- * prints it exactly once.
+ * prints it exactly once, and must be changed at the first login (it has been on a console).
  */
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../storage/database.ts';
@@ -36,6 +36,7 @@ export async function bootstrapTenancy(
     password_hash: await hashPassword(password),
     is_admin: 1,
     created_at: iso,
+    password_change_required: adminPassword === undefined ? 1 : 0,
   });
   // Another process bootstrapped at the same moment: its admin and workspace stand.
   if (!inserted) return undefined;

@@ -2,6 +2,7 @@
  * What tenancy (workspaces, users, memberships, access tokens, login throttling) needs from storage,
  * and its Kysely implementation, which runs unchanged on every backend.
  */
+import { sql } from 'kysely';
 import type { AccessTokenRow, Db, MembershipRow, Role, UserRow, WorkspaceRow } from '../storage/database.ts';
 
 /** A workspace as one principal sees it. */
@@ -19,6 +20,40 @@ export interface Member {
   createdAt: string;
 }
 
+/** A new user: the account flags default to enabled with no password change required. */
+export type NewUser = Omit<UserRow, 'disabled_at' | 'password_change_required'> &
+  Partial<Pick<UserRow, 'disabled_at' | 'password_change_required'>>;
+
+/** What may change on a user. */
+export type UserChanges = Partial<
+  Pick<UserRow, 'password_hash' | 'disabled_at' | 'password_change_required'>
+>;
+
+/**
+ * A live bearer token with what authentication decides on in the same query: its user (the
+ * session's user, or the API token's creator) and that user's role in the token's workspace.
+ */
+export interface LiveToken {
+  token: AccessTokenRow;
+  user: Pick<UserRow, 'username' | 'is_admin' | 'disabled_at' | 'password_change_required'> | undefined;
+  /** The creator's current role in the API token's workspace (null when not a member, or a session). */
+  creatorRole: Role | null;
+}
+
+/** A workspace API token with the username of its creator. */
+export type ListedToken = AccessTokenRow & { created_by: string | null };
+
+/** A throttle key's counted login attempts. */
+export interface LoginAttempts {
+  failures: number;
+  lastFailureMs: number;
+}
+
+/** Milliseconds after its last failure when a throttle key starts over. */
+export const LOGIN_FAILURES_FORGOTTEN_MS = 24 * 3600 * 1000;
+/** Longest wait imposed between attempts, in seconds. */
+export const MAX_LOCKOUT_S = 15 * 60;
+
 /** Storage operations of the tenancy module. */
 export interface TenancyStore {
   countUsers(): Promise<number>;
@@ -26,7 +61,8 @@ export interface TenancyStore {
   findUser(id: string): Promise<UserRow | undefined>;
   listUsers(): Promise<UserRow[]>;
   /** Inserts a user; returns false when the username is taken. */
-  insertUser(user: UserRow): Promise<boolean>;
+  insertUser(user: NewUser): Promise<boolean>;
+  updateUser(id: string, changes: UserChanges): Promise<void>;
   insertWorkspace(workspace: WorkspaceRow, owner: MembershipRow | null): Promise<void>;
   findWorkspace(id: string): Promise<WorkspaceRow | undefined>;
   renameWorkspace(id: string, name: string): Promise<void>;
@@ -40,15 +76,25 @@ export interface TenancyStore {
   deleteMembership(workspaceId: string, userId: string): Promise<void>;
   countOwners(workspaceId: string): Promise<number>;
   insertToken(token: AccessTokenRow): Promise<void>;
-  /** The unrevoked, unexpired token with this hash, if any. */
-  findLiveToken(tokenHash: string, now: string): Promise<AccessTokenRow | undefined>;
+  /** The unrevoked, unexpired token with this hash, if any, with its user and the creator's role. */
+  findLiveToken(tokenHash: string, now: string): Promise<LiveToken | undefined>;
   touchToken(id: string, now: string): Promise<void>;
-  listWorkspaceTokens(workspaceId: string): Promise<AccessTokenRow[]>;
+  listWorkspaceTokens(workspaceId: string): Promise<ListedToken[]>;
   findWorkspaceToken(workspaceId: string, id: string): Promise<AccessTokenRow | undefined>;
   revokeToken(id: string, now: string): Promise<void>;
-  getLoginFailures(username: string): Promise<{ failures: number; lastFailureAt: string } | undefined>;
-  recordLoginFailure(username: string, now: string): Promise<void>;
-  clearLoginFailures(username: string): Promise<void>;
+  /** Revokes every live session of a user, except `exceptTokenId`; returns how many. */
+  revokeUserSessions(userId: string, now: string, exceptTokenId?: string): Promise<number>;
+  /**
+   * Counts one login attempt for `key` in one conditional write, unless the key must still wait
+   * (more than `freeAttempts` failures and the doubling wait since the last one not over): answers
+   * whether the attempt was counted. Concurrent callers are serialised by the database, so no more
+   * attempts get through than one after the other.
+   */
+  reserveLoginAttempt(key: string, nowMs: number, freeAttempts: number): Promise<boolean>;
+  getLoginAttempts(key: string): Promise<LoginAttempts | undefined>;
+  /** Gives back one counted attempt (it was not used to check a password, or it succeeded); a key left with none is deleted. */
+  refundLoginAttempt(key: string): Promise<void>;
+  clearLoginAttempts(key: string): Promise<void>;
 }
 
 /** The tenancy store over Kysely. */
@@ -65,10 +111,19 @@ export function createTenancyStore(db: Db): TenancyStore {
       db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst(),
     findUser: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
     listUsers: () => db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
+    async updateUser(id, changes) {
+      // An empty SET is not SQL: nothing to change is nothing to write.
+      if (Object.keys(changes).length === 0) return;
+      await db.updateTable('users').set(changes).where('id', '=', id).execute();
+    },
     async insertUser(user) {
       const result = await db
         .insertInto('users')
-        .values(user)
+        .values({
+          ...user,
+          disabled_at: user.disabled_at ?? null,
+          password_change_required: user.password_change_required ?? 0,
+        })
         .onConflict((oc) => oc.column('username').doNothing())
         .executeTakeFirst();
       return Number(result.numInsertedOrUpdatedRows ?? 0) === 1;
@@ -150,25 +205,65 @@ export function createTenancyStore(db: Db): TenancyStore {
     async insertToken(token) {
       await db.insertInto('access_tokens').values(token).execute();
     },
-    findLiveToken: (tokenHash, now) =>
-      db
+    async findLiveToken(tokenHash, now) {
+      const row = await db
         .selectFrom('access_tokens')
-        .selectAll()
-        .where('token_hash', '=', tokenHash)
-        .where('revoked_at', 'is', null)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-        .executeTakeFirst(),
+        .leftJoin('users', 'users.id', 'access_tokens.user_id')
+        .leftJoin('memberships', (join) =>
+          join
+            .onRef('memberships.workspace_id', '=', 'access_tokens.workspace_id')
+            .onRef('memberships.user_id', '=', 'access_tokens.user_id'),
+        )
+        .selectAll('access_tokens')
+        .select([
+          'users.username as user_username',
+          'users.is_admin as user_is_admin',
+          'users.disabled_at as user_disabled_at',
+          'users.password_change_required as user_password_change_required',
+          'memberships.role as creator_role',
+        ])
+        .where('access_tokens.token_hash', '=', tokenHash)
+        .where('access_tokens.revoked_at', 'is', null)
+        .where((eb) =>
+          eb.or([eb('access_tokens.expires_at', 'is', null), eb('access_tokens.expires_at', '>', now)]),
+        )
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const {
+        user_username,
+        user_is_admin,
+        user_disabled_at,
+        user_password_change_required,
+        creator_role,
+        ...token
+      } = row;
+      return {
+        token,
+        user:
+          user_username === null
+            ? undefined
+            : {
+                username: user_username,
+                is_admin: Number(user_is_admin),
+                disabled_at: user_disabled_at,
+                password_change_required: Number(user_password_change_required),
+              },
+        creatorRole: token.kind === 'api' ? creator_role : null,
+      };
+    },
     async touchToken(id, now) {
       await db.updateTable('access_tokens').set({ last_used_at: now }).where('id', '=', id).execute();
     },
     listWorkspaceTokens: (workspaceId) =>
       db
         .selectFrom('access_tokens')
-        .selectAll()
-        .where('workspace_id', '=', workspaceId)
-        .where('kind', '=', 'api')
-        .orderBy('created_at')
-        .orderBy('id')
+        .leftJoin('users', 'users.id', 'access_tokens.user_id')
+        .selectAll('access_tokens')
+        .select('users.username as created_by')
+        .where('access_tokens.workspace_id', '=', workspaceId)
+        .where('access_tokens.kind', '=', 'api')
+        .orderBy('access_tokens.created_at')
+        .orderBy('access_tokens.id')
         .execute(),
     findWorkspaceToken: (workspaceId, id) =>
       db
@@ -186,28 +281,70 @@ export function createTenancyStore(db: Db): TenancyStore {
         .where('revoked_at', 'is', null)
         .execute();
     },
-    async getLoginFailures(username) {
-      const row = await db
-        .selectFrom('login_failures')
-        .selectAll()
-        .where('username', '=', username)
-        .executeTakeFirst();
-      return row && { failures: Number(row.failures), lastFailureAt: row.last_failure_at };
+    async revokeUserSessions(userId, now, exceptTokenId) {
+      let query = db
+        .updateTable('access_tokens')
+        .set({ revoked_at: now })
+        .where('user_id', '=', userId)
+        .where('kind', '=', 'session')
+        .where('revoked_at', 'is', null);
+      if (exceptTokenId !== undefined) query = query.where('id', '!=', exceptTokenId);
+      const result = await query.executeTakeFirst();
+      return Number(result.numUpdatedRows);
     },
-    async recordLoginFailure(username, now) {
-      await db
-        .insertInto('login_failures')
-        .values({ username, failures: 1, last_failure_at: now })
+    async reserveLoginAttempt(key, nowMs, freeAttempts) {
+      const now = sql<number>`cast(${nowMs} as bigint)`;
+      const free = sql<number>`cast(${freeAttempts} as integer)`;
+      const failures = sql.ref<number>('login_throttles.failures');
+      const last = sql.ref<number>('login_throttles.last_failure_ms');
+      // The wait after `failures` failures, as in `loginWaitSeconds`: none for the free attempts, then
+      // 1 s doubling with each failure, capped at MAX_LOCKOUT_S (2^10 s is past the cap).
+      const waitMs = sql<number>`case when ${failures} < ${free} then 0
+        when ${failures} - ${free} >= 10 then ${MAX_LOCKOUT_S * 1000}
+        else (1 << (${failures} - ${free})) * 1000 end`;
+      const forgotten = sql<boolean>`${last} < ${now} - ${LOGIN_FAILURES_FORGOTTEN_MS}`;
+      const row = await db
+        .insertInto('login_throttles')
+        .values({ key, failures: 1, last_failure_ms: nowMs })
         .onConflict((oc) =>
-          oc.column('username').doUpdateSet((eb) => ({
-            failures: eb('login_failures.failures', '+', 1),
-            last_failure_at: now,
-          })),
+          oc
+            .column('key')
+            .doUpdateSet({
+              failures: sql<number>`case when ${forgotten} then 1 else ${failures} + 1 end`,
+              last_failure_ms: now,
+            })
+            .where(sql<boolean>`${forgotten} or ${last} + ${waitMs} <= ${now}`),
         )
+        .returning('failures')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async getLoginAttempts(key) {
+      const row = await db
+        .selectFrom('login_throttles')
+        .selectAll()
+        .where('key', '=', key)
+        .executeTakeFirst();
+      return row && { failures: Number(row.failures), lastFailureMs: Number(row.last_failure_ms) };
+    },
+    async refundLoginAttempt(key) {
+      // A key given back its last attempt is deleted, so that every address that ever logged in
+      // successfully does not leave a row behind.
+      const deleted = await db
+        .deleteFrom('login_throttles')
+        .where('key', '=', key)
+        .where('failures', '<=', 1)
+        .executeTakeFirst();
+      if (Number(deleted.numDeletedRows) > 0) return;
+      await db
+        .updateTable('login_throttles')
+        .set((eb) => ({ failures: eb('failures', '-', 1) }))
+        .where('key', '=', key)
+        .where('failures', '>', 1)
         .execute();
     },
-    async clearLoginFailures(username) {
-      await db.deleteFrom('login_failures').where('username', '=', username).execute();
+    async clearLoginAttempts(key) {
+      await db.deleteFrom('login_throttles').where('key', '=', key).execute();
     },
   };
 }

@@ -4,13 +4,14 @@
  */
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
-import { AppError } from '../errors.ts';
+import { AppError, validationError } from '../errors.ts';
 import { authErrors, Name, RoleSchema } from '../http/schemas.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
-import type { AccessTokenRow } from '../storage/database.ts';
+import type { AccessTokenRow, UserRow } from '../storage/database.ts';
 import type { Principal } from './access.ts';
+import { NewPassword } from './auth-routes.ts';
 import { hashPassword } from './passwords.ts';
-import type { TenancyStore } from './tenancy-store.ts';
+import type { TenancyStore, UserChanges } from './tenancy-store.ts';
 
 const WorkspaceSchema = Type.Object({ id: Type.String(), name: Type.String(), role: RoleSchema });
 const MemberSchema = Type.Object({
@@ -25,8 +26,19 @@ const TokenSchema = Type.Object({
   role: RoleSchema,
   token: Type.String({ description: 'Masked (only the last 4 characters) except in the create response.' }),
   createdAt: Type.String(),
+  createdBy: Type.Union([Type.String(), Type.Null()], {
+    description: 'Username of the user who created the token; it works only while that user is an owner.',
+  }),
+  expiresAt: Type.Union([Type.String(), Type.Null()]),
   lastUsedAt: Type.Union([Type.String(), Type.Null()]),
   revokedAt: Type.Union([Type.String(), Type.Null()]),
+});
+const UserSchema = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  isAdmin: Type.Boolean(),
+  disabled: Type.Boolean(),
+  createdAt: Type.String(),
 });
 const WorkspaceParams = Type.Object({ workspaceId: Type.String() });
 const Username = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._@-]+$' });
@@ -37,13 +49,31 @@ function requireUser(principal: Principal, what: string): Extract<Principal, { k
   return principal;
 }
 
-function tokenView(row: AccessTokenRow, token?: string) {
+function userView(row: UserRow) {
+  return {
+    id: row.id,
+    username: row.username,
+    isAdmin: row.is_admin === 1,
+    disabled: row.disabled_at !== null,
+    createdAt: row.created_at,
+  };
+}
+
+function requireAdmin(principal: Principal, what: string) {
+  const user = requireUser(principal, what);
+  if (!user.isAdmin) throw new AppError('FORBIDDEN', `Only the instance admin can ${what}.`);
+  return user;
+}
+
+function tokenView(row: AccessTokenRow, createdBy: string | null, token?: string) {
   return {
     id: row.id,
     name: row.name,
     role: row.role ?? 'viewer',
     token: token ?? `…${row.token_hint}`,
     createdAt: row.created_at,
+    createdBy,
+    expiresAt: row.expires_at,
     lastUsedAt: row.last_used_at,
     revokedAt: row.revoked_at,
   };
@@ -132,33 +162,12 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       schema: {
         tags: ['tenancy'],
         summary: 'All users of this instance (instance admin).',
-        response: {
-          200: Type.Object({
-            items: Type.Array(
-              Type.Object({
-                id: Type.String(),
-                username: Type.String(),
-                isAdmin: Type.Boolean(),
-                createdAt: Type.String(),
-              }),
-            ),
-          }),
-          ...authErrors,
-        },
+        response: { 200: Type.Object({ items: Type.Array(UserSchema) }), ...authErrors },
       },
     },
     async (request) => {
-      const user = requireUser(request.principal, 'list users');
-      if (!user.isAdmin) throw new AppError('FORBIDDEN', 'Only the instance admin can list users.');
-      const rows = await store.listUsers();
-      return {
-        items: rows.map((u) => ({
-          id: u.id,
-          username: u.username,
-          isAdmin: u.is_admin === 1,
-          createdAt: u.created_at,
-        })),
-      };
+      requireAdmin(request.principal, 'list users');
+      return { items: (await store.listUsers()).map(userView) };
     },
   );
 
@@ -168,38 +177,63 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       schema: {
         tags: ['tenancy'],
         summary: 'Create a user (instance admin). The user starts with no workspace.',
-        body: Type.Object(
-          { username: Username, password: Type.String({ minLength: 8, maxLength: 1000 }) },
-          { additionalProperties: false },
-        ),
-        response: {
-          201: Type.Object({
-            id: Type.String(),
-            username: Type.String(),
-            isAdmin: Type.Boolean(),
-            createdAt: Type.String(),
-          }),
-          409: Type.Ref('ErrorEnvelope'),
-          ...authErrors,
-        },
+        body: Type.Object({ username: Username, password: NewPassword }, { additionalProperties: false }),
+        response: { 201: UserSchema, 409: Type.Ref('ErrorEnvelope'), ...authErrors },
       },
     },
     async (request, reply) => {
-      const user = requireUser(request.principal, 'create users');
-      if (!user.isAdmin) throw new AppError('FORBIDDEN', 'Only the instance admin can create users.');
-      const row = {
+      requireAdmin(request.principal, 'create users');
+      const row: UserRow = {
         id: newId('usr'),
         username: request.body.username,
         password_hash: await hashPassword(request.body.password),
         is_admin: 0,
         created_at: deps.clock().toISOString(),
+        disabled_at: null,
+        password_change_required: 0,
       };
       if (!(await store.insertUser(row))) {
         throw new AppError('USERNAME_TAKEN', `The username "${row.username}" is already taken.`);
       }
-      return reply
-        .status(201)
-        .send({ id: row.id, username: row.username, isAdmin: false, createdAt: row.created_at });
+      return reply.status(201).send(userView(row));
+    },
+  );
+
+  app.patch(
+    '/users/:username',
+    {
+      schema: {
+        tags: ['tenancy'],
+        summary: 'Reset a password or disable / enable a user (instance admin).',
+        description:
+          "A new password or disabling ends the user's sessions; a disabled user cannot log in and their " +
+          'API tokens stop working until they are enabled again. The admin cannot disable themself.',
+        params: Type.Object({ username: Type.String({ maxLength: 100 }) }),
+        body: Type.Object(
+          { password: Type.Optional(NewPassword), disabled: Type.Optional(Type.Boolean()) },
+          { additionalProperties: false },
+        ),
+        response: { 200: UserSchema, 409: Type.Ref('ErrorEnvelope'), ...authErrors },
+      },
+    },
+    async (request) => {
+      const admin = requireAdmin(request.principal, 'change users');
+      const user = await store.findUserByUsername(request.params.username);
+      if (!user) throw new AppError('USER_NOT_FOUND', `There is no user "${request.params.username}".`);
+      const { password, disabled } = request.body;
+      if (disabled === true && user.id === admin.userId) {
+        throw new AppError(
+          'CANNOT_DISABLE_SELF',
+          'You cannot disable yourself: the instance would be left without an admin who can log in.',
+        );
+      }
+      const now = deps.clock().toISOString();
+      const changes: UserChanges = {};
+      if (password !== undefined) changes.password_hash = await hashPassword(password);
+      if (disabled !== undefined) changes.disabled_at = disabled ? (user.disabled_at ?? now) : null;
+      await store.updateUser(user.id, changes);
+      if (password !== undefined || disabled === true) await store.revokeUserSessions(user.id, now);
+      return userView({ ...user, ...changes });
     },
   );
 
@@ -318,7 +352,9 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       },
     },
     async (request) => ({
-      items: (await store.listWorkspaceTokens(request.workspace.id)).map((row) => tokenView(row)),
+      items: (await store.listWorkspaceTokens(request.workspace.id)).map((row) =>
+        tokenView(row, row.created_by),
+      ),
     }),
   );
 
@@ -330,11 +366,33 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
         tags: ['tenancy'],
         summary: 'Create an API token with a role (owner). The token is shown in this response only.',
         params: WorkspaceParams,
-        body: Type.Object({ name: Name, role: RoleSchema }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            name: Name,
+            role: RoleSchema,
+            expiresAt: Type.Optional(
+              Type.String({
+                format: 'date-time',
+                description: 'When the token stops working (in the future).',
+              }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: TokenSchema, ...authErrors },
       },
     },
     async (request, reply) => {
+      const now = deps.clock();
+      const expiresAt = request.body.expiresAt === undefined ? null : new Date(request.body.expiresAt);
+      if (expiresAt && !(expiresAt.getTime() > now.getTime())) {
+        throw validationError([{ field: 'expiresAt', message: 'must be a time in the future' }]);
+      }
+      // The token works only while its creator is an owner here; a token creating a token hands on its creator.
+      const creator =
+        request.principal.kind === 'user'
+          ? { id: request.principal.userId, username: request.principal.username }
+          : await creatorOf(store, request.principal.createdBy);
       const token = newSecret('pbt_');
       const row: AccessTokenRow = {
         id: newId('tok'),
@@ -342,16 +400,16 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
         token_hash: sha256(token),
         token_hint: token.slice(-4),
         name: request.body.name.trim(),
-        user_id: request.principal.kind === 'user' ? request.principal.userId : request.principal.createdBy,
+        user_id: creator.id,
         workspace_id: request.workspace.id,
         role: request.body.role,
-        created_at: deps.clock().toISOString(),
-        expires_at: null,
+        created_at: now.toISOString(),
+        expires_at: expiresAt?.toISOString() ?? null,
         last_used_at: null,
         revoked_at: null,
       };
       await store.insertToken(row);
-      return reply.status(201).send(tokenView(row, token));
+      return reply.status(201).send(tokenView(row, creator.username, token));
     },
   );
 
@@ -377,6 +435,12 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       return reply.status(204).send(null);
     },
   );
+}
+
+async function creatorOf(store: TenancyStore, userId: string | null) {
+  const user = userId ? await store.findUser(userId) : undefined;
+  if (!user) throw new AppError('FORBIDDEN', 'This API token has no creator; create tokens as a user.');
+  return { id: user.id, username: user.username };
 }
 
 async function findMember(store: TenancyStore, workspaceId: string, username: string) {

@@ -41,6 +41,11 @@ export const api = {
       request<LoginResult>('POST', '/auth/login', { body: { username, password } }),
     logout: () => request<void>('POST', '/auth/logout'),
     me: () => request<Me>('GET', '/auth/me'),
+    /** Changes the caller's password (ending their other sessions); `token` when not yet signed in. */
+    changePassword: (currentPassword: string, newPassword: string, token?: string) =>
+      request<void>('POST', '/auth/password', { body: { currentPassword, newPassword }, token }),
+    /** Ends all of the caller's sessions, this one included. */
+    endSessions: () => request<void>('DELETE', '/auth/sessions'),
   },
 
   workspaces: {
@@ -63,6 +68,8 @@ export const api = {
     list: () => request<{ items: User[] }>('GET', '/users'),
     create: (username: string, password: string) =>
       request<User>('POST', '/users', { body: { username, password } }),
+    update: (username: string, changes: { password?: string; disabled?: boolean }) =>
+      request<User>('PATCH', `/users/${id(username)}`, { body: changes }),
   },
 
   apps: {

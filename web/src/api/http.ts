@@ -97,6 +97,8 @@ interface RequestOptions {
   query?: Record<string, QueryValue>;
   body?: unknown;
   signal?: AbortSignal;
+  /** A bearer token to send instead of the session's (a login that must change its password first). */
+  token?: string;
 }
 
 /** One JSON call; resolves with the parsed answer (undefined for 204). */
@@ -106,7 +108,7 @@ export async function request<T>(method: string, path: string, options: RequestO
     response = await fetch(apiUrl(path, options.query), {
       method,
       headers: {
-        ...authHeaders(),
+        ...(options.token ? { authorization: `Bearer ${options.token}` } : authHeaders()),
         ...(options.body !== undefined && { 'content-type': 'application/json' }),
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),

@@ -45,12 +45,15 @@ export interface FieldError {
 export interface LoginResult {
   token: string;
   expiresAt: string;
+  /** The password was generated at the first start: change it before anything else. */
+  passwordChangeRequired: boolean;
 }
 
 export interface Me {
   kind: 'user' | 'api';
   username?: string;
   isAdmin: boolean;
+  passwordChangeRequired: boolean;
   workspaceId?: string;
   role?: Role;
 }
@@ -72,6 +75,7 @@ export interface User {
   id: string;
   username: string;
   isAdmin: boolean;
+  disabled: boolean;
   createdAt: string;
 }
 
@@ -82,6 +86,9 @@ export interface ApiToken {
   role: Role;
   token: string;
   createdAt: string;
+  /** Username of the creator; the token works only while that user is an owner. */
+  createdBy: string | null;
+  expiresAt: string | null;
   lastUsedAt: string | null;
   revokedAt: string | null;
 }

@@ -9,6 +9,7 @@ import * as foundation from './0001-foundation.ts';
 import * as dispatch from './0002-dispatch.ts';
 import * as receipts from './0003-receipts.ts';
 import * as scaleOut from './0004-scale-out.ts';
+import * as authHardening from './0005-auth-hardening.ts';
 import * as receiptLimits from './0006-receipt-limits.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0002-dispatch': dispatch,
   '0003-receipts': receipts,
   '0004-scale-out': scaleOut,
+  '0005-auth-hardening': authHardening,
   '0006-receipt-limits': receiptLimits,
 };
 

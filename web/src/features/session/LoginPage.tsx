@@ -1,6 +1,8 @@
 /**
  * The login page: username and password for a session token. Wrong credentials say so; repeated
- * failures are slowed down by the server (429), and the page shows the wait and counts it down.
+ * failures are slowed down by the server (429), and the page shows the wait and counts it down. A
+ * password generated at the first start must be replaced first: the page then asks for a new one
+ * (with the new session's token, which is kept only once the change has been made).
  */
 import { LockOutlined, UserOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
@@ -10,12 +12,24 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import { LanguageSwitch } from '../../components/LanguageSwitch.tsx';
 import { Logo } from '../../components/Logo.tsx';
+import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { type LoginState, useSession } from './session.tsx';
 
 interface Credentials {
   username: string;
   password: string;
+}
+
+interface NewPassword {
+  newPassword: string;
+  confirm: string;
+}
+
+/** A login that must change its generated password before the session is kept. */
+interface PendingChange {
+  token: string;
+  currentPassword: string;
 }
 
 export function LoginPage() {
@@ -27,6 +41,7 @@ export function LoginPage() {
   const [error, setError] = useState<string | null>(null);
   const [waitUntil, setWaitUntil] = useState<number | null>(null);
   const [now, setNow] = useState(Date.now());
+  const [pending, setPending] = useState<PendingChange | null>(null);
 
   useEffect(() => {
     if (waitUntil === null) return;
@@ -46,6 +61,10 @@ export function LoginPage() {
     setError(null);
     try {
       const result = await api.auth.login(username.trim(), password);
+      if (result.passwordChangeRequired) {
+        setPending({ token: result.token, currentPassword: password });
+        return;
+      }
       signIn(result.token);
       navigate(state.from ?? '/', { replace: true });
     } catch (err) {
@@ -61,6 +80,42 @@ export function LoginPage() {
       setBusy(false);
     }
   };
+
+  const change = async ({ newPassword }: NewPassword) => {
+    if (!pending) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await api.auth.changePassword(pending.currentPassword, newPassword, pending.token);
+      signIn(pending.token);
+      navigate(state.from ?? '/', { replace: true });
+    } catch (err) {
+      const fields = err instanceof ApiError ? err.fieldErrors : [];
+      setError(
+        fields.length > 0 ? t('login.passwordRule') : err instanceof Error ? err.message : String(err),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const changeForm = (
+    <>
+      <Alert
+        type="warning"
+        showIcon
+        title={t('login.changeTitle')}
+        description={t('login.changeHint')}
+        style={{ marginBottom: 16 }}
+      />
+      <Form<NewPassword> layout="vertical" onFinish={change} requiredMark={false}>
+        <NewPasswordFields autoFocus />
+        <Button type="primary" htmlType="submit" block loading={busy}>
+          {t('login.changeSubmit')}
+        </Button>
+      </Form>
+    </>
+  );
 
   return (
     <div
@@ -97,25 +152,29 @@ export function LoginPage() {
             style={{ marginBottom: 16 }}
           />
         )}
-        <Form<Credentials> layout="vertical" onFinish={submit} requiredMark={false}>
-          <Form.Item
-            name="username"
-            label={t('login.username')}
-            rules={[{ required: true, whitespace: true, message: t('login.usernameRequired') }]}
-          >
-            <Input prefix={<UserOutlined />} autoComplete="username" autoFocus />
-          </Form.Item>
-          <Form.Item
-            name="password"
-            label={t('login.password')}
-            rules={[{ required: true, message: t('login.passwordRequired') }]}
-          >
-            <Input.Password prefix={<LockOutlined />} autoComplete="current-password" />
-          </Form.Item>
-          <Button type="primary" htmlType="submit" block loading={busy} disabled={waitSeconds > 0}>
-            {waitSeconds > 0 ? t('login.waitButton', { seconds: waitSeconds }) : t('login.submit')}
-          </Button>
-        </Form>
+        {pending ? (
+          changeForm
+        ) : (
+          <Form<Credentials> layout="vertical" onFinish={submit} requiredMark={false}>
+            <Form.Item
+              name="username"
+              label={t('login.username')}
+              rules={[{ required: true, whitespace: true, message: t('login.usernameRequired') }]}
+            >
+              <Input prefix={<UserOutlined />} autoComplete="username" autoFocus />
+            </Form.Item>
+            <Form.Item
+              name="password"
+              label={t('login.password')}
+              rules={[{ required: true, message: t('login.passwordRequired') }]}
+            >
+              <Input.Password prefix={<LockOutlined />} autoComplete="current-password" />
+            </Form.Item>
+            <Button type="primary" htmlType="submit" block loading={busy} disabled={waitSeconds > 0}>
+              {waitSeconds > 0 ? t('login.waitButton', { seconds: waitSeconds }) : t('login.submit')}
+            </Button>
+          </Form>
+        )}
       </Card>
       <Typography.Text type="secondary" style={{ marginTop: 16, fontSize: 12 }}>
         {t('login.apiHint')} <a href="/docs">/docs</a>

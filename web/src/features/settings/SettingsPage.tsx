@@ -1,7 +1,8 @@
 /**
- * Workspace settings: its members and their roles, the instance's users (for the instance admin),
- * and API tokens — a new token is shown once, and a revoked one stops working at once. Only owners
- * change members and tokens; everyone else sees why they cannot.
+ * Workspace settings: its members and their roles, the instance's users (for the instance admin,
+ * who can disable them), API tokens — a new token is shown once, and a revoked one stops working at
+ * once — and the caller's own account (change password, log out everywhere). Only owners change
+ * members and tokens; everyone else sees why they cannot.
  */
 import { DeleteOutlined, PlusOutlined, StopOutlined } from '@ant-design/icons';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
@@ -26,11 +27,13 @@ import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { errorMessage } from '../../api/http.ts';
 import type { ApiToken, Member, Role, User } from '../../api/types.ts';
+import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { formatDateTime, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
+import { useSession } from '../session/session.tsx';
 
 const ROLES: Role[] = ['owner', 'operator', 'viewer'];
 
@@ -52,6 +55,9 @@ export function SettingsPage() {
           { key: 'members', label: t('settings.members'), children: <Members /> },
           { key: 'tokens', label: t('settings.tokens'), children: <Tokens /> },
           ...(me.data?.isAdmin ? [{ key: 'users', label: t('settings.users'), children: <Users /> }] : []),
+          ...(me.data?.kind === 'user'
+            ? [{ key: 'account', label: t('settings.account'), children: <Account /> }]
+            : []),
         ]}
       />
     </Space>
@@ -222,6 +228,7 @@ function Tokens() {
     { title: t('settings.role'), key: 'role', render: (_, k) => t(`role.${k.role}`) },
     { title: t('settings.token'), key: 'token', render: (_, k) => <code>{k.token}</code> },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, k) => formatDateTime(k.createdAt) },
+    { title: t('settings.createdBy'), key: 'createdBy', render: (_, k) => k.createdBy ?? NONE },
     { title: t('settings.lastUsed'), key: 'lastUsedAt', render: (_, k) => formatDateTime(k.lastUsedAt) },
     {
       title: t('settings.state'),
@@ -307,6 +314,17 @@ function Users() {
   const queryClient = useQueryClient();
   const [form] = Form.useForm<{ username: string; password: string }>();
   const users = useQuery({ queryKey: ['users'], queryFn: api.users.list });
+  const setDisabled = async (user: User, disabled: boolean) => {
+    try {
+      await api.users.update(user.username, { disabled });
+      message.success(
+        t(disabled ? 'settings.userDisabled' : 'settings.userEnabled', { name: user.username }),
+      );
+      void queryClient.invalidateQueries({ queryKey: ['users'] });
+    } catch (error) {
+      message.error(errorMessage(error));
+    }
+  };
   const columns: TableProps<User>['columns'] = [
     { title: t('login.username'), dataIndex: 'username', key: 'username' },
     {
@@ -315,6 +333,37 @@ function Users() {
       render: (_, u) => (u.isAdmin ? <Tag color="gold">{t('settings.instanceAdmin')}</Tag> : NONE),
     },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, u) => formatDateTime(u.createdAt) },
+    {
+      title: t('settings.state'),
+      key: 'state',
+      render: (_, u) =>
+        u.disabled ? <Tag>{t('settings.disabled')}</Tag> : <Tag color="green">{t('settings.active')}</Tag>,
+    },
+    {
+      title: t('common.actions'),
+      key: 'actions',
+      // The instance admin cannot disable themself (the server refuses it too).
+      render: (_, u) =>
+        u.isAdmin ? (
+          NONE
+        ) : u.disabled ? (
+          <Button type="link" size="small" onClick={() => setDisabled(u, false)}>
+            {t('settings.enable')}
+          </Button>
+        ) : (
+          <Popconfirm
+            title={t('settings.disableConfirm', { name: u.username })}
+            okText={t('settings.disable')}
+            okButtonProps={{ danger: true }}
+            cancelText={t('common.cancel')}
+            onConfirm={() => setDisabled(u, true)}
+          >
+            <Button type="link" size="small" danger icon={<StopOutlined />}>
+              {t('settings.disable')}
+            </Button>
+          </Popconfirm>
+        ),
+    },
   ];
   return (
     <Space orientation="vertical" size={16} style={{ width: '100%' }}>
@@ -341,7 +390,7 @@ function Users() {
           </Form.Item>
           <Form.Item
             name="password"
-            rules={[{ required: true, min: 8, message: t('settings.passwordRule') }]}
+            rules={[{ required: true, min: 12, message: t('settings.passwordRule') }]}
           >
             <Input.Password placeholder={t('login.password')} autoComplete="new-password" />
           </Form.Item>
@@ -364,6 +413,61 @@ function Users() {
           pagination={false}
         />
       )}
+    </Space>
+  );
+}
+
+/** The caller's own account: a new password (ending the other sessions) and logging out everywhere. */
+function Account() {
+  const { t } = useI18n();
+  const { message } = AntApp.useApp();
+  const { signOut } = useSession();
+  const [form] = Form.useForm<{ currentPassword: string; newPassword: string; confirm: string }>();
+  return (
+    <Space orientation="vertical" size={16} style={{ width: '100%', maxWidth: 420 }}>
+      <Card size="small" title={t('settings.changePassword')}>
+        <Form
+          form={form}
+          layout="vertical"
+          requiredMark={false}
+          onFinish={async (v) => {
+            try {
+              await api.auth.changePassword(v.currentPassword, v.newPassword);
+              message.success(t('settings.passwordChanged'));
+              form.resetFields();
+            } catch (error) {
+              message.error(errorMessage(error));
+            }
+          }}
+        >
+          <Form.Item
+            name="currentPassword"
+            label={t('settings.currentPassword')}
+            rules={[{ required: true, message: t('login.passwordRequired') }]}
+          >
+            <Input.Password autoComplete="current-password" />
+          </Form.Item>
+          <NewPasswordFields />
+          <Button type="primary" htmlType="submit">
+            {t('settings.changePassword')}
+          </Button>
+        </Form>
+      </Card>
+      <Popconfirm
+        title={t('settings.endSessionsConfirm')}
+        okText={t('settings.endSessions')}
+        okButtonProps={{ danger: true }}
+        cancelText={t('common.cancel')}
+        onConfirm={async () => {
+          try {
+            await api.auth.endSessions();
+          } finally {
+            await signOut();
+          }
+        }}
+      >
+        <Button danger>{t('settings.endSessions')}</Button>
+      </Popconfirm>
     </Space>
   );
 }

@@ -1,0 +1,81 @@
+/**
+ * Login throttling (SPEC §9): an attempt is counted before its password is checked, per
+ * (username, client IP) and per client IP, so parallel attempts test no more passwords than
+ * sequential ones and one address cannot lock a user out from another. Password checks are counted
+ * by wrapping `verifyPassword`.
+ */
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { USER_FREE_ATTEMPTS } from '../src/tenancy/auth-routes.ts';
+import { ADMIN_PASSWORD, createTestInstance, type TestInstance } from './helpers.ts';
+
+const checks = vi.hoisted(() => ({ count: 0 }));
+vi.mock('../src/tenancy/passwords.ts', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../src/tenancy/passwords.ts')>();
+  return {
+    ...original,
+    verifyPassword: (password: string, stored: string) => {
+      checks.count++;
+      return original.verifyPassword(password, stored);
+    },
+  };
+});
+
+let t: TestInstance;
+beforeEach(async () => {
+  t = await createTestInstance();
+  checks.count = 0;
+});
+afterEach(async () => {
+  await t.close();
+});
+
+function login(username: string, password: string, ip = '10.0.0.1') {
+  return t.app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    body: { username, password },
+    remoteAddress: ip,
+  });
+}
+
+describe('login throttling', () => {
+  test('100 parallel wrong logins check no more passwords than sequential ones would (5)', async () => {
+    const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => login('admin', `wrong-${i}`)));
+    const statuses = answers.map((a) => a.statusCode);
+    // The clock stands still: sequentially, 5 attempts are free and the 6th waits (before the fix:
+    // all 100 passwords were checked).
+    expect(checks.count).toBe(USER_FREE_ATTEMPTS);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(checks.count);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(100 - checks.count);
+    // Sequential attempts from the same address are refused without a check too.
+    const before = checks.count;
+    expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(429);
+    expect(checks.count).toBe(before);
+  });
+
+  test('wrong logins from one address do not lock the user out from another', async () => {
+    for (let i = 0; i < 8; i++) await login('admin', `wrong-${i}`, '10.0.0.66');
+    expect((await login('admin', 'wrong', '10.0.0.66')).statusCode).toBe(429);
+    const elsewhere = await login('admin', ADMIN_PASSWORD, '10.0.0.2');
+    expect(elsewhere.statusCode).toBe(200);
+  });
+
+  test('one address guessing many usernames is slowed down per address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 25; i++) statuses.push((await login(`user-${i}`, 'wrong')).statusCode);
+    expect(statuses.slice(0, 20).every((s) => s === 401)).toBe(true);
+    expect(statuses.slice(20).every((s) => s === 429)).toBe(true);
+    const blocked = await login('admin', ADMIN_PASSWORD);
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().error.code).toBe('TOO_MANY_LOGIN_ATTEMPTS');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await login('admin', ADMIN_PASSWORD, '10.0.0.3')).statusCode).toBe(200);
+  });
+
+  test('a successful login clears the failures of its username and address', async () => {
+    for (let i = 0; i < 4; i++) expect((await login('admin', `wrong-${i}`)).statusCode).toBe(401);
+    expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await login('admin', `again-${i}`)).statusCode).toBe(401);
+    expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(429);
+  });
+});
