@@ -130,7 +130,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
   }
 
-  const providers = createProviders(db);
+  const providers = createProviders(db, undefined, config.providerUrlAllowlist);
   const app = serves ? await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers }) : undefined;
   if (app) await app.listen({ port: config.port, host: config.host });
   // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.
