@@ -37,7 +37,8 @@ import type { Db } from './database.ts';
 
 /** The table whose columns are sealed, and its sealed columns. */
 const SEALED_TABLE = 'apps';
-const SEALED_COLUMNS: ReadonlySet<string> = new Set(['receipt_secret', 'sdk_secret', 'provider_config']);
+const SEALED_COLUMN_NAMES = ['receipt_secret', 'sdk_secret', 'provider_config'] as const;
+const SEALED_COLUMNS: ReadonlySet<string> = new Set(SEALED_COLUMN_NAMES);
 
 function tableName(node: OperationNode | undefined): string | undefined {
   if (node === undefined) return undefined;
@@ -83,10 +84,10 @@ export class SealedColumnsPlugin implements KyselyPlugin {
   async transformResult({ result }: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
     const first = result.rows[0];
     // Every row of a result has the same columns: most results carry none of these, and cost one look.
-    if (first === undefined || ![...SEALED_COLUMNS].some((name) => name in first)) return result;
+    if (first === undefined || !SEALED_COLUMN_NAMES.some((name) => name in first)) return result;
     const rows = result.rows.map((row) => {
       const opened: UnknownRow = { ...row };
-      for (const name of SEALED_COLUMNS) {
+      for (const name of SEALED_COLUMN_NAMES) {
         const value = opened[name];
         if (typeof value === 'string') opened[name] = this.#box.open(value);
       }
@@ -100,6 +101,8 @@ export class SealedColumnsPlugin implements KyselyPlugin {
   }
 
   #sealNode(node: OperationNode): OperationNode {
+    // DEFAULT (a column one row of a multi-row insert leaves out) has nothing to seal.
+    if (node.kind === 'DefaultInsertValueNode') return node;
     if (node.kind !== 'ValueNode') {
       // An expression (e.g. a column copy) cannot be sealed here; refusing beats storing it in clear.
       throw new Error(`apps secrets must be written as values, not as ${node.kind}`);
