@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type Config, ConfigError, loadConfig } from '../src/config.ts';
 import { openStore } from '../src/main.ts';
 import { signReceipts } from '../src/receipts/receipt-routes.ts';
+import { createSecretBox } from '../src/security/secret-box.ts';
 import type { Db } from '../src/storage/database.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
 import { freshStoreEnv, SCALED, type StoreEnv } from './backends.ts';
@@ -252,5 +253,22 @@ describe('at start', () => {
     }
     const hex = 'ab'.repeat(32);
     expect(loadConfig({}, { PUSHBOARD_SECRET_KEY: hex }).secretKey).toEqual(Buffer.from(hex, 'hex'));
+  });
+});
+
+describe('the secret box', () => {
+  test('seals with a fresh IV each time, opens what it sealed, and refuses an altered or foreign value', () => {
+    const box = createSecretBox(Buffer.alloc(32, 1));
+    const a = box.seal('pbr_the-receipt-secret');
+    const b = box.seal('pbr_the-receipt-secret');
+    expect(a).not.toBe(b);
+    expect(a).not.toContain('the-receipt-secret');
+    expect(box.open(a)).toBe('pbr_the-receipt-secret');
+    expect(box.open('pbr_stored-in-clear-by-an-older-version')).toBe(
+      'pbr_stored-in-clear-by-an-older-version',
+    );
+    const altered = `${a.slice(0, -2)}${a.endsWith('A') ? 'B' : 'A'}${a.slice(-1)}`;
+    expect(() => box.open(altered)).toThrow(ConfigError);
+    expect(() => createSecretBox(Buffer.alloc(32, 2)).open(a)).toThrow(/sealed with another/);
   });
 });
