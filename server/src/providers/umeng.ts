@@ -132,8 +132,8 @@ const REMOTE_CODE = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /**
  * Umeng's `error_msg` as it may be copied into a batch or task error: control characters removed,
- * every string of the request (`requestTexts`: app key, signature, receipt URL and its secret, device
- * tokens…) replaced by "…", at most `REMOTE_MESSAGE_MAX_CHARS`. Whatever answers at an app's address,
+ * every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…) replaced
+ * by "…", at most `REMOTE_MESSAGE_MAX_CHARS`. Whatever answers at an app's address,
  * it cannot read the request back through the task.
  */
 function remoteMessage(raw: string, requestTexts: readonly string[]): string {
@@ -147,16 +147,17 @@ function remoteMessage(raw: string, requestTexts: readonly string[]): string {
 }
 
 /**
- * The texts of one request that an answer must not repeat: every string in its fields and the
- * signature, the parts of token lists and the query values of URLs (the receipt URL's secret), longest
- * first so that a longer text is replaced before a part of it. Short texts (type names, flags) stay.
+ * The texts of one request that an answer must not repeat: every string of its fields (the receipt
+ * URL with its secret, the app key, the payload…), the query values of URLs (the receipt secret
+ * alone), and `extra` (the signature, the master secret); longest first, so that a longer text is
+ * replaced before a part of it. The token lists (`TOKEN_LIST_FIELDS`) are left out: a provider names
+ * refused tokens by design, and thousands of them would make every message costly to clean.
  */
 function requestTexts(fields: Json, extra: string[]): string[] {
   const texts = new Set<string>(extra);
   const visit = (value: unknown) => {
     if (typeof value === 'string') {
       texts.add(value);
-      for (const part of value.split(/[,\n]/)) texts.add(part.trim());
       if (/^https?:\/\//.test(value)) {
         try {
           for (const v of new URL(value).searchParams.values()) texts.add(v);
@@ -165,12 +166,15 @@ function requestTexts(fields: Json, extra: string[]): string[] {
         }
       }
     } else if (typeof value === 'object' && value !== null) {
-      for (const inner of Object.values(value)) visit(inner);
+      for (const [key, inner] of Object.entries(value)) if (!TOKEN_LIST_FIELDS.has(key)) visit(inner);
     }
   };
   visit(fields);
   return [...texts].filter((t) => t.length >= 6).sort((a, b) => b.length - a.length);
 }
+
+/** Request fields that hold the batch's device tokens (listcast, upload). */
+const TOKEN_LIST_FIELDS = new Set(['device_tokens', 'content']);
 
 function errorMessage(code: string, umengMessage: string): string {
   const known =
@@ -330,7 +334,8 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     repeatable: boolean,
     texts: () => string[],
   ): Answer {
-    const clean = (message: string) => remoteMessage(message, texts());
+    let listed: string[] | undefined;
+    const clean = (message: string) => remoteMessage(message, (listed ??= texts()));
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
