@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { type ProviderApp, ProviderError } from '../src/providers/provider.ts';
 import { createUmengProvider } from '../src/providers/umeng.ts';
+import { createTask, readTask, sendFixture, testDispatcher, waitFor } from './dispatch-fixtures.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
 
 const APPS = '/api/v1/workspaces/default/apps';
@@ -219,6 +220,38 @@ describe('at send time', () => {
       code: 'PROVIDER_URL_NOT_ALLOWED',
     });
     expect(calls).toEqual([]);
+  });
+
+  test('a task of an app whose stored base URL is no longer allowed fails saying why, and nothing is sent', async () => {
+    // Stored while a wider allowlist held (straight in the database, sealed by the store).
+    const fixture = await sendFixture(t, {
+      devices: 5,
+      provider: 'umeng',
+      // sendFixture types its config for the simulator; any provider config is stored the same way.
+      config: { ...UMENG, baseUrl: 'https://10.0.0.5:8443/' } as never,
+    });
+    const taskId = await createTask(t, fixture);
+    const calls: string[] = [];
+    const umeng = createUmengProvider({
+      urlAllowlist: t.config.providerUrlAllowlist, // https://127.0.0.1: only
+      fetch: async (url) => {
+        calls.push(String(url));
+        return new Response('{"ret":"SUCCESS","data":{"msg_id":"m1"}}');
+      },
+    });
+    const dispatcher = testDispatcher(t, { providers: { umeng } });
+    await dispatcher.start();
+    try {
+      const task = await waitFor(
+        () => readTask(t.db, taskId),
+        (task) => task.status === 'completed' || task.status === 'failed',
+      );
+      expect(task.status).toBe('failed');
+      expect(task.failureReason).toContain('PUSHBOARD_PROVIDER_URL_ALLOWLIST');
+      expect(calls).toEqual([]);
+    } finally {
+      await dispatcher.stop();
+    }
   });
 
   test("the provider's error text is bounded and never carries the request back", async () => {
