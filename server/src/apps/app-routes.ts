@@ -134,9 +134,11 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
     {
       schema: {
         tags,
-        summary:
-          'Create an app; the answer carries its receipt secret, SDK key and SDK secret, once. An app of ' +
-          'a provider with credentials (umeng) is created by owners only.',
+        summary: 'Create an app; the answer carries its receipt secret, SDK key and SDK secret, once.',
+        description:
+          'An app of a provider that takes credentials (umeng) is created by workspace owners only (403 ' +
+          'FORBIDDEN otherwise); its baseUrl must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
+          '(400 PROVIDER_URL_NOT_ALLOWED).',
         body: Type.Object(
           {
             name: Name,
@@ -190,10 +192,13 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary:
           'Rename an app or replace its provider config. A credential left out (or sent back masked) ' +
-          'keeps its stored value. Platform and provider cannot change. Changing the credentials of a ' +
-          'provider that takes them is for owners only (403 otherwise); a new endpoint (baseUrl) or ' +
-          'identity (appKey) needs the secret typed again (400 PROVIDER_SECRET_REQUIRED), and an endpoint ' +
-          'must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST (400 PROVIDER_URL_NOT_ALLOWED).',
+          'keeps its stored value. Platform and provider cannot change.',
+        description:
+          'Changing the provider config of a provider that takes credentials (umeng) is for workspace ' +
+          'owners only (403 FORBIDDEN; sending it back unchanged is no change). A new endpoint (baseUrl) ' +
+          'or identity (appKey) needs the secret (appMasterSecret) typed again in the same request (400 ' +
+          'PROVIDER_SECRET_REQUIRED), and an endpoint must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
+          '(400 PROVIDER_URL_NOT_ALLOWED).',
         params: AppParams,
         body: Type.Object(
           {
