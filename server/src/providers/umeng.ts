@@ -334,8 +334,12 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     repeatable: boolean,
     texts: () => string[],
   ): Answer {
+    // Listed on first use only: most answers carry no message to clean.
     let listed: string[] | undefined;
-    const clean = (message: string) => remoteMessage(message, (listed ??= texts()));
+    const clean = (message: string) => {
+      listed ??= texts();
+      return remoteMessage(message, listed);
+    };
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
