@@ -3,6 +3,7 @@
  * (flags win). This is the only module that reads `process.env`; everything else receives a `Config`.
  */
 import path from 'node:path';
+import { urlPrefix } from './providers/endpoints.ts';
 
 /** Every setting the server and the CLI understand, already parsed and checked. */
 export interface Config {
@@ -53,6 +54,18 @@ export interface Config {
   publicUrl: string;
   /** Dispatch settings: how tasks are started and sent (server/src/dispatch/README.md). */
   dispatch: DispatchSettings;
+  /**
+   * URL prefixes (`PUSHBOARD_PROVIDER_URL_ALLOWLIST`, comma-separated, normalised by `urlPrefix`) an
+   * app's provider endpoint (`baseUrl`…) may start with besides the provider's real one (SPEC §4.1).
+   * Empty by default: every provider request goes to the provider's real endpoint.
+   */
+  providerUrlAllowlist: string[];
+  /**
+   * The 32-byte key app secrets and provider credentials are encrypted with (`PUSHBOARD_SECRET_KEY`,
+   * base64 or 64 hex digits). Absent: the embedded mode keeps a key file in the data folder; the
+   * scaled mode refuses to start (every process needs the same key).
+   */
+  secretKey: Buffer | undefined;
 }
 
 /** How the dispatcher starts and sends tasks. */
@@ -110,7 +123,45 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       retryBaseMs: integer(env, 'PUSHBOARD_DISPATCH_RETRY_BASE_MS', 1000, 1, 3_600_000),
       concurrentTasks: integer(env, 'PUSHBOARD_DISPATCH_CONCURRENT_TASKS', 4, 1, 1000),
     },
+    providerUrlAllowlist: providerUrlAllowlist(env),
+    secretKey: secretKey(env),
   };
+}
+
+function providerUrlAllowlist(env: NodeJS.ProcessEnv): string[] {
+  const entries = (env.PUSHBOARD_PROVIDER_URL_ALLOWLIST ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  return entries.map((entry) => {
+    const prefix = urlPrefix(entry);
+    if (prefix === undefined) {
+      throw new ConfigError(
+        `PUSHBOARD_PROVIDER_URL_ALLOWLIST: "${entry}" is not an http(s) URL prefix without user, query or fragment, ` +
+          'such as https://umeng-proxy.example.com/ or https://127.0.0.1: (any port of that host)',
+      );
+    }
+    return prefix;
+  });
+}
+
+const SECRET_KEY_BYTES = 32;
+
+function secretKey(env: NodeJS.ProcessEnv): Buffer | undefined {
+  const raw = nonEmpty(env.PUSHBOARD_SECRET_KEY?.trim());
+  if (raw === undefined) return undefined;
+  const key = /^[0-9a-fA-F]{64}$/.test(raw)
+    ? Buffer.from(raw, 'hex')
+    : /^[A-Za-z0-9+/]{43}=?$/.test(raw)
+      ? Buffer.from(raw, 'base64')
+      : undefined;
+  if (key?.length !== SECRET_KEY_BYTES) {
+    throw new ConfigError(
+      `PUSHBOARD_SECRET_KEY must be ${SECRET_KEY_BYTES} random bytes as base64 (44 characters) or as 64 hex digits; ` +
+        "make one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+    );
+  }
+  return key;
 }
 
 /** The scaled-mode settings: PostgreSQL and Redis URLs, checked together. */

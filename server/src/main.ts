@@ -3,6 +3,7 @@
  * dispatcher, for the process's role (API, worker or both). Every subsystem is wired here and nowhere
  * else; `cli.ts` calls `startServer` for `pushboard serve`.
  */
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +24,11 @@ import type { JobQueue } from './queue/queue.ts';
 import { openRedis } from './queue/redis.ts';
 import { signReceipts } from './receipts/receipt-routes.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
+import { createSecretBox, loadSecretKey } from './security/secret-box.ts';
 import type { Db } from './storage/database.ts';
 import { migrateToLatest } from './storage/migrations/index.ts';
 import { openPostgres } from './storage/postgres.ts';
+import { sealStoredSecrets } from './storage/sealed-columns.ts';
 import { openSqlite } from './storage/sqlite.ts';
 import { bootstrapTenancy } from './tenancy/bootstrap.ts';
 
@@ -35,11 +38,31 @@ export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 /** How long a stopping server lets in-flight requests finish before it closes their connections. */
 export const SHUTDOWN_GRACE_MS = 2000;
 
-/** Opens the configured store (PostgreSQL with `DATABASE_URL`, else the SQLite file) and brings its schema up to date. */
+/**
+ * Opens the configured store (PostgreSQL with `DATABASE_URL`, else the SQLite file), brings its schema
+ * up to date and seals the app secrets an older version left in clear (proving the key opens the
+ * sealed ones). The data folder is made 0700.
+ */
 export async function openStore(config: Config): Promise<Db> {
-  const db = config.databaseUrl ? await openPostgres(config.databaseUrl) : openSqlite(config.sqliteFile);
+  const { secretKey } = config;
+  if (config.databaseUrl && !secretKey) {
+    // A key file would differ from machine to machine: each process would seal with its own key.
+    throw new ConfigError(
+      'PUSHBOARD_SECRET_KEY is required with DATABASE_URL: every process of a scaled deployment seals and opens ' +
+        "app secrets with the same key. Make one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+    );
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(config.dataDir, 0o700);
+  const key = secretKey ?? loadSecretKey(undefined, path.dirname(config.sqliteFile));
+  const db = config.databaseUrl
+    ? await openPostgres(config.databaseUrl, { secretKey: key })
+    : openSqlite(config.sqliteFile, { secretKey: key });
   try {
     await migrateToLatest(db);
+    const sealed = await sealStoredSecrets(db, createSecretBox(key));
+    if (sealed > 0)
+      process.stderr.write(`pushboard: sealed the secrets of ${sealed} app(s) stored in clear\n`);
   } catch (error) {
     await db.destroy();
     throw error;
@@ -132,7 +155,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
   }
 
-  const providers = createProviders(db);
+  const providers = createProviders(db, undefined, config.providerUrlAllowlist);
   const app = serves ? await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers }) : undefined;
   if (app) await app.listen({ port: config.port, host: config.host });
   // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.

@@ -99,6 +99,25 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
     });
   });
 
+  test('secrets and provider config are sealed in the rows and in clear through the store', async () => {
+    const store = createAppStore(h.db);
+    const config = JSON.stringify({ appKey: 'key-1', appMasterSecret: 'master-secret-in-clear' });
+    const row = appRow('app_1', 'ws_1', { provider: 'umeng', provider_config: config });
+    await store.insertApp(row);
+    const secrets = newAppSecrets();
+    await store.updateApp('ws_1', 'app_1', { ...secrets, updated_at: at(1) });
+    const raw = await h.db.withoutPlugins().selectFrom('apps').selectAll().executeTakeFirstOrThrow();
+    for (const column of ['receipt_secret', 'sdk_secret', 'provider_config'] as const) {
+      expect(raw[column]).toMatch(/^pbenc1:/);
+    }
+    expect(JSON.stringify(raw)).not.toContain('master-secret-in-clear');
+    expect(JSON.stringify(raw)).not.toContain(secrets.sdk_secret);
+    expect(raw.sdk_key).toBe(secrets.sdk_key);
+    const expected = { ...row, ...secrets, updated_at: at(1) };
+    expect(await store.findApp('ws_1', 'app_1')).toEqual(expected);
+    expect((await store.listApps('ws_1', {}, 0, 10)).rows).toEqual([expected]);
+  });
+
   test('an app a task uses is not deleted: the number of such tasks is answered', async () => {
     const store = createAppStore(h.db);
     const tasks = createTaskStore(h.db);

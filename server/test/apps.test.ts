@@ -4,7 +4,8 @@ import { createTestInstance, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
 beforeEach(async () => {
-  t = await createTestInstance();
+  // Umeng apps below point at a local address, which the deployment must allow (SPEC §4.1).
+  t = await createTestInstance({ PUSHBOARD_PROVIDER_URL_ALLOWLIST: 'http://127.0.0.1:' });
 });
 afterEach(async () => {
   await t.close();
@@ -190,18 +191,21 @@ describe('changing apps', () => {
     const res = await t.request(t.adminToken, {
       method: 'PATCH',
       url: `${APPS}/${app.id}`,
-      body: { name: 'Renamed', providerConfig: { appKey: 'newkey123', productionMode: true } },
+      body: { name: 'Renamed', providerConfig: { appKey: UMENG.appKey, productionMode: true } },
     });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({
       name: 'Renamed',
-      providerConfig: { appKey: 'newkey123', appMasterSecret: '••••1a2b', productionMode: true },
+      providerConfig: { appKey: UMENG.appKey, appMasterSecret: '••••1a2b', productionMode: true },
     });
-    expect(await storedConfig(app.id)).toEqual({
-      appKey: 'newkey123',
-      appMasterSecret: UMENG.appMasterSecret,
-      productionMode: true,
+    expect(await storedConfig(app.id)).toEqual({ ...UMENG, productionMode: true });
+    // A new app key is another Umeng app: its secret must be typed again (provider-credentials.test.ts).
+    const moved = await t.request(t.adminToken, {
+      method: 'PATCH',
+      url: `${APPS}/${app.id}`,
+      body: { providerConfig: { appKey: 'newkey123' } },
     });
+    expect(moved.json().error.code).toBe('PROVIDER_SECRET_REQUIRED');
   });
 
   test('sending back the masked secret keeps it, and a new secret replaces it', async () => {

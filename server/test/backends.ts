@@ -37,6 +37,12 @@ function withDatabase(url: string, database: string): string {
 let counter = 0;
 
 /**
+ * `PUSHBOARD_SECRET_KEY` of every scaled test store (the scaled mode needs one): a fixed test key, so
+ * that a test opening a store beside a `pushboard` process reads the same secrets.
+ */
+export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString('base64');
+
+/**
  * The environment that points a Pushboard process at a fresh, empty store of this run's backend:
  * a data folder (always), plus in a scaled run a new PostgreSQL schema and Redis prefix.
  */
@@ -68,6 +74,7 @@ export async function freshStoreEnv(dir: string): Promise<StoreEnv> {
       DATABASE_URL: url.toString(),
       REDIS_URL: REDIS_TEST_URL,
       PUSHBOARD_REDIS_PREFIX: prefix,
+      PUSHBOARD_SECRET_KEY: TEST_SECRET_KEY,
     },
     async dispose() {
       const admin = new pg.Client({ connectionString: runUrl });
@@ -98,7 +105,7 @@ export async function storeEnvFor(dir: string): Promise<Record<string, string>> 
 /** Opens the store a `pushboard` process with environment `env` works on (without migrating it). */
 export async function openStoreOf(env: Record<string, string>): Promise<Db> {
   return env.DATABASE_URL
-    ? openPostgres(env.DATABASE_URL)
+    ? openPostgres(env.DATABASE_URL, { secretKey: Buffer.from(TEST_SECRET_KEY, 'base64') })
     : openSqlite(path.join(env.PUSHBOARD_DATA_DIR as string, 'pushboard.db'));
 }
 
@@ -131,7 +138,9 @@ export interface BackendHandle {
 export async function openTestStore(dir: string): Promise<BackendHandle> {
   const store = await freshStoreEnv(dir);
   const db = SCALED
-    ? await openPostgres(store.env.DATABASE_URL as string)
+    ? await openPostgres(store.env.DATABASE_URL as string, {
+        secretKey: Buffer.from(TEST_SECRET_KEY, 'base64'),
+      })
     : openSqlite(path.join(dir, 'pushboard.db'));
   await migrateToLatest(db);
   return {

@@ -41,7 +41,13 @@ afterEach(async () => {
 });
 
 function provider(options: UmengProviderOptions = {}): Provider {
-  return createUmengProvider({ clock: () => clock.now, timeoutMs: 5_000, ...options });
+  // The fake listens on loopback: the deployment's allowlist names it (SPEC §4.1).
+  return createUmengProvider({
+    clock: () => clock.now,
+    timeoutMs: 5_000,
+    urlAllowlist: ['http://127.0.0.1:'],
+    ...options,
+  });
 }
 
 function umengApp(platform: Platform = 'android', config: Partial<UmengConfig> = {}): ProviderApp {

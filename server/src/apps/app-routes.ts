@@ -9,11 +9,14 @@ import type { Api, RouteDeps } from '../app.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import type { AppRow } from '../storage/database.ts';
+import { hasRole, type WorkspaceContext } from '../tenancy/access.ts';
 import { createAppStore, newAppRow, newAppSecrets } from './app-store.ts';
 import {
+  changesCredentials,
   checkProviderConfig,
   maskProviderConfig,
   maskSecret,
+  type Provider,
   ProviderConfigSchema,
   readProviderConfig,
 } from './provider-config.ts';
@@ -70,9 +73,23 @@ function appView(row: AppRow, deviceCount: number, revealSecrets = false) {
   };
 }
 
+/**
+ * Refuses a write of provider credentials by anyone but an owner (SPEC §4.1): whoever may change them
+ * decides where the app's secrets, push tokens and receipt URL are sent.
+ */
+function assertMayWriteCredentials(workspace: WorkspaceContext, provider: Provider): void {
+  if (hasRole(workspace.role, 'owner')) return;
+  throw new AppError(
+    'FORBIDDEN',
+    `Only a workspace owner may set or change the ${provider} credentials (providerConfig) of an app; ` +
+      `you are ${workspace.role}. You may still rename the app, or send its providerConfig back unchanged.`,
+  );
+}
+
 /** Registers the app routes (under a workspace). */
 export function registerAppRoutes(app: Api, deps: RouteDeps): void {
   const store = createAppStore(deps.db);
+  const urlAllowlist = deps.config.providerUrlAllowlist;
 
   async function getApp(workspaceId: string, id: string): Promise<AppRow> {
     const row = await store.findApp(workspaceId, id);
@@ -118,6 +135,10 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       schema: {
         tags,
         summary: 'Create an app; the answer carries its receipt secret, SDK key and SDK secret, once.',
+        description:
+          'An app of a provider that takes credentials (umeng) is created by workspace owners only (403 ' +
+          'FORBIDDEN otherwise); its baseUrl must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
+          '(400 PROVIDER_URL_NOT_ALLOWED).',
         body: Type.Object(
           {
             name: Name,
@@ -132,12 +153,15 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const { body } = request;
+      if (changesCredentials(body.provider, body.providerConfig)) {
+        assertMayWriteCredentials(request.workspace, body.provider);
+      }
       const row = newAppRow({
         workspaceId: request.workspace.id,
         name: body.name.trim(),
         platform: body.platform,
         provider: body.provider,
-        providerConfig: checkProviderConfig(body.provider, body.providerConfig),
+        providerConfig: checkProviderConfig(body.provider, body.providerConfig, { urlAllowlist }),
         now: deps.clock(),
       });
       await store.insertApp(row);
@@ -169,6 +193,12 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         summary:
           'Rename an app or replace its provider config. A credential left out (or sent back masked) ' +
           'keeps its stored value. Platform and provider cannot change.',
+        description:
+          'Changing the provider config of a provider that takes credentials (umeng) is for workspace ' +
+          'owners only (403 FORBIDDEN; sending it back unchanged is no change). A new endpoint (baseUrl) ' +
+          'or identity (appKey) needs the secret (appMasterSecret) typed again in the same request (400 ' +
+          'PROVIDER_SECRET_REQUIRED), and an endpoint must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
+          '(400 PROVIDER_URL_NOT_ALLOWED).',
         params: AppParams,
         body: Type.Object(
           {
@@ -200,10 +230,17 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         });
       }
       if (immutable.length > 0) throw validationError(immutable);
+      const stored = readProviderConfig(row);
+      if (
+        body.providerConfig !== undefined &&
+        changesCredentials(row.provider, body.providerConfig, stored)
+      ) {
+        assertMayWriteCredentials(workspace, row.provider);
+      }
       const providerConfig =
         body.providerConfig === undefined
           ? undefined
-          : checkProviderConfig(row.provider, body.providerConfig, readProviderConfig(row));
+          : checkProviderConfig(row.provider, body.providerConfig, { stored, urlAllowlist });
       await store.updateApp(workspace.id, row.id, {
         ...(body.name !== undefined && { name: body.name.trim() }),
         ...(providerConfig !== undefined && { provider_config: JSON.stringify(providerConfig) }),

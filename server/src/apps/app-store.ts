@@ -1,6 +1,7 @@
 /**
  * What the apps module needs from storage, its Kysely implementation, and how a new app row (with
- * fresh secrets) is made.
+ * fresh secrets) is made. Rows are in clear here: the store seals the secrets and provider config on
+ * their way into the database and opens them on their way out (`storage/sealed-columns.ts`).
  */
 import { newId, newSecret } from '../ids.ts';
 import type { AppRow, Db } from '../storage/database.ts';

@@ -1,10 +1,13 @@
 /**
  * The provider config of an app: what each provider needs, how a config sent by a client is checked,
  * and how credentials are masked. Credentials are write-only: every read shows them masked, and a
- * change that leaves a credential out keeps the stored one.
+ * change that leaves a credential out keeps the stored one. `CREDENTIAL_FIELDS` says which fields are
+ * secrets, identity and endpoints, for SPEC §4.1's rules.
  */
 import { Type } from 'typebox';
-import { type FieldError, validationError } from '../errors.ts';
+import { AppError, type FieldError, validationError } from '../errors.ts';
+import { endpointAllowed } from '../providers/endpoints.ts';
+import { UMENG_BASE_URL } from '../providers/umeng.ts';
 import type { AppRow } from '../storage/database.ts';
 
 /** The platform of an app. */
@@ -153,34 +156,111 @@ const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = 
   },
 };
 
-/** Credential fields per provider: masked on reads, kept when a change leaves them out. */
-const CREDENTIALS: { [P in Provider]: (keyof ProviderConfigs[P])[] } = {
-  umeng: ['appMasterSecret'],
-  simulator: [],
+/**
+ * What the fields of one provider's config are, for the rules of SPEC §4.1. Every provider lists its
+ * fields here (FCM's `serviceAccount.client_email` and `token_uri`, APNs' `teamId` and `keyId` join
+ * the same lists), so that owner-only writes, re-entered secrets and the endpoint allowlist hold for
+ * each provider without code of its own.
+ */
+export interface CredentialFields {
+  /** Write-only fields: masked on reads, kept when a change leaves them out or sends them back masked. */
+  secrets: string[];
+  /** Fields that say whose credentials these are (Umeng `appKey`): a change needs the secrets typed again. */
+  identity: string[];
+  /**
+   * URL fields that provider requests go to, each with the provider's real endpoint (used when the
+   * field is absent and always allowed); any other value must be in the deployment's allowlist, and
+   * a change needs the secrets typed again.
+   */
+  endpoints: { field: string; realEndpoint: string }[];
+}
+
+/** The credential fields of each provider. */
+export const CREDENTIAL_FIELDS: { [P in Provider]: CredentialFields } = {
+  umeng: {
+    secrets: ['appMasterSecret'],
+    identity: ['appKey'],
+    endpoints: [{ field: 'baseUrl', realEndpoint: UMENG_BASE_URL }],
+  },
+  simulator: { secrets: [], identity: [], endpoints: [] },
 };
 
+/** Whether `provider` takes credentials at all (the simulator does not). */
+function takesCredentials(provider: Provider): boolean {
+  const fields = CREDENTIAL_FIELDS[provider];
+  return fields.secrets.length + fields.identity.length + fields.endpoints.length > 0;
+}
+
+/** `input` with each secret it leaves out (or sends back masked) taken from `stored`; and the secrets it typed. */
+function withKeptSecrets(
+  provider: Provider,
+  input: Record<string, unknown>,
+  stored: ProviderConfig | undefined,
+): { config: Record<string, unknown>; typed: Set<string> } {
+  const config: Record<string, unknown> = { ...input };
+  const kept = (stored ?? {}) as Record<string, unknown>;
+  const typed = new Set<string>();
+  for (const name of CREDENTIAL_FIELDS[provider].secrets) {
+    const keep =
+      typeof kept[name] === 'string' &&
+      (config[name] === undefined || config[name] === maskSecret(kept[name] as string));
+    if (keep) config[name] = kept[name];
+    else if (config[name] !== undefined) typed.add(name);
+  }
+  return { config, typed };
+}
+
+/** JSON text of `value` with object keys sorted, so that two configs compare by content. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
 /**
- * Checks a provider config sent by a client and returns it ready to store. `stored` is the app's
- * current config on a change: a credential left out, or sent back in its masked form, keeps its stored
- * value. Every problem is reported at once as `VALIDATION_FAILED` with `providerConfig.<field>` paths.
+ * Whether writing `input` as the provider config changes the provider's credentials: any config of a
+ * provider that takes credentials on create (`stored` absent), any difference from `stored` on a
+ * change (a secret sent back masked or left out is no difference). Owners only may do that (§4.1).
+ */
+export function changesCredentials(provider: Provider, input: unknown, stored?: ProviderConfig): boolean {
+  if (!takesCredentials(provider)) return false;
+  if (stored === undefined) return true;
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return true;
+  const { config } = withKeptSecrets(provider, input as Record<string, unknown>, stored);
+  return canonical(config) !== canonical(stored);
+}
+
+/** Where checking a provider config looks: the app's current config (on a change) and the deployment's allowlist. */
+export interface ConfigCheckContext {
+  /** The app's current config on a change; absent on create. */
+  stored?: ProviderConfig;
+  /** `Config.providerUrlAllowlist`: endpoint prefixes allowed besides each provider's real one. */
+  urlAllowlist: readonly string[];
+}
+
+/**
+ * Checks a provider config sent by a client and returns it ready to store. On a change (`stored`), a
+ * secret left out, or sent back in its masked form, keeps its stored value. Every field problem is
+ * reported at once as `VALIDATION_FAILED` with `providerConfig.<field>` paths; then an endpoint outside
+ * the allowlist is `PROVIDER_URL_NOT_ALLOWED`, and a new endpoint or identity without the secrets typed
+ * again is `PROVIDER_SECRET_REQUIRED` (a stored secret never goes to a place it was not typed for).
  */
 export function checkProviderConfig(
   provider: Provider,
   input: unknown,
-  stored?: ProviderConfig,
+  context: ConfigCheckContext,
 ): ProviderConfig {
   const given = input ?? {};
   if (typeof given !== 'object' || Array.isArray(given)) {
     throw validationError([{ field: 'providerConfig', message: 'must be an object' }]);
   }
-  const config: Record<string, unknown> = { ...(given as Record<string, unknown>) };
-  const kept = (stored ?? {}) as Record<string, unknown>;
-  for (const name of CREDENTIALS[provider] as string[]) {
-    const keep =
-      typeof kept[name] === 'string' &&
-      (config[name] === undefined || config[name] === maskSecret(kept[name] as string));
-    if (keep) config[name] = kept[name];
-  }
+  const { stored } = context;
+  const { config, typed } = withKeptSecrets(provider, given as Record<string, unknown>, stored);
 
   const rules: Record<string, FieldRule> = RULES[provider];
   const problems: FieldError[] = [];
@@ -197,6 +277,37 @@ export function checkProviderConfig(
     }
   }
   if (problems.length > 0) throw validationError(problems);
+
+  const fields = CREDENTIAL_FIELDS[provider];
+  for (const { field, realEndpoint } of fields.endpoints) {
+    const value = config[field];
+    if (typeof value === 'string' && !endpointAllowed(value, context.urlAllowlist, realEndpoint)) {
+      throw new AppError(
+        'PROVIDER_URL_NOT_ALLOWED',
+        `providerConfig.${field} "${value}" is not allowed: ${provider} requests go to ${realEndpoint}, or to a ` +
+          'URL (without user, query or fragment) that starts with a prefix of the deployment setting ' +
+          'PUSHBOARD_PROVIDER_URL_ALLOWLIST' +
+          (context.urlAllowlist.length > 0 ? ` (${context.urlAllowlist.join(', ')})` : ', which is empty'),
+        { field: `providerConfig.${field}` },
+      );
+    }
+  }
+  if (stored !== undefined) {
+    const before = stored as Record<string, unknown>;
+    const moved = [...fields.endpoints.map((e) => e.field), ...fields.identity].filter(
+      (name) => canonical(config[name]) !== canonical(before[name]),
+    );
+    const missing = fields.secrets.filter((name) => !typed.has(name));
+    if (moved.length > 0 && missing.length > 0) {
+      throw new AppError(
+        'PROVIDER_SECRET_REQUIRED',
+        `Changing ${moved.map((name) => `providerConfig.${name}`).join(' and ')} needs ` +
+          `${missing.map((name) => `providerConfig.${name}`).join(' and ')} typed again in the same request, ` +
+          'so that a stored secret is never sent to a place or an account it was not entered for.',
+        { fields: missing.map((name) => `providerConfig.${name}`) },
+      );
+    }
+  }
   return config as ProviderConfig;
 }
 
@@ -208,7 +319,7 @@ export function readProviderConfig(app: AppRow): ProviderConfig {
 /** A config as shown on reads: credentials masked. */
 export function maskProviderConfig(provider: Provider, config: ProviderConfig): ProviderConfig {
   const masked: Record<string, unknown> = { ...config };
-  for (const name of CREDENTIALS[provider] as string[]) {
+  for (const name of CREDENTIAL_FIELDS[provider].secrets) {
     if (typeof masked[name] === 'string') masked[name] = maskSecret(masked[name] as string);
   }
   return masked as ProviderConfig;

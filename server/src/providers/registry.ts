@@ -8,14 +8,21 @@ import { createSimulatorLedger, createSimulatorProvider } from './simulator.ts';
 import { createSimulatorOutbox } from './simulator-outbox.ts';
 import { createUmengProvider } from './umeng.ts';
 
-/** Every built-in provider, the simulator keeping its ledger and outbox in `db`. */
-export function createProviders(db: Db, clock?: () => Date): ProviderRegistry {
+/**
+ * Every built-in provider, the simulator keeping its ledger and outbox in `db`; `urlAllowlist` is the
+ * deployment's `Config.providerUrlAllowlist` (where else than their real endpoints providers may call).
+ */
+export function createProviders(
+  db: Db,
+  clock?: () => Date,
+  urlAllowlist: readonly string[] = [],
+): ProviderRegistry {
   return {
     simulator: createSimulatorProvider({
       ledger: createSimulatorLedger(db),
       outbox: createSimulatorOutbox(db),
       ...(clock && { clock }),
     }),
-    umeng: createUmengProvider(clock ? { clock } : {}),
+    umeng: createUmengProvider({ urlAllowlist, ...(clock && { clock }) }),
   };
 }

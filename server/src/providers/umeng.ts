@@ -13,6 +13,7 @@ import {
   payloadBytes,
   TASK_ID_KEY,
 } from '../domain/task-content.ts';
+import { endpointAllowed } from './endpoints.ts';
 import {
   type DeviceSendOutcome,
   type ParsedReceipt,
@@ -44,6 +45,12 @@ export interface UmengProviderOptions {
   clock?: () => Date;
   /** Time limit of one call to Umeng, in milliseconds. */
   timeoutMs?: number;
+  /**
+   * `Config.providerUrlAllowlist`: prefixes an app's `baseUrl` may start with besides Umeng's own
+   * address (default none). Checked before every call, so that a URL stored before the allowlist
+   * changed is not used.
+   */
+  urlAllowlist?: readonly string[];
 }
 
 const SEND_PATH = '/api/send';
@@ -117,6 +124,58 @@ const DEVICE_REASONS: Record<string, string> = {
   '4026': 'device token rejected by Umeng',
 };
 
+/** Most characters of Umeng's own `error_msg` copied into a batch or task error. */
+export const REMOTE_MESSAGE_MAX_CHARS = 200;
+
+/** Longest error code taken from an answer; anything else is `UNKNOWN`. */
+const REMOTE_CODE = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/**
+ * Umeng's `error_msg` as it may be copied into a batch or task error: control characters removed,
+ * every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…) replaced
+ * by "…", at most `REMOTE_MESSAGE_MAX_CHARS`. Whatever answers at an app's address,
+ * it cannot read the request back through the task.
+ */
+function remoteMessage(raw: string, requestTexts: readonly string[]): string {
+  // \p{Cc}: control characters (line breaks, escapes) that would garble a task's failure reason.
+  let message = raw.slice(0, 16 * REMOTE_MESSAGE_MAX_CHARS).replace(/\p{Cc}+/gu, ' ');
+  for (const part of requestTexts) message = message.split(part).join('…');
+  message = message.trim();
+  return message.length > REMOTE_MESSAGE_MAX_CHARS
+    ? `${message.slice(0, REMOTE_MESSAGE_MAX_CHARS)}…`
+    : message;
+}
+
+/**
+ * The texts of one request that an answer must not repeat: every string of its fields (the receipt
+ * URL with its secret, the app key, the payload…), the query values of URLs (the receipt secret
+ * alone), and `extra` (the signature, the master secret); longest first, so that a longer text is
+ * replaced before a part of it. The token lists (`TOKEN_LIST_FIELDS`) are left out: a provider names
+ * refused tokens by design, and thousands of them would make every message costly to clean.
+ */
+function requestTexts(fields: Json, extra: string[]): string[] {
+  const texts = new Set<string>(extra);
+  const visit = (value: unknown) => {
+    if (typeof value === 'string') {
+      texts.add(value);
+      if (/^https?:\/\//.test(value)) {
+        try {
+          for (const v of new URL(value).searchParams.values()) texts.add(v);
+        } catch {
+          // not a URL after all: the whole text is already listed
+        }
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, inner] of Object.entries(value)) if (!TOKEN_LIST_FIELDS.has(key)) visit(inner);
+    }
+  };
+  visit(fields);
+  return [...texts].filter((t) => t.length >= 6).sort((a, b) => b.length - a.length);
+}
+
+/** Request fields that hold the batch's device tokens (listcast, upload). */
+const TOKEN_LIST_FIELDS = new Set(['device_tokens', 'content']);
+
 function errorMessage(code: string, umengMessage: string): string {
   const known =
     ERROR_MESSAGES[code] ??
@@ -139,9 +198,13 @@ function umengError(code: string, umengMessage: string): ProviderError {
 }
 
 /** Umeng's answer to one call: `SUCCESS` with its data, or `FAIL` with a code (and maybe data). */
-type Answer =
+type Answer = (
   | { ok: true; data: Record<string, unknown> }
-  | { ok: false; code: string; message: string; data: Record<string, unknown> };
+  | { ok: false; code: string; message: string; data: Record<string, unknown> }
+) & {
+  /** A text of the answer as it may be copied into a device result or task (see `remoteMessage`). */
+  clean(raw: string): string;
+};
 
 type Json = Record<string, unknown>;
 
@@ -211,6 +274,7 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
   const fetchImpl = options.fetch ?? fetch;
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const urlAllowlist = options.urlAllowlist ?? [];
 
   /**
    * One signed call. `repeatable` says whether sending the same call again can never reach a device
@@ -218,9 +282,20 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
    * (timeout, connection lost, HTTP 5xx) are retryable only then.
    */
   async function call(config: UmengConfig, path: string, fields: Json, repeatable: boolean): Promise<Answer> {
-    const url = `${(config.baseUrl ?? UMENG_BASE_URL).replace(/\/+$/, '')}${path}`;
-    const body = JSON.stringify({ appkey: config.appKey, timestamp: String(clock().getTime()), ...fields });
-    const signed = `${url}?sign=${sign(url, body, config.appMasterSecret)}`;
+    const base = config.baseUrl ?? UMENG_BASE_URL;
+    if (!endpointAllowed(base, urlAllowlist, UMENG_BASE_URL)) {
+      throw new ProviderError(
+        'PROVIDER_URL_NOT_ALLOWED',
+        `the app's Umeng base URL ${base} is not allowed by this deployment (PUSHBOARD_PROVIDER_URL_ALLOWLIST), so ` +
+          "nothing was sent: a workspace owner sets the app's baseUrl to an allowed address, or removes it to use Umeng's own",
+        false,
+      );
+    }
+    const url = `${base.replace(/\/+$/, '')}${path}`;
+    const sent = { appkey: config.appKey, timestamp: String(clock().getTime()), ...fields };
+    const body = JSON.stringify(sent);
+    const signature = sign(url, body, config.appMasterSecret);
+    const signed = `${url}?sign=${signature}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
     let status: number;
@@ -247,10 +322,24 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     } finally {
       clearTimeout(timer);
     }
-    return readAnswer(path, status, raw, repeatable);
+    return readAnswer(path, status, raw, repeatable, () =>
+      requestTexts(sent, [signature, config.appMasterSecret]),
+    );
   }
 
-  function readAnswer(path: string, status: number, raw: string, repeatable: boolean): Answer {
+  function readAnswer(
+    path: string,
+    status: number,
+    raw: string,
+    repeatable: boolean,
+    texts: () => string[],
+  ): Answer {
+    // Listed on first use only: most answers carry no message to clean.
+    let listed: string[] | undefined;
+    const clean = (message: string) => {
+      listed ??= texts();
+      return remoteMessage(message, listed);
+    };
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
@@ -261,11 +350,13 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     // A FAIL answer is Umeng saying what it did, whatever the HTTP status: a refusal (nothing was
     // sent), or for 4026 a partial send whose data names the refused tokens.
     if (isObject(parsed) && parsed.ret === 'FAIL') {
-      const code = text(data.error_code) ?? text(parsed.error_code) ?? 'UNKNOWN';
-      return { ok: false, code, message: text(data.error_msg) ?? text(parsed.error_msg) ?? '', data };
+      const given = text(data.error_code) ?? text(parsed.error_code);
+      const code = given !== undefined && REMOTE_CODE.test(given) ? given : 'UNKNOWN';
+      const message = text(data.error_msg) ?? text(parsed.error_msg);
+      return { ok: false, code, message: message ? clean(message) : '', data, clean };
     }
     if (isObject(parsed) && parsed.ret === 'SUCCESS' && status >= 200 && status < 300) {
-      return { ok: true, data };
+      return { ok: true, data, clean };
     }
     if (status === 429) {
       throw new ProviderError('HTTP_429', `Umeng answered ${path} with HTTP 429 (too many requests)`, true);
@@ -448,11 +539,18 @@ const FAILED_TOKEN_KEYS = [
 ];
 
 /** The tokens a send answer names as refused, each with its reason. */
-function failedTokens(data: Json, code: string | undefined): Map<string, string> {
+function failedTokens(
+  data: Json,
+  code: string | undefined,
+  clean: (raw: string) => string,
+): Map<string, string> {
   const failed = new Map<string, string>();
   const add = (token: unknown, itemCode?: unknown, itemMessage?: unknown) => {
     const name = text(token)?.trim();
-    if (name) failed.set(name, deviceReason(text(itemCode) ?? code, text(itemMessage)));
+    const given = text(itemCode);
+    const message = text(itemMessage);
+    const reasonCode = given !== undefined && REMOTE_CODE.test(given) ? given : code;
+    if (name) failed.set(name, deviceReason(reasonCode, message === undefined ? undefined : clean(message)));
   };
   for (const key of FAILED_TOKEN_KEYS) {
     const value = data[key];
@@ -496,7 +594,7 @@ function readSendAnswer(
   if (!answer.ok && !DEVICE_CODES.has(answer.code)) throw umengError(answer.code, answer.message);
   const providerRef = text(answer.data.task_id) ?? text(answer.data.msg_id) ?? null;
   const code = answer.ok ? undefined : answer.code;
-  const failed = failedTokens(answer.data, code);
+  const failed = failedTokens(answer.data, code, answer.clean);
   const restSent = answer.ok || code === '4026' || (providerRef !== null && code !== '4025');
   const restReason =
     code === undefined

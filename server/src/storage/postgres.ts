@@ -10,7 +10,9 @@ import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { ConfigError } from '../config.ts';
+import { createSecretBox } from '../security/secret-box.ts';
 import type { Db } from './database.ts';
+import { SealedColumnsPlugin } from './sealed-columns.ts';
 
 /** Connections a process opens to PostgreSQL at most (the API's requests and the workers' jobs share them). */
 export const POSTGRES_POOL_SIZE = 10;
@@ -41,6 +43,12 @@ const BYTE_ORDER = [...COLLATION_PROBE].sort((x, y) => Buffer.compare(Buffer.fro
 export interface PostgresOptions {
   /** Largest number of connections of this process (default `POSTGRES_POOL_SIZE`). */
   poolSize?: number;
+  /**
+   * The key app secrets are sealed with (`Config.secretKey`). Every process of a deployment must
+   * have the same one; `main.ts` refuses to start the scaled mode without it. Absent (tools and
+   * benchmarks that never touch secrets): columns are stored and read as they are.
+   */
+  secretKey?: Buffer;
 }
 
 /** Opens a pool on `url` and checks that the database sorts text by bytes. */
@@ -58,7 +66,11 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   pool.on('error', (error) => {
     process.stderr.write(`pushboard: an idle PostgreSQL connection was lost: ${error.message}\n`);
   });
-  const db = new Kysely<never>({ dialect: new PostgresDialect({ pool, cursor: Cursor }) }) as unknown as Db;
+  const plugins = options.secretKey ? [new SealedColumnsPlugin(createSecretBox(options.secretKey))] : [];
+  const db = new Kysely<never>({
+    dialect: new PostgresDialect({ pool, cursor: Cursor }),
+    plugins,
+  }) as unknown as Db;
   try {
     // Asked of the database itself rather than read off its collation's name: "C", "POSIX" and
     // glibc's "C.UTF-8" all sort by bytes (code points), a linguistic collation does not.

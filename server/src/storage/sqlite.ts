@@ -1,15 +1,45 @@
 /**
- * The embedded backend: Kysely over one better-sqlite3 file in WAL mode.
+ * The embedded backend: Kysely over one better-sqlite3 file in WAL mode. The file and its `-wal` and
+ * `-shm` companions are readable by their owner only (0600), a folder it creates is 0700, and app
+ * secrets are sealed in it (`sealed-columns.ts`).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
+import { createSecretBox, loadSecretKey } from '../security/secret-box.ts';
 import type { Db } from './database.ts';
+import { SealedColumnsPlugin } from './sealed-columns.ts';
 
-/** Opens (creating if needed) the SQLite file at `file` with the pragmas Pushboard relies on. */
-export function openSqlite(file: string): Db {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+/** Options of a SQLite store besides its file. */
+export interface SqliteOptions {
+  /**
+   * The key app secrets are sealed with (`Config.secretKey`); absent: the key file `secret.key`
+   * beside the database file, created on first open.
+   */
+  secretKey?: Buffer;
+}
+
+/** Mode of the database file and its companions: the owner reads and writes, nobody else. */
+const FILE_MODE = 0o600;
+
+/**
+ * Opens (creating if needed) the SQLite file at `file` with the pragmas Pushboard relies on, its app
+ * secrets sealed with `options.secretKey` or the key file beside it.
+ */
+export function openSqlite(file: string, options: SqliteOptions = {}): Db {
+  let key = options.secretKey;
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the database file's
+    // mode. Files of older versions (0644 under the usual umask) are narrowed too.
+    fs.closeSync(fs.openSync(file, 'a', FILE_MODE));
+    for (const companion of [file, `${file}-wal`, `${file}-shm`]) {
+      if (fs.existsSync(companion)) fs.chmodSync(companion, FILE_MODE);
+    }
+    key = loadSecretKey(key, path.dirname(file));
+  }
   const database = new SQLite(file);
   // WAL lets readers run while a writer commits; NORMAL sync is durable across process crashes.
   database.pragma('journal_mode = WAL');
@@ -25,5 +55,7 @@ export function openSqlite(file: string): Db {
   database.function('lower', { deterministic: true }, (text: unknown) =>
     typeof text === 'string' ? text.toLowerCase() : text,
   );
-  return new Kysely({ dialect: new SqliteDialect({ database }) });
+  // An in-memory store dies with the process: a key of its own is all it needs.
+  const box = createSecretBox(key ?? randomBytes(32));
+  return new Kysely({ dialect: new SqliteDialect({ database }), plugins: [new SealedColumnsPlugin(box)] });
 }

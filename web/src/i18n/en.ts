@@ -412,7 +412,9 @@ export const en = {
   'apps.namePlaceholder': 'e.g. Shop (Android)',
   'apps.masterSecretHint': 'Write-only: it is stored and never shown again.',
   'apps.baseUrl': 'API base URL',
-  'apps.baseUrlHint': 'Leave empty for Umeng’s own.',
+  'apps.baseUrlHint':
+    'Leave empty for Umeng’s own. Another address must be allowed by the deployment (PUSHBOARD_PROVIDER_URL_ALLOWLIST).',
+  'apps.credentialsOwnerOnly': 'Apps with provider credentials are set up by workspace owners.',
   'apps.productionMode': 'Production mode',
   'apps.productionModeHint': 'Off: Umeng sends to its registered test devices only.',
   'apps.simulatorHint':

@@ -402,7 +402,9 @@ export const zh: Record<MessageKey, string> = {
   'apps.namePlaceholder': '例如：商城（Android）',
   'apps.masterSecretHint': '只写：保存后不再显示。',
   'apps.baseUrl': 'API 地址',
-  'apps.baseUrlHint': '留空则使用友盟官方地址。',
+  'apps.baseUrlHint':
+    '留空则使用友盟官方地址。其他地址须在部署设置 PUSHBOARD_PROVIDER_URL_ALLOWLIST 中允许。',
+  'apps.credentialsOwnerOnly': '带推送服务凭据的应用由工作区所有者创建。',
   'apps.productionMode': '生产模式',
   'apps.productionModeHint': '关闭时，友盟只发送到已登记的测试设备。',
   'apps.simulatorHint':

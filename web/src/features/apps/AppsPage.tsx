@@ -324,12 +324,17 @@ function CreateAppModal({ open, onClose }: { open: boolean; onClose: (created: A
             </Form.Item>
           </Col>
           <Col span={12}>
-            <Form.Item name="provider" label={t('apps.provider')}>
+            <Form.Item
+              name="provider"
+              label={t('apps.provider')}
+              extra={ws.isOwner ? undefined : t('apps.credentialsOwnerOnly')}
+            >
               <Radio.Group
                 optionType="button"
                 options={[
                   { value: 'simulator', label: t('provider.simulator') },
-                  { value: 'umeng', label: t('provider.umeng') },
+                  // Provider credentials are written by owners only (the API answers 403 otherwise).
+                  { value: 'umeng', label: t('provider.umeng'), disabled: !ws.isOwner },
                 ]}
               />
             </Form.Item>
