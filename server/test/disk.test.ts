@@ -3,6 +3,7 @@
  * refused with 507 (before reading when its size is announced, while streaming otherwise) and a
  * failed import leaves nothing behind at once; health degrades while the store cannot write.
  */
+import { once } from 'node:events';
 import type net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
@@ -12,6 +13,7 @@ import { openPostgres } from '../src/storage/postgres.ts';
 import { openSqlite } from '../src/storage/sqlite.ts';
 import { SCALED } from './backends.ts';
 import { createTestInstance, multipartBody, type TestInstance } from './helpers.ts';
+import { killAll, LISTENING, spawnServe } from './serve-harness.ts';
 
 const WS = '/api/v1/workspaces/default';
 /** More free bytes than any disk has: every upload would leave "too little". */
@@ -19,6 +21,7 @@ const HUGE = String(Number.MAX_SAFE_INTEGER);
 
 const instances: TestInstance[] = [];
 afterEach(async () => {
+  killAll();
   for (const t of instances.splice(0)) await t.close();
 });
 
@@ -235,5 +238,57 @@ test('health is 503 degraded while the store cannot write', async () => {
   } finally {
     await app.close();
     await readOnly.destroy();
+  }
+});
+
+test('an embedded start drops every import a stopped process left half-written', async () => {
+  const t = await instance();
+  const appId = await androidApp(t);
+  const now = new Date().toISOString();
+  // What a process killed in the middle of two uploads leaves: an `importing` audience with
+  // members, a `staging` device import with lines.
+  await t.db
+    .insertInto('audiences')
+    .values({
+      id: 'aud_killed',
+      workspace_id: t.workspaceId,
+      name: 'Half uploaded',
+      source: 'upload',
+      file_name: 'ids.txt',
+      source_task_id: null,
+      source_filter: null,
+      created_at: now,
+      status: 'importing',
+      size: 0,
+    })
+    .execute();
+  await t.db.insertInto('audience_members').values({ audience_id: 'aud_killed', device_id: 'a' }).execute();
+  await t.db
+    .insertInto('device_imports')
+    .values({ id: 'imp_killed', app_id: appId, status: 'staging', created_at: now })
+    .execute();
+  await t.db
+    .insertInto('device_import_rows')
+    .values({
+      import_id: 'imp_killed',
+      line: 2,
+      device_id: 'dev-1',
+      push_token: 'token-1',
+      channel: 'simulator',
+    })
+    .execute();
+  const server = await spawnServe(
+    [],
+    { ...t.env, PUSHBOARD_SEED_DEMO: 'false', LOG_LEVEL: 'info' },
+    LISTENING,
+  );
+  server.child.kill('SIGTERM');
+  await once(server.child, 'exit');
+  const left = await leftovers(t);
+  if (SCALED) {
+    // Other API processes may be importing right now: only imports a day old count as abandoned.
+    expect(left).toMatchObject({ audiences: 1, staging: 1 });
+  } else {
+    expect(left).toEqual(NOTHING);
   }
 });
