@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -352,7 +353,7 @@ function envelope(error: AppError) {
  */
 function answerClientError(
   error: Error & { code?: string },
-  socket: import('node:stream').Duplex,
+  socket: Duplex,
   headers: Record<string, string>,
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
