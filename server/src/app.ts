@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import multipart from '@fastify/multipart';
 import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
@@ -17,13 +18,17 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
 } from 'fastify';
+import { sql } from 'kysely';
 import { registerAppRoutes } from './apps/app-routes.ts';
 import { registerAudienceRoutes } from './audiences/audience-routes.ts';
 import { registerCampaignRoutes } from './campaigns/campaign-routes.ts';
 import type { Config } from './config.ts';
 import { registerDeviceRoutes } from './devices/device-routes.ts';
 import { AppError } from './errors.ts';
+import { assertRoom, freeBytes } from './http/disk-space.ts';
+import { withoutQuery } from './http/logging.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
 import { schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
@@ -101,11 +106,46 @@ declare module 'fastify' {
 /** Builds the API without listening. */
 export async function buildApp(deps: AppDeps): Promise<Api> {
   const clock = deps.clock ?? (() => new Date());
+  const headers = securityHeaders(deps.config);
+  const requestTimeout = deps.config.requestTimeoutMs;
   const app = Fastify({
     loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
     logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
     bodyLimit: deps.config.bodyLimitBytes,
+    // A request must arrive whole (headers and body) within the timeout, or its connection is cut;
+    // what it sends afterwards (an SSE stream, a long export) is not limited.
+    requestTimeout,
+    http: {
+      headersTimeout: requestTimeout,
+      // Node looks for expired requests this often (30 s by default, which would stretch the timeout).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(requestTimeout / 10))),
+    },
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    // No idle-socket timeout: a long import's apply phase sends nothing for a while and must not
+    // be cut; stalled requests are what `requestTimeout` ends.
+    connectionTimeout: 0,
+    frameworkErrors: (error, _request, reply: FastifyReply) => {
+      const appError =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new AppError(
+              'URL_TOO_LONG',
+              'A part of the URL path is too long: IDs have at most 100 characters.',
+            )
+          : new AppError('REQUEST_INVALID', 'The URL is malformed: check its percent-encoding.');
+      return reply.status(appError.status).headers(headers).send(envelope(appError));
+    },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Every answer carries the security headers, errors and unknown routes included.
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.headers(headers);
+  });
+  // The routes by method, for telling an unknown path (404) from a known one with another method (405).
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = ([] as string[]).concat(route.method);
+    routes.push({ pattern: routePattern(route.url), methods });
+  });
   // Query strings and path parameters arrive as text and are coerced to their schema types; JSON
   // bodies are not, so `{"name": 42}` is an error rather than the name "42".
   const coercing = createAjv('array');
@@ -155,35 +195,90 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     }
   });
 
+  // An upload that announces its size is refused before it is read when it would not leave the
+  // minimum free space; while it streams, uploads.ts looks again (http/disk-space.ts).
+  app.addHook('preHandler', async (request) => {
+    if (!isUpload(request)) return;
+    const declared = Number(request.headers['content-length'] ?? 0);
+    await assertRoom(deps.config, Number.isFinite(declared) ? declared : 0);
+  });
+
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'request failed');
-    return reply
-      .status(appError.status)
-      .headers(appError.headers)
-      .send({ error: { code: appError.code, message: appError.message, details: appError.details } });
+    return reply.status(appError.status).headers(appError.headers).send(envelope(appError));
   });
   const consoleIndex = deps.webRoot ? await registerConsole(app, deps.webRoot) : undefined;
   app.setNotFoundHandler((request, reply) => {
-    const pathname = request.url.split('?')[0] ?? '/';
+    const pathname = withoutQuery(request.url) || '/';
     if (consoleIndex && isConsoleRoute(request.method, pathname)) return sendConsole(reply, consoleIndex);
-    return reply.status(404).send({
-      error: { code: 'NOT_FOUND', message: `No route ${request.method} ${pathname}.` },
-    });
+    const allowed = routes.filter((r) => r.pattern.test(pathname)).flatMap((r) => r.methods);
+    if (allowed.length > 0) {
+      const allow = [...new Set(allowed)].join(', ');
+      return reply
+        .status(405)
+        .header('allow', allow)
+        .send(
+          envelope(
+            new AppError(
+              'METHOD_NOT_ALLOWED',
+              `${request.method} is not allowed on ${pathname}; use ${allow}.`,
+            ),
+          ),
+        );
+    }
+    return reply
+      .status(404)
+      .send(envelope(new AppError('NOT_FOUND', `No route ${request.method} ${pathname}.`)));
   });
 
+  const HealthAnswer = {
+    type: 'object',
+    properties: {
+      status: { type: 'string', enum: ['ok', 'degraded'] },
+      checks: {
+        type: 'object',
+        properties: {
+          store: { type: 'string', enum: ['ok', 'not_writable'] },
+          disk: { type: 'string', enum: ['ok', 'low'] },
+        },
+      },
+    },
+  } as const;
   app.get(
     '/api/v1/health',
     {
       config: { public: true },
       schema: {
         tags: ['system'],
-        summary: 'Liveness: answers once the server accepts work.',
+        summary:
+          'Health: 200 `ok` once the server accepts work, 503 `degraded` while the store cannot write.',
+        description:
+          '`checks.store` is `not_writable` when a write to the store fails (a read-only or full database); ' +
+          '`checks.disk` is `low` when the data folder has less than PUSHBOARD_MIN_FREE_BYTES free.',
         security: [],
-        response: { 200: { type: 'object', properties: { status: { type: 'string' } } } },
+        response: { 200: HealthAnswer, 503: HealthAnswer },
       },
     },
-    async () => ({ status: 'ok' }),
+    async (request, reply) => {
+      const [store, disk] = await Promise.all([
+        storeWritable(deps.db).then(
+          () => 'ok' as const,
+          (error: unknown) => {
+            request.log.warn({ err: error }, 'health: the store cannot write');
+            return 'not_writable' as const;
+          },
+        ),
+        freeBytes(deps.config.dataDir).then(
+          (free) => (free >= deps.config.minFreeBytes ? ('ok' as const) : ('low' as const)),
+          () => 'low' as const,
+        ),
+      ]);
+      const healthy = store === 'ok' && disk === 'ok';
+      return reply
+        .status(healthy ? 200 : 503)
+        .send({ status: healthy ? 'ok' : 'degraded', checks: { store, disk } });
+    },
   );
   app.get('/api/v1/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
     app.swagger(),
@@ -213,6 +308,111 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     prefix: '/api/v1/receipts',
   });
   return app;
+}
+
+/**
+ * Milliseconds an idle keep-alive connection stays open: longer than the 60 s idle timeout of common
+ * load balancers, so that none reuses a connection the server has just closed.
+ */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/**
+ * The Content-Security-Policy of every answer. Scripts only from this origin; inline styles are
+ * allowed because the console's component library (Ant Design) injects its CSS at run time, and
+ * `data:` images and fonts because the console and the docs UI embed their icons.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** The security headers of every answer (SPEC §9); HSTS only when the public URL is https. */
+function securityHeaders(config: Config): Record<string, string> {
+  return {
+    'content-security-policy': CONTENT_SECURITY_POLICY,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
+    ...(config.publicUrl.startsWith('https://') && {
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    }),
+  };
+}
+
+/** The SPEC §6 envelope of `error`. */
+function envelope(error: AppError) {
+  return { error: { code: error.code, message: error.message, details: error.details } };
+}
+
+/**
+ * Answers an HTTP-level error of a connection (a malformed request, headers too large, a request
+ * that did not arrive in time) with the envelope, then closes it. Node calls this outside Fastify's
+ * routing, so the answer is written to the socket directly.
+ */
+function answerClientError(
+  error: Error & { code?: string },
+  socket: Duplex,
+  headers: Record<string, string>,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const appError =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new AppError('REQUEST_TIMEOUT', 'The request did not arrive in time (PUSHBOARD_REQUEST_TIMEOUT_MS).')
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new AppError('HEADERS_TOO_LARGE', 'The request headers are too large.')
+        : new AppError('REQUEST_INVALID', 'The request is not valid HTTP.');
+  const body = JSON.stringify(envelope(appError));
+  // Only when no answer has begun on this connection: one cannot be cut into.
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+    socket.write(
+      `HTTP/1.1 ${appError.status} ${appError.code}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n${lines.join('')}\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
+/** A regular expression matching the concrete paths of a route URL (`/tasks/:id`, `/docs/*`). */
+function routePattern(url: string): RegExp {
+  const source = url
+    .split('/')
+    .map((segment) => {
+      if (segment === '*') return '.*';
+      if (segment.startsWith(':')) return '[^/]+';
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('/');
+  return new RegExp(`^${source}/?$`);
+}
+
+/** Media types whose bodies are uploads: streamed to an import, so held to the free-space minimum. */
+const UPLOAD_MEDIA_TYPES = ['multipart/form-data', 'text/csv', 'text/plain', 'application/octet-stream'];
+
+/** Whether `request` carries an upload (a file body of an API route other than the receipts). */
+function isUpload(request: FastifyRequest): boolean {
+  const url = request.routeOptions.url ?? '';
+  if (!url.startsWith('/api/') || url.startsWith('/api/v1/receipts/')) return false;
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return UPLOAD_MEDIA_TYPES.includes(mediaType);
+}
+
+/**
+ * Resolves when the store accepts a write, rejects with the store's error otherwise (read-only,
+ * disk full). The write changes nothing: the migration lock's one row is set to its own value, and
+ * committed, so that a full disk fails it as it would fail any other write.
+ */
+async function storeWritable(db: Db): Promise<void> {
+  await sql`update kysely_migration_lock set is_locked = is_locked where id = 'migration_lock'`.execute(db);
 }
 
 /** Files under this folder of the built console have content hashes in their names. */

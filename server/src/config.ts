@@ -66,6 +66,16 @@ export interface Config {
    * scaled mode refuses to start (every process needs the same key).
    */
   secretKey: Buffer | undefined;
+  /**
+   * Milliseconds a request has to arrive whole, headers and body (`PUSHBOARD_REQUEST_TIMEOUT_MS`):
+   * a client that stalls is cut off instead of holding a connection (and an upload) open forever.
+   */
+  requestTimeoutMs: number;
+  /**
+   * Bytes that must stay free in the data folder (`PUSHBOARD_MIN_FREE_BYTES`): an upload or import
+   * that would leave less is refused with 507, and health reports `degraded` below it.
+   */
+  minFreeBytes: number;
 }
 
 /** How the dispatcher starts and sends tasks. */
@@ -125,6 +135,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     },
     providerUrlAllowlist: providerUrlAllowlist(env),
     secretKey: secretKey(env),
+    requestTimeoutMs: integer(env, 'PUSHBOARD_REQUEST_TIMEOUT_MS', 60_000, 100, 86_400_000),
+    minFreeBytes: integer(env, 'PUSHBOARD_MIN_FREE_BYTES', 1024 * MIB, 0, Number.MAX_SAFE_INTEGER),
   };
 }
 
@@ -172,11 +184,13 @@ function scaleOut(
   const redisUrl = nonEmpty(env.REDIS_URL);
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError(
-      `DATABASE_URL must be a PostgreSQL URL such as postgres://user@host:5432/pushboard, got "${databaseUrl}"`,
+      `DATABASE_URL must be a PostgreSQL URL such as postgres://user@host:5432/pushboard, got "${maskPassword(databaseUrl)}"`,
     );
   }
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError(`REDIS_URL must be a Redis URL such as redis://host:6379, got "${redisUrl}"`);
+    throw new ConfigError(
+      `REDIS_URL must be a Redis URL such as redis://host:6379, got "${maskPassword(redisUrl)}"`,
+    );
   }
   if (redisUrl !== undefined && databaseUrl === undefined) {
     // Workers on other machines cannot reach this machine's SQLite file.
@@ -194,6 +208,21 @@ function scaleOut(
     redisPrefix,
     jobLockMs: integer(env, 'PUSHBOARD_JOB_LOCK_MS', 30_000, 1000, 600_000),
   };
+}
+
+/**
+ * `url` with the password of its user part replaced by `***` (`postgres://user:***@host/db`), for
+ * messages and logs: a connection URL carries the database password.
+ */
+export function maskPassword(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0];
+  if (!scheme) return url;
+  // The user part ends at the authority's last "@" (a password may hold more of them).
+  const authorityEnd = url.slice(scheme.length).search(/[/?#]|$/) + scheme.length;
+  const at = url.lastIndexOf('@', authorityEnd);
+  const colon = url.indexOf(':', scheme.length);
+  if (at < scheme.length || colon === -1 || colon > at) return url;
+  return `${url.slice(0, colon)}:***${url.slice(at)}`;
 }
 
 /** Parses a port given as a command-line flag, for the CLI. */

@@ -7,16 +7,18 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import type pino from 'pino';
 import { buildApp } from './app.ts';
 import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
 import { type Config, ConfigError } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
+import { createDeviceStore } from './devices/device-store.ts';
 import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
 import { onTaskMayBeDue } from './dispatch/due-signal.ts';
 import { sleep } from './dispatch/rate-limit.ts';
 import { createRedisRateLimiter } from './dispatch/redis-rate-limit.ts';
 import type { SendJob } from './dispatch/scheduler.ts';
+import { createLogger } from './http/logging.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
 import { createBullmqQueue } from './queue/bullmq-queue.ts';
@@ -127,7 +129,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       `--role ${role} needs REDIS_URL and DATABASE_URL: without them Pushboard runs embedded, in one process (--role all)`,
     );
   }
-  const logger = pino({ level: config.logLevel }).child({ role });
+  const logger = createLogger(config.logLevel).child({ role });
   const db = await openStore(config);
   const serves = role !== 'worker';
   const works = role !== 'api';
@@ -150,9 +152,15 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
         logger.info(seeded, 'first run: simulator apps, virtual fleet and demo audience created');
       }
     }
-    // Finish audience deletions and drop uploads that a stopped process left half-written.
-    const abandoned = await purgeAbandonedAudiences(db, new Date());
-    if (abandoned > 0) logger.info({ audiences: abandoned }, 'cleaned up abandoned audiences');
+    // Finish audience deletions and drop uploads that a stopped process left half-written. The
+    // embedded mode is the only process on its file: whatever is still importing was abandoned.
+    const embedded = !config.databaseUrl;
+    const now = new Date();
+    const abandoned = await purgeAbandonedAudiences(db, now, { everyImport: embedded });
+    const staged = embedded ? await createDeviceStore(db).rejectStaleImports(now.toISOString()) : 0;
+    if (abandoned > 0 || staged > 0) {
+      logger.info({ audiences: abandoned, deviceImports: staged }, 'cleaned up abandoned imports');
+    }
   }
 
   const providers = createProviders(db, undefined, config.providerUrlAllowlist);

@@ -62,7 +62,7 @@ test('the first start prints a generated admin password once, to stderr, and it 
   if (!SCALED) expect(fs.existsSync(path.join(dir, 'pushboard.db'))).toBe(true);
 
   const health = await fetch(`${first.baseUrl}/api/v1/health`);
-  expect(await health.json()).toEqual({ status: 'ok' });
+  expect(await health.json()).toEqual({ status: 'ok', checks: { store: 'ok', disk: 'ok' } });
   const login = await fetch(`${first.baseUrl}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

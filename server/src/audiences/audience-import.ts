@@ -119,11 +119,18 @@ export async function importAudienceIds(
 
 /**
  * Finishes what stopped processes left behind: audiences still `deleting`, and audiences still
- * `importing` a day after they were started. Meant to run at start-up; returns how many it removed.
+ * `importing` a day after they were started — or, with `everyImport` (the embedded mode's start,
+ * when no other process can be importing), every audience still `importing`. Meant to run at
+ * start-up; returns how many it removed.
  */
-export async function purgeAbandonedAudiences(db: Db, now: Date): Promise<number> {
+export async function purgeAbandonedAudiences(
+  db: Db,
+  now: Date,
+  options: { everyImport?: boolean } = {},
+): Promise<number> {
   const store = createAudienceStore(db);
-  const ids = await store.listAbandoned(new Date(now.getTime() - ABANDONED_IMPORT_AGE_MS).toISOString());
+  const before = options.everyImport ? now.getTime() + 1 : now.getTime() - ABANDONED_IMPORT_AGE_MS;
+  const ids = await store.listAbandoned(new Date(before).toISOString());
   for (const id of ids) await store.purge(id);
   return ids.length;
 }

@@ -133,7 +133,7 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
           name,
           fileName: part.filename || null,
           source: 'upload',
-          lines: untruncated(part.file, uploadLimitBytes),
+          lines: untruncated(part.file, deps.config),
           now: deps.clock(),
         });
       }
@@ -236,7 +236,7 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
           name,
           fileName: fileName ?? null,
           source: 'upload',
-          lines: limited(request.body, uploadLimitBytes),
+          lines: limited(request.body, deps.config),
           now: deps.clock(),
         });
       } else if (request.mediaType === 'application/json') {

@@ -313,9 +313,9 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
       if (request.isMultipart()) {
         const file = await request.file();
         if (!file) throw validationError([{ field: 'file', message: 'attach one CSV file' }]);
-        source = untruncated(file.file, limit);
+        source = untruncated(file.file, deps.config);
       } else if (request.body instanceof Readable) {
-        source = limited(request.body, limit);
+        source = limited(request.body, deps.config);
       } else {
         throw new AppError(
           'UNSUPPORTED_MEDIA_TYPE',

@@ -16,9 +16,15 @@ export const ErrorEnvelope = Type.Object(
   { $id: 'ErrorEnvelope', description: 'Every error answer has this shape.' },
 );
 
+/**
+ * Highest `page` a list accepts: beyond it the row offset would leave the range both databases take
+ * (a `page=1e308` reached SQL as a number it cannot hold and answered 500); no list is that long.
+ */
+export const MAX_PAGE = 1_000_000;
+
 /** `page` (1-based) and `pageSize` query parameters of paged lists. */
 export const PageQuery = {
-  page: Type.Integer({ minimum: 1, default: 1 }),
+  page: Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 1 }),
   pageSize: Type.Integer({ minimum: 1, maximum: 200, default: 20 }),
 };
 

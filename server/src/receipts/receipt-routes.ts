@@ -9,8 +9,10 @@
  * - `POST /api/v1/receipts/sdk`: headers `X-Pushboard-Key` (the app's `sdkKey`) and
  *   `X-Pushboard-Signature` (hex HMAC-SHA256 of the raw body with the app's `sdkSecret`).
  *
- * The signature is checked on the exact bytes received, before anything is parsed or stored; a bad
- * one is `401` and nothing is stored.
+ * The app is looked up before the body is read: an unknown app or SDK key, a wrong `secret` or a
+ * missing signature is answered at once and the body is never buffered. The signature is then
+ * checked on the exact bytes received, before anything is parsed or stored; a bad one is `401` and
+ * nothing is stored.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
@@ -108,6 +110,28 @@ function secretMatches(given: unknown, secret: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/**
+ * An error answered before the body was read: the connection is closed after it, so that the
+ * server neither reads nor keeps the rest of the body.
+ */
+function refusedUnread(error: AppError): AppError {
+  return new AppError(error.code, error.message, error.details, { connection: 'close' });
+}
+
+function unknownSdkKey(): AppError {
+  return new AppError(
+    'RECEIPT_SIGNATURE_INVALID',
+    "Unknown SDK key or bad signature: send X-Pushboard-Key (the app's sdkKey) and X-Pushboard-Signature (hex HMAC-SHA256 of the raw body with the app's sdkSecret).",
+  );
+}
+
+function badReceiptSignature(): AppError {
+  return new AppError(
+    'RECEIPT_SIGNATURE_INVALID',
+    "Bad receipt signature: sign the raw body with the app's receiptSecret (X-Pushboard-Signature, hex HMAC-SHA256) or use the receipt URL with its secret.",
+  );
+}
+
 function rawBody(request: FastifyRequest): Buffer {
   return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
 }
@@ -183,6 +207,13 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
   // schema below documents it.
   const documentedOnly = () => () => true;
 
+  // The app each request proved itself for before its body was read (the preParsing hooks below).
+  const sdkApps = new WeakMap<FastifyRequest, { id: string; platform: Platform; sdk_secret: string }>();
+  const providerApps = new WeakMap<
+    FastifyRequest,
+    { id: string; platform: string; provider: string; receipt_secret: string; bySecret: boolean }
+  >();
+
   app.post(
     '/sdk',
     {
@@ -204,23 +235,29 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
         body: Type.Object({ receipts: Type.Array(ReceiptItem, { maxItems: MAX_RECEIPTS_PER_REQUEST }) }),
         response: { 200: ReceiptAnswer, ...errorResponses },
       },
+      // Before the body is read: an unknown key never gets its body buffered.
+      preParsing: async (request, _reply, payload) => {
+        const key = request.headers[SDK_KEY_HEADER];
+        const found =
+          typeof key === 'string'
+            ? await db
+                .selectFrom('apps')
+                .select(['id', 'platform', 'sdk_secret'])
+                .where('sdk_key', '=', key)
+                .executeTakeFirst()
+            : undefined;
+        if (!found || typeof request.headers[SIGNATURE_HEADER] !== 'string') {
+          throw refusedUnread(unknownSdkKey());
+        }
+        sdkApps.set(request, { ...found, platform: found.platform as Platform });
+        return payload;
+      },
     },
     async (request) => {
       const body = rawBody(request);
-      const key = request.headers[SDK_KEY_HEADER];
-      const found =
-        typeof key === 'string'
-          ? await db
-              .selectFrom('apps')
-              .select(['id', 'platform', 'sdk_secret'])
-              .where('sdk_key', '=', key)
-              .executeTakeFirst()
-          : undefined;
+      const found = sdkApps.get(request);
       if (!found || !signatureMatches(body, found.sdk_secret, request.headers[SIGNATURE_HEADER])) {
-        throw new AppError(
-          'RECEIPT_SIGNATURE_INVALID',
-          "Unknown SDK key or bad signature: send X-Pushboard-Key (the app's sdkKey) and X-Pushboard-Signature (hex HMAC-SHA256 of the raw body with the app's sdkSecret).",
-        );
+        throw unknownSdkKey();
       }
       const { receipts, refused } = readItems(receiptList(parseJson(body)), SDK_KINDS);
       const tally = await ingestReceipts(db, found, receipts, clock(), windows);
@@ -249,27 +286,37 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
         body: Type.Object({ receipts: Type.Array(ReceiptItem, { maxItems: MAX_RECEIPTS_PER_REQUEST }) }),
         response: { 200: ReceiptAnswer, ...errorResponses },
       },
+      // Before the body is read: the app must exist, and a `secret` must be its receipt secret (a
+      // request without one must carry a signature, checked once the body is in).
+      preParsing: async (request, _reply, payload) => {
+        const { provider: providerName, appId } = request.params as { provider: string; appId: string };
+        const found = await db
+          .selectFrom('apps')
+          .select(['id', 'platform', 'provider', 'receipt_secret'])
+          .where('id', '=', appId)
+          .executeTakeFirst();
+        if (!found || found.provider !== providerName) {
+          throw refusedUnread(
+            new AppError('APP_NOT_FOUND', `No ${providerName} app ${appId} receives receipts here.`),
+          );
+        }
+        const secret = (request.query as { secret?: string }).secret;
+        const bySecret = secret !== undefined;
+        if (bySecret ? !secretMatches(secret, found.receipt_secret) : !request.headers[SIGNATURE_HEADER]) {
+          throw refusedUnread(badReceiptSignature());
+        }
+        providerApps.set(request, { ...found, bySecret });
+        return payload;
+      },
     },
     async (request) => {
-      const { provider: providerName, appId } = request.params as { provider: string; appId: string };
-      const found = await db
-        .selectFrom('apps')
-        .select(['id', 'platform', 'provider', 'receipt_secret'])
-        .where('id', '=', appId)
-        .executeTakeFirst();
-      if (!found || found.provider !== providerName) {
-        throw new AppError('APP_NOT_FOUND', `No ${providerName} app ${appId} receives receipts here.`);
-      }
+      const found = providerApps.get(request);
       const body = rawBody(request);
-      const secret = (request.query as { secret?: string }).secret;
       if (
-        !signatureMatches(body, found.receipt_secret, request.headers[SIGNATURE_HEADER]) &&
-        !secretMatches(secret, found.receipt_secret)
+        !found ||
+        (!found.bySecret && !signatureMatches(body, found.receipt_secret, request.headers[SIGNATURE_HEADER]))
       ) {
-        throw new AppError(
-          'RECEIPT_SIGNATURE_INVALID',
-          "Bad receipt signature: sign the raw body with the app's receiptSecret (X-Pushboard-Signature, hex HMAC-SHA256) or use the receipt URL with its secret.",
-        );
+        throw badReceiptSignature();
       }
       const json = parseJson(body);
       const receiptApp = { id: found.id, platform: found.platform as Platform };

@@ -517,7 +517,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
             name: `${draft.name} (uploaded IDs)`,
             fileName: part.filename || null,
             source: 'upload',
-            lines: untruncated(part.file, deps.config.uploadLimitBytes),
+            lines: untruncated(part.file, deps.config),
             now: deps.clock(),
           });
           audienceId = audience.id;
