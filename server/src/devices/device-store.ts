@@ -70,7 +70,7 @@ export interface DeviceStore {
    * how many devices the app gained.
    */
   applyImport(importId: string, appId: string, now: string): Promise<number>;
-  /** Removes a refused or interrupted import's staging rows and marks it `rejected`. */
+  /** Removes a refused or interrupted import: its staging rows and its own row. */
   rejectImport(importId: string): Promise<void>;
   /** Rejects imports still staging that started before `before` (their process died mid-import). */
   rejectStaleImports(before: string): Promise<number>;
@@ -158,14 +158,11 @@ export function createDeviceStore(db: Db): DeviceStore {
     return Number(row.n);
   }
 
+  // A refused import leaves nothing behind: neither its staged lines nor its own row.
   async function rejectImport(importId: string): Promise<void> {
     await db.transaction().execute(async (trx) => {
       await trx.deleteFrom('device_import_rows').where('import_id', '=', importId).execute();
-      await trx
-        .updateTable('device_imports')
-        .set({ status: 'rejected' })
-        .where('id', '=', importId)
-        .execute();
+      await trx.deleteFrom('device_imports').where('id', '=', importId).execute();
     });
   }
 

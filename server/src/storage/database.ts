@@ -134,7 +134,7 @@ export interface DeviceRow {
 export interface DeviceImportRow {
   id: string;
   app_id: string;
-  status: 'staging' | 'applied' | 'rejected';
+  status: 'staging' | 'applied';
   created_at: string;
 }
 
