@@ -30,7 +30,7 @@ import { AppError } from './errors.ts';
 import { assertRoom, freeBytes } from './http/disk-space.ts';
 import { withoutQuery } from './http/logging.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
-import { schemaError } from './http/validation.ts';
+import { assertNoNulCharacter, schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
 import { createProviders } from './providers/registry.ts';
 import { registerReceiptRoutes } from './receipts/receipt-routes.ts';
@@ -184,6 +184,8 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   app.decorateRequest('principal', null as never);
   app.decorateRequest('workspace', null as never);
   app.addHook('onRequest', async (request) => {
+    assertNoNulCharacter(request.params, 'params');
+    assertNoNulCharacter(request.query, 'querystring');
     const config = request.routeOptions.config;
     // Only API routes are authenticated; the docs UI and the console's static files are public.
     if (!request.routeOptions.url?.startsWith('/api/') || config.public) return;
@@ -193,6 +195,10 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
       request.workspace = await resolveWorkspace(tenancy, request.principal, workspaceId);
       assertRole(request.workspace.role, requiredRole(request.method, config.minRole));
     }
+  });
+
+  app.addHook('preValidation', async (request) => {
+    assertNoNulCharacter(request.body, 'body');
   });
 
   // An upload that announces its size is refused before it is read when it would not leave the
@@ -487,6 +493,13 @@ function toAppError(error: FastifyError | AppError): AppError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
       return new AppError('INVALID_JSON', error.message);
+  }
+  // Busboy reports a broken multipart body (no boundary, cut short, bad part headers) as a plain Error.
+  if (/^(Multipart: |Unexpected end of|Malformed part header)/.test(error.message)) {
+    return new AppError(
+      'REQUEST_INVALID',
+      `The multipart body is malformed (${error.message}): send multipart/form-data with its boundary, or a raw text/csv body.`,
+    );
   }
   if (error instanceof SyntaxError || error.statusCode === 400) {
     return new AppError('INVALID_JSON', `The request body is not valid JSON: ${error.message}`);

@@ -155,6 +155,12 @@ function bodyProbes(base: { method: string; url: string }, schema: Json): Probe[
       });
       probes.push({
         ...base,
+        what: `${name} with a NUL character`,
+        headers: json,
+        payload: JSON.stringify({ [name]: properties[name]?.type === 'array' ? ['a\u0000b'] : 'a\u0000b' }),
+      });
+      probes.push({
+        ...base,
         what: `${name} oversized`,
         headers: json,
         payload: JSON.stringify({ [name]: 'y'.repeat(200_000) }),
@@ -213,6 +219,17 @@ function operationProbes(path: string, method: string, op: Json, doc: Json): Pro
       url: realUrl,
       headers: noBoundary,
       payload: 'x',
+    });
+    const nul = multipartBody(
+      { task: '{"name":"a\\u0000b"}', name: 'a\u0000b' },
+      { field: 'file', filename: 'ids.csv', content: 'id\u0000one\n' },
+    );
+    probes.push({
+      what: 'multipart with NUL characters',
+      method: verb,
+      url: realUrl,
+      headers: nul.headers,
+      payload: nul.payload,
     });
     const broken = multipartBody(
       { task: '{"name":', name: '' },

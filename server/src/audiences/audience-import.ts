@@ -8,6 +8,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { AppError, type CsvLineError, type FieldError, validationError } from '../errors.ts';
+import { assertNoNulCharacter } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { AudienceRow, Db } from '../storage/database.ts';
 import { type AudienceStore, createAudienceStore } from './audience-store.ts';
@@ -169,6 +170,9 @@ async function createAudience(
   meta: AudienceMeta,
   deviceIds: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
 ): Promise<ImportedAudience> {
+  // Multipart fields reach here unchecked by Fastify's JSON-body hook.
+  assertNoNulCharacter(meta.name, 'name');
+  assertNoNulCharacter(meta.fileName, 'fileName');
   const name = meta.name.trim();
   if (name === '' || name.length > MAX_NAME_CHARS) {
     throw validationError([

@@ -29,3 +29,41 @@ export function schemaError(
   const summary = fields.map((f) => `${f.field} ${f.message}`).join('; ');
   return new AppError('VALIDATION_FAILED', `Invalid ${part}: ${summary}`, fields);
 }
+
+/**
+ * The dotted path of the first string in `value` (walked through plain objects and arrays, keys
+ * included) that holds the NUL character, or undefined. PostgreSQL cannot store NUL in text and
+ * SQLite cuts C strings at it, so it is refused at the door, for every route alike. The walk keeps
+ * its own stack: a body of thousands of nested arrays must not overflow the call stack.
+ */
+export function nulCharacterField(value: unknown, path: string): string | undefined {
+  const pending: [unknown, string][] = [[value, path]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [item, at] = next;
+    if (typeof item === 'string') {
+      if (item.includes('\u0000')) return at;
+    } else if (Array.isArray(item)) {
+      for (let i = item.length - 1; i >= 0; i--) pending.push([item[i], `${at}.${i}`]);
+    } else if (item !== null && typeof item === 'object') {
+      // A streamed upload (CSV) or binary body is read by its route, not walked here.
+      if (typeof (item as { pipe?: unknown }).pipe === 'function' || ArrayBuffer.isView(item)) continue;
+      for (const [key, inner] of Object.entries(item)) {
+        if (key.includes('\u0000')) return at;
+        pending.push([inner, `${at}.${key}`]);
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Throws `VALIDATION_FAILED` naming the field when a part of the request holds the NUL character. */
+export function assertNoNulCharacter(value: unknown, part: string): void {
+  const field = nulCharacterField(value, part);
+  if (field) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Invalid ${part}: ${field} contains the NUL character (\\u0000).`,
+      [{ field, message: 'must not contain the NUL character (\\u0000)' }],
+    );
+  }
+}

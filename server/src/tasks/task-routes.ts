@@ -23,7 +23,7 @@ import { taskWindows } from '../domain/windows.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import { untruncated } from '../http/uploads.ts';
-import { schemaError } from '../http/validation.ts';
+import { assertNoNulCharacter, schemaError } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { TaskRow } from '../storage/database.ts';
 import {
@@ -643,9 +643,13 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
 
 /** The JSON of the `task` form field, or a `VALIDATION_FAILED` naming that field. */
 function parseTaskField(value: unknown): unknown {
+  let task: unknown;
   try {
-    return JSON.parse(String(value));
+    task = JSON.parse(String(value));
   } catch {
     throw validationError([{ field: 'task', message: 'must be the JSON of the task' }]);
   }
+  // The form field is parsed here, not by Fastify, so the check every JSON body gets is made here.
+  assertNoNulCharacter(task, 'task');
+  return task;
 }
