@@ -112,6 +112,8 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
     logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
     bodyLimit: deps.config.bodyLimitBytes,
+    // `request.ip` (login throttling, logs) is the client behind a trusted proxy, else the TCP peer.
+    trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
     // A request must arrive whole (headers and body) within the timeout, or its connection is cut;
     // what it sends afterwards (an SSE stream, a long export) is not limited.
     requestTimeout,

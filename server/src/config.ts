@@ -2,6 +2,7 @@
  * Pushboard's settings: one schema, parsed once from environment variables and command-line flags
  * (flags win). This is the only module that reads `process.env`; everything else receives a `Config`.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { urlPrefix } from './providers/endpoints.ts';
 
@@ -76,6 +77,12 @@ export interface Config {
    * that would leave less is refused with 507, and health reports `degraded` below it.
    */
   minFreeBytes: number;
+  /**
+   * Addresses or CIDR ranges of the reverse proxies in front (`PUSHBOARD_TRUST_PROXY`, comma-separated):
+   * a request from one of them is taken to come from the client its `X-Forwarded-For` names, so login
+   * throttling counts clients, not the proxy. Empty by default: the TCP peer is the client.
+   */
+  trustedProxies: string[];
 }
 
 /** How the dispatcher starts and sends tasks. */
@@ -137,6 +144,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     secretKey: secretKey(env),
     requestTimeoutMs: integer(env, 'PUSHBOARD_REQUEST_TIMEOUT_MS', 60_000, 100, 86_400_000),
     minFreeBytes: integer(env, 'PUSHBOARD_MIN_FREE_BYTES', 1024 * MIB, 0, Number.MAX_SAFE_INTEGER),
+    trustedProxies: trustedProxies(env),
   };
 }
 
@@ -223,6 +231,25 @@ export function maskPassword(url: string): string {
   const colon = url.indexOf(':', scheme.length);
   if (at < scheme.length || colon === -1 || colon > at) return url;
   return `${url.slice(0, colon)}:***${url.slice(at)}`;
+}
+
+/** The reverse proxies to trust: IPv4/IPv6 addresses, optionally with a `/prefix` length. */
+function trustedProxies(env: NodeJS.ProcessEnv): string[] {
+  const entries = (nonEmpty(env.PUSHBOARD_TRUST_PROXY) ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const family = isIP(address);
+    const maxPrefix = family === 6 ? 128 : 32;
+    if (family === 0 || (prefix !== undefined && !(/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix))) {
+      throw new ConfigError(
+        `PUSHBOARD_TRUST_PROXY must list proxy addresses or CIDR ranges such as 10.0.0.1,192.168.0.0/16, got "${entry}"`,
+      );
+    }
+  }
+  return entries;
 }
 
 /** Parses a port given as a command-line flag, for the CLI. */

@@ -79,3 +79,42 @@ describe('login throttling', () => {
     expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(429);
   });
 });
+
+describe('behind a reverse proxy', () => {
+  /** Six wrong logins for admin through the proxy at 127.0.0.1 on behalf of `client`. */
+  async function lockOutThrough(instance: TestInstance, client: string) {
+    for (let i = 0; i < USER_FREE_ATTEMPTS + 1; i++) {
+      await instance.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        body: { username: 'admin', password: `wrong-${i}` },
+        remoteAddress: '127.0.0.1',
+        headers: { 'x-forwarded-for': client },
+      });
+    }
+  }
+  const loginThrough = (instance: TestInstance, client: string) =>
+    instance.app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      body: { username: 'admin', password: ADMIN_PASSWORD },
+      remoteAddress: '127.0.0.1',
+      headers: { 'x-forwarded-for': client },
+    });
+
+  test('a trusted proxy (PUSHBOARD_TRUST_PROXY) has its clients counted apart', async () => {
+    const proxied = await createTestInstance({ PUSHBOARD_TRUST_PROXY: '127.0.0.1' });
+    try {
+      await lockOutThrough(proxied, '198.51.100.7');
+      expect((await loginThrough(proxied, '198.51.100.7')).statusCode).toBe(429);
+      expect((await loginThrough(proxied, '203.0.113.9')).statusCode).toBe(200);
+    } finally {
+      await proxied.close();
+    }
+  });
+
+  test('without it, X-Forwarded-For is ignored: a client cannot pick the address it is counted under', async () => {
+    await lockOutThrough(t, '198.51.100.7');
+    expect((await loginThrough(t, '203.0.113.9')).statusCode).toBe(429);
+  });
+});
