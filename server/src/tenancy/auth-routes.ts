@@ -9,9 +9,9 @@
  * one, up to `MAX_LOCKOUT_S`. Attempts from one address never slow down another address. A success
  * clears its (username, address) count and gives back its address attempt.
  *
- * The client IP is Fastify's `request.ip`: the peer address. Behind a reverse proxy every request
- * comes from the proxy, so they would share one address count; Fastify's `trustProxy` would then be
- * needed to read `X-Forwarded-For` (not enabled: a direct client could forge that header).
+ * The client IP is Fastify's `request.ip`: the peer address, or behind a proxy listed in
+ * `PUSHBOARD_TRUST_PROXY` the client its `X-Forwarded-For` names (never read from other peers: a
+ * direct client could forge that header and pick the address it is counted under).
  */
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
