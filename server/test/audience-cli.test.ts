@@ -27,10 +27,15 @@ afterEach(() => {
 });
 
 function pushboard(...args: string[]) {
+  return pushboardWith({}, ...args);
+}
+
+function pushboardWith(extraEnv: Record<string, string>, ...args: string[]) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
     env: {
       ...process.env,
       ...store,
+      ...extraEnv,
       PUSHBOARD_SEED_DEMO: 'false',
       PUSHBOARD_ADMIN_PASSWORD: 'x',
       LOG_LEVEL: 'silent',
@@ -102,6 +107,22 @@ describe('pushboard audiences import', () => {
       members: (await db.selectFrom('audience_members').select('device_id').execute()).length,
     }));
     expect(count).toEqual({ audiences: 0, members: 0 });
+  });
+
+  test('a file that would leave less than PUSHBOARD_MIN_FREE_BYTES free exits 1 and stores nothing', async () => {
+    const file = writeFile('ids.txt', 'ok-1\nok-2\n');
+    // A minimum no disk has: the disk is "full" for Pushboard.
+    const run = pushboardWith(
+      { PUSHBOARD_MIN_FREE_BYTES: String(Number.MAX_SAFE_INTEGER) },
+      'audiences',
+      'import',
+      'Full',
+      file,
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('Not enough free disk space');
+    const audiences = await withStore((db) => db.selectFrom('audiences').select('id').execute());
+    expect(audiences).toEqual([]);
   });
 
   test('a missing file or an unknown workspace exits 1 with a clear message', () => {

@@ -98,6 +98,17 @@ describe('pushboard devices import', () => {
     expect(await storedDevices()).toEqual([]);
   });
 
+  test('a file that would leave less than PUSHBOARD_MIN_FREE_BYTES free exits 1 and imports nothing', async () => {
+    const file = writeFile('devices.csv', 'ok-1,t1\nok-2,t2\n');
+    // A minimum no disk has: the disk is "full" for Pushboard.
+    env.PUSHBOARD_MIN_FREE_BYTES = String(Number.MAX_SAFE_INTEGER);
+    const { code, stderr } = await pushboard('devices', 'import', appId, file);
+    expect(code).toBe(1);
+    expect(stderr).toContain('Not enough free disk space');
+    delete env.PUSHBOARD_MIN_FREE_BYTES;
+    expect(await storedDevices()).toEqual([]);
+  });
+
   test('an unknown app exits 1 naming the app and workspace', async () => {
     const file = writeFile('devices.csv', 'd,t\n');
     const { code, stderr } = await pushboard('devices', 'import', 'app_nope', file, '--workspace', 'other');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, type CsvInvalidDetails } from '../errors.ts';
+import { assertRoom, withRoomChecks } from '../http/disk-space.ts';
 import { openStore } from '../main.ts';
 import { progressBar } from '../progress-bar.ts';
 import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
@@ -55,14 +56,19 @@ async function importCommand(
   const progress = progressBar(path.basename(file), stat.size, 'IDs');
   let bytes = 0;
   try {
+    // The same free-space rule as uploads over HTTP: refused before and while the file is read.
+    await assertRoom(config, stat.size);
     const created = await importAudienceFile(db, {
       workspaceId: options.workspace,
       name,
       fileName: path.basename(file),
       source: 'upload',
-      lines: counted(fs.createReadStream(file), (n) => {
-        bytes += n;
-      }),
+      lines: withRoomChecks(
+        counted(fs.createReadStream(file), (n) => {
+          bytes += n;
+        }),
+        config,
+      ),
       now: new Date(),
       onProgress: ({ deviceIds }) => progress.update(bytes, deviceIds),
     });

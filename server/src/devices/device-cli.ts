@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { createAppStore } from '../apps/app-store.ts';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, type CsvInvalidDetails } from '../errors.ts';
+import { assertRoom, withRoomChecks } from '../http/disk-space.ts';
 import { openStore } from '../main.ts';
 import { progressBar } from '../progress-bar.ts';
 import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
@@ -39,8 +40,11 @@ export function registerDeviceCommands(program: Command, configFor: (extra?: Con
         process.exitCode = 2;
         return;
       }
-      const db = await openStore(configFor());
+      const config = configFor();
+      const db = await openStore(config);
       try {
+        // The same free-space rule as uploads over HTTP: refused before and while the file is read.
+        await assertRoom(config, size);
         const app = await createAppStore(db).findApp(options.workspace, appId);
         if (!app) {
           throw new AppError(
@@ -55,7 +59,7 @@ export function registerDeviceCommands(program: Command, configFor: (extra?: Con
             createDeviceStore(db),
             app,
             // The default 64 KiB chunks: larger ones only make more garbage per chunk (measured slower).
-            fs.createReadStream(file),
+            withRoomChecks(fs.createReadStream(file), config),
             {
               now: new Date(),
               onProgress: (p: ImportProgress) =>
