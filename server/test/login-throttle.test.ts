@@ -5,6 +5,7 @@
  * by wrapping `verifyPassword`.
  */
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { purgeExpiredDetails } from '../src/retention/retention.ts';
 import { USER_FREE_ATTEMPTS } from '../src/tenancy/auth-routes.ts';
 import { ADMIN_PASSWORD, createTestInstance, type TestInstance } from './helpers.ts';
 
@@ -77,6 +78,22 @@ describe('login throttling', () => {
     expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(200);
     for (let i = 0; i < 5; i++) expect((await login('admin', `again-${i}`)).statusCode).toBe(401);
     expect((await login('admin', ADMIN_PASSWORD)).statusCode).toBe(429);
+  });
+});
+
+describe('forgetting', () => {
+  test('retention deletes the counts of addresses that have not failed for a day, and keeps the others', async () => {
+    for (let i = 0; i < 3; i++) await login('admin', `wrong-${i}`, '10.0.0.77');
+    const counts = () => t.db.selectFrom('login_throttles').select('key').execute();
+    expect(await counts()).toHaveLength(2);
+    const settings = { statisticsWindowHours: 72, retentionHours: 72 };
+    expect((await purgeExpiredDetails(t.db, new Date(Date.now() + 3600_000), settings)).loginThrottles).toBe(
+      0,
+    );
+    expect(await counts()).toHaveLength(2);
+    const dayLater = new Date(Date.now() + 25 * 3600_000);
+    expect((await purgeExpiredDetails(t.db, dayLater, settings)).loginThrottles).toBe(2);
+    expect(await counts()).toEqual([]);
   });
 });
 

@@ -26,7 +26,13 @@ function rowsDeleted(rows: number): number {
 
 /** A purge report with nothing dropped whole. */
 function purged(tasks: number, rows: number) {
-  return { tasks, deviceResults: rowsDeleted(rows), partitionsDropped: 0, unreadableReceipts: 0 };
+  return {
+    tasks,
+    deviceResults: rowsDeleted(rows),
+    partitionsDropped: 0,
+    unreadableReceipts: 0,
+    loginThrottles: 0,
+  };
 }
 
 let t: TestInstance;

@@ -21,6 +21,7 @@ import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
 import { isPostgres } from '../storage/dialect.ts';
 import { dropExpiredResultPartitions, ensureResultPartitions } from '../storage/result-partitions.ts';
+import { createTenancyStore } from '../tenancy/tenancy-store.ts';
 
 /**
  * Device results deleted per statement. Each statement holds the (synchronous) SQLite connection and
@@ -39,6 +40,8 @@ export interface PurgeReport {
   partitionsDropped: number;
   /** Unreadable receipts deleted for being older than the retention window. */
   unreadableReceipts: number;
+  /** Login throttle counts deleted for being old enough to be forgotten (a day without failures). */
+  loginThrottles: number;
 }
 
 /** Progress callback: called after every chunk with the running totals. */
@@ -51,7 +54,8 @@ function startedBefore(asOf: Date, settings: WindowSettings): string {
 
 /**
  * Deletes the device results (and anything else held per device: held and late receipts, the
- * simulator's unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks.
+ * simulator's unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks;
+ * also the unreadable receipts past the window and the login throttle counts old enough to be forgotten.
  */
 export async function purgeExpiredDetails(
   db: Db,
@@ -60,7 +64,13 @@ export async function purgeExpiredDetails(
   options: { chunkRows?: number; onProgress?: PurgeProgress; signal?: AbortSignal } = {},
 ): Promise<PurgeReport> {
   const chunkRows = options.chunkRows ?? PURGE_CHUNK_ROWS;
-  const report: PurgeReport = { tasks: 0, deviceResults: 0, partitionsDropped: 0, unreadableReceipts: 0 };
+  const report: PurgeReport = {
+    tasks: 0,
+    deviceResults: 0,
+    partitionsDropped: 0,
+    unreadableReceipts: 0,
+    loginThrottles: 0,
+  };
   const partitioned = isPostgres(db);
   // Row by row only where rows are not dropped with their partition.
   const rowsTable = sql.table(partitioned ? 'device_results_default' : 'device_results');
@@ -107,6 +117,7 @@ export async function purgeExpiredDetails(
     chunkRows,
     options.signal,
   );
+  report.loginThrottles = await createTenancyStore(db).forgetLoginAttempts(asOf.getTime());
   if (partitioned && !options.signal?.aborted) {
     // Partitions follow the real time task IDs are made at, not the as-of time of the rule.
     report.partitionsDropped = (await dropExpiredResultPartitions(db, new Date())).length;
@@ -203,7 +214,12 @@ export function createRetentionJob(options: {
   const report = (run: Promise<PurgeReport>) =>
     run.then(
       (report) => {
-        if (report.tasks > 0 || report.partitionsDropped > 0 || report.unreadableReceipts > 0)
+        if (
+          report.tasks > 0 ||
+          report.partitionsDropped > 0 ||
+          report.unreadableReceipts > 0 ||
+          report.loginThrottles > 0
+        )
           options.logger.info(report, 'expired device results purged');
       },
       (error: unknown) => options.logger.error({ err: error }, 'retention purge failed; retried next time'),

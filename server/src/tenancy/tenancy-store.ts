@@ -95,6 +95,8 @@ export interface TenancyStore {
   /** Gives back one counted attempt (it was not used to check a password, or it succeeded); a key left with none is deleted. */
   refundLoginAttempt(key: string): Promise<void>;
   clearLoginAttempts(key: string): Promise<void>;
+  /** Deletes the counts whose last failure is old enough to be forgotten at `nowMs`; returns how many. */
+  forgetLoginAttempts(nowMs: number): Promise<number>;
 }
 
 /** The tenancy store over Kysely. */
@@ -345,6 +347,14 @@ export function createTenancyStore(db: Db): TenancyStore {
     },
     async clearLoginAttempts(key) {
       await db.deleteFrom('login_throttles').where('key', '=', key).execute();
+    },
+    async forgetLoginAttempts(nowMs) {
+      // The next attempt would start over on these anyway: keeping them only grows the table.
+      const result = await db
+        .deleteFrom('login_throttles')
+        .where('last_failure_ms', '<', nowMs - LOGIN_FAILURES_FORGOTTEN_MS)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
     },
   };
 }
