@@ -128,6 +128,7 @@ export async function apiClient(baseUrl: string) {
     username: 'admin',
     password: ADMIN_PASSWORD,
   });
-  return <T>(method: string, url: string, body?: unknown) =>
-    call<T>(method, `/workspaces/default${url}`, token, body);
+  // Paths are of workspace `default`, unless `instanceWide` (`/users`…).
+  return <T>(method: string, url: string, body?: unknown, instanceWide = false) =>
+    call<T>(method, instanceWide ? url : `/workspaces/default${url}`, token, body);
 }

@@ -622,6 +622,51 @@ describe.skipIf(!hasChromium)('the web console', () => {
     await eventually(() => page.getByRole('heading', { name: 'Normal Tasks' }).count()).toBe(1);
   });
 
+  test('a user who must change their password is asked for a new one before anything else', async () => {
+    await api('POST', '/users', { username: 'newcomer', password: 'given-by-the-admin-1' }, true);
+    await api('POST', '/members', { username: 'newcomer', role: 'viewer' });
+    // As the first start marks a generated admin password.
+    const db = await openStoreOf(await storeEnvFor(server.dataDir));
+    try {
+      await db
+        .updateTable('users')
+        .set({ password_change_required: 1 })
+        .where('username', '=', 'newcomer')
+        .execute();
+    } finally {
+      await db.destroy();
+    }
+    const fresh = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    const own = await fresh.newPage();
+    try {
+      await own.goto(`${server.baseUrl}/w/default/tasks`);
+      await own.getByLabel('Username', { exact: true }).fill('newcomer');
+      await own.getByLabel('Password', { exact: true }).fill('given-by-the-admin-1');
+      await own.getByRole('button', { name: 'Log in' }).click();
+      await eventually(() => own.getByText('Choose your own password').count()).toBe(1);
+      await own.getByLabel('New password', { exact: true }).fill('short');
+      await own.getByLabel('Repeat the new password', { exact: true }).fill('short');
+      await own.getByRole('button', { name: 'Change password and continue' }).click();
+      await eventually(() => own.getByText('Choose your own password').count()).toBe(1);
+      expect(own.url()).not.toContain('/tasks?');
+      await own.getByLabel('New password', { exact: true }).fill('my-own-password-42');
+      await own.getByLabel('Repeat the new password', { exact: true }).fill('my-own-password-42');
+      await screenshot(own, 'password-change');
+      await own.getByRole('button', { name: 'Change password and continue' }).click();
+      await own.waitForURL('**/w/default/tasks');
+      await eventually(() => own.getByRole('heading', { name: 'Normal Tasks' }).count()).toBe(1);
+    } finally {
+      await fresh.close();
+    }
+    const login = await fetch(`${server.baseUrl}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'newcomer', password: 'my-own-password-42' }),
+    });
+    expect(login.status).toBe(200);
+    expect((await login.json()).passwordChangeRequired).toBe(false);
+  });
+
   test('the browser reported no errors', () => {
     expect(browserErrors).toEqual([]);
   });
