@@ -27,6 +27,7 @@ import { registerCampaignRoutes } from './campaigns/campaign-routes.ts';
 import type { Config } from './config.ts';
 import { registerDeviceRoutes } from './devices/device-routes.ts';
 import { AppError } from './errors.ts';
+import { watchBodyArrival } from './http/body-deadline.ts';
 import { assertRoom, freeBytes } from './http/disk-space.ts';
 import { withoutQuery } from './http/logging.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
@@ -114,9 +115,9 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     bodyLimit: deps.config.bodyLimitBytes,
     // `request.ip` (login throttling, logs) is the client behind a trusted proxy, else the TCP peer.
     trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,
-    // A request must arrive whole (headers and body) within the timeout, or its connection is cut;
-    // what it sends afterwards (an SSE stream, a long export) is not limited.
-    requestTimeout,
+    // Headers must arrive within the timeout; bodies are timed by watchBodyArrival (an upload may
+    // take longer as long as it keeps coming), so Node's whole-request timer is off.
+    requestTimeout: 0,
     http: {
       headersTimeout: requestTimeout,
       // Node looks for expired requests this often (30 s by default, which would stretch the timeout).
@@ -124,7 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     },
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     // No idle-socket timeout: a long import's apply phase sends nothing for a while and must not
-    // be cut; stalled requests are what `requestTimeout` ends.
+    // be cut; stalled bodies are what watchBodyArrival ends.
     connectionTimeout: 0,
     frameworkErrors: (error, _request, reply: FastifyReply) => {
       const appError =
@@ -139,8 +140,11 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     clientErrorHandler: (error, socket) => answerClientError(error, socket, headers),
   }).withTypeProvider<TypeBoxTypeProvider>();
   // Every answer carries the security headers, errors and unknown routes included.
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     reply.headers(headers);
+    watchBodyArrival(request.raw, reply.raw, requestTimeout, isUpload(request) ? 'idle' : 'whole', (socket) =>
+      answerClientError(REQUEST_TIMED_OUT, socket, headers),
+    );
   });
   // The routes by method, for telling an unknown path (404) from a known one with another method (405).
   const routes: { pattern: RegExp; methods: string[] }[] = [];
@@ -323,6 +327,11 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
  * load balancers, so that none reuses a connection the server has just closed.
  */
 const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/** The error a body that did not arrive in time is answered as, like Node's own request timeout. */
+const REQUEST_TIMED_OUT = Object.assign(new Error('request body timeout'), {
+  code: 'ERR_HTTP_REQUEST_TIMEOUT',
+});
 
 /**
  * The Content-Security-Policy of every answer. Scripts only from this origin; inline styles are

@@ -68,8 +68,9 @@ export interface Config {
    */
   secretKey: Buffer | undefined;
   /**
-   * Milliseconds a request has to arrive whole, headers and body (`PUSHBOARD_REQUEST_TIMEOUT_MS`):
-   * a client that stalls is cut off instead of holding a connection (and an upload) open forever.
+   * Milliseconds a request's headers and JSON body have to arrive in (`PUSHBOARD_REQUEST_TIMEOUT_MS`);
+   * an upload may take longer while it keeps coming, but may not stall for longer. A client that
+   * stalls is cut off instead of holding a connection (and an upload) open forever.
    */
   requestTimeoutMs: number;
   /**

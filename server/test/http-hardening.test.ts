@@ -229,6 +229,36 @@ test('a request whose body stalls is cut after PUSHBOARD_REQUEST_TIMEOUT_MS', as
   expect(received()).toContain('"code":"REQUEST_TIMEOUT"');
 });
 
+test('an upload may take longer than PUSHBOARD_REQUEST_TIMEOUT_MS while it keeps coming, but not stall', async () => {
+  const t = await instance({ PUSHBOARD_REQUEST_TIMEOUT_MS: '500' });
+  const app = await simulatorApp(t);
+  await t.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (t.app.server.address() as net.AddressInfo).port;
+  const lines = Array.from({ length: 8 }, (_, i) => `dev-${i},token-${i}\n`);
+  const head =
+    `POST ${WS}/apps/${app.id}/devices/import HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n` +
+    `Authorization: Bearer ${t.adminToken}\r\nContent-Length: ${lines.join('').length}\r\nConnection: close\r\n\r\n`;
+  // A steady upload: a line every 200 ms, 1.6 s in all, more than three times the timeout.
+  const steady = await rawRequest(port, head, lines[0] ?? '');
+  for (const line of lines.slice(1)) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    steady.socket.write(line);
+  }
+  await steady.closed;
+  expect(steady.received()).toMatch(/^HTTP\/1\.1 200/);
+  expect(steady.received()).toContain('"lines":8');
+
+  // The same upload stalling after its first line is cut once it has been idle for the timeout.
+  const stalled = await rawRequest(port, head, lines[0] ?? '');
+  const cutAfter = await Promise.race([
+    stalled.closed,
+    new Promise<number>((resolve) => setTimeout(() => resolve(Number.POSITIVE_INFINITY), 10_000)),
+  ]);
+  stalled.socket.destroy();
+  expect(cutAfter).toBeLessThan(5000);
+  expect(stalled.received()).toContain('"code":"REQUEST_TIMEOUT"');
+});
+
 test('an unknown SDK key is refused before its body is read', async () => {
   const t = await instance();
   await t.app.listen({ port: 0, host: '127.0.0.1' });
