@@ -29,7 +29,7 @@ import { registerDeviceRoutes } from './devices/device-routes.ts';
 import { AppError } from './errors.ts';
 import { watchBodyArrival } from './http/body-deadline.ts';
 import { assertRoom, freeBytes } from './http/disk-space.ts';
-import { withoutQuery } from './http/logging.ts';
+import { createLogger, withoutQuery } from './http/logging.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
 import { assertNoNulCharacter, schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
@@ -110,8 +110,10 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   const headers = securityHeaders(deps.config);
   const requestTimeout = deps.config.requestTimeoutMs;
   const app = Fastify({
-    loggerInstance: typeof deps.logger === 'object' ? deps.logger : undefined,
-    logger: typeof deps.logger === 'boolean' ? deps.logger : undefined,
+    // `true` gets the same redacting logger as the server, never Fastify's own (which logs query strings).
+    loggerInstance:
+      typeof deps.logger === 'object' ? deps.logger : deps.logger === true ? createLogger('info') : undefined,
+    logger: deps.logger === false ? false : undefined,
     bodyLimit: deps.config.bodyLimitBytes,
     // `request.ip` (login throttling, logs) is the client behind a trusted proxy, else the TCP peer.
     trustProxy: deps.config.trustedProxies.length > 0 ? deps.config.trustedProxies : false,

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import * as refusedImports from '../src/storage/migrations/0007-refused-imports.ts';
 import { createTestInstance, multipartBody, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
@@ -600,5 +601,39 @@ describe('access', () => {
     expect(path.post.description).toContain('CSV_INVALID');
     expect(Object.keys(path.post.requestBody.content)).toEqual(['text/csv', 'multipart/form-data']);
     expect(Object.keys(doc.paths)).toContain('/api/v1/workspaces/{workspaceId}/devices/counts');
+  });
+});
+
+describe('refused imports', () => {
+  test('leave no row behind, and the refused imports older versions kept are removed by migration 0007', async () => {
+    const app = (
+      await t.request(t.adminToken, {
+        method: 'POST',
+        url: '/api/v1/workspaces/default/apps',
+        body: { name: 'Imports', platform: 'android', provider: 'simulator' },
+      })
+    ).json();
+    const refused = await t.request(t.adminToken, {
+      method: 'POST',
+      url: `/api/v1/workspaces/default/apps/${app.id}/devices/import`,
+      headers: { 'content-type': 'text/csv' },
+      payload: 'ok-1,t1\nbad id,t2\n',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(await t.db.selectFrom('device_imports').select('id').execute()).toEqual([]);
+
+    // What an older version left: a refused import's row, and a staged line under it.
+    const now = new Date().toISOString();
+    await t.db
+      .insertInto('device_imports')
+      .values({ id: 'imp_old', app_id: app.id, status: 'rejected' as 'applied', created_at: now })
+      .execute();
+    await t.db
+      .insertInto('device_import_rows')
+      .values({ import_id: 'imp_old', line: 1, device_id: 'd', push_token: 'p', channel: 'simulator' })
+      .execute();
+    await refusedImports.up(t.db);
+    expect(await t.db.selectFrom('device_imports').select('id').execute()).toEqual([]);
+    expect(await t.db.selectFrom('device_import_rows').select('import_id').execute()).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import * as receipts from './0003-receipts.ts';
 import * as scaleOut from './0004-scale-out.ts';
 import * as authHardening from './0005-auth-hardening.ts';
 import * as receiptLimits from './0006-receipt-limits.ts';
+import * as refusedImports from './0007-refused-imports.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-scale-out': scaleOut,
   '0005-auth-hardening': authHardening,
   '0006-receipt-limits': receiptLimits,
+  '0007-refused-imports': refusedImports,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
