@@ -462,6 +462,33 @@ describe('errors', () => {
     expect(error).toMatchObject({ code: '4001', retryable: true });
   });
 
+  test('a redirect is not followed: the credentials and the receipt URL go nowhere else, the batch fails saying why', async () => {
+    const elsewhere: string[] = [];
+    const other = http.createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ret":"SUCCESS","data":{"msg_id":"stolen"}}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const { port } = other.address() as AddressInfo;
+    try {
+      for (const status of [307, 308, 302] as const) {
+        for (const count of [3, 501]) {
+          const path = count > 500 ? '/upload' : '/api/send';
+          fake.script(path, { redirect: status, location: `http://127.0.0.1:${port}${path}` });
+          const error = await providerError(provider().sendBatch(request({ devices: devices(count) })));
+          expect(error).toMatchObject({ code: `HTTP_${status}`, retryable: false });
+          expect(error.message).toContain(`redirect (HTTP ${status})`);
+          expect(error.message).toContain('not followed');
+        }
+      }
+      expect(elsewhere).toEqual([]);
+      expect(fake.sends).toHaveLength(0);
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   test('HTTP 404 means a wrong base URL and is not retried', async () => {
     const app = umengApp('android', { baseUrl: `${fake.baseUrl}/wrong` });
     const error = await providerError(provider().sendBatch(request({ app })));

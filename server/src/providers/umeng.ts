@@ -306,6 +306,9 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
         headers: { 'content-type': 'application/json' },
         body,
         signal: controller.signal,
+        // A redirect would send the app key, the signature and the receipt URL with its secret to
+        // whatever address it names, past the allowlist: it is read as an answer instead (readAnswer).
+        redirect: 'manual',
       });
       status = response.status;
       raw = await response.text();
@@ -357,6 +360,14 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     }
     if (isObject(parsed) && parsed.ret === 'SUCCESS' && status >= 200 && status < 300) {
       return { ok: true, data, clean };
+    }
+    if (status >= 300 && status < 400) {
+      throw new ProviderError(
+        `HTTP_${status}`,
+        `Umeng answered ${path} with a redirect (HTTP ${status}), which is not followed: the request carries ` +
+          "the app's credentials — check the app's Umeng base URL",
+        false,
+      );
     }
     if (status === 429) {
       throw new ProviderError('HTTP_429', `Umeng answered ${path} with HTTP 429 (too many requests)`, true);
