@@ -432,6 +432,24 @@ describe('errors', () => {
     });
   });
 
+  test("Umeng's message never carries a request text back: not split by control characters, not cut off after padding", async () => {
+    for (const message of [
+      `bad ${SECRET.slice(0, 12)}\u0001${SECRET.slice(12)} and ${APP_KEY.slice(0, 9)}\n\t\u0007${APP_KEY.slice(9)}`,
+      // Each app key becomes one "…", so a secret past the end of a cut of the raw text moves into view.
+      `${APP_KEY.repeat(133)}${SECRET}`,
+    ]) {
+      fake.script('/api/send', { code: '3999', message });
+      const error = await providerError(provider().sendBatch(request()));
+      expect(error.code).toBe('3999');
+      expect(error.message).toMatch(/^Umeng error 3999: /);
+      for (const text of [SECRET, APP_KEY]) {
+        for (const part of [text.slice(0, 6), text.slice(-6)]) expect(error.message).not.toContain(part);
+      }
+      expect(error.message).not.toMatch(/\p{Cc}/u);
+      expect(error.message.length).toBeLessThanOrEqual(250);
+    }
+  });
+
   test('a refused upload fails the batch with its mapped error', async () => {
     fake.script('/upload', { code: '2026' });
     const error = await providerError(provider().sendBatch(request({ devices: devices(501) })));

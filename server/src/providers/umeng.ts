@@ -132,13 +132,15 @@ const REMOTE_CODE = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /**
  * Umeng's `error_msg` as it may be copied into a batch or task error: control characters removed,
- * every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…) replaced
- * by "…", at most `REMOTE_MESSAGE_MAX_CHARS`. Whatever answers at an app's address,
- * it cannot read the request back through the task.
+ * then every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…)
+ * replaced by "…" in the whole text, and only then cut to `REMOTE_MESSAGE_MAX_CHARS`. In this order,
+ * a request text split by control characters is joined again before it is looked for, and no cut can
+ * leave a part of one. Whatever answers at an app's address, it cannot read the request back through
+ * the task.
  */
 function remoteMessage(raw: string, requestTexts: readonly string[]): string {
   // \p{Cc}: control characters (line breaks, escapes) that would garble a task's failure reason.
-  let message = raw.slice(0, 16 * REMOTE_MESSAGE_MAX_CHARS).replace(/\p{Cc}+/gu, ' ');
+  let message = raw.replace(/\p{Cc}+/gu, '');
   for (const part of requestTexts) message = message.split(part).join('…');
   message = message.trim();
   return message.length > REMOTE_MESSAGE_MAX_CHARS
