@@ -3,6 +3,7 @@
  * database file and rows; the data folder is 0700 and the SQLite files 0600; secrets of older
  * databases are sealed at start; a wrong key stops the start with a clear error.
  */
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -339,6 +340,22 @@ describe('at start', () => {
     }
     const hex = 'ab'.repeat(32);
     expect(loadConfig({}, { PUSHBOARD_SECRET_KEY: hex }).secretKey).toEqual(Buffer.from(hex, 'hex'));
+
+    // Both errors give the same way to make a key, and what it makes is taken.
+    const hints = [
+      await openStore(scaled).catch((e: Error) => e.message),
+      (() => {
+        try {
+          loadConfig({}, { PUSHBOARD_SECRET_KEY: 'short' });
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ].map((message) => /make one with: (node -e .*)$/.exec(String(message))?.[1]);
+    expect(hints[0]).toBeDefined();
+    expect(hints[1]).toBe(hints[0]);
+    const made = execSync(hints[0]!, { encoding: 'utf8' }).trim();
+    expect(loadConfig({}, { PUSHBOARD_SECRET_KEY: made }).secretKey).toHaveLength(32);
   });
 });
 
