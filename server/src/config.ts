@@ -166,7 +166,11 @@ function providerUrlAllowlist(env: NodeJS.ProcessEnv): string[] {
   });
 }
 
-const SECRET_KEY_BYTES = 32;
+/** Bytes of a secret key (AES-256), `PUSHBOARD_SECRET_KEY` or the key file (security/secret-box.ts). */
+export const SECRET_KEY_BYTES = 32;
+
+/** How to make a `PUSHBOARD_SECRET_KEY`, for every error that asks for one. */
+export const MAKE_SECRET_KEY = `make one with: node -e "console.log(require('crypto').randomBytes(${SECRET_KEY_BYTES}).toString('base64'))"`;
 
 function secretKey(env: NodeJS.ProcessEnv): Buffer | undefined {
   const raw = nonEmpty(env.PUSHBOARD_SECRET_KEY?.trim());
@@ -178,8 +182,7 @@ function secretKey(env: NodeJS.ProcessEnv): Buffer | undefined {
       : undefined;
   if (key?.length !== SECRET_KEY_BYTES) {
     throw new ConfigError(
-      `PUSHBOARD_SECRET_KEY must be ${SECRET_KEY_BYTES} random bytes as base64 (44 characters) or as 64 hex digits; ` +
-        "make one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+      `PUSHBOARD_SECRET_KEY must be ${SECRET_KEY_BYTES} random bytes as base64 (44 characters) or as 64 hex digits; ${MAKE_SECRET_KEY}`,
     );
   }
   return key;

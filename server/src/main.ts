@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type pino from 'pino';
 import { buildApp } from './app.ts';
 import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
-import { type Config, ConfigError } from './config.ts';
+import { type Config, ConfigError, MAKE_SECRET_KEY } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
 import { createDeviceStore } from './devices/device-store.ts';
 import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
@@ -51,7 +51,7 @@ export async function openStore(config: Config): Promise<Db> {
     // A key file would differ from machine to machine: each process would seal with its own key.
     throw new ConfigError(
       'PUSHBOARD_SECRET_KEY is required with DATABASE_URL: every process of a scaled deployment seals and opens ' +
-        "app secrets with the same key. Make one with: node -e \"console.log(require('crypto').randomBytes(32).toString('base64'))\"",
+        `app secrets with the same key; ${MAKE_SECRET_KEY}`,
     );
   }
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });

@@ -54,12 +54,13 @@ export interface FakeTask {
 
 /**
  * A scripted answer for the next call(s) to one path, given after the signature checks passed: a FAIL
- * with a code, a bare HTTP answer, or no answer at all — before handling the call, or after it (the
+ * with a code, a bare HTTP answer, a redirect elsewhere, or no answer at all — before handling the call, or after it (the
  * call took effect and its answer was lost).
  */
 export type ScriptedAnswer =
   | { code: string; message?: string; httpStatus?: number }
   | { httpStatus: number; body: string }
+  | { redirect: 301 | 302 | 303 | 307 | 308; location: string }
   | { hang: true; afterHandling?: boolean };
 
 /** How a per-token failure lists the refused tokens. */
@@ -293,6 +294,11 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
           return;
         }
         if ('body' in scripted) return reply(scripted.httpStatus, scripted.body);
+        if ('redirect' in scripted) {
+          record.answer = { status: scripted.redirect, body: '' };
+          res.writeHead(scripted.redirect, { location: scripted.location });
+          return res.end();
+        }
         return fail(scripted.code, scripted.message ?? `scripted ${scripted.code}`, scripted.httpStatus);
       }
 

@@ -74,6 +74,25 @@ describe('owners only write provider credentials', () => {
     expect(await storedConfig(app.id)).toEqual(UMENG);
   });
 
+  test("sending the config back unchanged does not rewrite it, so an owner's change made meanwhile is kept", async () => {
+    const app = await ownerUmengApp();
+    const sealed = async () =>
+      (
+        await t.db
+          .withoutPlugins()
+          .selectFrom('apps')
+          .select('provider_config')
+          .where('id', '=', app.id)
+          .executeTakeFirstOrThrow()
+      ).provider_config;
+    // Sealing takes a fresh IV each time: a rewrite of the same config changes the stored bytes.
+    const before = await sealed();
+    const res = await patch(operator, app.id, { name: 'Again', providerConfig: app.providerConfig });
+    expect(res.statusCode).toBe(200);
+    expect(await sealed()).toBe(before);
+    expect(await storedConfig(app.id)).toEqual(UMENG);
+  });
+
   test('an operator cannot create an app with provider credentials, but may create a simulator app', async () => {
     const umeng = await t.request(operator, {
       method: 'POST',

@@ -3,6 +3,7 @@
  * database file and rows; the data folder is 0700 and the SQLite files 0600; secrets of older
  * databases are sealed at start; a wrong key stops the start with a clear error.
  */
+import { execSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -119,6 +120,92 @@ describe('secrets are sealed in the store', () => {
       expect(rowText).not.toContain(secret);
     }
     if (!SCALED) expect(sqliteBytes(t.config.sqliteFile)).not.toContain('a-brand-new-master-secret-77');
+  });
+
+  test('every query-builder form that writes a secret seals it, or is refused', async () => {
+    const app = (
+      await t.request(t.adminToken, {
+        method: 'POST',
+        url: APPS,
+        body: { name: 'Shop', platform: 'android', provider: 'umeng', providerConfig: UMENG },
+      })
+    ).json();
+    const written: string[] = [];
+    const config = (secret: string) => JSON.stringify({ ...UMENG, appMasterSecret: secret });
+
+    // `.set(column, value)` and a table-qualified column name build a reference around the column.
+    await t.db
+      .updateTable('apps')
+      .set('sdk_secret', 'plain-sdk-secret-by-set-1')
+      .where('id', '=', app.id)
+      .execute();
+    await t.db
+      .updateTable('apps')
+      .set({ receipt_secret: 'plain-receipt-by-object-set' })
+      .where('id', '=', app.id)
+      .execute();
+    written.push('plain-sdk-secret-by-set-1', 'plain-receipt-by-object-set');
+    // A table-qualified column is no valid SET target on either database, yet the builder types one:
+    // what would be sent is checked.
+    const qualified = t.db
+      .updateTable('apps')
+      .set('apps.provider_config', config('plain-master-by-qualified-set'))
+      .where('id', '=', app.id)
+      .compile();
+    expect(JSON.stringify(qualified.parameters)).not.toMatch(/plain-/);
+    expect(String(qualified.parameters[0])).toMatch(/^pbenc1:/);
+
+    // An upsert's DO UPDATE SET writes the row as an UPDATE does.
+    const row = await t.db.selectFrom('apps').selectAll().where('id', '=', app.id).executeTakeFirstOrThrow();
+    await t.db
+      .insertInto('apps')
+      .values(row)
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({
+          sdk_secret: 'plain-sdk-secret-by-upsert',
+          provider_config: config('plain-master-by-upsert'),
+        }),
+      )
+      .execute();
+    written.push('plain-sdk-secret-by-upsert', 'plain-master-by-upsert');
+
+    const [stored] = await rawApps(t.db);
+    for (const name of ['receipt_secret', 'sdk_secret', 'provider_config'] as const) {
+      expect(stored![name]).toMatch(/^pbenc1:/);
+    }
+    const rowText = JSON.stringify(stored);
+    for (const secret of written) expect(rowText).not.toContain(secret);
+    if (!SCALED) {
+      const bytes = sqliteBytes(t.config.sqliteFile);
+      for (const secret of written) expect(bytes).not.toContain(secret);
+    }
+    // Above the store the last values are read back in clear.
+    const opened = await t.db
+      .selectFrom('apps')
+      .selectAll()
+      .where('id', '=', app.id)
+      .executeTakeFirstOrThrow();
+    expect(opened.sdk_secret).toBe('plain-sdk-secret-by-upsert');
+    expect(JSON.parse(opened.provider_config).appMasterSecret).toBe('plain-master-by-upsert');
+
+    // Copied from a query or from the proposed row, a secret cannot be sealed on the way: refused.
+    await expect(
+      t.db
+        .insertInto('apps')
+        .columns(['id', 'sdk_secret'])
+        .expression((eb) => eb.selectFrom('apps').select(['id', 'sdk_secret']).where('id', '=', 'none'))
+        .execute(),
+    ).rejects.toThrow(/apps secrets/);
+    await expect(
+      t.db
+        .insertInto('apps')
+        .values(row)
+        .onConflict((oc) =>
+          oc.column('id').doUpdateSet((eb) => ({ sdk_secret: eb.ref('excluded.sdk_secret') })),
+        )
+        .execute(),
+    ).rejects.toThrow(/apps secrets/);
+    expect(await rawApps(t.db)).toEqual([stored]);
   });
 });
 
@@ -253,6 +340,22 @@ describe('at start', () => {
     }
     const hex = 'ab'.repeat(32);
     expect(loadConfig({}, { PUSHBOARD_SECRET_KEY: hex }).secretKey).toEqual(Buffer.from(hex, 'hex'));
+
+    // Both errors give the same way to make a key, and what it makes is taken.
+    const hints = [
+      await openStore(scaled).catch((e: Error) => e.message),
+      (() => {
+        try {
+          loadConfig({}, { PUSHBOARD_SECRET_KEY: 'short' });
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })(),
+    ].map((message) => /make one with: (node -e .*)$/.exec(String(message))?.[1]);
+    expect(hints[0]).toBeDefined();
+    expect(hints[1]).toBe(hints[0]);
+    const made = execSync(hints[0]!, { encoding: 'utf8' }).trim();
+    expect(loadConfig({}, { PUSHBOARD_SECRET_KEY: made }).secretKey).toHaveLength(32);
   });
 });
 

@@ -432,6 +432,24 @@ describe('errors', () => {
     });
   });
 
+  test("Umeng's message never carries a request text back: not split by control characters, not cut off after padding", async () => {
+    for (const message of [
+      `bad ${SECRET.slice(0, 12)}\u0001${SECRET.slice(12)} and ${APP_KEY.slice(0, 9)}\n\t\u0007${APP_KEY.slice(9)}`,
+      // Each app key becomes one "…", so a secret past the end of a cut of the raw text moves into view.
+      `${APP_KEY.repeat(133)}${SECRET}`,
+    ]) {
+      fake.script('/api/send', { code: '3999', message });
+      const error = await providerError(provider().sendBatch(request()));
+      expect(error.code).toBe('3999');
+      expect(error.message).toMatch(/^Umeng error 3999: /);
+      for (const text of [SECRET, APP_KEY]) {
+        for (const part of [text.slice(0, 6), text.slice(-6)]) expect(error.message).not.toContain(part);
+      }
+      expect(error.message).not.toMatch(/\p{Cc}/u);
+      expect(error.message.length).toBeLessThanOrEqual(250);
+    }
+  });
+
   test('a refused upload fails the batch with its mapped error', async () => {
     fake.script('/upload', { code: '2026' });
     const error = await providerError(provider().sendBatch(request({ devices: devices(501) })));
@@ -460,6 +478,33 @@ describe('errors', () => {
     fake.script('/api/send', { code: '4001', httpStatus: 500 });
     const error = await providerError(provider().sendBatch(request()));
     expect(error).toMatchObject({ code: '4001', retryable: true });
+  });
+
+  test('a redirect is not followed: the credentials and the receipt URL go nowhere else, the batch fails saying why', async () => {
+    const elsewhere: string[] = [];
+    const other = http.createServer((req, res) => {
+      elsewhere.push(`${req.method} ${req.url}`);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ret":"SUCCESS","data":{"msg_id":"stolen"}}');
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const { port } = other.address() as AddressInfo;
+    try {
+      for (const status of [307, 308, 302] as const) {
+        for (const count of [3, 501]) {
+          const path = count > 500 ? '/upload' : '/api/send';
+          fake.script(path, { redirect: status, location: `http://127.0.0.1:${port}${path}` });
+          const error = await providerError(provider().sendBatch(request({ devices: devices(count) })));
+          expect(error).toMatchObject({ code: `HTTP_${status}`, retryable: false });
+          expect(error.message).toContain(`redirect (HTTP ${status})`);
+          expect(error.message).toContain('not followed');
+        }
+      }
+      expect(elsewhere).toEqual([]);
+      expect(fake.sends).toHaveLength(0);
+    } finally {
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
   });
 
   test('HTTP 404 means a wrong base URL and is not retried', async () => {

@@ -19,6 +19,7 @@ import {
   type Provider,
   ProviderConfigSchema,
   readProviderConfig,
+  sameProviderConfig,
 } from './provider-config.ts';
 
 const PlatformSchema = Type.Union([Type.Literal('ios'), Type.Literal('android')]);
@@ -237,10 +238,13 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       ) {
         assertMayWriteCredentials(workspace, row.provider);
       }
-      const providerConfig =
+      const checked =
         body.providerConfig === undefined
           ? undefined
           : checkProviderConfig(row.provider, body.providerConfig, { stored, urlAllowlist });
+      // A config sent back unchanged is not written: rewriting it would put back the values this
+      // request read over a change an owner made meanwhile.
+      const providerConfig = checked && !sameProviderConfig(checked, stored) ? checked : undefined;
       await store.updateApp(workspace.id, row.id, {
         ...(body.name !== undefined && { name: body.name.trim() }),
         ...(providerConfig !== undefined && { provider_config: JSON.stringify(providerConfig) }),

@@ -222,6 +222,11 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/** Whether two provider configs hold the same fields and values (key order aside). */
+export function sameProviderConfig(a: ProviderConfig, b: ProviderConfig): boolean {
+  return canonical(a) === canonical(b);
+}
+
 /**
  * Whether writing `input` as the provider config changes the provider's credentials: any config of a
  * provider that takes credentials on create (`stored` absent), any difference from `stored` on a

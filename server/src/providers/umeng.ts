@@ -132,13 +132,15 @@ const REMOTE_CODE = /^[A-Za-z0-9_.-]{1,32}$/;
 
 /**
  * Umeng's `error_msg` as it may be copied into a batch or task error: control characters removed,
- * every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…) replaced
- * by "…", at most `REMOTE_MESSAGE_MAX_CHARS`. Whatever answers at an app's address,
- * it cannot read the request back through the task.
+ * then every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…)
+ * replaced by "…" in the whole text, and only then cut to `REMOTE_MESSAGE_MAX_CHARS`. In this order,
+ * a request text split by control characters is joined again before it is looked for, and no cut can
+ * leave a part of one. Whatever answers at an app's address, it cannot read the request back through
+ * the task.
  */
 function remoteMessage(raw: string, requestTexts: readonly string[]): string {
   // \p{Cc}: control characters (line breaks, escapes) that would garble a task's failure reason.
-  let message = raw.slice(0, 16 * REMOTE_MESSAGE_MAX_CHARS).replace(/\p{Cc}+/gu, ' ');
+  let message = raw.replace(/\p{Cc}+/gu, '');
   for (const part of requestTexts) message = message.split(part).join('…');
   message = message.trim();
   return message.length > REMOTE_MESSAGE_MAX_CHARS
@@ -306,6 +308,9 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
         headers: { 'content-type': 'application/json' },
         body,
         signal: controller.signal,
+        // A redirect would send the app key, the signature and the receipt URL with its secret to
+        // whatever address it names, past the allowlist: it is read as an answer instead (readAnswer).
+        redirect: 'manual',
       });
       status = response.status;
       raw = await response.text();
@@ -357,6 +362,14 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     }
     if (isObject(parsed) && parsed.ret === 'SUCCESS' && status >= 200 && status < 300) {
       return { ok: true, data, clean };
+    }
+    if (status >= 300 && status < 400) {
+      throw new ProviderError(
+        `HTTP_${status}`,
+        `Umeng answered ${path} with a redirect (HTTP ${status}), which is not followed: the request carries ` +
+          "the app's credentials — check the app's Umeng base URL",
+        false,
+      );
     }
     if (status === 429) {
       throw new ProviderError('HTTP_429', `Umeng answered ${path} with HTTP 429 (too many requests)`, true);

@@ -9,10 +9,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError } from '../config.ts';
-
-/** Bytes of a secret key (AES-256). */
-export const SECRET_KEY_BYTES = 32;
+import { ConfigError, SECRET_KEY_BYTES } from '../config.ts';
 
 /** Name of the key file made in the data folder when `PUSHBOARD_SECRET_KEY` is unset. */
 export const KEY_FILE_NAME = 'secret.key';

@@ -4,12 +4,16 @@
  * are sealed by the store itself (SPEC §9), so that no reader or writer can forget to.
  *
  * `SealedColumnsPlugin` is a Kysely plugin on the store's connection: it seals these columns in every
- * INSERT into and UPDATE of `apps` built with the query builder, and opens them in every result row
- * that carries them under their own names (`selectAll`, `select('receipt_secret')`,
- * `apps.provider_config`). Code above the store therefore always sees secrets in clear; the database
- * file and rows never hold them in clear. Two limits, kept by the code: secrets are written through
- * the query builder only (never raw `sql`), and read under their column names (an `as` alias is not
- * opened). `sdk_key` stays in clear: it is the identifier receipts are looked up by.
+ * INSERT into and UPDATE of `apps` built with the query builder — `INSERT … VALUES`, the `DO UPDATE
+ * SET` of an upsert, and `UPDATE … SET` whether the column is named bare or table-qualified, in an
+ * object or as `.set(column, value)` — and opens them in every result row that carries them under
+ * their own names (`selectAll`, `select('receipt_secret')`, `apps.provider_config`). A secret that
+ * cannot be sealed on the way, because it is not a value (`INSERT … SELECT`, a copied column, an
+ * `excluded.` reference), makes the query throw rather than store it in clear. Code above the store
+ * therefore always sees secrets in clear; the database file and rows never hold them in clear. Two
+ * limits, kept by the code: secrets are written through the query builder only (never raw `sql`), and
+ * read under their column names (an `as` alias is not opened). `sdk_key` stays in clear: it is the
+ * identifier receipts are looked up by.
  *
  * Older databases hold these columns in clear: such values are read as they are, and
  * `sealStoredSecrets` (run by every start after the migrations) seals them in place. A migration could
@@ -25,6 +29,7 @@ import {
   type PluginTransformResultArgs,
   PrimitiveValueListNode,
   type QueryResult,
+  ReferenceNode,
   type RootOperationNode,
   TableNode,
   type UnknownRow,
@@ -48,7 +53,14 @@ function tableName(node: OperationNode | undefined): string | undefined {
 }
 
 function columnName(node: OperationNode): string | undefined {
-  return ColumnNode.is(node) ? node.column.name : undefined;
+  if (ColumnNode.is(node)) return node.column.name;
+  // `.set('sdk_secret', v)` and `apps.sdk_secret` wrap the column in a reference.
+  if (ReferenceNode.is(node) && ColumnNode.is(node.column)) return node.column.column.name;
+  return undefined;
+}
+
+function isSealedColumn(node: OperationNode): boolean {
+  return SEALED_COLUMNS.has(columnName(node) ?? '');
 }
 
 /** Seals and opens the sealed columns of `apps` (see the module comment). */
@@ -60,23 +72,32 @@ export class SealedColumnsPlugin implements KyselyPlugin {
   }
 
   transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
-    if (node.kind === 'InsertQueryNode' && tableName(node.into) === SEALED_TABLE && node.values) {
-      const sealed = (node.columns ?? []).map((column) => SEALED_COLUMNS.has(columnName(column) ?? ''));
-      if (!sealed.includes(true) || node.values.kind !== 'ValuesNode') return node;
-      const rows = (node.values as ValuesNode).values.map((row) =>
-        row.kind === 'PrimitiveValueListNode'
-          ? PrimitiveValueListNode.create(row.values.map((v, i) => (sealed[i] ? this.#seal(v) : v)))
-          : ValueListNode.create(row.values.map((v, i) => (sealed[i] ? this.#sealNode(v) : v))),
-      );
-      return { ...node, values: ValuesNode.create(rows) };
+    if (node.kind === 'InsertQueryNode' && tableName(node.into) === SEALED_TABLE) {
+      const sealed = (node.columns ?? []).map(isSealedColumn);
+      let inserted = node;
+      if (node.values && sealed.includes(true)) {
+        if (!ValuesNode.is(node.values)) {
+          // INSERT … SELECT: the secrets come from a query and cannot be sealed on the way.
+          throw new Error(`apps secrets must be inserted as values, not from a ${node.values.kind}`);
+        }
+        const rows = node.values.values.map((row) =>
+          row.kind === 'PrimitiveValueListNode'
+            ? PrimitiveValueListNode.create(row.values.map((v, i) => (sealed[i] ? this.#seal(v) : v)))
+            : ValueListNode.create(row.values.map((v, i) => (sealed[i] ? this.#sealNode(v) : v))),
+        );
+        inserted = { ...inserted, values: ValuesNode.create(rows) };
+      }
+      const onConflict = node.onConflict;
+      if (onConflict?.updates) {
+        inserted = {
+          ...inserted,
+          onConflict: { ...onConflict, updates: this.#sealUpdates(onConflict.updates) },
+        };
+      }
+      return inserted;
     }
     if (node.kind === 'UpdateQueryNode' && tableName(node.table) === SEALED_TABLE && node.updates) {
-      const updates = node.updates.map((update) =>
-        SEALED_COLUMNS.has(columnName(update.column) ?? '')
-          ? ColumnUpdateNode.create(update.column, this.#sealNode(update.value))
-          : update,
-      );
-      return { ...node, updates };
+      return { ...node, updates: this.#sealUpdates(node.updates) };
     }
     return node;
   }
@@ -94,6 +115,14 @@ export class SealedColumnsPlugin implements KyselyPlugin {
       return opened;
     });
     return { ...result, rows };
+  }
+
+  #sealUpdates(updates: readonly ColumnUpdateNode[]): ColumnUpdateNode[] {
+    return updates.map((update) =>
+      isSealedColumn(update.column)
+        ? ColumnUpdateNode.create(update.column, this.#sealNode(update.value))
+        : update,
+    );
   }
 
   #seal(value: unknown): unknown {
