@@ -4,15 +4,12 @@
  * the provider twice, and every matched device has exactly one result.
  */
 import { once } from 'node:events';
-import { afterEach, expect, test } from 'vitest';
-import { statisticsViolations } from '../src/domain/statistics.ts';
-import { openStoreOf, storeEnvFor } from './backends.ts';
-import { readTask } from './dispatch-fixtures.ts';
+import { afterEach, test } from 'vitest';
+import { storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 import {
   baseUrlOf,
-  call,
-  expectSentOnce,
+  expectCompletesOnRestart,
   killAll,
   LISTENING,
   sendToDemoAudience,
@@ -56,39 +53,5 @@ test('kill -9 mid-send, then restart: the task completes, nothing handed twice, 
   first.child.kill('SIGKILL');
   await once(first.child, 'exit');
 
-  const killed = await openStoreOf(await storeEnvFor(dir));
-  const midway = await readTask(killed, send.taskId);
-  await killed.destroy();
-  expect(midway.status).toBe('sending');
-  expect(midway.counts.pending).toBeGreaterThan(0);
-  expect(statisticsViolations(midway.counts, { platform: 'android', status: 'sending' })).toEqual([]);
-
-  const second = await serve(dir);
-  const { token } = await call<{ token: string }>(baseUrlOf(second), null, 'POST', '/api/v1/auth/login', {
-    username: 'admin',
-    password: PASSWORD,
-  });
-  const task = await watchTask(
-    baseUrlOf(second),
-    token,
-    send.taskId,
-    (task) => task.status === 'completed' || task.status === 'failed',
-    50,
-  );
-  expect(task.status).toBe('completed');
-  expect(task.statistics).toMatchObject({
-    plannedSends: 60_000,
-    unmatched: 20_000,
-    totalSent: 40_000,
-    pending: 0,
-  });
-  second.child.kill('SIGTERM');
-  await once(second.child, 'exit');
-
-  const db = await openStoreOf(await storeEnvFor(dir));
-  try {
-    await expectSentOnce(db, send, 40_000);
-  } finally {
-    await db.destroy();
-  }
+  await expectCompletesOnRestart(dir, send, PASSWORD, () => serve(dir));
 });

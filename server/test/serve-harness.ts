@@ -4,12 +4,14 @@
  * check a finished send in the store (every matched device one result, every batch handed over once).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { statisticsViolations } from '../src/domain/statistics.ts';
 import type { Db } from '../src/storage/database.ts';
-import { expectConsistentSend } from './dispatch-fixtures.ts';
+import { openStoreOf, storeEnvFor } from './backends.ts';
+import { expectConsistentSend, readTask } from './dispatch-fixtures.ts';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/pushboard.js');
 
@@ -186,4 +188,51 @@ export async function expectSentOnce(db: Db, send: DemoSend, devices: number): P
   const bySeq = new Map(batches.map((b) => [`${send.taskId}-${b.seq}`, b.device_count]));
   for (const row of accepted) expect(row.device_count).toBe(bySeq.get(row.batch_id));
   expect(accepted.reduce((sum, b) => sum + b.device_count, 0)).toBe(devices);
+}
+
+/**
+ * Checks that a demo send (40,000 matched devices of 60,000) stopped midway in `dir`'s store — still
+ * `sending`, devices pending, its counters consistent — completes once `restart()` serves that store
+ * again, with every matched device sent exactly once. The restarted server is stopped afterwards.
+ */
+export async function expectCompletesOnRestart(
+  dir: string,
+  send: DemoSend,
+  password: string,
+  restart: () => Promise<ServeProcess>,
+): Promise<void> {
+  const stopped = await openStoreOf(await storeEnvFor(dir));
+  const midway = await readTask(stopped, send.taskId);
+  await stopped.destroy();
+  expect(midway.status).toBe('sending');
+  expect(midway.counts.pending).toBeGreaterThan(0);
+  expect(statisticsViolations(midway.counts, { platform: 'android', status: 'sending' })).toEqual([]);
+
+  const second = await restart();
+  const { token } = await call<{ token: string }>(baseUrlOf(second), null, 'POST', '/api/v1/auth/login', {
+    username: 'admin',
+    password,
+  });
+  const task = await watchTask(
+    baseUrlOf(second),
+    token,
+    send.taskId,
+    (t) => t.status === 'completed' || t.status === 'failed',
+    50,
+  );
+  expect(task.status).toBe('completed');
+  expect(task.statistics).toMatchObject({
+    plannedSends: 60_000,
+    unmatched: 20_000,
+    totalSent: 40_000,
+    pending: 0,
+  });
+  second.child.kill('SIGTERM');
+  await once(second.child, 'exit');
+  const db = await openStoreOf(await storeEnvFor(dir));
+  try {
+    await expectSentOnce(db, send, 40_000);
+  } finally {
+    await db.destroy();
+  }
 }

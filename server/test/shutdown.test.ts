@@ -8,13 +8,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { afterEach, expect, onTestFinished, test } from 'vitest';
-import { openStoreOf, storeEnvFor } from './backends.ts';
-import { readTask } from './dispatch-fixtures.ts';
+import { storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 import {
   baseUrlOf,
-  call,
-  expectSentOnce,
+  expectCompletesOnRestart,
   killAll,
   LISTENING,
   type ServeProcess,
@@ -65,44 +63,6 @@ async function sendUnderWay(server: ServeProcess) {
   return send;
 }
 
-/** Restarts on `dir`'s store and checks that the task completes with every device sent once. */
-async function expectCompletesOnRestart(dir: string, send: Awaited<ReturnType<typeof sendUnderWay>>) {
-  const stopped = await openStoreOf(await storeEnvFor(dir));
-  const midway = await readTask(stopped, send.taskId);
-  await stopped.destroy();
-  // Stopped in the middle: the rest is for the next start.
-  expect(midway.status).toBe('sending');
-  expect(midway.counts.pending).toBeGreaterThan(0);
-
-  const second = await serve(dir);
-  const { token } = await call<{ token: string }>(baseUrlOf(second), null, 'POST', '/api/v1/auth/login', {
-    username: 'admin',
-    password: PASSWORD,
-  });
-  const task = await watchTask(
-    baseUrlOf(second),
-    token,
-    send.taskId,
-    (t) => t.status === 'completed' || t.status === 'failed',
-    50,
-  );
-  expect(task.status).toBe('completed');
-  expect(task.statistics).toMatchObject({
-    plannedSends: 60_000,
-    unmatched: 20_000,
-    totalSent: 40_000,
-    pending: 0,
-  });
-  second.child.kill('SIGTERM');
-  await once(second.child, 'exit');
-  const db = await openStoreOf(await storeEnvFor(dir));
-  try {
-    await expectSentOnce(db, send, 40_000);
-  } finally {
-    await db.destroy();
-  }
-}
-
 test('SIGTERM mid-send exits within 10 s with code 0, and a restart sends every device exactly once', async () => {
   const dir = tempDir();
   const first = await serve(dir);
@@ -113,7 +73,7 @@ test('SIGTERM mid-send exits within 10 s with code 0, and a restart sends every 
   console.info(`SIGTERM under load: exited after ${ms} ms with code ${code}`);
   expect(code).toBe(0);
   expect(ms).toBeLessThan(EXIT_BOUND_MS);
-  await expectCompletesOnRestart(dir, send);
+  await expectCompletesOnRestart(dir, send, PASSWORD, () => serve(dir));
 });
 
 test('a second SIGTERM ends the process at once and loses nothing', async () => {
@@ -127,7 +87,7 @@ test('a second SIGTERM ends the process at once and loses nothing', async () => 
   const { ms } = await exited;
   console.info(`second SIGTERM: exited after ${ms} ms`);
   expect(ms).toBeLessThan(2000);
-  await expectCompletesOnRestart(dir, send);
+  await expectCompletesOnRestart(dir, send, PASSWORD, () => serve(dir));
 });
 
 test('a SIGTERM to `npm start` reaches the server, which exits', async () => {
