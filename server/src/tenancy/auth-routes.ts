@@ -6,13 +6,15 @@
  * parallel attempts get no further than sequential ones and several processes share the counts.
  * After `USER_FREE_ATTEMPTS` failures for a username from one address (or `ADDRESS_FREE_ATTEMPTS`
  * from one address for any usernames) each further attempt must wait twice as long as the previous
- * one, up to `MAX_LOCKOUT_S`. Attempts from one address never slow down another address. A success
+ * one, up to `MAX_LOCKOUT_S`. An IPv6 client is counted by its /64 network (`throttleAddress`).
+ * Attempts from one address never slow down another address. A success
  * clears its (username, address) count and gives back its address attempt.
  *
  * The client IP is Fastify's `request.ip`: the peer address, or behind a proxy listed in
  * `PUSHBOARD_TRUST_PROXY` the client its `X-Forwarded-For` names (never read from other peers: a
  * direct client could forge that header and pick the address it is counted under).
  */
+import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
@@ -42,11 +44,44 @@ export function loginWaitSeconds(
   return Math.max(0, Math.ceil(lockout - elapsed));
 }
 
+/** The eight 16-bit groups of a valid IPv6 address, each as four lower-case hex digits. */
+function ipv6Groups(ip: string): string[] {
+  let text = ip.toLowerCase();
+  // An embedded IPv4 tail (`::ffff:10.0.0.1`) is two groups written in dotted decimal.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = Array.from({ length: 8 - left.length - right.length }, () => '0');
+  return [...left, ...zeros, ...right].map((group) => group.padStart(4, '0'));
+}
+
+/**
+ * The address a login attempt is counted under: an IPv4 address (also written IPv4-mapped,
+ * `::ffff:a.b.c.d`) by itself, an IPv6 address by its /64 network — one subscriber or host holds a
+ * whole /64, so counting its 2^64 addresses apart would give it unlimited guesses.
+ */
+export function throttleAddress(ip: string): string {
+  const address = ip.replace(/%.*$/, ''); // a zone (`fe80::1%eth0`) names an interface, not a host
+  if (!isIPv6(address)) return ip;
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((g) => g === '0000') && groups[5] === 'ffff') {
+    const [high, low] = [Number.parseInt(groups[6] ?? '0', 16), Number.parseInt(groups[7] ?? '0', 16)];
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
+
 /** The throttle keys of one login attempt, with their free attempts, in the order they are counted. */
 function throttleKeys(username: string, ip: string): { key: string; free: number }[] {
+  const address = throttleAddress(ip);
   return [
-    { key: JSON.stringify(['user', ip, username]), free: USER_FREE_ATTEMPTS },
-    { key: JSON.stringify(['ip', ip]), free: ADDRESS_FREE_ATTEMPTS },
+    { key: JSON.stringify(['user', address, username]), free: USER_FREE_ATTEMPTS },
+    { key: JSON.stringify(['ip', address]), free: ADDRESS_FREE_ATTEMPTS },
   ];
 }
 
