@@ -144,6 +144,30 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       expect(await store.findLiveToken('h1', T1)).toBeUndefined();
     });
 
+    test('a user change and the end of their sessions are written together, or neither is', async () => {
+      const store = createTenancyStore(h.db);
+      await store.insertUser({
+        id: 'usr_1',
+        username: 'amy',
+        password_hash: 'old',
+        is_admin: 0,
+        created_at: T0,
+      });
+      for (const id of ['tok_a', 'tok_b', 'tok_c']) {
+        await store.insertToken(
+          tokenRow(id, { kind: 'session', user_id: 'usr_1', workspace_id: null, role: null }),
+        );
+      }
+      expect(await store.updateUserEndingSessions('usr_1', { password_hash: 'new' }, T1, 'tok_c')).toBe(2);
+      expect((await store.findUser('usr_1'))?.password_hash).toBe('new');
+      expect(await store.findLiveToken('hash-tok_a', T1)).toBeUndefined();
+      expect((await store.findLiveToken('hash-tok_c', T1))?.token.id).toBe('tok_c');
+      // A revocation that fails (here: the token table is gone) takes the user change back with it.
+      await h.db.schema.dropTable('access_tokens').execute();
+      await expect(store.updateUserEndingSessions('usr_1', { password_hash: 'newer' }, T2)).rejects.toThrow();
+      expect((await store.findUser('usr_1'))?.password_hash).toBe('new');
+    });
+
     test('login attempts are counted until a key must wait, given back and cleared', async () => {
       const store = createTenancyStore(h.db);
       const t0 = Date.parse(T0);

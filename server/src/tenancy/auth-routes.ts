@@ -282,11 +282,12 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
       if (!user) {
         throw new AppError('CURRENT_PASSWORD_WRONG', 'currentPassword is not your current password.');
       }
-      await store.updateUser(user.id, {
-        password_hash: await hashPassword(newPassword),
-        password_change_required: 0,
-      });
-      await store.revokeUserSessions(user.id, now.toISOString(), caller.tokenId);
+      await store.updateUserEndingSessions(
+        user.id,
+        { password_hash: await hashPassword(newPassword), password_change_required: 0 },
+        now.toISOString(),
+        caller.tokenId,
+      );
       return reply.status(204).send(null);
     },
   );

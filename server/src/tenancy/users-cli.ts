@@ -42,8 +42,11 @@ export function registerUserCommands(program: Command, configFor: (extra?: Confi
         const store = createTenancyStore(db);
         const user = await store.findUserByUsername(username);
         if (!user) throw new AppError('USER_NOT_FOUND', `There is no user "${username}".`);
-        await store.updateUser(user.id, { password_hash: await hashPassword(password) });
-        const ended = await store.revokeUserSessions(user.id, new Date().toISOString());
+        const ended = await store.updateUserEndingSessions(
+          user.id,
+          { password_hash: await hashPassword(password) },
+          new Date().toISOString(),
+        );
         if (!options.passwordStdin) process.stdout.write(`${password}\n`);
         process.stderr.write(
           `password of "${username}" reset; ${ended} session${ended === 1 ? '' : 's'} ended` +

@@ -231,8 +231,9 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       const changes: UserChanges = {};
       if (password !== undefined) changes.password_hash = await hashPassword(password);
       if (disabled !== undefined) changes.disabled_at = disabled ? (user.disabled_at ?? now) : null;
-      await store.updateUser(user.id, changes);
-      if (password !== undefined || disabled === true) await store.revokeUserSessions(user.id, now);
+      if (password !== undefined || disabled === true)
+        await store.updateUserEndingSessions(user.id, changes, now);
+      else await store.updateUser(user.id, changes);
       return userView({ ...user, ...changes });
     },
   );
