@@ -174,7 +174,22 @@ describe('the instance admin manages users', () => {
 });
 
 describe('a generated first-start password', () => {
-  test('must be changed before anything but /auth/me, /auth/password and /auth/logout', async () => {
+  test('a user who must change their password may still end all their sessions', async () => {
+    const other = await t.login('admin', ADMIN_PASSWORD);
+    await t.db
+      .updateTable('users')
+      .set({ password_change_required: 1 })
+      .where('username', '=', 'admin')
+      .execute();
+    const res = await t.request(t.adminToken, { method: 'DELETE', url: '/api/v1/auth/sessions' });
+    expect(res.statusCode).toBe(204);
+    for (const token of [t.adminToken, other]) {
+      const me = await t.request(token, { method: 'GET', url: '/api/v1/auth/me' });
+      expect(me.statusCode).toBe(401);
+    }
+  });
+
+  test('must be changed before anything but /auth/me, /auth/password, /auth/logout and DELETE /auth/sessions', async () => {
     const dir = tempDir();
     const store = await openTestStore(dir);
     const boot = await bootstrapTenancy(store.db, undefined, new Date());

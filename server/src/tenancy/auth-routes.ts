@@ -171,7 +171,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         description:
           'Failed attempts are counted per (username, client address) and per client address; past the free ' +
           'attempts the caller must wait (429 with Retry-After). `passwordChangeRequired` means the session ' +
-          'may only call /auth/me, /auth/password and /auth/logout until the password is changed.',
+          'may only call /auth/me, /auth/password, /auth/logout and DELETE /auth/sessions until the password is changed.',
         security: [],
         body: Type.Object(
           {
