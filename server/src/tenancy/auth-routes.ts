@@ -130,8 +130,16 @@ async function checkPassword(
   now: Date,
 ) {
   await reserveAttempt(store, username, request.ip, now);
-  const user = await store.findUserByUsername(username);
-  const valid = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  let user: Awaited<ReturnType<TenancyStore['findUserByUsername']>>;
+  let valid: boolean;
+  try {
+    user = await store.findUserByUsername(username);
+    valid = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  } catch (error) {
+    // No password was checked (the check queue was full, or the store failed): the attempt is given back.
+    for (const { key } of throttleKeys(username, request.ip)) await store.refundLoginAttempt(key);
+    throw error;
+  }
   if (!user || !valid) return undefined;
   await attemptSucceeded(store, username, request.ip);
   if (isOutdatedHash(user.password_hash)) {
@@ -170,7 +178,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         summary: 'Exchange a username and password for a bearer token.',
         description:
           'Failed attempts are counted per (username, client address) and per client address; past the free ' +
-          'attempts the caller must wait (429 with Retry-After). `passwordChangeRequired` means the session ' +
+          'attempts the caller must wait (429 with Retry-After; also, uncounted, while the server checks too many passwords at once). `passwordChangeRequired` means the session ' +
           'may only call /auth/me, /auth/password, /auth/logout and DELETE /auth/sessions until the password is changed.',
         security: [],
         body: Type.Object(
