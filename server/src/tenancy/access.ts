@@ -23,6 +23,13 @@ export type Principal =
     }
   | { kind: 'api'; tokenId: string; workspaceId: string; role: Role; createdBy: string | null };
 
+/** The calling user, or 403 `FORBIDDEN` for an API token: `what` names what tokens cannot do. */
+export function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
+  if (principal.kind !== 'user')
+    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
+  return principal;
+}
+
 /** The workspace a workspace-scoped request addresses, with the caller's role in it. */
 export interface WorkspaceContext {
   id: string;

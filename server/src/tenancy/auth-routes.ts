@@ -20,7 +20,7 @@ import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
-import type { Principal } from './access.ts';
+import { requireUser } from './access.ts';
 import { decoyHash, hashPassword, isOutdatedHash, PASSWORD_MIN_LENGTH, verifyPassword } from './passwords.ts';
 import { MAX_LOCKOUT_S, type TenancyStore } from './tenancy-store.ts';
 
@@ -151,13 +151,6 @@ async function checkPassword(
     }
   }
   return user;
-}
-
-/** The calling user, or 403 for an API token. */
-function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
-  if (principal.kind !== 'user')
-    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
-  return principal;
 }
 
 /** A new password as the password policy wants it. */
