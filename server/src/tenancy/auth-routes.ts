@@ -21,7 +21,14 @@ import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import { requireUser } from './access.ts';
-import { decoyHash, hashPassword, isOutdatedHash, PASSWORD_MIN_LENGTH, verifyPassword } from './passwords.ts';
+import {
+  decoyHash,
+  hashPassword,
+  isOutdatedHash,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  verifyPassword,
+} from './passwords.ts';
 import { MAX_LOCKOUT_S, type TenancyStore } from './tenancy-store.ts';
 
 /** Failed logins for one username from one address before attempts are slowed down. */
@@ -153,10 +160,10 @@ async function checkPassword(
   return user;
 }
 
-/** A new password as the password policy wants it. */
+/** A new password as the password policy wants it (over HTTP and in `pushboard users`). */
 export const NewPassword = Type.String({
   minLength: PASSWORD_MIN_LENGTH,
-  maxLength: 1000,
+  maxLength: PASSWORD_MAX_LENGTH,
   description: `At least ${PASSWORD_MIN_LENGTH} characters.`,
 });
 
@@ -177,7 +184,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         body: Type.Object(
           {
             username: Type.String({ minLength: 1, maxLength: 100 }),
-            password: Type.String({ minLength: 1, maxLength: 1000 }),
+            password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
           },
           { additionalProperties: false },
         ),
@@ -259,7 +266,10 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         tags: ['auth'],
         summary: "Change the calling user's password; ends the user's other sessions.",
         body: Type.Object(
-          { currentPassword: Type.String({ minLength: 1, maxLength: 1000 }), newPassword: NewPassword },
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+            newPassword: NewPassword,
+          },
           { additionalProperties: false },
         ),
         response: {

@@ -13,6 +13,8 @@ import { AppError } from '../errors.ts';
 
 /** Shortest password a user may choose (creating, changing or resetting one). */
 export const PASSWORD_MIN_LENGTH = 12;
+/** Longest password a user may choose (a bound on the work of hashing it). */
+export const PASSWORD_MAX_LENGTH = 1000;
 
 /** Password hashes or checks one process runs at the same time. */
 export const PASSWORD_CHECK_CONCURRENCY = 2;
