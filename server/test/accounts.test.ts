@@ -4,10 +4,11 @@
  * before anything else.
  */
 import fs from 'node:fs';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
-import { openTestStore } from './backends.ts';
+import { openTestStore, SCALED } from './backends.ts';
 import { ADMIN_PASSWORD, createTestInstance, type TestInstance, tempDir } from './helpers.ts';
 
 let t: TestInstance;
@@ -17,6 +18,22 @@ beforeEach(async () => {
 afterEach(async () => {
   await t.close();
 });
+
+/**
+ * Makes the store refuse every revocation of a session from now on (a trigger that fails the
+ * statement), as a write that fails half-way through a change would.
+ */
+async function refuseRevocations() {
+  if (SCALED) {
+    await sql`create function refuse_revocation() returns trigger language plpgsql as $$
+      begin raise exception 'revocation refused'; end $$`.execute(t.db);
+    await sql`create trigger refuse_revocation before update of revoked_at on access_tokens
+      for each row execute function refuse_revocation()`.execute(t.db);
+  } else {
+    await sql`create trigger refuse_revocation before update of revoked_at on access_tokens
+      begin select raise(abort, 'revocation refused'); end`.execute(t.db);
+  }
+}
 
 const get = (token: string) => t.request(token, { method: 'GET', url: '/api/v1/workspaces' });
 
@@ -69,6 +86,34 @@ describe('changing one’s password', () => {
     expect(res.statusCode).toBe(204);
     expect((await get(t.adminToken)).statusCode).toBe(401);
     expect((await get(other)).statusCode).toBe(401);
+  });
+});
+
+describe('a change of password or account is one write with the end of the sessions', () => {
+  test('when the sessions cannot be ended, changing one’s password changes nothing', async () => {
+    const other = await t.login('admin', ADMIN_PASSWORD);
+    await refuseRevocations();
+    const res = await t.request(t.adminToken, {
+      method: 'POST',
+      url: '/api/v1/auth/password',
+      body: { currentPassword: ADMIN_PASSWORD, newPassword: 'a-brand-new-password' },
+    });
+    expect(res.statusCode).toBe(500);
+    // Before, the new password was stored while the old sessions lived on.
+    expect((await get(other)).statusCode).toBe(200);
+    await t.login('admin', ADMIN_PASSWORD);
+  });
+
+  test('when the sessions cannot be ended, an admin reset or disable changes nothing', async () => {
+    await createUser('erin', 'erin-password-1');
+    const session = await t.login('erin', 'erin-password-1');
+    await refuseRevocations();
+    for (const body of [{ password: 'erin-password-2' }, { disabled: true }]) {
+      const res = await t.request(t.adminToken, { method: 'PATCH', url: '/api/v1/users/erin', body });
+      expect(res.statusCode).toBe(500);
+    }
+    expect((await get(session)).statusCode).toBe(200);
+    await t.login('erin', 'erin-password-1');
   });
 });
 
@@ -129,7 +174,22 @@ describe('the instance admin manages users', () => {
 });
 
 describe('a generated first-start password', () => {
-  test('must be changed before anything but /auth/me, /auth/password and /auth/logout', async () => {
+  test('a user who must change their password may still end all their sessions', async () => {
+    const other = await t.login('admin', ADMIN_PASSWORD);
+    await t.db
+      .updateTable('users')
+      .set({ password_change_required: 1 })
+      .where('username', '=', 'admin')
+      .execute();
+    const res = await t.request(t.adminToken, { method: 'DELETE', url: '/api/v1/auth/sessions' });
+    expect(res.statusCode).toBe(204);
+    for (const token of [t.adminToken, other]) {
+      const me = await t.request(token, { method: 'GET', url: '/api/v1/auth/me' });
+      expect(me.statusCode).toBe(401);
+    }
+  });
+
+  test('must be changed before anything but /auth/me, /auth/password, /auth/logout and DELETE /auth/sessions', async () => {
     const dir = tempDir();
     const store = await openTestStore(dir);
     const boot = await bootstrapTenancy(store.db, undefined, new Date());

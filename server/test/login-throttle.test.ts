@@ -81,6 +81,31 @@ describe('login throttling', () => {
   });
 });
 
+describe('IPv6 clients', () => {
+  test('addresses of one /64 are counted together, whatever their spelling; another /64 is not slowed down', async () => {
+    // One subscriber holds a whole /64: before, each of its 2^64 addresses had its own free attempts.
+    const sameNetwork = [
+      '2001:db8:1:2::1',
+      '2001:DB8:1:2::2',
+      '2001:0db8:0001:0002:0:0:0:3',
+      '2001:db8:1:2:ffff::9',
+    ];
+    for (let i = 0; i < USER_FREE_ATTEMPTS; i++) {
+      expect((await login('admin', `wrong-${i}`, sameNetwork[i % sameNetwork.length])).statusCode).toBe(401);
+    }
+    const blocked = await login('admin', ADMIN_PASSWORD, '2001:db8:1:2:abcd::77');
+    expect(blocked.statusCode).toBe(429);
+    expect(blocked.json().error.code).toBe('TOO_MANY_LOGIN_ATTEMPTS');
+    expect((await login('admin', ADMIN_PASSWORD, '2001:db8:1:3::1')).statusCode).toBe(200);
+  });
+
+  test('an IPv4-mapped IPv6 address is counted as its IPv4 address, each address apart', async () => {
+    for (let i = 0; i < USER_FREE_ATTEMPTS; i++) await login('admin', `wrong-${i}`, '10.0.0.9');
+    expect((await login('admin', ADMIN_PASSWORD, '::ffff:10.0.0.9')).statusCode).toBe(429);
+    expect((await login('admin', ADMIN_PASSWORD, '::ffff:10.0.0.10')).statusCode).toBe(200);
+  });
+});
+
 describe('forgetting', () => {
   test('retention deletes the counts of addresses that have not failed for a day, and keeps the others', async () => {
     for (let i = 0; i < 3; i++) await login('admin', `wrong-${i}`, '10.0.0.77');

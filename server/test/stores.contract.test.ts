@@ -10,7 +10,8 @@ import { createCampaignStore } from '../src/campaigns/campaign-store.ts';
 import type { AccessTokenRow, CampaignRow, SubCampaignRow } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrations/index.ts';
 import { createTaskStore } from '../src/tasks/task-store.ts';
-import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
+import { loginWaitSeconds, USER_FREE_ATTEMPTS } from '../src/tenancy/auth-routes.ts';
+import { createTenancyStore, MAX_LOCKOUT_S } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
 import { insertReadyAudience, taskRow } from './store-rows.ts';
 
@@ -142,6 +143,65 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
       expect((await store.findLiveToken('h3', T0))?.token.id).toBe('tok_future');
       await store.revokeToken('tok_live', T1);
       expect(await store.findLiveToken('h1', T1)).toBeUndefined();
+    });
+
+    test('a user change and the end of their sessions are written together, or neither is', async () => {
+      const store = createTenancyStore(h.db);
+      await store.insertUser({
+        id: 'usr_1',
+        username: 'amy',
+        password_hash: 'old',
+        is_admin: 0,
+        created_at: T0,
+      });
+      for (const id of ['tok_a', 'tok_b', 'tok_c']) {
+        await store.insertToken(
+          tokenRow(id, { kind: 'session', user_id: 'usr_1', workspace_id: null, role: null }),
+        );
+      }
+      expect(await store.updateUserEndingSessions('usr_1', { password_hash: 'new' }, T1, 'tok_c')).toBe(2);
+      expect((await store.findUser('usr_1'))?.password_hash).toBe('new');
+      expect(await store.findLiveToken('hash-tok_a', T1)).toBeUndefined();
+      expect((await store.findLiveToken('hash-tok_c', T1))?.token.id).toBe('tok_c');
+      // A revocation that fails (here: the token table is gone) takes the user change back with it.
+      await h.db.schema.dropTable('access_tokens').execute();
+      await expect(store.updateUserEndingSessions('usr_1', { password_hash: 'newer' }, T2)).rejects.toThrow();
+      expect((await store.findUser('usr_1'))?.password_hash).toBe('new');
+    });
+
+    test('the wait the SQL of reserveLoginAttempt imposes is the one loginWaitSeconds tells', async () => {
+      const store = createTenancyStore(h.db);
+      const t0 = Date.parse(T0);
+      const free = USER_FREE_ATTEMPTS;
+      for (const failures of [
+        1,
+        free - 1,
+        free,
+        free + 1,
+        free + 2,
+        free + 9,
+        free + 10,
+        free + 11,
+        free + 40,
+      ]) {
+        const wait = loginWaitSeconds(failures, new Date(t0), new Date(t0), free);
+        // Just before the wait is over, and when it is: the store must agree with the formula on both.
+        for (const elapsedMs of new Set([Math.max(0, wait * 1000 - 1), wait * 1000])) {
+          const key = `k-${failures}-${elapsedMs}`;
+          await h.db.insertInto('login_throttles').values({ key, failures, last_failure_ms: t0 }).execute();
+          const expected = loginWaitSeconds(failures, new Date(t0), new Date(t0 + elapsedMs), free) === 0;
+          expect({
+            failures,
+            elapsedMs,
+            counted: await store.reserveLoginAttempt(key, t0 + elapsedMs, free),
+          }).toEqual({
+            failures,
+            elapsedMs,
+            counted: expected,
+          });
+        }
+      }
+      expect(loginWaitSeconds(free + 10, new Date(t0), new Date(t0), free)).toBe(MAX_LOCKOUT_S);
     });
 
     test('login attempts are counted until a key must wait, given back and cleared', async () => {

@@ -23,6 +23,13 @@ export type Principal =
     }
   | { kind: 'api'; tokenId: string; workspaceId: string; role: Role; createdBy: string | null };
 
+/** The calling user, or 403 `FORBIDDEN` for an API token: `what` names what tokens cannot do. */
+export function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
+  if (principal.kind !== 'user')
+    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
+  return principal;
+}
+
 /** The workspace a workspace-scoped request addresses, with the caller's role in it. */
 export interface WorkspaceContext {
   id: string;
@@ -44,11 +51,15 @@ export const SESSION_IDLE_MS = 7 * 24 * 3600 * 1000;
  * must work on a store that cannot write (a full disk).
  */
 export const TOUCH_INTERVAL_MS = 60 * 1000;
-/** The routes a user who must change their password may call. */
+/**
+ * The routes a user who must change their password may call: besides changing it, seeing who they
+ * are and ending this session or all of them ("log out everywhere" after a leaked password).
+ */
 export const PASSWORD_CHANGE_ALLOWED = new Set([
   '/api/v1/auth/me',
   '/api/v1/auth/password',
   '/api/v1/auth/logout',
+  '/api/v1/auth/sessions',
 ]);
 
 /**

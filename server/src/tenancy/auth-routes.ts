@@ -6,20 +6,29 @@
  * parallel attempts get no further than sequential ones and several processes share the counts.
  * After `USER_FREE_ATTEMPTS` failures for a username from one address (or `ADDRESS_FREE_ATTEMPTS`
  * from one address for any usernames) each further attempt must wait twice as long as the previous
- * one, up to `MAX_LOCKOUT_S`. Attempts from one address never slow down another address. A success
+ * one, up to `MAX_LOCKOUT_S`. An IPv6 client is counted by its /64 network (`throttleAddress`).
+ * Attempts from one address never slow down another address. A success
  * clears its (username, address) count and gives back its address attempt.
  *
  * The client IP is Fastify's `request.ip`: the peer address, or behind a proxy listed in
  * `PUSHBOARD_TRUST_PROXY` the client its `X-Forwarded-For` names (never read from other peers: a
  * direct client could forge that header and pick the address it is counted under).
  */
+import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
-import type { Principal } from './access.ts';
-import { decoyHash, hashPassword, isOutdatedHash, PASSWORD_MIN_LENGTH, verifyPassword } from './passwords.ts';
+import { requireUser } from './access.ts';
+import {
+  decoyHash,
+  hashPassword,
+  isOutdatedHash,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  verifyPassword,
+} from './passwords.ts';
 import { MAX_LOCKOUT_S, type TenancyStore } from './tenancy-store.ts';
 
 /** Failed logins for one username from one address before attempts are slowed down. */
@@ -42,11 +51,44 @@ export function loginWaitSeconds(
   return Math.max(0, Math.ceil(lockout - elapsed));
 }
 
+/** The eight 16-bit groups of a valid IPv6 address, each as four lower-case hex digits. */
+function ipv6Groups(ip: string): string[] {
+  let text = ip.toLowerCase();
+  // An embedded IPv4 tail (`::ffff:10.0.0.1`) is two groups written in dotted decimal.
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (v4) {
+    const [a, b, c, d] = v4.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, v4.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = '', tail] = text.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const zeros = Array.from({ length: 8 - left.length - right.length }, () => '0');
+  return [...left, ...zeros, ...right].map((group) => group.padStart(4, '0'));
+}
+
+/**
+ * The address a login attempt is counted under: an IPv4 address (also written IPv4-mapped,
+ * `::ffff:a.b.c.d`) by itself, an IPv6 address by its /64 network — one subscriber or host holds a
+ * whole /64, so counting its 2^64 addresses apart would give it unlimited guesses.
+ */
+export function throttleAddress(ip: string): string {
+  const address = ip.replace(/%.*$/, ''); // a zone (`fe80::1%eth0`) names an interface, not a host
+  if (!isIPv6(address)) return ip;
+  const groups = ipv6Groups(address);
+  if (groups.slice(0, 5).every((g) => g === '0000') && groups[5] === 'ffff') {
+    const [high, low] = [Number.parseInt(groups[6] ?? '0', 16), Number.parseInt(groups[7] ?? '0', 16)];
+    return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  }
+  return `${groups.slice(0, 4).join(':')}::/64`;
+}
+
 /** The throttle keys of one login attempt, with their free attempts, in the order they are counted. */
 function throttleKeys(username: string, ip: string): { key: string; free: number }[] {
+  const address = throttleAddress(ip);
   return [
-    { key: JSON.stringify(['user', ip, username]), free: USER_FREE_ATTEMPTS },
-    { key: JSON.stringify(['ip', ip]), free: ADDRESS_FREE_ATTEMPTS },
+    { key: JSON.stringify(['user', address, username]), free: USER_FREE_ATTEMPTS },
+    { key: JSON.stringify(['ip', address]), free: ADDRESS_FREE_ATTEMPTS },
   ];
 }
 
@@ -95,8 +137,16 @@ async function checkPassword(
   now: Date,
 ) {
   await reserveAttempt(store, username, request.ip, now);
-  const user = await store.findUserByUsername(username);
-  const valid = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  let user: Awaited<ReturnType<TenancyStore['findUserByUsername']>>;
+  let valid: boolean;
+  try {
+    user = await store.findUserByUsername(username);
+    valid = await verifyPassword(password, user?.password_hash ?? (await decoyHash()));
+  } catch (error) {
+    // No password was checked (the check queue was full, or the store failed): the attempt is given back.
+    for (const { key } of throttleKeys(username, request.ip)) await store.refundLoginAttempt(key);
+    throw error;
+  }
   if (!user || !valid) return undefined;
   await attemptSucceeded(store, username, request.ip);
   if (isOutdatedHash(user.password_hash)) {
@@ -110,17 +160,10 @@ async function checkPassword(
   return user;
 }
 
-/** The calling user, or 403 for an API token. */
-function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
-  if (principal.kind !== 'user')
-    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
-  return principal;
-}
-
-/** A new password as the password policy wants it. */
+/** A new password as the password policy wants it (over HTTP and in `pushboard users`). */
 export const NewPassword = Type.String({
   minLength: PASSWORD_MIN_LENGTH,
-  maxLength: 1000,
+  maxLength: PASSWORD_MAX_LENGTH,
   description: `At least ${PASSWORD_MIN_LENGTH} characters.`,
 });
 
@@ -135,13 +178,13 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         summary: 'Exchange a username and password for a bearer token.',
         description:
           'Failed attempts are counted per (username, client address) and per client address; past the free ' +
-          'attempts the caller must wait (429 with Retry-After). `passwordChangeRequired` means the session ' +
-          'may only call /auth/me, /auth/password and /auth/logout until the password is changed.',
+          'attempts the caller must wait (429 with Retry-After; also, uncounted, while the server checks too many passwords at once). `passwordChangeRequired` means the session ' +
+          'may only call /auth/me, /auth/password, /auth/logout and DELETE /auth/sessions until the password is changed.',
         security: [],
         body: Type.Object(
           {
             username: Type.String({ minLength: 1, maxLength: 100 }),
-            password: Type.String({ minLength: 1, maxLength: 1000 }),
+            password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
           },
           { additionalProperties: false },
         ),
@@ -223,7 +266,10 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
         tags: ['auth'],
         summary: "Change the calling user's password; ends the user's other sessions.",
         body: Type.Object(
-          { currentPassword: Type.String({ minLength: 1, maxLength: 1000 }), newPassword: NewPassword },
+          {
+            currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }),
+            newPassword: NewPassword,
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -247,11 +293,12 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStor
       if (!user) {
         throw new AppError('CURRENT_PASSWORD_WRONG', 'currentPassword is not your current password.');
       }
-      await store.updateUser(user.id, {
-        password_hash: await hashPassword(newPassword),
-        password_change_required: 0,
-      });
-      await store.revokeUserSessions(user.id, now.toISOString(), caller.tokenId);
+      await store.updateUserEndingSessions(
+        user.id,
+        { password_hash: await hashPassword(newPassword), password_change_required: 0 },
+        now.toISOString(),
+        caller.tokenId,
+      );
       return reply.status(204).send(null);
     },
   );

@@ -5,15 +5,26 @@
  * first format, `scrypt$<salt>$<hash>`, were made with Node's defaults (N=2^14, r=8, p=1).
  *
  * One check at N=2^17 takes 128 MiB and about a third of a second of one core, so at most
- * `PASSWORD_CHECK_CONCURRENCY` run at once in a process; the others wait their turn (SPEC §9).
+ * `PASSWORD_CHECK_CONCURRENCY` run at once in a process; up to `PASSWORD_CHECK_QUEUE_LIMIT` others
+ * wait their turn, and more are refused (SPEC §9).
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
+import { AppError } from '../errors.ts';
 
 /** Shortest password a user may choose (creating, changing or resetting one). */
 export const PASSWORD_MIN_LENGTH = 12;
+/** Longest password a user may choose (a bound on the work of hashing it). */
+export const PASSWORD_MAX_LENGTH = 1000;
 
 /** Password hashes or checks one process runs at the same time. */
 export const PASSWORD_CHECK_CONCURRENCY = 2;
+/**
+ * Password hashes or checks that may wait for their turn in one process (about 5 s of work): more
+ * are refused with 429 at once, so that many clients cannot pile up scrypt work and memory.
+ */
+export const PASSWORD_CHECK_QUEUE_LIMIT = 32;
+/** The Retry-After of a check refused because the queue is full, in seconds. */
+const BUSY_RETRY_S = 1;
 
 /** scrypt's cost parameters. */
 interface ScryptParams {
@@ -33,10 +44,22 @@ const KEY_BYTES = 32;
 let running = 0;
 const waiting: (() => void)[] = [];
 
-/** Runs `work` once fewer than `PASSWORD_CHECK_CONCURRENCY` others run. */
+/**
+ * Runs `work` once fewer than `PASSWORD_CHECK_CONCURRENCY` others run; throws 429
+ * `TOO_MANY_LOGIN_ATTEMPTS` when `PASSWORD_CHECK_QUEUE_LIMIT` already wait.
+ */
 async function limited<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= PASSWORD_CHECK_CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
-  else running++;
+  if (running >= PASSWORD_CHECK_CONCURRENCY) {
+    if (waiting.length >= PASSWORD_CHECK_QUEUE_LIMIT) {
+      throw new AppError(
+        'TOO_MANY_LOGIN_ATTEMPTS',
+        `The server is checking too many passwords at once; try again in ${BUSY_RETRY_S} s.`,
+        { retryAfterSeconds: BUSY_RETRY_S },
+        { 'retry-after': String(BUSY_RETRY_S) },
+      );
+    }
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else running++;
   try {
     return await work();
   } finally {
@@ -107,6 +130,10 @@ let decoy: Promise<string> | undefined;
  * and known usernames take the same time to refuse. Made on first use, not at start.
  */
 export function decoyHash(): Promise<string> {
-  decoy ??= hashPassword(randomBytes(16).toString('hex'));
+  // A refused hash (a full queue) must not be remembered, or every later unknown user would fail.
+  decoy ??= hashPassword(randomBytes(16).toString('hex')).catch((error: unknown) => {
+    decoy = undefined;
+    throw error;
+  });
   return decoy;
 }

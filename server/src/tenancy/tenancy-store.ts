@@ -63,6 +63,16 @@ export interface TenancyStore {
   /** Inserts a user; returns false when the username is taken. */
   insertUser(user: NewUser): Promise<boolean>;
   updateUser(id: string, changes: UserChanges): Promise<void>;
+  /**
+   * Changes a user and revokes their live sessions except `exceptTokenId` in one transaction (a new
+   * password or disabling must not leave the old sessions working); returns how many ended.
+   */
+  updateUserEndingSessions(
+    id: string,
+    changes: UserChanges,
+    now: string,
+    exceptTokenId?: string,
+  ): Promise<number>;
   insertWorkspace(workspace: WorkspaceRow, owner: MembershipRow | null): Promise<void>;
   findWorkspace(id: string): Promise<WorkspaceRow | undefined>;
   renameWorkspace(id: string, name: string): Promise<void>;
@@ -99,6 +109,26 @@ export interface TenancyStore {
   forgetLoginAttempts(nowMs: number): Promise<number>;
 }
 
+/** Writes `changes` to user `id` through `db` (a transaction or not). */
+async function writeUser(db: Db, id: string, changes: UserChanges): Promise<void> {
+  // An empty SET is not SQL: nothing to change is nothing to write.
+  if (Object.keys(changes).length === 0) return;
+  await db.updateTable('users').set(changes).where('id', '=', id).execute();
+}
+
+/** Revokes the live sessions of a user but `exceptTokenId` through `db`; returns how many. */
+async function revokeSessions(db: Db, userId: string, now: string, exceptTokenId?: string): Promise<number> {
+  let query = db
+    .updateTable('access_tokens')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('kind', '=', 'session')
+    .where('revoked_at', 'is', null);
+  if (exceptTokenId !== undefined) query = query.where('id', '!=', exceptTokenId);
+  const result = await query.executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}
+
 /** The tenancy store over Kysely. */
 export function createTenancyStore(db: Db): TenancyStore {
   return {
@@ -113,11 +143,12 @@ export function createTenancyStore(db: Db): TenancyStore {
       db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst(),
     findUser: (id) => db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
     listUsers: () => db.selectFrom('users').selectAll().orderBy('created_at').orderBy('id').execute(),
-    async updateUser(id, changes) {
-      // An empty SET is not SQL: nothing to change is nothing to write.
-      if (Object.keys(changes).length === 0) return;
-      await db.updateTable('users').set(changes).where('id', '=', id).execute();
-    },
+    updateUser: (id, changes) => writeUser(db, id, changes),
+    updateUserEndingSessions: (id, changes, now, exceptTokenId) =>
+      db.transaction().execute(async (trx) => {
+        await writeUser(trx, id, changes);
+        return revokeSessions(trx, id, now, exceptTokenId);
+      }),
     async insertUser(user) {
       const result = await db
         .insertInto('users')
@@ -283,17 +314,7 @@ export function createTenancyStore(db: Db): TenancyStore {
         .where('revoked_at', 'is', null)
         .execute();
     },
-    async revokeUserSessions(userId, now, exceptTokenId) {
-      let query = db
-        .updateTable('access_tokens')
-        .set({ revoked_at: now })
-        .where('user_id', '=', userId)
-        .where('kind', '=', 'session')
-        .where('revoked_at', 'is', null);
-      if (exceptTokenId !== undefined) query = query.where('id', '!=', exceptTokenId);
-      const result = await query.executeTakeFirst();
-      return Number(result.numUpdatedRows);
-    },
+    revokeUserSessions: (userId, now, exceptTokenId) => revokeSessions(db, userId, now, exceptTokenId),
     async reserveLoginAttempt(key, nowMs, freeAttempts) {
       const now = sql<number>`cast(${nowMs} as bigint)`;
       const free = sql<number>`cast(${freeAttempts} as integer)`;

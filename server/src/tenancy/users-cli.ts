@@ -6,10 +6,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { Value } from 'typebox/value';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, validationError } from '../errors.ts';
 import { openStore } from '../main.ts';
-import { hashPassword, PASSWORD_MIN_LENGTH } from './passwords.ts';
+import { NewPassword } from './auth-routes.ts';
+import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords.ts';
 import { createTenancyStore } from './tenancy-store.ts';
 
 /** Reads all of standard input as text, without its final line break. */
@@ -32,9 +34,13 @@ export function registerUserCommands(program: Command, configFor: (extra?: Confi
     .option('--password-stdin', 'read the new password from standard input instead of generating one')
     .action(async (username: string, options: { passwordStdin?: boolean }) => {
       const password = options.passwordStdin ? await readStdin() : randomBytes(15).toString('base64url');
-      if (password.length < PASSWORD_MIN_LENGTH || password.length > 1000) {
+      // The same schema as a new password over HTTP, so the shell cannot set one the API would refuse.
+      if (!Value.Check(NewPassword, password)) {
         throw validationError([
-          { field: 'password', message: `must be ${PASSWORD_MIN_LENGTH} to 1000 characters long` },
+          {
+            field: 'password',
+            message: `must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long`,
+          },
         ]);
       }
       const db = await openStore(configFor());
@@ -42,8 +48,11 @@ export function registerUserCommands(program: Command, configFor: (extra?: Confi
         const store = createTenancyStore(db);
         const user = await store.findUserByUsername(username);
         if (!user) throw new AppError('USER_NOT_FOUND', `There is no user "${username}".`);
-        await store.updateUser(user.id, { password_hash: await hashPassword(password) });
-        const ended = await store.revokeUserSessions(user.id, new Date().toISOString());
+        const ended = await store.updateUserEndingSessions(
+          user.id,
+          { password_hash: await hashPassword(password) },
+          new Date().toISOString(),
+        );
         if (!options.passwordStdin) process.stdout.write(`${password}\n`);
         process.stderr.write(
           `password of "${username}" reset; ${ended} session${ended === 1 ? '' : 's'} ended` +

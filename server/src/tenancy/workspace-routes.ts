@@ -8,7 +8,7 @@ import { AppError, validationError } from '../errors.ts';
 import { authErrors, Name, RoleSchema } from '../http/schemas.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import type { AccessTokenRow, UserRow } from '../storage/database.ts';
-import type { Principal } from './access.ts';
+import { type Principal, requireUser } from './access.ts';
 import { NewPassword } from './auth-routes.ts';
 import { hashPassword } from './passwords.ts';
 import type { TenancyStore, UserChanges } from './tenancy-store.ts';
@@ -42,12 +42,6 @@ const UserSchema = Type.Object({
 });
 const WorkspaceParams = Type.Object({ workspaceId: Type.String() });
 const Username = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._@-]+$' });
-
-function requireUser(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
-  if (principal.kind !== 'user')
-    throw new AppError('FORBIDDEN', `API tokens cannot ${what}; log in as a user.`);
-  return principal;
-}
 
 function userView(row: UserRow) {
   return {
@@ -231,8 +225,9 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: Tenanc
       const changes: UserChanges = {};
       if (password !== undefined) changes.password_hash = await hashPassword(password);
       if (disabled !== undefined) changes.disabled_at = disabled ? (user.disabled_at ?? now) : null;
-      await store.updateUser(user.id, changes);
-      if (password !== undefined || disabled === true) await store.revokeUserSessions(user.id, now);
+      if (password !== undefined || disabled === true)
+        await store.updateUserEndingSessions(user.id, changes, now);
+      else await store.updateUser(user.id, changes);
       return userView({ ...user, ...changes });
     },
   );

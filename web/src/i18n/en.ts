@@ -52,7 +52,7 @@ export const en = {
     'This password was generated at the first start and shown on the server console. Choose a new one to continue.',
   'login.newPassword': 'New password',
   'login.confirmPassword': 'Repeat the new password',
-  'login.passwordRule': 'At least 12 characters',
+  'login.passwordRule': 'At least {n} characters',
   'login.passwordMismatch': 'The two passwords differ',
   'login.changeSubmit': 'Change password and continue',
 
@@ -523,7 +523,7 @@ export const en = {
   'settings.revoked': 'Token "{name}" revoked.',
   'settings.createUser': 'Create a user',
   'settings.createUserHint': 'New users belong to no workspace until an owner adds them.',
-  'settings.passwordRule': 'At least 12 characters',
+  'settings.passwordRule': 'At least {n} characters',
   'settings.userCreated': 'User {name} created.',
   'settings.instanceAdmin': 'Instance admin',
 

@@ -53,7 +53,7 @@ export const zh: Record<MessageKey, string> = {
   'login.changeHint': '此密码在首次启动时生成并显示在服务器控制台上。请设置新密码后继续。',
   'login.newPassword': '新密码',
   'login.confirmPassword': '再次输入新密码',
-  'login.passwordRule': '至少 12 个字符',
+  'login.passwordRule': '至少 {n} 个字符',
   'login.passwordMismatch': '两次输入的密码不一致',
   'login.changeSubmit': '修改密码并继续',
 
@@ -507,7 +507,7 @@ export const zh: Record<MessageKey, string> = {
   'settings.revoked': '令牌「{name}」已吊销。',
   'settings.createUser': '创建用户',
   'settings.createUserHint': '新用户在被所有者加入前不属于任何工作空间。',
-  'settings.passwordRule': '至少 12 个字符',
+  'settings.passwordRule': '至少 {n} 个字符',
   'settings.userCreated': '用户 {name} 已创建。',
   'settings.instanceAdmin': '实例管理员',
 

@@ -12,7 +12,7 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import { LanguageSwitch } from '../../components/LanguageSwitch.tsx';
 import { Logo } from '../../components/Logo.tsx';
-import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
+import { NewPasswordFields, PASSWORD_MIN_LENGTH } from '../../components/NewPasswordFields.tsx';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { type LoginState, useSession } from './session.tsx';
 
@@ -92,7 +92,11 @@ export function LoginPage() {
     } catch (err) {
       const fields = err instanceof ApiError ? err.fieldErrors : [];
       setError(
-        fields.length > 0 ? t('login.passwordRule') : err instanceof Error ? err.message : String(err),
+        fields.length > 0
+          ? t('login.passwordRule', { n: PASSWORD_MIN_LENGTH })
+          : err instanceof Error
+            ? err.message
+            : String(err),
       );
     } finally {
       setBusy(false);

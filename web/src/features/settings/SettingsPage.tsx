@@ -27,7 +27,7 @@ import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { errorMessage } from '../../api/http.ts';
 import type { ApiToken, Member, Role, User } from '../../api/types.ts';
-import { NewPasswordFields } from '../../components/NewPasswordFields.tsx';
+import { NewPasswordFields, PASSWORD_MIN_LENGTH } from '../../components/NewPasswordFields.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { formatDateTime, NONE } from '../../i18n/format.ts';
@@ -390,7 +390,13 @@ function Users() {
           </Form.Item>
           <Form.Item
             name="password"
-            rules={[{ required: true, min: 12, message: t('settings.passwordRule') }]}
+            rules={[
+              {
+                required: true,
+                min: PASSWORD_MIN_LENGTH,
+                message: t('settings.passwordRule', { n: PASSWORD_MIN_LENGTH }),
+              },
+            ]}
           >
             <Input.Password placeholder={t('login.password')} autoComplete="new-password" />
           </Form.Item>
