@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { sql } from 'kysely';
 import pg from 'pg';
 import type { Db } from '../src/storage/database.ts';
 import { migrateToLatest } from '../src/storage/migrations/index.ts';
@@ -107,6 +108,23 @@ export async function openStoreOf(env: Record<string, string>): Promise<Db> {
   return env.DATABASE_URL
     ? openPostgres(env.DATABASE_URL, { secretKey: Buffer.from(TEST_SECRET_KEY, 'base64') })
     : openSqlite(path.join(env.PUSHBOARD_DATA_DIR as string, 'pushboard.db'));
+}
+
+/**
+ * A second handle on a test instance's store that refuses every write, as a full disk or a read-only
+ * database does: on PostgreSQL every session of its pool defaults to read-only transactions, on
+ * SQLite its connection is query-only.
+ */
+export async function openReadOnlyStore(instance: { env: Record<string, string>; dir: string }): Promise<Db> {
+  if (instance.env.DATABASE_URL) {
+    const url = new URL(instance.env.DATABASE_URL);
+    const options = `${url.searchParams.get('options') ?? ''} -c default_transaction_read_only=on`;
+    url.searchParams.set('options', options.trim());
+    return openPostgres(url.toString(), { secretKey: Buffer.from(TEST_SECRET_KEY, 'base64') });
+  }
+  const db = openSqlite(path.join(instance.dir, 'pushboard.db'));
+  await sql`pragma query_only = on`.execute(db);
+  return db;
 }
 
 /** Deletes every Redis key of `prefix` (a store's jobs and rate-limit buckets). */

@@ -5,13 +5,10 @@
  */
 import { once } from 'node:events';
 import type net from 'node:net';
-import path from 'node:path';
 import { afterEach, expect, test } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import { freeBytes } from '../src/http/disk-space.ts';
-import { openPostgres } from '../src/storage/postgres.ts';
-import { openSqlite } from '../src/storage/sqlite.ts';
-import { SCALED } from './backends.ts';
+import { openReadOnlyStore, SCALED } from './backends.ts';
 import { createTestInstance, multipartBody, type TestInstance } from './helpers.ts';
 import { killAll, LISTENING, spawnServe } from './serve-harness.ts';
 
@@ -211,22 +208,7 @@ test('health is 200 ok with its checks, and 503 degraded when free space is belo
 test('health is 503 degraded while the store cannot write', async () => {
   const t = await instance();
   // A second handle on the same store that refuses every write, as a read-only or full database does.
-  const readOnly = SCALED
-    ? await openPostgres(
-        (() => {
-          const url = new URL(t.env.DATABASE_URL as string);
-          url.searchParams.set(
-            'options',
-            `${url.searchParams.get('options')} -c default_transaction_read_only=on`,
-          );
-          return url.toString();
-        })(),
-      )
-    : openSqlite(path.join(t.dir, 'pushboard.db'));
-  if (!SCALED) {
-    const { sql } = await import('kysely');
-    await sql`pragma query_only = on`.execute(readOnly);
-  }
+  const readOnly = await openReadOnlyStore(t);
   const app = await buildApp({ config: t.config, db: readOnly, logger: false });
   try {
     // Every connection of the pool refuses writes: ask a few times.

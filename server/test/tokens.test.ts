@@ -6,9 +6,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { buildApp } from '../src/app.ts';
-import { openPostgres } from '../src/storage/postgres.ts';
-import { openSqlite } from '../src/storage/sqlite.ts';
-import { SCALED } from './backends.ts';
+import { openReadOnlyStore } from './backends.ts';
 import { ADMIN_PASSWORD, createTestInstance, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
@@ -136,19 +134,7 @@ describe('sessions', () => {
 describe('a store that cannot write', () => {
   test('reading keeps working: authentication writes nothing it needs', async () => {
     // A second handle on the same store that refuses every write, as a full disk would.
-    const readOnly = SCALED
-      ? await openPostgres(
-          (() => {
-            const url = new URL(t.env.DATABASE_URL as string);
-            url.searchParams.set(
-              'options',
-              `${url.searchParams.get('options') ?? ''} -c default_transaction_read_only=on`.trim(),
-            );
-            return url.toString();
-          })(),
-        )
-      : openSqlite(`${t.dir}/pushboard.db`);
-    if (!SCALED) await sql`pragma query_only = on`.execute(readOnly);
+    const readOnly = await openReadOnlyStore(t);
     const app = await buildApp({ config: t.config, db: readOnly, logger: false, clock: () => t.clock.now });
     try {
       // The write is refused indeed.
