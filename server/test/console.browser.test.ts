@@ -667,6 +667,30 @@ describe.skipIf(!hasChromium)('the web console', () => {
     expect((await login.json()).passwordChangeRequired).toBe(false);
   });
 
+  test('the instance admin disables a user in Settings › Users, who can then no longer log in, and enables them again', async () => {
+    const newcomerLogin = () =>
+      fetch(`${server.baseUrl}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'newcomer', password: 'my-own-password-42' }),
+      });
+    await page.goto(`${server.baseUrl}/w/default/settings`);
+    await page.getByRole('tab', { name: 'Users' }).click();
+    const row = page.locator('tr:visible', { hasText: 'newcomer' });
+    await eventually(() => row.textContent()).toContain('Active');
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await page.locator('.ant-popconfirm').getByRole('button', { name: 'Disable' }).click();
+    await eventually(() => row.textContent()).toContain('Disabled');
+    await screenshot(page, 'settings-users');
+    const refused = await newcomerLogin();
+    expect(refused.status).toBe(403);
+    expect((await refused.json()).error.code).toBe('USER_DISABLED');
+
+    await row.getByRole('button', { name: 'Enable' }).click();
+    await eventually(() => row.textContent()).toContain('Active');
+    expect((await newcomerLogin()).status).toBe(200);
+  });
+
   test('the browser reported no errors', () => {
     expect(browserErrors).toEqual([]);
   });
