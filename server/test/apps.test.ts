@@ -45,7 +45,8 @@ describe('creating apps', () => {
       platform: 'android',
       provider: 'simulator',
       providerConfig: {},
-      deviceCount: 0,
+      devices: 0,
+      invalidTokens: 0,
     });
     expect(created.id).toMatch(/^app_/);
     for (const secret of [created.receiptSecret, created.sdkKey, created.sdkSecret]) {
@@ -147,7 +148,7 @@ describe('creating apps', () => {
     const missing = await createApp({});
     expect(missing.statusCode).toBe(400);
     expect(fields(missing)).toEqual(['name', 'platform', 'provider']);
-    const mistyped = await createApp({ name: '  ', platform: 'windows', provider: 'fcm', extra: 1 });
+    const mistyped = await createApp({ name: '  ', platform: 'windows', provider: 'onesignal', extra: 1 });
     expect(mistyped.statusCode).toBe(400);
     expect(fields(mistyped)).toEqual(expect.arrayContaining(['extra', 'name', 'platform', 'provider']));
     const notObject = await createApp({
@@ -294,7 +295,7 @@ describe('listing and deleting apps', () => {
     const shop = (await t.request(t.adminToken, { method: 'GET', url: `${APPS}?q=shop` })).json();
     expect(shop.items.map((a: { name: string }) => a.name).sort()).toEqual(['Shop Android', 'Shop iOS']);
     const iosOnly = (await t.request(t.adminToken, { method: 'GET', url: `${APPS}?platform=ios` })).json();
-    expect(iosOnly.items).toEqual([expect.objectContaining({ id: ios.id, deviceCount: 1 })]);
+    expect(iosOnly.items).toEqual([expect.objectContaining({ id: ios.id, devices: 1 })]);
     const umeng = (await t.request(t.adminToken, { method: 'GET', url: `${APPS}?provider=umeng` })).json();
     expect(umeng.items.map((a: { name: string }) => a.name)).toEqual(['News']);
     const bad = await t.request(t.adminToken, { method: 'GET', url: `${APPS}?platform=windows` });

@@ -6,12 +6,16 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createAppStore } from '../src/apps/app-store.ts';
 import type { DeviceInput } from '../src/devices/device-input.ts';
 import { bulkWriter, createDeviceStore, type DeviceStore } from '../src/devices/device-store.ts';
-import type { DeviceImportLineRow, DeviceRow } from '../src/storage/database.ts';
+import type { DeviceImportLineRow, DeviceRegistration } from '../src/storage/database.ts';
 import { createTenancyStore } from '../src/tenancy/tenancy-store.ts';
 import { BACKENDS, type BackendHandle } from './backends.ts';
 import { appRow, at } from './store-rows.ts';
 
-function deviceRow(appId: string, deviceId: string, changes: Partial<DeviceRow> = {}): DeviceRow {
+function deviceRow(
+  appId: string,
+  deviceId: string,
+  changes: Partial<DeviceRegistration> = {},
+): DeviceRegistration {
   return {
     app_id: appId,
     device_id: deviceId,
@@ -22,6 +26,14 @@ function deviceRow(appId: string, deviceId: string, changes: Partial<DeviceRow> 
     ...changes,
   };
 }
+
+/** A registration as read back: an active token. */
+const stored = (row: DeviceRegistration) => ({
+  ...row,
+  token_status: 'active',
+  token_invalid_at: null,
+  token_invalid_reason: null,
+});
 
 const device = (deviceId: string, pushToken = `tok-${deviceId}`, channel = 'umeng'): DeviceInput => ({
   deviceId,
@@ -61,7 +73,7 @@ describe.each(BACKENDS)('device store on $name', (backend) => {
   describe('single and batch upserts', () => {
     test('a single upsert inserts, then updates token and channel and keeps the registration time', async () => {
       expect(await store.upsertDevice(deviceRow('app_1', 'd1'))).toBe('inserted');
-      expect(await store.findDevice('app_1', 'd1')).toEqual(deviceRow('app_1', 'd1'));
+      expect(await store.findDevice('app_1', 'd1')).toEqual(stored(deviceRow('app_1', 'd1')));
       expect(
         await store.upsertDevice(
           deviceRow('app_1', 'd1', {
@@ -73,7 +85,7 @@ describe.each(BACKENDS)('device store on $name', (backend) => {
         ),
       ).toBe('updated');
       expect(await store.findDevice('app_1', 'd1')).toEqual(
-        deviceRow('app_1', 'd1', { push_token: 'new', channel: 'huawei', updated_at: at(5) }),
+        stored(deviceRow('app_1', 'd1', { push_token: 'new', channel: 'huawei', updated_at: at(5) })),
       );
       expect(await store.findDevice('app_2', 'd1')).toBeUndefined();
       expect(await store.upsertDevice(deviceRow('app_2', 'd1'))).toBe('inserted');
@@ -142,12 +154,12 @@ describe.each(BACKENDS)('device store on $name', (backend) => {
       await h.db.transaction().execute((trx) => store.insertNewDevices(rows, trx));
       await store.insertNewDevices([deviceRow('app_2', 'solo')]);
       expect((await store.listDevices('app_1', {}, 'deviceId', 0, 1)).total).toBe(2_001);
-      expect(await store.findDevice('app_1', `n${pad(2_000)}`)).toEqual(rows[2_000]);
+      expect(await store.findDevice('app_1', `n${pad(2_000)}`)).toEqual(stored(rows[2_000]!));
       expect(await store.findDevice('app_2', 'solo')).toBeDefined();
     });
 
     test('the bulk writer refuses a statement whose parameters are not exactly the given columns', async () => {
-      const write = bulkWriter<DeviceRow>(
+      const write = bulkWriter<DeviceRegistration>(
         ['app_id', 'device_id', 'push_token', 'channel', 'created_at'],
         (rows) => h.db.insertInto('devices').values(rows.map((r) => ({ ...r, updated_at: 'constant' }))),
       );

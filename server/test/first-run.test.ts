@@ -25,11 +25,11 @@ test('the first run creates an Android and an iOS simulator app with their fleet
     await t.request(t.adminToken, { method: 'GET', url: '/api/v1/workspaces/default/apps' })
   ).json();
   const summary = apps.items
-    .map((a: { name: string; platform: string; provider: string; deviceCount: number }) => [
+    .map((a: { name: string; platform: string; provider: string; devices: number }) => [
       a.name,
       a.platform,
       a.provider,
-      a.deviceCount,
+      a.devices,
     ])
     .sort();
   expect(summary).toEqual([

@@ -10,7 +10,7 @@ import { AppError, type FieldError, validationError } from '../errors.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import type { AppRow } from '../storage/database.ts';
 import { hasRole, type WorkspaceContext } from '../tenancy/access.ts';
-import { createAppStore, newAppRow, newAppSecrets } from './app-store.ts';
+import { createAppStore, type DeviceCounts, NO_DEVICES, newAppRow, newAppSecrets } from './app-store.ts';
 import {
   changesCredentials,
   checkProviderConfig,
@@ -23,7 +23,15 @@ import {
 } from './provider-config.ts';
 
 const PlatformSchema = Type.Union([Type.Literal('ios'), Type.Literal('android')]);
-const ProviderSchema = Type.Union([Type.Literal('simulator'), Type.Literal('umeng')]);
+const ProviderSchema = Type.Union([
+  Type.Literal('simulator'),
+  Type.Literal('umeng'),
+  Type.Literal('fcm'),
+  Type.Literal('apns'),
+]);
+
+/** The one platform a provider serves, for the providers that serve only one (SPEC §4.2, §4.3). */
+const PROVIDER_PLATFORM: Partial<Record<Provider, AppRow['platform']>> = { fcm: 'android', apns: 'ios' };
 // Checked per provider in `checkProviderConfig`, which names each wrong field; a schema union here
 // would only say "does not match any of".
 const ProviderConfigInput = Type.Object(
@@ -31,9 +39,12 @@ const ProviderConfigInput = Type.Object(
   {
     additionalProperties: true,
     description:
-      'umeng: {appKey, appMasterSecret, baseUrl?, productionMode?}. simulator (all optional): {seed, ' +
-      'acceptRate, deliveryRate, impressionRate, openRate, dismissalRate, timeScale}; rates are fractions ' +
-      'in [0,1], timeScale > 0. Unknown keys are refused.',
+      'umeng: {appKey, appMasterSecret, baseUrl?, productionMode?}. fcm (Android): {serviceAccount: <the ' +
+      'service-account JSON key object>, baseUrl?, androidChannelId?, concurrency?}. apns (iOS): {teamId, ' +
+      'keyId, privateKey: <the .p8 PEM text>, bundleId, environment: "production"|"sandbox", baseUrl?, ' +
+      'concurrency?}. simulator (all optional): {seed, acceptRate, deliveryRate, impressionRate, openRate, ' +
+      'dismissalRate, timeScale}; rates are fractions in [0,1], timeScale > 0. Every provider also takes ' +
+      'rateLimitPerSecond. Unknown keys are refused.',
   },
 );
 const AppSchema = Type.Object({
@@ -49,7 +60,11 @@ const AppSchema = Type.Object({
     description: 'Identifies the app in SDK receipts. In full only when created/rotated.',
   }),
   sdkSecret: Type.String({ description: 'Signs SDK receipts. In full only when created/rotated.' }),
-  deviceCount: Type.Integer({ description: 'Registered devices.' }),
+  devices: Type.Integer({ description: 'Registered devices.' }),
+  invalidTokens: Type.Integer({
+    description:
+      'Registered devices whose push token the provider called invalid (SPEC §4.4): sends skip them.',
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -57,7 +72,7 @@ const AppParams = Type.Object({ workspaceId: Type.String(), appId: Type.String()
 const tags = ['apps'];
 
 /** The API view of an app; secrets masked unless `revealSecrets` (the answer that created them). */
-function appView(row: AppRow, deviceCount: number, revealSecrets = false) {
+function appView(row: AppRow, counts: DeviceCounts, revealSecrets = false) {
   const secret = (value: string) => (revealSecrets ? value : maskSecret(value));
   return {
     id: row.id,
@@ -68,7 +83,8 @@ function appView(row: AppRow, deviceCount: number, revealSecrets = false) {
     receiptSecret: secret(row.receipt_secret),
     sdkKey: secret(row.sdk_key),
     sdkSecret: secret(row.sdk_secret),
-    deviceCount,
+    devices: counts.devices,
+    invalidTokens: counts.invalidTokens,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -98,8 +114,8 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
     return row;
   }
 
-  async function deviceCount(appId: string): Promise<number> {
-    return (await store.countDevices([appId])).get(appId) ?? 0;
+  async function deviceCounts(appId: string): Promise<DeviceCounts> {
+    return (await store.countDevices([appId])).get(appId) ?? NO_DEVICES;
   }
 
   app.get(
@@ -126,7 +142,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         pageSize,
       );
       const counts = await store.countDevices(rows.map((r) => r.id));
-      return { items: rows.map((r) => appView(r, counts.get(r.id) ?? 0)), total, page, pageSize };
+      return { items: rows.map((r) => appView(r, counts.get(r.id) ?? NO_DEVICES)), total, page, pageSize };
     },
   );
 
@@ -137,9 +153,9 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary: 'Create an app; the answer carries its receipt secret, SDK key and SDK secret, once.',
         description:
-          'An app of a provider that takes credentials (umeng) is created by workspace owners only (403 ' +
-          'FORBIDDEN otherwise); its baseUrl must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
-          '(400 PROVIDER_URL_NOT_ALLOWED).',
+          'An app of a provider that takes credentials (umeng, fcm, apns) is created by workspace owners ' +
+          'only (403 FORBIDDEN otherwise); its endpoints (baseUrl, FCM token_uri) must be allowed by ' +
+          'PUSHBOARD_PROVIDER_URL_ALLOWLIST (400 PROVIDER_URL_NOT_ALLOWED). fcm apps are android, apns apps ios.',
         body: Type.Object(
           {
             name: Name,
@@ -154,6 +170,15 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const { body } = request;
+      const only = PROVIDER_PLATFORM[body.provider];
+      if (only !== undefined && body.platform !== only) {
+        throw validationError([
+          {
+            field: 'platform',
+            message: `must be ${only}: the ${body.provider} provider sends to ${only === 'ios' ? 'iOS' : 'Android'} apps only`,
+          },
+        ]);
+      }
       if (changesCredentials(body.provider, body.providerConfig)) {
         assertMayWriteCredentials(request.workspace, body.provider);
       }
@@ -166,7 +191,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         now: deps.clock(),
       });
       await store.insertApp(row);
-      return reply.status(201).send(appView(row, 0, true));
+      return reply.status(201).send(appView(row, NO_DEVICES, true));
     },
   );
 
@@ -182,7 +207,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
     },
     async (request) => {
       const row = await getApp(request.workspace.id, request.params.appId);
-      return appView(row, await deviceCount(row.id));
+      return appView(row, await deviceCounts(row.id));
     },
   );
 
@@ -195,11 +220,12 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
           'Rename an app or replace its provider config. A credential left out (or sent back masked) ' +
           'keeps its stored value. Platform and provider cannot change.',
         description:
-          'Changing the provider config of a provider that takes credentials (umeng) is for workspace ' +
-          'owners only (403 FORBIDDEN; sending it back unchanged is no change). A new endpoint (baseUrl) ' +
-          'or identity (appKey) needs the secret (appMasterSecret) typed again in the same request (400 ' +
-          'PROVIDER_SECRET_REQUIRED), and an endpoint must be allowed by PUSHBOARD_PROVIDER_URL_ALLOWLIST ' +
-          '(400 PROVIDER_URL_NOT_ALLOWED).',
+          'Changing the provider config of a provider that takes credentials (umeng, fcm, apns) is for ' +
+          'workspace owners only (403 FORBIDDEN; sending it back unchanged is no change). A new endpoint ' +
+          '(baseUrl, FCM token_uri) or identity (Umeng appKey, FCM client_email/project_id/private_key_id, ' +
+          'APNs teamId/keyId) needs the secret (appMasterSecret, private_key, privateKey) typed again in ' +
+          'the same request (400 PROVIDER_SECRET_REQUIRED), and an endpoint must be allowed by ' +
+          'PUSHBOARD_PROVIDER_URL_ALLOWLIST (400 PROVIDER_URL_NOT_ALLOWED).',
         params: AppParams,
         body: Type.Object(
           {
@@ -250,7 +276,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         ...(providerConfig !== undefined && { provider_config: JSON.stringify(providerConfig) }),
         updated_at: deps.clock().toISOString(),
       });
-      return appView(await getApp(workspace.id, row.id), await deviceCount(row.id));
+      return appView(await getApp(workspace.id, row.id), await deviceCounts(row.id));
     },
   );
 
@@ -298,7 +324,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       const secrets = newAppSecrets();
       const updatedAt = deps.clock().toISOString();
       await store.updateApp(workspace.id, row.id, { ...secrets, updated_at: updatedAt });
-      return appView({ ...row, ...secrets, updated_at: updatedAt }, await deviceCount(row.id), true);
+      return appView({ ...row, ...secrets, updated_at: updatedAt }, await deviceCounts(row.id), true);
     },
   );
 }

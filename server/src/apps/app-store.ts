@@ -40,7 +40,7 @@ export interface AppStore {
    */
   deleteAppUnlessUsed(workspaceId: string, id: string): Promise<number>;
   /** Registered devices of several apps at once, keyed by app ID (apps without devices are absent). */
-  countDevices(appIds: string[]): Promise<Map<string, number>>;
+  countDevices(appIds: string[]): Promise<Map<string, DeviceCounts>>;
 }
 
 /** The app store over Kysely. */
@@ -94,7 +94,7 @@ export function createAppStore(db: Db): AppStore {
         return 0;
       }),
     async countDevices(appIds) {
-      const counts = new Map<string, number>();
+      const counts = new Map<string, DeviceCounts>();
       if (appIds.length === 0) return counts;
       const rows = await db
         .selectFrom('devices')
@@ -102,11 +102,33 @@ export function createAppStore(db: Db): AppStore {
         .where('app_id', 'in', appIds)
         .groupBy('app_id')
         .execute();
-      for (const row of rows) counts.set(row.app_id, Number(row.n));
+      // Served by the partial index of invalid tokens: cheap however many devices are active.
+      const invalid = await db
+        .selectFrom('devices')
+        .select(['app_id', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('app_id', 'in', appIds)
+        .where('token_status', '=', 'invalid')
+        .groupBy('app_id')
+        .execute();
+      const invalidOf = new Map(invalid.map((row) => [row.app_id, Number(row.n)]));
+      for (const row of rows) {
+        counts.set(row.app_id, { devices: Number(row.n), invalidTokens: invalidOf.get(row.app_id) ?? 0 });
+      }
       return counts;
     },
   };
 }
+
+/** An app's device counts (SPEC §4.4). */
+export interface DeviceCounts {
+  /** Registered devices. */
+  devices: number;
+  /** Those whose push token a provider called invalid. */
+  invalidTokens: number;
+}
+
+/** The counts of an app without devices. */
+export const NO_DEVICES: DeviceCounts = Object.freeze({ devices: 0, invalidTokens: 0 });
 
 /** Fresh random app secrets: a receipt secret, and the SDK's key and secret. */
 export function newAppSecrets(): AppSecrets {

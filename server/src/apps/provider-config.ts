@@ -4,9 +4,10 @@
  * change that leaves a credential out keeps the stored one. `CREDENTIAL_FIELDS` says which fields are
  * secrets, identity and endpoints, for SPEC §4.1's rules.
  */
+import { createPrivateKey } from 'node:crypto';
 import { Type } from 'typebox';
 import { AppError, type FieldError, validationError } from '../errors.ts';
-import { endpointAllowed } from '../providers/endpoints.ts';
+import { APNS_BASE_URLS, endpointAllowed, FCM_BASE_URL, GOOGLE_TOKEN_URI } from '../providers/endpoints.ts';
 import { UMENG_BASE_URL } from '../providers/umeng.ts';
 import type { AppRow } from '../storage/database.ts';
 
@@ -25,6 +26,54 @@ export interface UmengConfig {
   /** Umeng's `production_mode`: false sends to test devices only. */
   productionMode?: boolean;
   /** Devices per second handed to Umeng for this app; the deployment default when absent, 0 = no limit. */
+  rateLimitPerSecond?: number;
+}
+
+/**
+ * The fields of a Google service-account JSON key that FCM needs (SPEC §4.2); a key file's other
+ * fields (`client_id`, `auth_uri`…) are not kept.
+ */
+export interface ServiceAccountKey {
+  type?: 'service_account';
+  project_id: string;
+  private_key_id: string;
+  /** PEM text of the RSA private key the OAuth assertion is signed with. Write-only. */
+  private_key: string;
+  client_email: string;
+  /** Where the OAuth assertion is posted; `https://oauth2.googleapis.com/token` when absent. */
+  token_uri?: string;
+}
+
+/** Credentials and options of an Android app on Firebase Cloud Messaging HTTP v1 (SPEC §4.2). */
+export interface FcmConfig {
+  serviceAccount: ServiceAccountKey;
+  /** Base URL of the FCM API; `https://fcm.googleapis.com` when absent (tests point it at a fake). */
+  baseUrl?: string;
+  /** Android notification channel the notifications are posted in (`android.notification.channel_id`). */
+  androidChannelId?: string;
+  /** Requests in flight at once for this app; 100 when absent. */
+  concurrency?: number;
+  /** Devices per second handed to FCM for this app; the deployment default when absent, 0 = no limit. */
+  rateLimitPerSecond?: number;
+}
+
+/** Credentials and options of an iOS app on the Apple Push Notification service (SPEC §4.3). */
+export interface ApnsConfig {
+  /** The Apple developer team ID (10 characters): the provider token's `iss`. */
+  teamId: string;
+  /** The ID of the `.p8` signing key (10 characters): the provider token's `kid`. */
+  keyId: string;
+  /** PEM text of the `.p8` ES256 (P-256) signing key. Write-only. */
+  privateKey: string;
+  /** The app's bundle ID, sent as `apns-topic`. */
+  bundleId: string;
+  /** `production` (https://api.push.apple.com) or `sandbox` (https://api.sandbox.push.apple.com). */
+  environment: 'production' | 'sandbox';
+  /** Base URL of the APNs API, overriding the environment's (tests point it at a fake). */
+  baseUrl?: string;
+  /** Streams in flight at once on the app's HTTP/2 connection; 100 when absent. */
+  concurrency?: number;
+  /** Devices per second handed to APNs for this app; the deployment default when absent, 0 = no limit. */
   rateLimitPerSecond?: number;
 }
 
@@ -48,10 +97,15 @@ export interface SimulatorConfig {
 export interface ProviderConfigs {
   umeng: UmengConfig;
   simulator: SimulatorConfig;
+  fcm: FcmConfig;
+  apns: ApnsConfig;
 }
 
 /** The config of an app, whichever its provider. */
 export type ProviderConfig = ProviderConfigs[Provider];
+
+/** Most requests one app may keep in flight (`concurrency` of FCM and APNs). */
+export const MAX_CONCURRENCY = 1000;
 
 /** Umeng's config as shown on reads (the master secret masked), for the OpenAPI document. */
 export const UmengConfigSchema = Type.Object(
@@ -90,8 +144,70 @@ export const SimulatorConfigSchema = Type.Object(
   { additionalProperties: false, title: 'SimulatorConfig' },
 );
 
-/** Either provider's config as shown on reads. */
-export const ProviderConfigSchema = Type.Union([UmengConfigSchema, SimulatorConfigSchema]);
+const rateLimitSchema = Type.Optional(
+  Type.Integer({
+    minimum: 0,
+    description: 'Devices per second for this app; 0 = no limit; absent = deployment default.',
+  }),
+);
+
+const concurrencySchema = Type.Optional(
+  Type.Integer({
+    minimum: 1,
+    maximum: MAX_CONCURRENCY,
+    description: 'Requests in flight at once; 100 when absent.',
+  }),
+);
+
+/** FCM's config as shown on reads (the private key masked), for the OpenAPI document. */
+export const FcmConfigSchema = Type.Object(
+  {
+    serviceAccount: Type.Object(
+      {
+        type: Type.Optional(Type.Literal('service_account')),
+        project_id: Type.String(),
+        private_key_id: Type.String(),
+        private_key: Type.String({ description: 'Write-only: always masked on reads.' }),
+        client_email: Type.String(),
+        token_uri: Type.Optional(Type.String()),
+      },
+      {
+        description:
+          'The service-account JSON key file of the Firebase project, as downloaded (fields other than these are not kept).',
+      },
+    ),
+    baseUrl: Type.Optional(
+      Type.String({ description: `https URL of the FCM API; ${FCM_BASE_URL} when absent.` }),
+    ),
+    androidChannelId: Type.Optional(Type.String()),
+    concurrency: concurrencySchema,
+    rateLimitPerSecond: rateLimitSchema,
+  },
+  { additionalProperties: false, title: 'FcmConfig' },
+);
+
+/** APNs' config as shown on reads (the private key masked), for the OpenAPI document. */
+export const ApnsConfigSchema = Type.Object(
+  {
+    teamId: Type.String(),
+    keyId: Type.String(),
+    privateKey: Type.String({ description: 'PEM text of the .p8 key. Write-only: always masked on reads.' }),
+    bundleId: Type.String(),
+    environment: Type.Union([Type.Literal('production'), Type.Literal('sandbox')]),
+    baseUrl: Type.Optional(Type.String({ description: "https URL of APNs; the environment's when absent." })),
+    concurrency: concurrencySchema,
+    rateLimitPerSecond: rateLimitSchema,
+  },
+  { additionalProperties: false, title: 'ApnsConfig' },
+);
+
+/** Any provider's config as shown on reads. */
+export const ProviderConfigSchema = Type.Union([
+  UmengConfigSchema,
+  SimulatorConfigSchema,
+  FcmConfigSchema,
+  ApnsConfigSchema,
+]);
 
 /** Checks one field value; answers the problem, or undefined when the value is fine. */
 type FieldCheck = (value: unknown) => string | undefined;
@@ -136,6 +252,87 @@ const rate: FieldCheck = (value) =>
     ? undefined
     : 'must be a whole number of devices per second, 0 for no limit';
 
+const httpsUrl: FieldCheck = (value) =>
+  typeof value === 'string' && value.startsWith('https://') && httpUrl(value) === undefined
+    ? undefined
+    : 'must be an https URL';
+
+const shortText: FieldCheck = (value) =>
+  typeof value === 'string' && /^\S{1,100}$/.test(value)
+    ? undefined
+    : 'must be a non-empty string without spaces, at most 100 characters';
+
+const concurrency: FieldCheck = (value) =>
+  Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_CONCURRENCY
+    ? undefined
+    : `must be a whole number of requests from 1 to ${MAX_CONCURRENCY}`;
+
+/** Whether `pem` is the PEM text of a private key of the given kind (`rsa`, or `ec` on P-256). */
+function privateKeyProblem(pem: unknown, kind: 'rsa' | 'p256'): string | undefined {
+  const expected =
+    kind === 'rsa'
+      ? 'must be the PEM text of an RSA private key ("-----BEGIN PRIVATE KEY-----…"), as in the JSON key file'
+      : 'must be the PEM text of the .p8 key file ("-----BEGIN PRIVATE KEY-----…", an ES256 key)';
+  if (typeof pem !== 'string' || pem.length > 10_000 || !pem.includes('-----BEGIN')) return expected;
+  try {
+    const key = createPrivateKey(pem);
+    if (kind === 'rsa') return key.asymmetricKeyType === 'rsa' ? undefined : expected;
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1'
+      ? undefined
+      : expected;
+  } catch {
+    return expected;
+  }
+}
+
+/** Fields of a downloaded service-account key file that FCM does not need: accepted and not kept. */
+const UNUSED_KEY_FILE_FIELDS = new Set([
+  'client_id',
+  'auth_uri',
+  'auth_provider_x509_cert_url',
+  'client_x509_cert_url',
+  'universe_domain',
+]);
+
+/** Checks a service-account key object; answers its first problem, naming the key file's field. */
+const serviceAccount: FieldCheck = (value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'must be the service-account JSON key object (Firebase console › Project settings › Service accounts › Generate new private key)';
+  }
+  const key = value as Record<string, unknown>;
+  if (key.type !== undefined && key.type !== 'service_account') {
+    return `is a "${String(key.type).slice(0, 40)}" key, not a service-account key ("type": "service_account")`;
+  }
+  for (const name of ['project_id', 'private_key_id'] as const) {
+    if (shortText(key[name]) !== undefined) return `${name} ${shortText(key[name])}`;
+  }
+  if (typeof key.client_email !== 'string' || !/^[^\s@]{1,100}@[^\s@]{1,150}$/.test(key.client_email)) {
+    return 'client_email must be the e-mail address of the service account';
+  }
+  const keyProblem = privateKeyProblem(key.private_key, 'rsa');
+  if (keyProblem) return `private_key ${keyProblem}`;
+  if (key.token_uri !== undefined && httpsUrl(key.token_uri) !== undefined) {
+    return `token_uri must be an https URL such as ${GOOGLE_TOKEN_URI}`;
+  }
+  const known = new Set(['type', 'project_id', 'private_key_id', 'private_key', 'client_email', 'token_uri']);
+  const unknown = Object.keys(key).find((name) => !known.has(name) && !UNUSED_KEY_FILE_FIELDS.has(name));
+  if (unknown !== undefined) return `${unknown.slice(0, 60)} is not a field of a service-account key file`;
+  return undefined;
+};
+
+const apnsId: FieldCheck = (value) =>
+  typeof value === 'string' && /^[A-Z0-9]{10}$/.test(value)
+    ? undefined
+    : 'must be the 10-character ID shown in the Apple developer account (letters and digits, e.g. "AB12CD34EF")';
+
+const bundleId: FieldCheck = (value) =>
+  typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9.-]{0,154}$/.test(value)
+    ? undefined
+    : 'must be the app\'s bundle ID, e.g. "com.example.app"';
+
+const environment: FieldCheck = (value) =>
+  value === 'production' || value === 'sandbox' ? undefined : 'must be "production" or "sandbox"';
+
 const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = {
   umeng: {
     appKey: { required: true, check: credential },
@@ -154,13 +351,29 @@ const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = 
     timeScale: { required: false, check: positive },
     rateLimitPerSecond: { required: false, check: rate },
   },
+  fcm: {
+    serviceAccount: { required: true, check: serviceAccount },
+    baseUrl: { required: false, check: httpsUrl },
+    androidChannelId: { required: false, check: shortText },
+    concurrency: { required: false, check: concurrency },
+    rateLimitPerSecond: { required: false, check: rate },
+  },
+  apns: {
+    teamId: { required: true, check: apnsId },
+    keyId: { required: true, check: apnsId },
+    privateKey: { required: true, check: (value) => privateKeyProblem(value, 'p256') },
+    bundleId: { required: true, check: bundleId },
+    environment: { required: true, check: environment },
+    baseUrl: { required: false, check: httpsUrl },
+    concurrency: { required: false, check: concurrency },
+    rateLimitPerSecond: { required: false, check: rate },
+  },
 };
 
 /**
  * What the fields of one provider's config are, for the rules of SPEC §4.1. Every provider lists its
- * fields here (FCM's `serviceAccount.client_email` and `token_uri`, APNs' `teamId` and `keyId` join
- * the same lists), so that owner-only writes, re-entered secrets and the endpoint allowlist hold for
- * each provider without code of its own.
+ * fields here, as paths into the config (`serviceAccount.private_key`), so that owner-only writes,
+ * re-entered secrets and the endpoint allowlist hold for each provider without code of its own.
  */
 export interface CredentialFields {
   /** Write-only fields: masked on reads, kept when a change leaves them out or sends them back masked. */
@@ -168,11 +381,11 @@ export interface CredentialFields {
   /** Fields that say whose credentials these are (Umeng `appKey`): a change needs the secrets typed again. */
   identity: string[];
   /**
-   * URL fields that provider requests go to, each with the provider's real endpoint (used when the
-   * field is absent and always allowed); any other value must be in the deployment's allowlist, and
-   * a change needs the secrets typed again.
+   * URL fields that provider requests go to, each with the provider's real endpoints (one is used
+   * when the field is absent; they are always allowed); any other value must be in the deployment's
+   * allowlist, and a change needs the secrets typed again.
    */
-  endpoints: { field: string; realEndpoint: string }[];
+  endpoints: { field: string; realEndpoint: string | readonly string[] }[];
 }
 
 /** The credential fields of each provider. */
@@ -183,7 +396,39 @@ export const CREDENTIAL_FIELDS: { [P in Provider]: CredentialFields } = {
     endpoints: [{ field: 'baseUrl', realEndpoint: UMENG_BASE_URL }],
   },
   simulator: { secrets: [], identity: [], endpoints: [] },
+  fcm: {
+    secrets: ['serviceAccount.private_key'],
+    identity: ['serviceAccount.client_email', 'serviceAccount.project_id', 'serviceAccount.private_key_id'],
+    endpoints: [
+      { field: 'baseUrl', realEndpoint: FCM_BASE_URL },
+      { field: 'serviceAccount.token_uri', realEndpoint: GOOGLE_TOKEN_URI },
+    ],
+  },
+  apns: {
+    secrets: ['privateKey'],
+    identity: ['teamId', 'keyId'],
+    endpoints: [{ field: 'baseUrl', realEndpoint: [APNS_BASE_URLS.production, APNS_BASE_URLS.sandbox] }],
+  },
 };
+
+/** The value at a dotted `path` of a config (`serviceAccount.private_key`), or undefined. */
+function valueAt(config: Record<string, unknown>, path: string): unknown {
+  let value: unknown = config;
+  for (const name of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[name];
+  }
+  return value;
+}
+
+/** A copy of `config` with `value` at the dotted `path`; parent objects are copied, not changed. */
+function withValueAt(config: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [name, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...config, [name]: value };
+  const child = config[name];
+  if (typeof child !== 'object' || child === null || Array.isArray(child)) return config;
+  return { ...config, [name]: withValueAt(child as Record<string, unknown>, rest.join('.'), value) };
+}
 
 /** Whether `provider` takes credentials at all (the simulator does not). */
 function takesCredentials(provider: Provider): boolean {
@@ -197,15 +442,16 @@ function withKeptSecrets(
   input: Record<string, unknown>,
   stored: ProviderConfig | undefined,
 ): { config: Record<string, unknown>; typed: Set<string> } {
-  const config: Record<string, unknown> = { ...input };
+  let config: Record<string, unknown> = { ...input };
   const kept = (stored ?? {}) as Record<string, unknown>;
   const typed = new Set<string>();
-  for (const name of CREDENTIAL_FIELDS[provider].secrets) {
+  for (const path of CREDENTIAL_FIELDS[provider].secrets) {
+    const storedValue = valueAt(kept, path);
+    const given = valueAt(config, path);
     const keep =
-      typeof kept[name] === 'string' &&
-      (config[name] === undefined || config[name] === maskSecret(kept[name] as string));
-    if (keep) config[name] = kept[name];
-    else if (config[name] !== undefined) typed.add(name);
+      typeof storedValue === 'string' && (given === undefined || given === maskSecret(storedValue));
+    if (keep) config = withValueAt(config, path, storedValue);
+    else if (given !== undefined) typed.add(path);
   }
   return { config, typed };
 }
@@ -282,14 +528,16 @@ export function checkProviderConfig(
     }
   }
   if (problems.length > 0) throw validationError(problems);
+  const kept = keptFields(provider, config);
 
   const fields = CREDENTIAL_FIELDS[provider];
   for (const { field, realEndpoint } of fields.endpoints) {
-    const value = config[field];
+    const value = valueAt(config, field);
     if (typeof value === 'string' && !endpointAllowed(value, context.urlAllowlist, realEndpoint)) {
+      const real = typeof realEndpoint === 'string' ? realEndpoint : realEndpoint.join(' or ');
       throw new AppError(
         'PROVIDER_URL_NOT_ALLOWED',
-        `providerConfig.${field} "${value}" is not allowed: ${provider} requests go to ${realEndpoint}, or to a ` +
+        `providerConfig.${field} "${value}" is not allowed: ${provider} requests go to ${real}, or to a ` +
           'URL (without user, query or fragment) that starts with a prefix of the deployment setting ' +
           'PUSHBOARD_PROVIDER_URL_ALLOWLIST' +
           (context.urlAllowlist.length > 0 ? ` (${context.urlAllowlist.join(', ')})` : ', which is empty'),
@@ -300,7 +548,7 @@ export function checkProviderConfig(
   if (stored !== undefined) {
     const before = stored as Record<string, unknown>;
     const moved = [...fields.endpoints.map((e) => e.field), ...fields.identity].filter(
-      (name) => canonical(config[name]) !== canonical(before[name]),
+      (path) => canonical(valueAt(config, path)) !== canonical(valueAt(before, path)),
     );
     const missing = fields.secrets.filter((name) => !typed.has(name));
     if (moved.length > 0 && missing.length > 0) {
@@ -313,7 +561,20 @@ export function checkProviderConfig(
       );
     }
   }
-  return config as ProviderConfig;
+  return kept;
+}
+
+/** The config as stored: a service-account key file's fields FCM does not use are left out. */
+function keptFields(provider: Provider, config: Record<string, unknown>): ProviderConfig {
+  if (provider !== 'fcm' || typeof config.serviceAccount !== 'object' || config.serviceAccount === null) {
+    return config as ProviderConfig;
+  }
+  const key = Object.fromEntries(
+    Object.entries(config.serviceAccount as Record<string, unknown>).filter(
+      ([name]) => !UNUSED_KEY_FILE_FIELDS.has(name),
+    ),
+  );
+  return { ...config, serviceAccount: key } as ProviderConfig;
 }
 
 /** The stored config of an app (credentials in clear, for the provider that sends with them). */
@@ -323,9 +584,10 @@ export function readProviderConfig(app: AppRow): ProviderConfig {
 
 /** A config as shown on reads: credentials masked. */
 export function maskProviderConfig(provider: Provider, config: ProviderConfig): ProviderConfig {
-  const masked: Record<string, unknown> = { ...config };
-  for (const name of CREDENTIAL_FIELDS[provider].secrets) {
-    if (typeof masked[name] === 'string') masked[name] = maskSecret(masked[name] as string);
+  let masked = { ...config } as Record<string, unknown>;
+  for (const path of CREDENTIAL_FIELDS[provider].secrets) {
+    const secret = valueAt(masked, path);
+    if (typeof secret === 'string') masked = withValueAt(masked, path, maskSecret(secret));
   }
   return masked as ProviderConfig;
 }

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { createAppStore, newAppRow } from '../apps/app-store.ts';
 import { bulkWriter, createDeviceStore } from '../devices/device-store.ts';
 import { newId } from '../ids.ts';
-import type { AppRow, AudienceMemberRow, Db, DeviceRow } from '../storage/database.ts';
+import type { AppRow, AudienceMemberRow, Db, DeviceRegistration } from '../storage/database.ts';
 
 /** Name of the demo audience holding every simulated device. */
 export const DEMO_AUDIENCE_NAME = 'All simulator devices';
@@ -97,7 +97,7 @@ export async function seedFirstRun(
       [ios, iosFleetSize],
     ] as const) {
       for (let start = 0; start < count; start += BATCH_DEVICES) {
-        const batch: DeviceRow[] = [];
+        const batch: DeviceRegistration[] = [];
         for (let i = start; i < Math.min(count, start + BATCH_DEVICES); i++) {
           batch.push(simulatedDevice(app, i, count, now));
         }
@@ -128,7 +128,7 @@ export function simulatedDevice(
   index: number,
   count: number,
   now: Date,
-): DeviceRow {
+): DeviceRegistration {
   const android = app.platform === 'android';
   const deviceId = `sim-${android ? 'a' : 'i'}-${String(index + 1).padStart(7, '0')}`;
   const digest = createHash('sha256').update(deviceId);

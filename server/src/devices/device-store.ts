@@ -9,6 +9,7 @@ import type {
   Db,
   DeviceImportLineRow,
   DeviceImportRow,
+  DeviceRegistration,
   DeviceRow,
 } from '../storage/database.ts';
 import type { DeviceInput } from './device-input.ts';
@@ -49,14 +50,14 @@ export interface DeviceStore {
   ): Promise<{ rows: DeviceRow[]; total: number }>;
   findDevice(appId: string, deviceId: string): Promise<DeviceRow | undefined>;
   /** Registers a device or replaces its token and channel; answers which of the two happened. */
-  upsertDevice(row: DeviceRow): Promise<'inserted' | 'updated'>;
+  upsertDevice(row: DeviceRegistration): Promise<'inserted' | 'updated'>;
   /**
    * Upserts checked devices in one transaction, as if one after the other: a device ID repeated in
    * `devices` counts as inserted then updated, and its last occurrence wins.
    */
   upsertDevices(appId: string, devices: DeviceInput[], now: string): Promise<UpsertCounts>;
   /** Adds devices known to be new (a fresh app's fleet); within the caller's transaction when given. */
-  insertNewDevices(rows: DeviceRow[], trx?: Kysely<Database>): Promise<void>;
+  insertNewDevices(rows: DeviceRegistration[], trx?: Kysely<Database>): Promise<void>;
   /** Answers false when there was no such device. */
   deleteDevice(appId: string, deviceId: string): Promise<boolean>;
   /** Devices per app and channel over a workspace's apps. */
@@ -130,10 +131,10 @@ export function bulkWriter<R extends object>(
 
 /** The device store over Kysely. */
 export function createDeviceStore(db: Db): DeviceStore {
-  const insertDevices = bulkWriter<DeviceRow>(DEVICE_COLUMNS, (rows) =>
+  const insertDevices = bulkWriter<DeviceRegistration>(DEVICE_COLUMNS, (rows) =>
     db.insertInto('devices').values(rows),
   );
-  const upsertDeviceRows = bulkWriter<DeviceRow>(DEVICE_COLUMNS, (rows) =>
+  const upsertDeviceRows = bulkWriter<DeviceRegistration>(DEVICE_COLUMNS, (rows) =>
     db
       .insertInto('devices')
       .values(rows)
@@ -226,7 +227,7 @@ export function createDeviceStore(db: Db): DeviceStore {
         const counts: UpsertCounts = { inserted: 0, updated: 0 };
         // One row per device ID, the last occurrence winning: PostgreSQL refuses a statement that
         // updates the same row twice.
-        const latest = new Map<string, DeviceRow>();
+        const latest = new Map<string, DeviceRegistration>();
         for (const d of devices) {
           if (known.has(d.deviceId)) counts.updated++;
           else counts.inserted++;

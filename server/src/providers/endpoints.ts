@@ -6,6 +6,18 @@
  * (`https://127.0.0.1.evil`) cannot pass for an allowed address.
  */
 
+/** FCM HTTP v1's real endpoint (SPEC §4.2). */
+export const FCM_BASE_URL = 'https://fcm.googleapis.com';
+
+/** Google's OAuth 2.0 token endpoint, a service-account key's usual `token_uri`. */
+export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
+
+/** APNs' real endpoints per environment (SPEC §4.3). */
+export const APNS_BASE_URLS = Object.freeze({
+  production: 'https://api.push.apple.com',
+  sandbox: 'https://api.sandbox.push.apple.com',
+});
+
 /**
  * A prefix of the allowlist in its normalised form, or undefined when `raw` is not one: an http(s) URL
  * without userinfo, query or fragment. `https://host:` (ending in a colon) allows any port of that
@@ -22,14 +34,20 @@ export function urlPrefix(raw: string): string | undefined {
 
 /**
  * Whether requests may go to `value`: it parses as a plain http(s) URL (no userinfo, query or
- * fragment) that starts with `realEndpoint` or with one of the normalised `allowlist` prefixes.
+ * fragment) that starts with `realEndpoint` (or one of them) or with one of the normalised `allowlist` prefixes.
  */
-export function endpointAllowed(value: string, allowlist: readonly string[], realEndpoint: string): boolean {
+export function endpointAllowed(
+  value: string,
+  allowlist: readonly string[],
+  realEndpoint: string | readonly string[],
+): boolean {
   const url = parseEndpoint(value);
   if (!url) return false;
   const href = withSlash(url.href);
-  const real = urlPrefix(realEndpoint);
-  return [...(real ? [real] : []), ...allowlist].some((prefix) => href.startsWith(prefix));
+  const real = (typeof realEndpoint === 'string' ? [realEndpoint] : realEndpoint).flatMap(
+    (endpoint) => urlPrefix(endpoint) ?? [],
+  );
+  return [...real, ...allowlist].some((prefix) => href.startsWith(prefix));
 }
 
 /** `raw` as a URL when it is a plain http(s) address: no userinfo, query or fragment (not even empty). */

@@ -3,13 +3,15 @@
  * handed over, parse the receipts it posts back. The dispatcher owns this interface; `simulator.ts`
  * and `umeng.ts` implement it. Providers never touch storage: they answer, the dispatcher records.
  */
-import type { SimulatorConfig, UmengConfig } from '../apps/provider-config.ts';
+import type { ApnsConfig, FcmConfig, SimulatorConfig, UmengConfig } from '../apps/provider-config.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
 
 /** The app a batch is sent for, with its provider config (credentials in clear). */
 export type ProviderApp =
   | { id: string; platform: Platform; provider: 'simulator'; config: SimulatorConfig }
-  | { id: string; platform: Platform; provider: 'umeng'; config: UmengConfig };
+  | { id: string; platform: Platform; provider: 'umeng'; config: UmengConfig }
+  | { id: string; platform: Platform; provider: 'fcm'; config: FcmConfig }
+  | { id: string; platform: Platform; provider: 'apns'; config: ApnsConfig };
 
 /** One matched device of a batch. */
 export interface BatchDevice {
@@ -40,6 +42,12 @@ export interface SendBatchRequest {
    * a repeat of `batchId` must not send it blindly (answer a non-retryable error instead).
    */
   resend?: boolean;
+  /**
+   * Set by the dispatcher for a provider that `answersEachDevice`: called with each device's final
+   * outcome as soon as it is known (before `sendBatch` settles), so that the answer is journaled and a
+   * retried or resumed batch does not hand that device over again.
+   */
+  onAnswered?: (outcome: DeviceSendOutcome) => void;
 }
 
 /** What the provider said about one device at send time. */
@@ -54,6 +62,14 @@ export interface DeviceSendOutcome {
   failureReason?: string;
   /** The channel the provider reached the device through, when it differs from the registered one. */
   channel?: string;
+  /**
+   * Set when the provider said the device's push token is no longer valid, in the provider's own word
+   * (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…): the token is marked invalid in the same
+   * transaction as the device's result, and later sends treat the device as unmatched (SPEC §4.4).
+   */
+  invalidToken?: string;
+  /** The provider's reference of this device's message (FCM message `name`, APNs `apns-id`), if any. */
+  providerRef?: string;
 }
 
 /** The provider's answer to a batch. */
@@ -137,6 +153,12 @@ export class ProviderError extends Error {
 
 /** A push provider. */
 export interface Provider {
+  /**
+   * True for a provider that makes one request per device (FCM, APNs). The dispatcher then journals
+   * every answer reported through `onAnswered` and hands a retried or resumed batch over with only the
+   * devices not answered yet: no batch idempotency key is needed, and `resend` is never refused.
+   */
+  readonly answersEachDevice?: boolean;
   /** Most devices one request may carry; the dispatcher makes smaller batches when it is set. */
   readonly maxBatchDevices?: number;
   /**
@@ -152,5 +174,5 @@ export interface Provider {
   parseReceipts(body: unknown): ParsedReceipts;
 }
 
-/** The providers this process can send through and read receipts of, by name (`simulator`, `umeng`). */
+/** The providers this process can send through and read receipts of, by name (`simulator`, `umeng`, `fcm`, `apns`). */
 export type ProviderRegistry = Partial<Record<ProviderApp['provider'], Provider>>;

@@ -3,7 +3,7 @@
  * of the glossary (CONTEXT.md). Times are ISO 8601 UTC strings (`2026-11-27T03:40:00.000Z`), which
  * sort correctly as text in every backend; booleans are 0/1 integers; JSON is stored as text.
  */
-import type { Kysely } from 'kysely';
+import type { Generated, Kysely, Selectable } from 'kysely';
 
 /** The Kysely handle every store is built on. */
 export type Db = Kysely<Database>;
@@ -16,7 +16,8 @@ export interface Database {
   access_tokens: AccessTokenRow;
   login_throttles: LoginThrottleRow;
   apps: AppRow;
-  devices: DeviceRow;
+  devices: DevicesTable;
+  handover_answers: HandoverAnswerRow;
   device_imports: DeviceImportRow;
   device_import_rows: DeviceImportLineRow;
   audiences: AudienceRow;
@@ -109,7 +110,7 @@ export interface AppRow {
   workspace_id: string;
   name: string;
   platform: 'ios' | 'android';
-  provider: 'simulator' | 'umeng';
+  provider: 'simulator' | 'umeng' | 'fcm' | 'apns';
   /** JSON of the provider config, credentials included (they are masked on every read). */
   provider_config: string;
   receipt_secret: string;
@@ -120,14 +121,48 @@ export interface AppRow {
 }
 
 /** A device registered for an app: the customer's device ID and the provider's push token. */
-export interface DeviceRow {
+export interface DevicesTable {
   app_id: string;
   device_id: string;
   push_token: string;
   /** Delivery channel the device is reached through (`umeng`, `huawei`, `xiaomi`, `apns`…). */
   channel: string;
+  /** `invalid` once a provider said the push token is no longer valid (SPEC §4.4); sends then skip it. */
+  token_status: Generated<'active' | 'invalid'>;
+  /** When the token was marked invalid; null while it is active. */
+  token_invalid_at: string | null;
+  /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, `4020`…); null while active. */
+  token_invalid_reason: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** A device as read. */
+export type DeviceRow = Selectable<DevicesTable>;
+
+/** What registering a device writes: its row without the token's status, which the store keeps. */
+export type DeviceRegistration = Omit<
+  DeviceRow,
+  'token_status' | 'token_invalid_at' | 'token_invalid_reason'
+>;
+
+/**
+ * One device's answer from a provider that answers each device on its own (FCM, APNs), journaled
+ * while its batch is in flight: a retried or resumed batch hands over only the devices without one,
+ * and recording the batch uses these answers and deletes them (dispatch/README.md).
+ */
+export interface HandoverAnswerRow {
+  task_id: string;
+  batch_seq: number;
+  device_id: string;
+  send_result: 'success' | 'failure' | 'no_feedback';
+  failure_reason: string | null;
+  /** The channel the provider reached the device through, when it differs from the registered one. */
+  channel: string | null;
+  /** The provider's word when it called the token invalid (SPEC §4.4), else null. */
+  invalid_token: string | null;
+  /** The provider's reference of the device's message (FCM message name, APNs `apns-id`). */
+  provider_ref: string | null;
 }
 
 /** One streamed device CSV import; its lines are staged until the whole file has been checked. */

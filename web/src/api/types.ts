@@ -120,7 +120,10 @@ export interface App {
   receiptSecret: string;
   sdkKey: string;
   sdkSecret: string;
-  deviceCount: number;
+  /** Registered devices. */
+  devices: number;
+  /** Registered devices whose push token the provider called invalid (sends skip them). */
+  invalidTokens: number;
   createdAt: string;
   updatedAt: string;
 }

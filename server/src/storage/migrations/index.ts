@@ -12,6 +12,7 @@ import * as scaleOut from './0004-scale-out.ts';
 import * as authHardening from './0005-auth-hardening.ts';
 import * as receiptLimits from './0006-receipt-limits.ts';
 import * as refusedImports from './0007-refused-imports.ts';
+import * as tokenLifecycle from './0008-token-lifecycle.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0005-auth-hardening': authHardening,
   '0006-receipt-limits': receiptLimits,
   '0007-refused-imports': refusedImports,
+  '0008-token-lifecycle': tokenLifecycle,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

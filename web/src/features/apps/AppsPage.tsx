@@ -113,7 +113,7 @@ export function AppsPage() {
       title: t('apps.devices'),
       key: 'devices',
       align: 'right',
-      render: (_, a) => formatCount(a.deviceCount),
+      render: (_, a) => formatCount(a.devices),
     },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, a) => formatDateTime(a.createdAt) },
     {

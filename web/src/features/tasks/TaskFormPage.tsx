@@ -371,7 +371,7 @@ function TaskForm({ task }: { task?: Task }) {
                         <PlatformIcon platform={a.platform} /> {a.name}{' '}
                         <Typography.Text type="secondary">
                           · {t(`platform.${a.platform}`)} ·{' '}
-                          {t('form.appDevices', { n: formatCount(a.deviceCount) })}
+                          {t('form.appDevices', { n: formatCount(a.devices) })}
                         </Typography.Text>
                       </span>
                     ),

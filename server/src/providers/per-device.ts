@@ -1,0 +1,121 @@
+/**
+ * Sending a batch one request per device, as FCM and APNs want it: many requests in flight at once,
+ * each device's final answer reported as soon as it is known (the dispatcher journals it), answers
+ * that ask for a retry (quota, provider unavailable) retried after `Retry-After` or a backoff, and the
+ * whole app paused while the provider says it is over its quota. The provider modules supply the
+ * request of one device; this module owns the concurrency and the retries, so both behave alike.
+ */
+import type { BatchDevice, DeviceSendOutcome } from './provider.ts';
+import { ProviderError } from './provider.ts';
+
+/** What one device's request came to. */
+export type DeviceAnswer =
+  /** Final: the device was accepted or refused. */
+  | { outcome: DeviceSendOutcome }
+  /**
+   * Not final: ask again later. `afterMs` is the provider's `Retry-After`; `pauseAll` holds every
+   * request of the app for that long (a project-wide quota), not only this device's.
+   */
+  | { retry: { code: string; message: string; afterMs?: number; pauseAll?: boolean } };
+
+/**
+ * A pause shared by every send of one app: while it holds, no request of the app starts. Set when the
+ * provider answers "over quota, come back in N seconds", so that 100 requests in flight do not each
+ * keep knocking.
+ */
+export interface PauseGate {
+  /** Resolves once no pause holds (at once when none does). */
+  wait(): Promise<void>;
+  /** Holds every request for `ms` from now (a longer pause already set stays). */
+  pause(ms: number): void;
+}
+
+/** A pause gate on `clock`, sleeping with `sleep`. */
+export function createPauseGate(clock: () => number, sleep: (ms: number) => Promise<void>): PauseGate {
+  let until = 0;
+  return {
+    async wait() {
+      for (let left = until - clock(); left > 0; left = until - clock()) await sleep(left);
+    },
+    pause(ms) {
+      until = Math.max(until, clock() + ms);
+    },
+  };
+}
+
+/** How `sendEachDevice` paces and retries. */
+export interface EachDeviceOptions {
+  /** Requests in flight at once. */
+  concurrency: number;
+  /** Requests per device; a device still asked to retry after that many stops the batch (retryable). */
+  maxAttempts: number;
+  /** Wait before the first retry when the provider names none; doubles per attempt. */
+  retryBaseMs: number;
+  /** Longest wait between two requests of one device, `Retry-After` included. */
+  maxRetryMs: number;
+  sleep: (ms: number) => Promise<void>;
+  /** The app's pause gate (see `PauseGate`). */
+  gate: PauseGate;
+  /** Called with each final outcome as soon as it is known. */
+  onAnswered?: (outcome: DeviceSendOutcome) => void;
+}
+
+/**
+ * Sends `devices` one request each through `sendOne`, at most `concurrency` at once, and answers every
+ * final outcome (in the order they came). A device asked to retry is tried again after the wait;
+ * after `maxAttempts` its last answer becomes a retryable `ProviderError`. A `ProviderError` thrown by
+ * `sendOne` (bad credentials…) or that last retry stops the batch: no new request starts, the ones in
+ * flight are awaited (their outcomes are still reported through `onAnswered`), then the error is thrown.
+ * The dispatcher retries or resumes the batch with only the devices not answered yet.
+ */
+export async function sendEachDevice(
+  devices: readonly BatchDevice[],
+  options: EachDeviceOptions,
+  sendOne: (device: BatchDevice, attempt: number) => Promise<DeviceAnswer>,
+): Promise<DeviceSendOutcome[]> {
+  const outcomes: DeviceSendOutcome[] = [];
+  let next = 0;
+  let stop: { error: unknown } | undefined;
+
+  async function sendDevice(device: BatchDevice): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await options.gate.wait();
+      if (stop) return;
+      const answer = await sendOne(device, attempt);
+      if ('outcome' in answer) {
+        outcomes.push(answer.outcome);
+        options.onAnswered?.(answer.outcome);
+        return;
+      }
+      const { retry } = answer;
+      if (attempt >= options.maxAttempts) {
+        throw new ProviderError(
+          retry.code,
+          `${retry.message} — still refused after ${attempt} requests for one device`,
+          true,
+        );
+      }
+      const backoff = options.retryBaseMs * 2 ** (attempt - 1);
+      const wait = Math.min(options.maxRetryMs, Math.max(retry.afterMs ?? 0, backoff));
+      if (retry.pauseAll) options.gate.pause(wait);
+      await options.sleep(wait);
+      if (stop) return;
+    }
+  }
+
+  async function worker(): Promise<void> {
+    while (!stop && next < devices.length) {
+      const device = devices[next++]!;
+      try {
+        await sendDevice(device);
+      } catch (error) {
+        stop ??= { error };
+      }
+    }
+  }
+
+  const workers = Math.max(1, Math.min(options.concurrency, devices.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+  if (stop) throw stop.error;
+  return outcomes;
+}
