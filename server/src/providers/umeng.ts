@@ -24,6 +24,7 @@ import {
   type SendBatchRequest,
   type SendBatchResult,
 } from './provider.ts';
+import { remoteCode, remoteMessage } from './remote-text.ts';
 
 /** Umeng's API address, used when an app's config names no `baseUrl`. */
 export const UMENG_BASE_URL = 'https://msgapi.umeng.com';
@@ -123,30 +124,6 @@ const DEVICE_REASONS: Record<string, string> = {
   '4025': 'device token rejected by Umeng',
   '4026': 'device token rejected by Umeng',
 };
-
-/** Most characters of Umeng's own `error_msg` copied into a batch or task error. */
-export const REMOTE_MESSAGE_MAX_CHARS = 200;
-
-/** Longest error code taken from an answer; anything else is `UNKNOWN`. */
-const REMOTE_CODE = /^[A-Za-z0-9_.-]{1,32}$/;
-
-/**
- * Umeng's `error_msg` as it may be copied into a batch or task error: control characters removed,
- * then every text of the request (`requestTexts`: app key, signature, receipt URL and its secret…)
- * replaced by "…" in the whole text, and only then cut to `REMOTE_MESSAGE_MAX_CHARS`. In this order,
- * a request text split by control characters is joined again before it is looked for, and no cut can
- * leave a part of one. Whatever answers at an app's address, it cannot read the request back through
- * the task.
- */
-function remoteMessage(raw: string, requestTexts: readonly string[]): string {
-  // \p{Cc}: control characters (line breaks, escapes) that would garble a task's failure reason.
-  let message = raw.replace(/\p{Cc}+/gu, '');
-  for (const part of requestTexts) message = message.split(part).join('…');
-  message = message.trim();
-  return message.length > REMOTE_MESSAGE_MAX_CHARS
-    ? `${message.slice(0, REMOTE_MESSAGE_MAX_CHARS)}…`
-    : message;
-}
 
 /**
  * The texts of one request that an answer must not repeat: every string of its fields (the receipt
@@ -356,7 +333,7 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Provide
     // sent), or for 4026 a partial send whose data names the refused tokens.
     if (isObject(parsed) && parsed.ret === 'FAIL') {
       const given = text(data.error_code) ?? text(parsed.error_code);
-      const code = given !== undefined && REMOTE_CODE.test(given) ? given : 'UNKNOWN';
+      const code = remoteCode(given);
       const message = text(data.error_msg) ?? text(parsed.error_msg);
       return { ok: false, code, message: message ? clean(message) : '', data, clean };
     }
@@ -562,7 +539,7 @@ function failedTokens(
     const name = text(token)?.trim();
     const given = text(itemCode);
     const message = text(itemMessage);
-    const reasonCode = given !== undefined && REMOTE_CODE.test(given) ? given : code;
+    const reasonCode = remoteCode(given, code);
     if (name) failed.set(name, deviceReason(reasonCode, message === undefined ? undefined : clean(message)));
   };
   for (const key of FAILED_TOKEN_KEYS) {
