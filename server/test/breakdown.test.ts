@@ -248,6 +248,26 @@ describe('per channel', () => {
     }
   });
 
+  test('lists the failure reasons, most devices first, then by reason', async () => {
+    const taskId = await seedTask();
+    const started = new Date(t.clock.now.getTime() - HOUR).toISOString();
+    const failure = (id: string, reason: string | null) =>
+      resultRow(taskId, id, { send_result: 'failure', failure_reason: reason });
+    await writeSend(taskId, started, [
+      failure('f-1', 'the push token belongs to another Firebase project (SENDER_ID_MISMATCH)'),
+      failure('f-2', 'the app was uninstalled or the push token expired (FCM UNREGISTERED)'),
+      failure('f-3', 'the app was uninstalled or the push token expired (FCM UNREGISTERED)'),
+      failure('f-4', null),
+      resultRow(taskId, 'ok-1', { send_result: 'success', delivered_at: started }),
+    ]);
+    const body = ok(await breakdown(taskId));
+    expect(body.failureReasons).toEqual([
+      { reason: 'the app was uninstalled or the push token expired (FCM UNREGISTERED)', devices: 2 },
+      { reason: 'rejected by the provider', devices: 1 },
+      { reason: 'the push token belongs to another Firebase project (SENDER_ID_MISMATCH)', devices: 1 },
+    ]);
+  });
+
   test('an iOS task has no dismissals and no "no feedback", whatever a row holds', async () => {
     const taskId = await seedTask('ios');
     const started = new Date(t.clock.now.getTime() - HOUR).toISOString();
@@ -445,7 +465,7 @@ describe('states, retention, tenancy and roles', () => {
   test('a scheduled task answers empty parts', async () => {
     const taskId = await seedTask();
     const body = ok(await breakdown(taskId));
-    expect(body).toEqual({ channels: [], timeline: { bucketMinutes: 1, buckets: [] } });
+    expect(body).toEqual({ channels: [], timeline: { bucketMinutes: 1, buckets: [] }, failureReasons: [] });
   });
 
   test('after the retention window, or once the details were deleted, it answers 410', async () => {
@@ -506,7 +526,7 @@ describe('states, retention, tenancy and roles', () => {
     expect(operation.description).toContain('one aggregate query');
     expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
     const schema = operation.responses['200'].content['application/json'].schema;
-    expect(Object.keys(schema.properties)).toEqual(['channels', 'timeline']);
+    expect(Object.keys(schema.properties)).toEqual(['channels', 'timeline', 'failureReasons']);
     expect(schema.properties.timeline.properties.bucketMinutes.description).toContain('1, 5, 15, 30 or 60');
   });
 });

@@ -353,12 +353,18 @@ describe('per-token failures', () => {
     expect(result.providerRef).toBe(fake.sends[0]!.ref);
     expect(fake.sends[0]!.tokens).toEqual([token(1)]);
     expect(result.outcomes).toEqual([
-      { deviceId: 'device-0', sendResult: 'failure', failureReason: 'invalid device token' },
+      {
+        deviceId: 'device-0',
+        sendResult: 'failure',
+        failureReason: 'invalid device token',
+        invalidToken: '4020',
+      },
       { deviceId: 'device-1', sendResult: 'no_feedback' },
       {
         deviceId: 'device-2',
         sendResult: 'failure',
         failureReason: 'device token belongs to another Umeng app',
+        invalidToken: '4014',
       },
     ]);
   });
@@ -367,9 +373,17 @@ describe('per-token failures', () => {
     fake.refuseTokens({ [token(0)]: '4020', [token(1)]: '4020' });
     const result = await provider().sendBatch(request({ devices: devices(2) }));
     expect(result.providerRef).toBeNull();
-    expect(result.outcomes.map((o) => [o.sendResult, o.failureReason])).toEqual([
-      ['failure', 'invalid device token'],
-      ['failure', 'invalid device token'],
+    expect(result.outcomes.map((o) => [o.sendResult, o.failureReason, o.invalidToken])).toEqual([
+      ['failure', 'invalid device token', '4020'],
+      ['failure', 'invalid device token', '4020'],
+    ]);
+  });
+
+  test('a one-token send refused with 4020 marks that token invalid even when Umeng lists none', async () => {
+    fake.script('/api/send', { code: '4020', message: 'invalid device_token' });
+    const result = await provider().sendBatch(request({ devices: devices(1) }));
+    expect(result.outcomes).toEqual([
+      expect.objectContaining({ deviceId: 'device-0', sendResult: 'failure', invalidToken: '4020' }),
     ]);
   });
 

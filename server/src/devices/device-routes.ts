@@ -33,6 +33,13 @@ const DeviceSchema = Type.Object({
   deviceId: Type.String(),
   pushToken: Type.String(),
   channel: Type.String(),
+  tokenStatus: Type.Union([Type.Literal('active'), Type.Literal('invalid')], {
+    description: '`invalid` once the provider said the push token is no longer valid: sends skip the device.',
+  }),
+  tokenInvalidAt: Type.Union([Type.String(), Type.Null()]),
+  tokenInvalidReason: Type.Union([Type.String(), Type.Null()], {
+    description: "The provider's word for why: UNREGISTERED, Unregistered, BadDeviceToken, Umeng 4020…",
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -81,6 +88,9 @@ function deviceView(row: DeviceRow) {
     deviceId: row.device_id,
     pushToken: row.push_token,
     channel: row.channel,
+    tokenStatus: row.token_status,
+    tokenInvalidAt: row.token_invalid_at,
+    tokenInvalidReason: row.token_invalid_reason,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -108,6 +118,12 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
           ...PageQuery,
           sort: Type.Union([Type.Literal('newest'), Type.Literal('deviceId')], { default: 'newest' }),
           channel: Type.Optional(ChannelSchema),
+          tokenStatus: Type.Optional(
+            Type.Union([Type.Literal('active'), Type.Literal('invalid')], {
+              description:
+                'Only devices with an active push token, or only those the provider called invalid.',
+            }),
+          ),
           q: Type.Optional(
             Type.String({
               maxLength: MAX_DEVICE_ID_LENGTH,
@@ -120,11 +136,11 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
       },
     },
     async (request) => {
-      const { page, pageSize, sort, channel, q } = request.query;
+      const { page, pageSize, sort, channel, q, tokenStatus } = request.query;
       const appRow = await getApp(request.workspace.id, request.params.appId);
       const { rows, total } = await store.listDevices(
         appRow.id,
-        { channel, deviceIdPrefix: q },
+        { channel, deviceIdPrefix: q, tokenStatus },
         sort,
         (page - 1) * pageSize,
         pageSize,

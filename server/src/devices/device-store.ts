@@ -2,7 +2,7 @@
  * What the devices module needs from storage, and its Kysely implementation. Devices are keyed by
  * (app, device ID); a CSV import is staged in `device_import_rows` and applied in one statement.
  */
-import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import { type Compilable, type CompiledQuery, type Kysely, sql } from 'kysely';
 import type {
   AppRow,
   Database,
@@ -22,6 +22,8 @@ export interface DeviceFilter {
   channel?: string;
   /** Device IDs starting with this (printable ASCII, as device IDs are). */
   deviceIdPrefix?: string;
+  /** Only devices whose push token is active, or only those a provider called invalid (SPEC §4.4). */
+  tokenStatus?: DeviceRow['token_status'];
 }
 
 /** Devices of one app on one channel; apps without devices appear once with `channel` null. */
@@ -91,6 +93,25 @@ const LOOKUP_CHUNK = 500;
 const AFTER_PRINTABLE = '\x7f';
 
 const DEVICE_COLUMNS = ['app_id', 'device_id', 'push_token', 'channel', 'created_at', 'updated_at'] as const;
+
+// Whether the push token a device is registered again with is the one it had (`devices` is the row
+// as stored, `excluded` the registration): the same token keeps its status, a different one is a new
+// token, active again (SPEC §4.4).
+const SAME_TOKEN = sql`devices.push_token = excluded.push_token`;
+
+/** What registering a known device again changes: token, channel, time, and the token's status. */
+const RE_REGISTRATION = {
+  push_token: sql<string>`excluded.push_token`,
+  channel: sql<string>`excluded.channel`,
+  updated_at: sql<string>`excluded.updated_at`,
+  token_status: sql<
+    'active' | 'invalid'
+  >`case when ${SAME_TOKEN} then devices.token_status else 'active' end`,
+  token_invalid_at: sql<string | null>`case when ${SAME_TOKEN} then devices.token_invalid_at else null end`,
+  token_invalid_reason: sql<
+    string | null
+  >`case when ${SAME_TOKEN} then devices.token_invalid_reason else null end`,
+};
 const STAGING_COLUMNS = ['import_id', 'line', 'device_id', 'push_token', 'channel'] as const;
 
 /**
@@ -138,13 +159,7 @@ export function createDeviceStore(db: Db): DeviceStore {
     db
       .insertInto('devices')
       .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['app_id', 'device_id']).doUpdateSet((eb) => ({
-          push_token: eb.ref('excluded.push_token'),
-          channel: eb.ref('excluded.channel'),
-          updated_at: eb.ref('excluded.updated_at'),
-        })),
-      ),
+      .onConflict((oc) => oc.columns(['app_id', 'device_id']).doUpdateSet(RE_REGISTRATION)),
   );
   const insertStagingRows = bulkWriter<DeviceImportLineRow>(STAGING_COLUMNS, (rows) =>
     db.insertInto('device_import_rows').values(rows),
@@ -170,6 +185,7 @@ export function createDeviceStore(db: Db): DeviceStore {
   const filtered = (appId: string, filter: DeviceFilter) => {
     let query = db.selectFrom('devices').where('app_id', '=', appId);
     if (filter.channel) query = query.where('channel', '=', filter.channel);
+    if (filter.tokenStatus) query = query.where('token_status', '=', filter.tokenStatus);
     if (filter.deviceIdPrefix) {
       // A range on the primary key instead of LIKE, which SQLite cannot serve from an index when it
       // ignores case. On PostgreSQL the range needs byte order: the "C" collation on device_id.
@@ -321,13 +337,7 @@ export function createDeviceStore(db: Db): DeviceStore {
                 eb.val(now).as('updated_at'),
               ]),
             )
-            .onConflict((oc) =>
-              oc.columns(['app_id', 'device_id']).doUpdateSet((eb) => ({
-                push_token: eb.ref('excluded.push_token'),
-                channel: eb.ref('excluded.channel'),
-                updated_at: eb.ref('excluded.updated_at'),
-              })),
-            )
+            .onConflict((oc) => oc.columns(['app_id', 'device_id']).doUpdateSet(RE_REGISTRATION))
             .execute();
         }
         await trx.deleteFrom('device_import_rows').where('import_id', '=', importId).execute();

@@ -10,9 +10,9 @@ import { bulkWriter } from '../devices/device-store.ts';
 import type { TaskCounts } from '../domain/statistics.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
 import { applyTaskEvent } from '../domain/task-state.ts';
-import type { BatchDevice } from '../providers/provider.ts';
+import type { BatchDevice, DeviceSendOutcome } from '../providers/provider.ts';
 import { applyHeldReceipts } from '../receipts/receipt-apply.ts';
-import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
+import type { AppRow, Database, Db, DeviceResultRow, HandoverAnswerRow } from '../storage/database.ts';
 
 /** A task in `sending`, with what sending it needs. */
 export interface TaskSend {
@@ -59,6 +59,15 @@ export interface ResultException {
   deliveredAt: string | null;
 }
 
+/** A push token a provider called invalid while sending a batch (SPEC §4.4). */
+export interface InvalidToken {
+  deviceId: string;
+  /** The token that was sent: the mark is not set if the device registered another one meanwhile. */
+  pushToken: string;
+  /** The provider's word (`UNREGISTERED`, `BadDeviceToken`, `4020`…). */
+  reason: string;
+}
+
 /** How a batch ended, ready to record. */
 export interface BatchRecord {
   status: 'sent' | 'failed';
@@ -69,6 +78,8 @@ export interface BatchRecord {
   /** Totals over all the batch's devices. */
   counts: { deliveries: number; failures: number; noFeedback: number };
   error: { code: string; message: string } | null;
+  /** Tokens to mark invalid, in the same transaction as the results. */
+  invalidTokens: InvalidToken[];
   at: string;
 }
 
@@ -105,6 +116,13 @@ export interface DispatchStore {
   ): Promise<{ batch: PreparedBatch | null } | null>;
   /** Counts one more provider call of a batch, before it is made. */
   noteHandOver(taskId: string, seq: number): Promise<void>;
+  /**
+   * Journals device answers of a batch in flight (providers that answer each device): a repeated
+   * answer of a device is ignored. Recording the batch deletes them.
+   */
+  journalAnswers(taskId: string, seq: number, outcomes: readonly DeviceSendOutcome[]): Promise<void>;
+  /** The journaled device answers of a batch (those given before a retry, a crash or a restart). */
+  journaledAnswers(taskId: string, seq: number): Promise<DeviceSendOutcome[]>;
   /** Keeps a provider error on the batch (and, when it stops the send, on the task). */
   noteError(
     taskId: string,
@@ -114,7 +132,10 @@ export interface DispatchStore {
   ): Promise<void>;
   /** Stops a task's send with `reason` (the first reason stays): the rest is recorded as not sent. */
   stopSend(taskId: string, reason: string): Promise<void>;
-  /** Writes a batch's device results, marks it `sent`/`failed` and moves the counters, in one transaction. */
+  /**
+   * Writes a batch's device results, marks it `sent`/`failed`, moves the counters, marks the tokens
+   * the provider called invalid and drops the batch's journaled answers, in one transaction.
+   */
   recordBatch(send: TaskSend, batch: PreparedBatch, record: BatchRecord): Promise<void>;
   /** The statistics counters of a task. */
   counts(taskId: string): Promise<TaskCounts>;
@@ -144,6 +165,17 @@ const RESULT_COLUMNS = [
   'delivered_at',
 ] as const;
 type ResultInsert = Pick<DeviceResultRow, (typeof RESULT_COLUMNS)[number]>;
+
+const ANSWER_COLUMNS = [
+  'task_id',
+  'batch_seq',
+  'device_id',
+  'send_result',
+  'failure_reason',
+  'channel',
+  'invalid_token',
+  'provider_ref',
+] as const;
 
 /** The dispatch store over Kysely. */
 export function createDispatchStore(db: Db): DispatchStore {
@@ -179,26 +211,52 @@ export function createDispatchStore(db: Db): DispatchStore {
   const insertResults = bulkWriter<ResultInsert>(RESULT_COLUMNS, (rows) =>
     db.insertInto('device_results').values(rows),
   );
+  const insertAnswers = bulkWriter<HandoverAnswerRow>(ANSWER_COLUMNS, (rows) =>
+    db
+      .insertInto('handover_answers')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['task_id', 'batch_seq', 'device_id']).doNothing()),
+  );
+
+  /** Marks the tokens a provider called invalid, unless the device has registered another token since. */
+  async function markInvalidTokens(trx: Kysely<Database>, send: TaskSend, record: BatchRecord) {
+    for (const token of record.invalidTokens) {
+      await trx
+        .updateTable('devices')
+        .set({ token_status: 'invalid', token_invalid_at: record.at, token_invalid_reason: token.reason })
+        .where('app_id', '=', send.app.id)
+        .where('device_id', '=', token.deviceId)
+        .where('push_token', '=', token.pushToken)
+        .where('token_status', '=', 'active')
+        .execute();
+    }
+  }
 
   // The matched devices of an audience range: the audience's device IDs (its primary key, in order)
-  // joined to the app's devices (their primary key), read in one pass of both B-trees.
+  // joined to the app's devices (their primary key), read in one pass of both B-trees. A device whose
+  // token a provider called invalid has no token to send to: it is not matched (SPEC §4.4).
   const matchedInRange = (executor: Kysely<Database>, send: TaskSend, first: string, last: string) =>
     executor
       .selectFrom('audience_members as m')
       .innerJoin('devices as d', (join) =>
-        join.on('d.app_id', '=', send.app.id).onRef('d.device_id', '=', 'm.device_id'),
+        join
+          .on('d.app_id', '=', send.app.id)
+          .onRef('d.device_id', '=', 'm.device_id')
+          .on('d.token_status', '=', 'active'),
       )
       .where('m.audience_id', '=', send.audienceId)
       .where('m.device_id', '>=', first)
       .where('m.device_id', '<=', last);
 
-  // The app's devices in a range, without the audience: a plain scan of the devices' primary key.
+  // The app's devices with an active token in a range, without the audience: a plain scan of the
+  // devices' primary key.
   const devicesInRange = (executor: Kysely<Database>, send: TaskSend, first: string, last: string) =>
     executor
       .selectFrom('devices as d')
       .where('d.app_id', '=', send.app.id)
       .where('d.device_id', '>=', first)
-      .where('d.device_id', '<=', last);
+      .where('d.device_id', '<=', last)
+      .where('d.token_status', '=', 'active');
 
   async function countDevicesInRange(
     executor: Kysely<Database>,
@@ -261,7 +319,10 @@ export function createDispatchStore(db: Db): DispatchStore {
     const rows = await trx
       .selectFrom('audience_members as m')
       .leftJoin('devices as d', (join) =>
-        join.on('d.app_id', '=', send.app.id).onRef('d.device_id', '=', 'm.device_id'),
+        join
+          .on('d.app_id', '=', send.app.id)
+          .onRef('d.device_id', '=', 'm.device_id')
+          .on('d.token_status', '=', 'active'),
       )
       .select(['m.device_id as deviceId', 'd.push_token as pushToken', 'd.channel'])
       .where('m.audience_id', '=', send.audienceId)
@@ -399,6 +460,12 @@ export function createDispatchStore(db: Db): DispatchStore {
           no_feedback: eb('no_feedback', '+', record.counts.noFeedback),
         }))
         .where('id', '=', send.taskId)
+        .execute();
+      await markInvalidTokens(trx, send, record);
+      await trx
+        .deleteFrom('handover_answers')
+        .where('task_id', '=', send.taskId)
+        .where('batch_seq', '=', batch.seq)
         .execute();
       // Receipts that arrived before this record (a fast provider or SDK, or a restart) apply now.
       await applyHeldReceipts(trx, send.taskId, batch.seq);
@@ -616,6 +683,41 @@ export function createDispatchStore(db: Db): DispatchStore {
         .where('task_id', '=', taskId)
         .where('seq', '=', seq)
         .execute();
+    },
+
+    async journalAnswers(taskId, seq, outcomes) {
+      // One row per device: PostgreSQL refuses a statement that touches the same row twice.
+      const rows = new Map<string, HandoverAnswerRow>();
+      for (const o of outcomes) {
+        rows.set(o.deviceId, {
+          task_id: taskId,
+          batch_seq: seq,
+          device_id: o.deviceId,
+          send_result: o.sendResult,
+          failure_reason: o.failureReason ?? null,
+          channel: o.channel ?? null,
+          invalid_token: o.invalidToken ?? null,
+          provider_ref: o.providerRef ?? null,
+        });
+      }
+      await insertAnswers(db, [...rows.values()]);
+    },
+
+    async journaledAnswers(taskId, seq) {
+      const rows = await db
+        .selectFrom('handover_answers')
+        .selectAll()
+        .where('task_id', '=', taskId)
+        .where('batch_seq', '=', seq)
+        .execute();
+      return rows.map((r) => ({
+        deviceId: r.device_id,
+        sendResult: r.send_result,
+        ...(r.failure_reason !== null && { failureReason: r.failure_reason }),
+        ...(r.channel !== null && { channel: r.channel }),
+        ...(r.invalid_token !== null && { invalidToken: r.invalid_token }),
+        ...(r.provider_ref !== null && { providerRef: r.provider_ref }),
+      }));
     },
 
     async noteError(taskId, seq, error, stopsSend) {

@@ -19,12 +19,20 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { statisticsViolations } from '../domain/statistics.ts';
-import type { Provider, ProviderApp, ProviderRegistry, SendBatchResult } from '../providers/provider.ts';
+import type {
+  DeviceSendOutcome,
+  Provider,
+  ProviderApp,
+  ProviderRegistry,
+  SendBatchResult,
+} from '../providers/provider.ts';
 import { ProviderError } from '../providers/provider.ts';
+import { createAnswerJournal } from './answer-journal.ts';
 import {
   acceptedResult,
   type BatchRecord,
   type DispatchStore,
+  type InvalidToken,
   type PreparedBatch,
   type ResultException,
   type TaskSend,
@@ -123,23 +131,45 @@ export function createSender(deps: SenderDeps): Sender {
     return app as ProviderApp;
   }
 
-  /** The record of a batch the provider answered. */
-  function answered(send: TaskSend, batch: PreparedBatch, result: SendBatchResult, at: string): BatchRecord {
-    const accepted = acceptedResult(send.app.platform);
+  /**
+   * The record of a batch: each device's outcome as `outcomes` list it, `rest` for the devices they
+   * do not list (on their registered channel), with the tokens the provider called invalid.
+   */
+  function recordOf(
+    batch: PreparedBatch,
+    outcomes: readonly DeviceSendOutcome[],
+    rest: { sendResult: ResultException['sendResult']; failureReason: string | null },
+    ending: Pick<BatchRecord, 'status' | 'providerRef' | 'error' | 'at'>,
+  ): BatchRecord {
+    const { at } = ending;
     const common = {
-      sendResult: accepted,
-      failureReason: null,
-      deliveredAt: accepted === 'success' ? at : null,
+      sendResult: rest.sendResult,
+      failureReason: rest.failureReason,
+      deliveredAt: rest.sendResult === 'success' ? at : null,
     };
     const counts = { deliveries: 0, failures: 0, noFeedback: 0 };
     const exceptions = new Map<string, ResultException>();
-    if (result.outcomes.length > 0) {
+    const invalidTokens = new Map<string, InvalidToken>();
+    if (outcomes.length > 0) {
       const devices = new Map(batch.devices.map((d) => [d.deviceId, d]));
-      for (const outcome of result.outcomes) {
+      for (const outcome of outcomes) {
         const device = devices.get(outcome.deviceId);
         if (!device) continue; // Not a device of this batch: nothing to record.
+        if (outcome.invalidToken !== undefined) {
+          invalidTokens.set(outcome.deviceId, {
+            deviceId: outcome.deviceId,
+            pushToken: device.pushToken,
+            reason: outcome.invalidToken,
+          });
+        } else invalidTokens.delete(outcome.deviceId);
         const channel = outcome.channel ?? device.channel;
-        if (outcome.sendResult === accepted && channel === device.channel) {
+        const failureReason =
+          outcome.sendResult === 'failure' ? (outcome.failureReason ?? 'rejected by the provider') : null;
+        if (
+          outcome.sendResult === common.sendResult &&
+          failureReason === common.failureReason &&
+          channel === device.channel
+        ) {
           exceptions.delete(outcome.deviceId);
           continue;
         }
@@ -147,8 +177,7 @@ export function createSender(deps: SenderDeps): Sender {
           deviceId: outcome.deviceId,
           channel,
           sendResult: outcome.sendResult,
-          failureReason:
-            outcome.sendResult === 'failure' ? (outcome.failureReason ?? 'rejected by the provider') : null,
+          failureReason,
           deliveredAt: outcome.sendResult === 'success' ? at : null,
         });
       }
@@ -158,41 +187,41 @@ export function createSender(deps: SenderDeps): Sender {
       else if (result === 'failure') counts.failures += n;
       else counts.noFeedback += n;
     };
-    tally(accepted, batch.devices.length - exceptions.size);
+    tally(common.sendResult, batch.devices.length - exceptions.size);
     for (const e of exceptions.values()) tally(e.sendResult, 1);
     return {
-      status: 'sent',
-      providerRef: result.providerRef,
+      ...ending,
       common,
       exceptions: [...exceptions.values()],
       counts,
-      error: null,
-      at,
+      invalidTokens: [...invalidTokens.values()],
     };
   }
 
-  /** The record of a batch whose every device failed with `reason`. */
+  /** The record of a batch the provider answered (devices it does not list were accepted). */
+  function answered(send: TaskSend, batch: PreparedBatch, result: SendBatchResult, at: string): BatchRecord {
+    const rest = { sendResult: acceptedResult(send.app.platform), failureReason: null };
+    return recordOf(batch, result.outcomes, rest, {
+      status: 'sent',
+      providerRef: result.providerRef,
+      error: null,
+      at,
+    });
+  }
+
+  /**
+   * The record of a batch whose send failed with `reason`: the devices a per-device provider had
+   * answered already keep their answers (`answers`), every other device fails with the reason.
+   */
   function failed(
     batch: PreparedBatch,
     reason: string,
     error: BatchRecord['error'],
     at: string,
+    answers: readonly DeviceSendOutcome[] = [],
   ): BatchRecord {
-    return {
-      status: 'failed',
-      providerRef: null,
-      common: { sendResult: 'failure', failureReason: reason, deliveredAt: null },
-      exceptions: [],
-      counts: { deliveries: 0, failures: batch.devices.length, noFeedback: 0 },
-      error,
-      at,
-    };
-  }
-
-  /** Records a batch that is not handed over because the send was stopped by an earlier error. */
-  async function recordNotSent(send: TaskSend, batch: PreparedBatch, sendError: string): Promise<void> {
-    const error = { code: 'SEND_STOPPED', message: sendError };
-    await store.recordBatch(send, batch, failed(batch, `not sent: ${sendError}`, error, now()));
+    const rest = { sendResult: 'failure' as const, failureReason: reason };
+    return recordOf(batch, answers, rest, { status: 'failed', providerRef: null, error, at });
   }
 
   /**
@@ -214,23 +243,43 @@ export function createSender(deps: SenderDeps): Sender {
       await store.recordBatch(send, batch, answered(send, batch, { providerRef: null, outcomes: [] }, now()));
       return;
     }
+    // A provider that answers each device: its answers are journaled as they come, and a retry or a
+    // resumed batch hands over only the devices without one (README "Write-ahead").
+    const eachDevice = provider?.answersEachDevice === true;
+    let earlier: DeviceSendOutcome[] = [];
     for (let attempt = 1; ; attempt++) {
       if (send.sendError !== null || !provider) {
-        await recordNotSent(send, batch, send.sendError ?? `no ${send.app.provider} provider in this server`);
+        if (eachDevice) earlier = await store.journaledAnswers(send.taskId, batch.seq);
+        const reason = `not sent: ${send.sendError ?? `no ${send.app.provider} provider in this server`}`;
+        const error = { code: 'SEND_STOPPED', message: reason.slice('not sent: '.length) };
+        await store.recordBatch(send, batch, failed(batch, reason, error, now(), earlier));
+        return;
+      }
+      if (eachDevice && (attempt > 1 || resend)) {
+        earlier = await store.journaledAnswers(send.taskId, batch.seq);
+      }
+      const answeredIds = new Set(earlier.map((o) => o.deviceId));
+      const devices =
+        answeredIds.size === 0 ? batch.devices : batch.devices.filter((d) => !answeredIds.has(d.deviceId));
+      if (devices.length === 0) {
+        // Every device was answered before the retry or the restart: record what they said.
+        await store.recordBatch(
+          send,
+          batch,
+          answered(send, batch, { providerRef: null, outcomes: earlier }, now()),
+        );
         return;
       }
       if (attempt > 1 || !announced) {
-        await deps.rateLimiter.take(
-          send.app.id,
-          batch.devices.length,
-          signal,
-          send.app.config.rateLimitPerSecond,
-        );
+        await deps.rateLimiter.take(send.app.id, devices.length, signal, send.app.config.rateLimitPerSecond);
         if (signal.aborted) return;
         if (send.sendError !== null) continue;
         // Counted before the call, so that a restart knows the batch may have been handed over.
         await store.noteHandOver(send.taskId, batch.seq);
       }
+      const journal = eachDevice
+        ? createAnswerJournal((outcomes) => store.journalAnswers(send.taskId, batch.seq, outcomes))
+        : undefined;
       let result: SendBatchResult;
       try {
         result = await provider.sendBatch({
@@ -238,12 +287,15 @@ export function createSender(deps: SenderDeps): Sender {
           taskId: send.taskId,
           batchId,
           content: send.content,
-          devices: batch.devices,
+          devices,
           sendAt: null,
           receiptUrl: deps.receiptUrl(send.app),
           ...(resend && { resend: true }),
+          ...(journal && { onAnswered: journal.add }),
         });
       } catch (thrown) {
+        // Outside the provider's error: a journal write that failed leaves the batch prepared.
+        await journal?.settle();
         const error = asProviderError(thrown);
         const last = !error.retryable || attempt >= settings.maxAttempts;
         const details = { taskId: send.taskId, batchId, attempt, code: error.code, error: error.message };
@@ -260,15 +312,18 @@ export function createSender(deps: SenderDeps): Sender {
         logger.error(details, 'provider error; the send of the task stops');
         send.sendError ??= reason;
         await store.noteError(send.taskId, batch.seq, { code: error.code, message: error.message }, reason);
+        const answers = [...earlier, ...(journal?.answers ?? [])];
         await store.recordBatch(
           send,
           batch,
-          failed(batch, reason, { code: error.code, message: error.message }, now()),
+          failed(batch, reason, { code: error.code, message: error.message }, now(), answers),
         );
         return;
       }
       // Outside the try: a storage error here is not the provider's, and the batch stays prepared.
-      await store.recordBatch(send, batch, answered(send, batch, result, now()));
+      await journal?.settle();
+      const outcomes = earlier.length > 0 ? [...earlier, ...result.outcomes] : result.outcomes;
+      await store.recordBatch(send, batch, answered(send, batch, { ...result, outcomes }, now()));
       return;
     }
   }

@@ -528,19 +528,34 @@ const FAILED_TOKEN_KEYS = [
   'error_tokens',
 ];
 
-/** The tokens a send answer names as refused, each with its reason. */
+/**
+ * Umeng codes that say a token can never be sent to by this app (invalid, or another app's): the
+ * device's token is marked invalid (SPEC §4.4). 4025/4026 only say that tokens failed.
+ */
+const INVALID_TOKEN_CODES = new Set(['4014', '4020']);
+
+/** A token a send answer names as refused: why, and Umeng's code for it. */
+interface RefusedToken {
+  reason: string;
+  code: string | undefined;
+}
+
+/** The tokens a send answer names as refused, each with its reason and code. */
 function failedTokens(
   data: Json,
   code: string | undefined,
   clean: (raw: string) => string,
-): Map<string, string> {
-  const failed = new Map<string, string>();
+): Map<string, RefusedToken> {
+  const failed = new Map<string, RefusedToken>();
   const add = (token: unknown, itemCode?: unknown, itemMessage?: unknown) => {
     const name = text(token)?.trim();
     const given = text(itemCode);
     const message = text(itemMessage);
     const reasonCode = remoteCode(given, code);
-    if (name) failed.set(name, deviceReason(reasonCode, message === undefined ? undefined : clean(message)));
+    if (name) {
+      const reason = deviceReason(reasonCode, message === undefined ? undefined : clean(message));
+      failed.set(name, { reason, code: reasonCode });
+    }
   };
   for (const key of FAILED_TOKEN_KEYS) {
     const value = data[key];
@@ -593,11 +608,27 @@ function readSendAnswer(
         ? `not sent: Umeng refused the whole batch because of other devices' tokens (Umeng ${code})`
         : deviceReason(code, answer.ok ? '' : answer.message);
   for (const [token, deviceIds] of devicesByToken) {
-    const reason = failed.get(token);
+    const refused = failed.get(token);
+    const invalid = refused?.code !== undefined && INVALID_TOKEN_CODES.has(refused.code);
     for (const deviceId of deviceIds) {
-      if (reason !== undefined) outcomes.push({ deviceId, sendResult: 'failure', failureReason: reason });
-      else if (restSent) outcomes.push({ deviceId, sendResult: accepted });
-      else outcomes.push({ deviceId, sendResult: 'failure', failureReason: restReason });
+      if (refused !== undefined) {
+        outcomes.push({
+          deviceId,
+          sendResult: 'failure',
+          failureReason: refused.reason,
+          ...(invalid && { invalidToken: refused.code }),
+        });
+      } else if (restSent) outcomes.push({ deviceId, sendResult: accepted });
+      else {
+        // A refusal of a one-token send names its token even when Umeng lists none.
+        const alone = devicesByToken.size === 1 && code !== undefined && INVALID_TOKEN_CODES.has(code);
+        outcomes.push({
+          deviceId,
+          sendResult: 'failure',
+          failureReason: restReason,
+          ...(alone && { invalidToken: code }),
+        });
+      }
     }
   }
   return { providerRef, outcomes };

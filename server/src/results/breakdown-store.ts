@@ -100,6 +100,14 @@ export interface BreakdownStore {
    * the first bucket, one after the last bucket (a clock ahead) in the last.
    */
   timeline(task: BreakdownTask, bucketMinutes: number, bucketCount: number): Promise<Timeline>;
+  /** The `limit` most frequent failure reasons of the task's devices, most devices first. */
+  failureReasons(task: BreakdownTask, limit: number): Promise<FailureReasonCount[]>;
+}
+
+/** How many of a task's devices failed for one reason. */
+export interface FailureReasonCount {
+  reason: string;
+  devices: number;
 }
 
 /** The breakdown store over Kysely. */
@@ -139,6 +147,24 @@ export function createBreakdownStore(db: Db): BreakdownStore {
         opens: Number(row.opens),
         // iOS has no dismissal receipts (SPEC §2.3): 0, whatever a row holds.
         dismissals: ios ? 0 : Number(row.dismissals),
+      }));
+    },
+
+    async failureReasons(task, limit) {
+      const rows = await db
+        .selectFrom('device_results as r')
+        .where('r.task_id', '=', task.id)
+        .where('r.send_result', '=', 'failure')
+        .groupBy('r.failure_reason')
+        .select((eb) => ['r.failure_reason', eb.fn.countAll<number>().as('n')])
+        .orderBy('n', 'desc')
+        // Ties by reason, a missing one first in both dialects (they order NULL differently).
+        .orderBy(sql`coalesce(r.failure_reason, '')`)
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({
+        reason: row.failure_reason ?? 'rejected by the provider',
+        devices: Number(row.n),
       }));
     },
 

@@ -186,6 +186,9 @@ const TimelineBucketItem = Type.Object({
   dismissals: count('Devices whose dismissal receipt time falls in the bucket. iOS: always 0.'),
 });
 
+/** Failure reasons a breakdown lists. */
+const FAILURE_REASONS_SHOWN = 10;
+
 const Breakdown = Type.Object({
   channels: Type.Array(ChannelItem, {
     description:
@@ -205,6 +208,15 @@ const Breakdown = Type.Object({
         'closed), empty ones included; empty before the task starts.',
     }),
   }),
+  failureReasons: Type.Array(
+    Type.Object({
+      reason: Type.String({ description: "The failure reason as recorded, in the provider's words." }),
+      devices: Type.Integer(),
+    }),
+    {
+      description: `The ${FAILURE_REASONS_SHOWN} most frequent failure reasons of the task's devices, most devices first.`,
+    },
+  ),
 });
 
 const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
@@ -648,7 +660,7 @@ export function registerDeviceResultRoutes(
           '`channels`: the counts of the task statistics (SPEC §2.3) for each channel the devices were ' +
           'reached through, so that a weak OEM channel stands out. `timeline`: per bucket of time from ' +
           '`startedAt`, the devices whose delivery, impression, open or dismissal receipt time falls in ' +
-          'it. Buckets are 1 minute while the task is young and grow (5, 15, 30 minutes) up to 1 hour, ' +
+          'it. `failureReasons`: why devices failed, most frequent first. Buckets are 1 minute while the task is young and grow (5, 15, 30 minutes) up to 1 hour, ' +
           `so that the whole statistics window takes at most ${MAX_TIMELINE_BUCKETS} buckets: 72 hourly ` +
           'buckets once a 72-hour window has closed. Each part is one aggregate query over the device ' +
           'results; a scheduled task answers empty parts. It is counted from the device results, so ' +
@@ -660,7 +672,11 @@ export function registerDeviceResultRoutes(
     async (request) => {
       const task = await detailTask(request.workspace.id, request.params.taskId);
       if (task.started_at === null || task.status === 'scheduled') {
-        return { channels: [], timeline: { bucketMinutes: timelineBucketMinutes(0), buckets: [] } };
+        return {
+          channels: [],
+          timeline: { bucketMinutes: timelineBucketMinutes(0), buckets: [] },
+          failureReasons: [],
+        };
       }
       const start = Date.parse(task.started_at);
       const windowEnd = Date.parse(taskWindows(task.started_at, deps.config).statisticsFinalAt as string);
@@ -668,11 +684,12 @@ export function registerDeviceResultRoutes(
       const bucketMinutes = timelineBucketMinutes(span);
       // The bucket holding "now" is included: it fills in while the page looks at it.
       const bucketCount = Math.max(1, Math.ceil(span / (bucketMinutes * 60_000)));
-      const [channels, timeline] = await Promise.all([
+      const [channels, timeline, failureReasons] = await Promise.all([
         breakdowns.channels(task),
         breakdowns.timeline(task, bucketMinutes, bucketCount),
+        breakdowns.failureReasons(task, FAILURE_REASONS_SHOWN),
       ]);
-      return { channels, timeline };
+      return { channels, timeline, failureReasons };
     },
   );
 
