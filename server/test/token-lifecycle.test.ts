@@ -39,11 +39,13 @@ function perDeviceProvider(options: {
   stopAfter?: (call: number) => { answered: number; error: ProviderError } | undefined;
 }) {
   const handedOver: string[] = [];
+  const callSizes: number[] = [];
   let calls = 0;
   const provider: Provider = {
     answersEachDevice: true,
     async sendBatch(request) {
       const call = ++calls;
+      callSizes.push(request.devices.length);
       const outcomes: DeviceSendOutcome[] = [];
       const stop = options.stopAfter?.(call);
       for (const device of request.devices) {
@@ -70,7 +72,7 @@ function perDeviceProvider(options: {
     cancel: async () => {},
     parseReceipts: (body) => ({ receipts: [], unreadable: [body] }),
   };
-  return { provider, handedOver, calls: () => calls };
+  return { provider, handedOver, callSizes, calls: () => calls };
 }
 
 const finished = (taskId: string) =>
@@ -235,6 +237,22 @@ describe('the hand-over journal of per-device providers', () => {
     await expectConsistentSend(t.db, taskId);
     const journal = await t.db.selectFrom('handover_answers').selectAll().execute();
     expect(journal).toEqual([]);
+  });
+
+  test("under a rate limit, a batch holds at most one second's worth of devices", async () => {
+    const fixture = await sendFixture(t, { devices: 230, config: { seed: 7, rateLimitPerSecond: 50 } });
+    const provider = perDeviceProvider({});
+    const taskId = await createTask(t, fixture);
+    const dispatcher = testDispatcher(t, {
+      providers: { simulator: provider.provider },
+      settings: { batchSize: 100 },
+      sleep: clockSleep(t),
+    });
+    await dispatcher.start();
+    const task = await finished(taskId);
+    await dispatcher.stop();
+    expect(task.counts).toMatchObject({ totalSent: 230 });
+    expect(provider.callSizes).toEqual([50, 50, 50, 50, 30]);
   });
 
   test('a send stopped mid-batch keeps the answers given before the error, the rest fail', async () => {

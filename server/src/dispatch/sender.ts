@@ -50,7 +50,7 @@ export interface DispatchLogger {
 export interface SenderDeps {
   store: DispatchStore;
   providers: ProviderRegistry;
-  settings: { batchSize: number; maxAttempts: number; retryBaseMs: number };
+  settings: { batchSize: number; maxAttempts: number; retryBaseMs: number; rateLimitPerSecond: number };
   rateLimiter: RateLimiter;
   /** The receipt URL of an app (SPEC §5), carrying its receipt secret for providers that cannot sign. */
   receiptUrl: (app: TaskSend['app']) => string;
@@ -369,7 +369,14 @@ export function createSender(deps: SenderDeps): Sender {
       send.sendError = `no ${send.app.provider} provider in this server`;
       await store.stopSend(send.taskId, send.sendError);
     }
-    const size = Math.max(1, Math.min(settings.batchSize, provider?.maxBatchDevices ?? settings.batchSize));
+    // A provider that answers each device hands a batch over as fast as its connection allows: under a
+    // rate limit, batches of at most one second's worth keep every burst within the limit.
+    const rate = send.app.config.rateLimitPerSecond ?? settings.rateLimitPerSecond;
+    const paced = provider?.answersEachDevice === true && rate > 0 ? rate : settings.batchSize;
+    const size = Math.max(
+      1,
+      Math.min(settings.batchSize, provider?.maxBatchDevices ?? settings.batchSize, paced),
+    );
     const remote = deps.remoteBatches;
 
     // At most BATCHES_IN_FLIGHT batches between writing ahead and recording; the first failure wins.
