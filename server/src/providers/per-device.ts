@@ -43,6 +43,37 @@ export function createPauseGate(clock: () => number, sleep: (ms: number) => Prom
   };
 }
 
+/**
+ * The requests one app may have in flight, shared by all its batches at once (the dispatcher hands
+ * several batches of a task over at the same time): the app's `concurrency` holds across them.
+ */
+export interface RequestSlots {
+  /** Resolves once a request may start; the slot is the caller's until `release`. */
+  take(): Promise<void>;
+  release(): void;
+}
+
+/** Slots for `limit` requests at once. */
+export function createRequestSlots(limit: number): RequestSlots {
+  let used = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async take() {
+      if (used < limit) {
+        used++;
+        return;
+      }
+      // The releasing request hands its slot straight over, so `used` stays as it is.
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else used--;
+    },
+  };
+}
+
 /** How `sendEachDevice` paces and retries. */
 export interface EachDeviceOptions {
   /** Requests in flight at once. */
@@ -56,6 +87,8 @@ export interface EachDeviceOptions {
   sleep: (ms: number) => Promise<void>;
   /** The app's pause gate (see `PauseGate`). */
   gate: PauseGate;
+  /** The app's request slots, when its other batches in flight share its concurrency (`RequestSlots`). */
+  slots?: RequestSlots;
   /** Called with each final outcome as soon as it is known. */
   onAnswered?: (outcome: DeviceSendOutcome) => void;
 }
@@ -81,7 +114,14 @@ export async function sendEachDevice(
     for (let attempt = 1; ; attempt++) {
       await options.gate.wait();
       if (stop) return;
-      const answer = await sendOne(device, attempt);
+      await options.slots?.take();
+      let answer: DeviceAnswer;
+      try {
+        if (stop) return;
+        answer = await sendOne(device, attempt);
+      } finally {
+        options.slots?.release();
+      }
       if ('outcome' in answer) {
         outcomes.push(answer.outcome);
         options.onAnswered?.(answer.outcome);
