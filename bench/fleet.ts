@@ -21,8 +21,10 @@ export interface FleetSpec {
   /** Audiences to create, each holding the fleet's first `size` devices. */
   audiences: { id: string; size: number }[];
   now: Date;
-  /** The simulator app's config; `{seed: 1}` (the simulator's default funnel) when absent. */
-  providerConfig?: Record<string, number>;
+  /** The app's provider; the simulator when absent. */
+  provider?: 'simulator' | 'fcm';
+  /** The app's provider config; `{seed: 1}` (the simulator's default funnel) when absent. */
+  providerConfig?: Record<string, unknown>;
 }
 
 /** The ID of device `i` of a bench fleet: OAID-shaped, and sorting in the order of `i`. */
@@ -66,7 +68,7 @@ export async function seedFleet(db: Db, spec: FleetSpec): Promise<void> {
       workspace_id: spec.workspaceId,
       name: `Bench ${spec.appId}`,
       platform: 'android',
-      provider: 'simulator',
+      provider: spec.provider ?? 'simulator',
       provider_config: JSON.stringify(spec.providerConfig ?? { seed: 1 }),
       receipt_secret: 'bench-receipt-secret',
       sdk_key: `bench-sdk-key-${spec.appId}`,
@@ -76,7 +78,11 @@ export async function seedFleet(db: Db, spec: FleetSpec): Promise<void> {
     })
     .execute();
   // The first-run channel mix (demo/first-run.ts): 35 % own channel, then Huawei, Xiaomi, OPPO, vivo, Honor.
-  const channel = `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
+  // An FCM app's devices are all reached through FCM.
+  const channel =
+    spec.provider === 'fcm'
+      ? `'fcm'`
+      : `case when (i * 37) % 100 < 35 then 'simulator' when (i * 37) % 100 < 57 then 'huawei'
     when (i * 37) % 100 < 73 then 'xiaomi' when (i * 37) % 100 < 84 then 'oppo'
     when (i * 37) % 100 < 94 then 'vivo' else 'honor' end`;
   const postgres = isPostgres(db);

@@ -75,7 +75,7 @@ function killOnExit(child: ChildProcess): void {
 }
 
 /** The environment of the `pushboard serve` processes: the data folder, and (scaled) the store and queues. */
-type ServerEnv = Record<string, string>;
+export type ServerEnv = Record<string, string>;
 
 /**
  * Starts `pushboard serve --role worker` (scaled mode) and resolves once it says it has started (it
@@ -149,10 +149,17 @@ async function startServer(
 }
 
 /**
- * Sends one task to `audienceId` in a fresh server process (scaled: fresh API and worker processes);
- * answers the idle and peak RSS of the process that sends, and the duration.
+ * Sends one task of `appId` (the simulator app of this scenario by default) to `audienceId` in a
+ * fresh server process (scaled: fresh API and worker processes); answers the idle and peak RSS of the
+ * process that sends, and the duration from the task's creation to its completion.
  */
-async function measureSend(ctx: BenchContext, env: ServerEnv, audienceId: string, devices: number) {
+export async function measureSend(
+  ctx: BenchContext,
+  env: ServerEnv,
+  audienceId: string,
+  devices: number,
+  appId = APP,
+) {
   const { child, base } = await startServer(ctx.root, env, ctx.scaled ? 'api' : undefined);
   const worker = ctx.scaled
     ? await startWorker(ctx.root, env).catch(async (error: unknown) => {
@@ -178,7 +185,7 @@ async function measureSend(ctx: BenchContext, env: ServerEnv, audienceId: string
     const tasks = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks`;
     const { id } = (await call(base, 'POST', tasks, token, {
       name: `RSS ${devices}`,
-      appId: APP,
+      appId,
       title: 'Bench',
       content: 'A benchmark push',
       clickAction: { type: 'open_app' },
@@ -213,18 +220,22 @@ async function measureSend(ctx: BenchContext, env: ServerEnv, audienceId: string
   }
 }
 
-/** Opens the scenario's store: the SQLite file of the data folder, or (scaled) a new database of the run. */
-async function openScenarioStore(
+/**
+ * Opens a scenario's store: the SQLite file of the data folder, or (scaled) a new database of the run
+ * named after `scenario`; `env` is what the servers need to use it.
+ */
+export async function openScenarioStore(
   ctx: BenchContext,
   dataDir: string,
+  scenario = 'dispatch_rss',
 ): Promise<{ db: Db; env: ServerEnv; dispose(): Promise<void> }> {
   if (!ctx.scaled) {
     const config = loadConfig({ dataDir }, {});
     return { db: openSqlite(config.sqliteFile), env: { PUSHBOARD_DATA_DIR: dataDir }, async dispose() {} };
   }
   const scaled = ctx.scaled;
-  const database = await scaled.createDatabase('dispatch_rss');
-  const prefix = scaled.redisPrefix('dispatch_rss');
+  const database = await scaled.createDatabase(scenario);
+  const prefix = scaled.redisPrefix(scenario);
   fs.mkdirSync(dataDir, { recursive: true });
   return {
     async dispose() {
