@@ -271,7 +271,7 @@ export function scriptedProvider(inner: Provider, script: (call: number) => Scri
       return inner.sendBatch(request);
     },
     cancel: (app, ref) => inner.cancel(app, ref),
-    parseReceipts: (body) => inner.parseReceipts(body),
+    ...(inner.parseReceipts && { parseReceipts: inner.parseReceipts }),
   };
   return { provider, calls };
 }

@@ -213,6 +213,26 @@ describe('fcm apps', () => {
     expect(local.statusCode).toBe(201);
   });
 
+  test('receive no provider callbacks: their receipt URL says that devices report through the SDK', async () => {
+    const app = (
+      await create(t.adminToken, {
+        name: 'A',
+        platform: 'android',
+        provider: 'fcm',
+        providerConfig: { serviceAccount: keyFile() },
+      })
+    ).json();
+    const res = await t.app.inject({
+      method: 'POST',
+      url: `/api/v1/receipts/fcm/${app.id}?secret=${app.receiptSecret}`,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ receipts: [] }),
+    });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().error.message).toContain('POST /api/v1/receipts/sdk');
+    expect(await t.db.selectFrom('unreadable_receipts').selectAll().execute()).toEqual([]);
+  });
+
   test('only owners may create or change them', async () => {
     const denied = await create(operator, {
       name: 'A',

@@ -10,9 +10,9 @@ import type { UmengConfig } from '../src/apps/provider-config.ts';
 import { buildPushPayload, type ClickAction, type Platform } from '../src/domain/task-content.ts';
 import {
   type BatchDevice,
-  type Provider,
   type ProviderApp,
   ProviderError,
+  type ReceiptPostingProvider,
   type SendBatchRequest,
 } from '../src/providers/provider.ts';
 import { createUmengProvider, type UmengProviderOptions } from '../src/providers/umeng.ts';
@@ -40,7 +40,7 @@ afterEach(async () => {
   await fake.close();
 });
 
-function provider(options: UmengProviderOptions = {}): Provider {
+function provider(options: UmengProviderOptions = {}): ReceiptPostingProvider {
   // The fake listens on loopback: the deployment's allowlist names it (SPEC §4.1).
   return createUmengProvider({
     clock: () => clock.now,

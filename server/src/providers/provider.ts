@@ -170,9 +170,15 @@ export interface Provider {
   sendBatch(request: SendBatchRequest): Promise<SendBatchResult>;
   /** Cancels what was handed over under `providerRef` (a provider-side scheduled send). */
   cancel(app: ProviderApp, providerRef: string): Promise<void>;
-  /** Reads a receipt callback body; never throws on bad items, it lists them as unreadable. */
-  parseReceipts(body: unknown): ParsedReceipts;
+  /**
+   * Reads a receipt callback body; never throws on bad items, it lists them as unreadable. Absent for
+   * a provider that posts no receipts (FCM, APNs: the app's devices report theirs through the SDK).
+   */
+  parseReceipts?(body: unknown): ParsedReceipts;
 }
+
+/** A provider that posts receipts back and reads them (the simulator, Umeng). */
+export type ReceiptPostingProvider = Provider & Required<Pick<Provider, 'parseReceipts'>>;
 
 /** The providers this process can send through and read receipts of, by name (`simulator`, `umeng`, `fcm`, `apns`). */
 export type ProviderRegistry = Partial<Record<ProviderApp['provider'], Provider>>;

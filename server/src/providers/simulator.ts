@@ -29,8 +29,8 @@ import {
   type DeviceSendOutcome,
   type ParsedReceipt,
   type ParsedReceipts,
-  type Provider,
   ProviderError,
+  type ReceiptPostingProvider,
   readReceiptItem,
   type SendBatchResult,
 } from './provider.ts';
@@ -283,7 +283,7 @@ export interface SimulatorOptions {
 }
 
 /** Creates the simulator provider. */
-export function createSimulatorProvider(options: SimulatorOptions): Provider {
+export function createSimulatorProvider(options: SimulatorOptions): ReceiptPostingProvider {
   const clock = options.clock ?? (() => new Date());
   return {
     async sendBatch(request): Promise<SendBatchResult> {

@@ -18,9 +18,9 @@ import {
   type DeviceSendOutcome,
   type ParsedReceipt,
   type ParsedReceipts,
-  type Provider,
   type ProviderApp,
   ProviderError,
+  type ReceiptPostingProvider,
   type SendBatchRequest,
   type SendBatchResult,
 } from './provider.ts';
@@ -249,7 +249,7 @@ const NOT_REPEATED =
   '; Umeng may already have sent it, and a listcast has no idempotency key, so it is not retried (no device may receive the push twice)';
 
 /** Creates the Umeng provider; `options` swap the HTTP client, clock and time limit (tests do). */
-export function createUmengProvider(options: UmengProviderOptions = {}): Provider {
+export function createUmengProvider(options: UmengProviderOptions = {}): ReceiptPostingProvider {
   const fetchImpl = options.fetch ?? fetch;
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -300,6 +300,15 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
             new AppError('APP_NOT_FOUND', `No ${providerName} app ${appId} receives receipts here.`),
           );
         }
+        if (found.provider !== 'simulator' && !deps.providers[found.provider]?.parseReceipts) {
+          throw refusedUnread(
+            new AppError(
+              'APP_NOT_FOUND',
+              `${found.provider} posts no receipts: the devices of app ${appId} report theirs through ` +
+                'POST /api/v1/receipts/sdk.',
+            ),
+          );
+        }
         const secret = (request.query as { secret?: string }).secret;
         const bySecret = secret !== undefined;
         if (bySecret ? !secretMatches(secret, found.receipt_secret) : !request.headers[SIGNATURE_HEADER]) {
@@ -326,7 +335,9 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
         return { ...merge(tally, refused), unreadable: 0 };
       }
       const provider = deps.providers[found.provider as ProviderApp['provider']];
-      if (!provider) throw new AppError('APP_NOT_FOUND', `This server has no ${found.provider} provider.`);
+      if (!provider?.parseReceipts) {
+        throw new AppError('APP_NOT_FOUND', `This server reads no ${found.provider} receipts.`);
+      }
       const parsed = provider.parseReceipts(json);
       assertBatchSize(parsed.receipts.length + parsed.unreadable.length);
       const now = clock();
