@@ -159,7 +159,9 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
     expect(await devices.rejectStaleImports(at(100))).toBe(0);
     // The other app is untouched.
     expect((await devices.findDevice('app_2', 'd1'))?.push_token).toBe('u1');
-    expect(await store.countDevices(['app_1', 'app_2'])).toEqual(new Map([['app_2', 1]]));
+    expect(await store.countDevices(['app_1', 'app_2'])).toEqual(
+      new Map([['app_2', { devices: 1, invalidTokens: 0 }]]),
+    );
   });
 
   test('another workspace cannot delete an app', async () => {
@@ -169,7 +171,7 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
     expect(await store.findApp('ws_1', 'app_1')).toBeDefined();
   });
 
-  test('device counts are keyed by app, and apps without devices are absent', async () => {
+  test('device and invalid-token counts are keyed by app, and apps without devices are absent', async () => {
     const store = createAppStore(h.db);
     const devices = createDeviceStore(h.db);
     for (const id of ['app_1', 'app_2', 'app_3']) await store.insertApp(appRow(id, 'ws_1'));
@@ -183,15 +185,27 @@ describe.each(BACKENDS)('app store on $name', (backend) => {
       at(0),
     );
     await devices.upsertDevices('app_2', [{ deviceId: 'a', pushToken: 't', channel: 'umeng' }], at(0));
+    // A provider said b's token is gone (as the dispatcher marks it with b's result).
+    await h.db
+      .updateTable('devices')
+      .set({ token_status: 'invalid', token_invalid_at: at(1), token_invalid_reason: 'UNREGISTERED' })
+      .where('app_id', '=', 'app_1')
+      .where('device_id', '=', 'b')
+      .execute();
     const counts = await store.countDevices(['app_1', 'app_2', 'app_3', 'app_unknown']);
     expect(counts).toEqual(
       new Map([
-        ['app_1', 3],
-        ['app_2', 1],
+        ['app_1', { devices: 3, invalidTokens: 1 }],
+        ['app_2', { devices: 1, invalidTokens: 0 }],
       ]),
     );
-    for (const n of counts.values()) expect(typeof n).toBe('number');
-    expect(await store.countDevices(['app_2'])).toEqual(new Map([['app_2', 1]]));
+    for (const n of counts.values()) {
+      expect(typeof n.devices).toBe('number');
+      expect(typeof n.invalidTokens).toBe('number');
+    }
+    expect(await store.countDevices(['app_2'])).toEqual(
+      new Map([['app_2', { devices: 1, invalidTokens: 0 }]]),
+    );
     expect(await store.countDevices([])).toEqual(new Map());
   });
 });
