@@ -41,35 +41,49 @@ export interface SendFixture {
   audienceId: string;
 }
 
-/** Creates an app, its fleet and an audience, straight in the database. */
+/**
+ * Creates an app (or, with `appId`, fills one made through the API), its fleet and an audience,
+ * straight in the database. `fleet` gives every device one `channel` and tokens of `tokenPrefix` +
+ * `tokenDigits` digits (digits only are hex, as APNs tokens must be): device `dev-0000123` has token
+ * `tokenOf(123)`.
+ */
 export async function sendFixture(
-  t: TestInstance,
+  t: Pick<TestInstance, 'db' | 'clock' | 'workspaceId'>,
   options: {
     platform?: 'ios' | 'android';
     devices: number;
     unmatched?: number;
     config?: SimulatorConfig;
     provider?: 'simulator' | 'umeng';
+    appId?: string;
+    fleet?: { channel: string; tokenPrefix: string; tokenDigits: number };
   },
 ): Promise<SendFixture> {
   const platform = options.platform ?? 'android';
   const now = t.clock.now.toISOString();
-  const app = newAppRow({
-    workspaceId: t.workspaceId,
-    name: `${platform} app ${newId('app').slice(-6)}`,
-    platform,
-    provider: options.provider ?? 'simulator',
-    providerConfig: options.config ?? { seed: 7 },
-    now: t.clock.now,
-  });
-  await t.db.insertInto('apps').values(app).execute();
+  let appId = options.appId;
+  if (appId === undefined) {
+    const app = newAppRow({
+      workspaceId: t.workspaceId,
+      name: `${platform} app ${newId('app').slice(-6)}`,
+      platform,
+      provider: options.provider ?? 'simulator',
+      providerConfig: options.config ?? { seed: 7 },
+      now: t.clock.now,
+    });
+    await t.db.insertInto('apps').values(app).execute();
+    appId = app.id;
+  }
   const audienceId = newId('aud');
+  const fleet = options.fleet ?? { channel: '', tokenPrefix: 'tok', tokenDigits: 41 };
   // A recursive series, written for both backends.
   await sql`
     with recursive n(i) as (select 0 union all select i + 1 from n where i + 1 < ${options.devices})
     insert into devices (app_id, device_id, push_token, channel, created_at, updated_at)
-    select ${app.id}, ${numberedId(t.db, 'dev-', sql`i`, 7)}, ${numberedId(t.db, 'tok', sql`i`, 41)},
-      case when ${platform} = 'ios' then 'apns'
+    select ${appId}, ${numberedId(t.db, 'dev-', sql`i`, 7)},
+      ${numberedId(t.db, fleet.tokenPrefix, sql`i`, fleet.tokenDigits)},
+      case when ${fleet.channel} <> '' then ${fleet.channel}
+           when ${platform} = 'ios' then 'apns'
            when i % 10 = 0 then 'huawei' when i % 10 = 1 then 'xiaomi' when i % 10 = 2 then 'oppo'
            when i % 10 = 3 then 'vivo' when i % 10 = 4 then 'honor' else 'simulator' end,
       ${now}, ${now}
@@ -103,7 +117,7 @@ export async function sendFixture(
     select ${audienceId}, ${numberedId(t.db, 'dev-', sql`i * 7`, 7, 'x')} from n where ${unmatched} > 0`.execute(
     t.db,
   );
-  return { appId: app.id, audienceId };
+  return { appId, audienceId };
 }
 
 /** Creates a task through the API; answers its ID. */
