@@ -36,6 +36,8 @@ export interface FakeFcmOptions {
   lean?: boolean;
   /** Milliseconds each `messages:send` waits before answering, so that requests in flight overlap. */
   answerDelayMs?: number;
+  /** The fake's clock in epoch milliseconds, for assertion times and token expiry (default: real time). */
+  now?: () => number;
 }
 
 /** A scripted error answer to a `messages:send` (see `failNext`). */
@@ -179,6 +181,7 @@ function decodePart(part: string | undefined): Json | undefined {
 /** Starts the fake on a free loopback port. */
 export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
   const lean = options.lean ?? false;
+  const now = options.now ?? Date.now;
   const accounts = new Map<string, { account: FakeServiceAccount; key: KeyObject }>(
     options.accounts.map((account) => [
       account.client_email,
@@ -266,7 +269,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     if (!signed) return refuse('Invalid JWT Signature.');
     if (claims.scope !== FCM_SCOPE) return refuse(`Invalid OAuth scope: ${String(claims.scope)}`);
     if (claims.aud !== tokenUri) return refuse('Invalid JWT: Failed audience check.');
-    const nowS = Date.now() / 1000;
+    const nowS = now() / 1000;
     const { iat, exp } = claims;
     if (typeof iat !== 'number' || typeof exp !== 'number')
       return refuse('Invalid JWT: iat and exp required.');
@@ -283,7 +286,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
     const accessToken = `ya29.fake-${randomBytes(24).toString('base64url')}`;
     issued.set(accessToken, {
       projectId: known.account.project_id,
-      expiresAt: Date.now() + TOKEN_LIFETIME_S * 1000,
+      expiresAt: now() + TOKEN_LIFETIME_S * 1000,
     });
     if (!lean) {
       fake.assertions.push({ header, claims });
@@ -369,7 +372,7 @@ export async function startFakeFcm(options: FakeFcmOptions): Promise<FakeFcm> {
   function send(projectId: string, authorization: string | undefined, raw: string): string {
     const bearer = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
     const holder = bearer === undefined ? undefined : issued.get(bearer);
-    if (!holder || holder.expiresAt <= Date.now()) {
+    if (!holder || holder.expiresAt <= now()) {
       throw new FcmRefusal(
         401,
         'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
