@@ -256,14 +256,21 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
     );
   }
 
-  /** The app's access token: the cached one, the request in progress, or a new request. */
-  function accessToken(appId: string, account: ServiceAccountKey, tokenUri: URL): Promise<AccessToken> {
-    const keyHash = createHash('sha256').update(account.private_key).digest('hex');
-    // An edited key, account or token URI gets a token of its own, never the old config's.
+  /**
+   * The app's access token: the cached one, the request in progress, or a new request. `keyHash` (of
+   * the private key, computed once per batch) is part of the cache key, so an edited key, account or
+   * token URI gets a token of its own, never the old config's.
+   */
+  function accessToken(
+    appId: string,
+    account: ServiceAccountKey,
+    tokenUri: URL,
+    keyHash: string,
+  ): Promise<AccessToken> {
     const key = [account.client_email, account.private_key_id, tokenUri.href, keyHash].join('\n');
     const cached = tokens.get(appId);
-    if (cached && cached.key === key && !(cached.token && now() >= cached.token.renewAt))
-      return cached.pending;
+    const expired = cached?.token !== undefined && now() >= cached.token.renewAt;
+    if (cached && cached.key === key && !expired) return cached.pending;
     const entry: CachedToken = {
       key,
       pending: Promise.resolve().then(() =>
@@ -322,6 +329,7 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
         );
       }
 
+      const keyHash = createHash('sha256').update(account.private_key).digest('hex');
       const base = baseUrl.pathname.replace(/\/+$/, '');
       const path = `${base}/v1/projects/${encodeURIComponent(account.project_id)}/messages:send`;
       const fcm = origin(baseUrl);
@@ -344,13 +352,13 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
       }
 
       async function sendOne(device: BatchDevice): Promise<DeviceAnswer> {
-        let token = await accessToken(request.app.id, account, tokenUri);
+        let token = await accessToken(request.app.id, account, tokenUri, keyHash);
         let answer = await post(device, token);
         if (!('status' in answer)) return answer;
         if (refusesCredentials(answer)) {
           // The token may have been revoked or expired early: renew it once, send this device again.
           dropToken(request.app.id, token);
-          token = await accessToken(request.app.id, account, tokenUri);
+          token = await accessToken(request.app.id, account, tokenUri, keyHash);
           answer = await post(device, token);
           if (!('status' in answer)) return answer;
           if (refusesCredentials(answer)) {
