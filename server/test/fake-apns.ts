@@ -2,7 +2,8 @@
  * A local fake of the Apple Push Notification service's HTTP/2 API, over TLS on loopback, for the
  * `apns` provider's tests and the benchmark. It is strict where APNs is: HTTP/2 only, `POST
  * /3/device/<hex token>`, an ES256 provider token verified with the signing key's public half (its
- * `kid`, `iss` and age, and no new token for a key within 20 minutes of the previous one), the
+ * `kid`, `iss` and age, and no new token for a key on a connection within 20 minutes of the previous
+ * one), the
  * `apns-*` headers and the JSON payload with its `aps` dictionary and 4096-byte limit — answering
  * `{reason}` bodies as APNs does. Tests script the rest: unregistered, bad or other-topic tokens,
  * error answers, revoked keys, expired tokens, slow answers and GOAWAY after N streams.
@@ -161,10 +162,12 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
   const expired = new Set<string>();
   // Each JWT presented, verified once: the key it was signed with and its `iat` (ms), or why it is refused.
   const verified = new Map<string, { keyId: string; iatMs: number } | { refused: string }>();
-  // Per key: when its newest token was first seen, to refuse renewals within 20 minutes.
-  const lastRenewal = new Map<string, number>();
+  // Per connection (as APNs tracks them): the tokens accepted on it, and per key when its newest token
+  // was first accepted there (the renewal rate). Keys are `<connection number>\n<jwt or key ID>`.
+  const accepted = new Set<string>();
+  const lastRenewal = new Map<string, { keyId: string; at: number }>();
   const failures: FakeApnsFailure[] = [];
-  const streamsOf = new WeakMap<Http2Session, number>();
+  const connectionOf = new WeakMap<Http2Session, { number: number; streams: number }>();
   let inFlight = 0;
 
   const server = http2.createSecureServer({
@@ -179,8 +182,9 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.on('session', () => {
+  server.on('session', (session: Http2Session) => {
     fake.connections++;
+    connectionOf.set(session, { number: fake.connections, streams: 0 });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -207,7 +211,7 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
         if ('keyId' in entry) {
           expired.add(jwt);
           // An expired token is an hour old: renewing it now is not "too often".
-          lastRenewal.delete(entry.keyId);
+          for (const [id, renewal] of lastRenewal) if (renewal.keyId === entry.keyId) lastRenewal.delete(id);
         }
       }
     },
@@ -239,7 +243,7 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
   }
 
   /** Checks the provider token of a request; throws the refusal APNs would answer. */
-  function authenticate(authorization: string | undefined): void {
+  function authenticate(authorization: string | undefined, connection: number): void {
     const match = /^bearer (\S+)$/i.exec(authorization ?? '');
     if (!match) throw new Refusal(403, 'MissingProviderToken');
     const jwt = match[1]!;
@@ -248,33 +252,33 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
       entry = verifyJwt(jwt);
       verified.set(jwt, entry);
       fake.providerTokens++;
-      if ('keyId' in entry) {
-        // A token the fake has not seen before is a renewal of its key's token.
-        const previous = lastRenewal.get(entry.keyId);
-        if (previous !== undefined && now() - previous < TOKEN_MIN_RENEWAL_MS) {
-          verified.set(jwt, { refused: 'TooManyProviderTokenUpdates' });
-          entry = { refused: 'TooManyProviderTokenUpdates' };
-        } else lastRenewal.set(entry.keyId, now());
-      }
     }
-    if ('refused' in entry) {
-      throw new Refusal(entry.refused === 'TooManyProviderTokenUpdates' ? 429 : 403, entry.refused);
-    }
+    if ('refused' in entry) throw new Refusal(403, entry.refused);
     if (revoked.has(entry.keyId)) throw new Refusal(403, 'InvalidProviderToken');
     if (entry.iatMs > now() + IAT_SKEW_MS) throw new Refusal(403, 'InvalidProviderToken');
     if (expired.has(jwt) || now() - entry.iatMs > TOKEN_MAX_AGE_MS) {
       throw new Refusal(403, 'ExpiredProviderToken');
     }
+    if (!accepted.has(`${connection}\n${jwt}`)) {
+      // A token new on this connection renews its key's token there: at most once per 20 minutes.
+      const renewalId = `${connection}\n${entry.keyId}`;
+      const previous = lastRenewal.get(renewalId);
+      if (previous !== undefined && now() - previous.at < TOKEN_MIN_RENEWAL_MS) {
+        throw new Refusal(429, 'TooManyProviderTokenUpdates');
+      }
+      accepted.add(`${connection}\n${jwt}`);
+      lastRenewal.set(renewalId, { keyId: entry.keyId, at: now() });
+    }
   }
 
   /** Handles one notification request; returns the `apns-id` answered, or throws a refusal. */
-  function handle(headers: IncomingHttpHeaders, raw: string): string {
+  function handle(headers: IncomingHttpHeaders, raw: string, connection: number): string {
     if (headers[':method'] !== 'POST') throw new Refusal(405, 'MethodNotAllowed');
     const token = DEVICE_PATH.exec(header(headers, ':path') ?? '')?.[1];
     if (token === undefined) throw new Refusal(404, 'BadPath');
     if (token === '') throw new Refusal(400, 'MissingDeviceToken');
     if (!DEVICE_TOKEN.test(token)) throw new Refusal(400, 'BadDeviceToken');
-    authenticate(header(headers, 'authorization'));
+    authenticate(header(headers, 'authorization'), connection);
     const topic = header(headers, 'apns-topic');
     if (topic === undefined || topic === '') throw new Refusal(400, 'MissingTopic');
     if (!bundleIds.has(topic)) throw new Refusal(400, 'BadTopic');
@@ -316,10 +320,15 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
     return givenId ?? randomUUID();
   }
 
-  function answer(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, raw: string): void {
+  function answer(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    raw: string,
+    connection: number,
+  ): void {
     if (stream.closed || stream.destroyed) return;
     try {
-      const apnsId = handle(headers, raw);
+      const apnsId = handle(headers, raw, connection);
       stream.respond({ ':status': 200, 'apns-id': apnsId });
       stream.end();
     } catch (error) {
@@ -338,11 +347,13 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
   }
 
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    // A stream always belongs to its (counted) session while it is being received.
     const session = stream.session;
-    // A stream always belongs to its session while it is being received.
     if (!session) return;
-    const count = (streamsOf.get(session) ?? 0) + 1;
-    streamsOf.set(session, count);
+    const connection = connectionOf.get(session);
+    if (!connection) return;
+    const count = ++connection.streams;
+    const number = connection.number;
     const limit = options.goawayAfterStreams;
     if (limit !== undefined && count > limit) {
       // Past the GOAWAY's last stream: never processed, the client must send it again elsewhere.
@@ -366,7 +377,7 @@ export async function startFakeApns(options: FakeApnsOptions): Promise<FakeApns>
       const raw = Buffer.concat(chunks).toString('utf8');
       const done = () => {
         inFlight--;
-        answer(stream, headers, raw);
+        answer(stream, headers, raw, number);
       };
       if (fake.answerDelayMs > 0) setTimeout(done, fake.answerDelayMs);
       else done();
