@@ -339,12 +339,14 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
       answer.status === 410 ||
       (answer.status === 400 && (reason === 'BadDeviceToken' || reason === 'DeviceTokenNotForTopic'));
     if (tokenRefused) {
+      // A 410 always means the token is no longer active, whether or not it names why.
+      const word = answer.status === 410 && reason.startsWith('HTTP_') ? 'Unregistered' : reason;
       return {
         outcome: {
           deviceId: device.deviceId,
           sendResult: 'failure',
-          failureReason: TOKEN_REASONS[reason] ?? `APNs says the push token is no longer valid (${reason})`,
-          invalidToken: reason,
+          failureReason: TOKEN_REASONS[word] ?? `APNs says the push token is no longer valid (${word})`,
+          invalidToken: word,
         },
       };
     }
