@@ -386,7 +386,7 @@ export const en = {
   'keyFile.chooseAnother': 'Choose a new file',
   'keyFile.remove': 'Remove',
   'keyFile.keepStored': 'Keep the stored key',
-  'keyFile.kept': 'Stored key {masked}: kept unless you choose a new file.',
+  'keyFile.kept': 'A key is stored: it is kept unless you choose a new file.',
   'keyFile.required': 'Choose the key file',
   'keyFile.tooLarge': 'This file is too large to be a key file ({kb} KB at most).',
   'keyFile.notJson':
@@ -506,6 +506,7 @@ export const en = {
   'apps.fcmPrivateKeyId': 'Key ID',
   'apps.fcmPrivateKey': 'Private key',
   'apps.fcmKeyRead': 'Read from the file; saved with the app',
+  'apps.fcmKeyStored': 'Stored encrypted; never shown',
   'apps.fcmOtherAccount':
     'This key is for another project or service account: the app will send as the one shown below.',
   'apps.androidChannelId': 'Android notification channel ID',

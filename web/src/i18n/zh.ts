@@ -377,7 +377,7 @@ export const zh: Record<MessageKey, string> = {
   'keyFile.chooseAnother': '选择新文件',
   'keyFile.remove': '移除',
   'keyFile.keepStored': '保留已保存的密钥',
-  'keyFile.kept': '已保存的密钥 {masked}：不选择新文件则继续使用。',
+  'keyFile.kept': '已保存密钥：不选择新文件则继续使用。',
   'keyFile.required': '请选择密钥文件',
   'keyFile.tooLarge': '该文件过大，不是密钥文件（最大 {kb} KB）。',
   'keyFile.notJson':
@@ -492,6 +492,7 @@ export const zh: Record<MessageKey, string> = {
   'apps.fcmPrivateKeyId': '密钥 ID',
   'apps.fcmPrivateKey': '私钥',
   'apps.fcmKeyRead': '已从文件读取，随应用一起保存',
+  'apps.fcmKeyStored': '已加密保存，不再显示',
   'apps.fcmOtherAccount': '该密钥属于另一个项目或服务账号：应用将以下方显示的账号发送。',
   'apps.androidChannelId': 'Android 通知渠道 ID',
   'apps.androidChannelIdHint': '可选：通知发布到的渠道（由你的应用创建）。留空则使用应用的默认渠道。',

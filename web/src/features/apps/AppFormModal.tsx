@@ -283,7 +283,7 @@ function KeyFileInput<T>({
         ref={input}
         type="file"
         accept={accept}
-        hidden
+        style={{ display: 'none' }}
         data-testid={testId}
         onChange={async (event) => {
           const file = event.target.files?.[0];
@@ -308,12 +308,15 @@ function KeyFileInput<T>({
   );
 }
 
-/** "Stored key ••••abcd: kept unless you choose a new file." */
-function KeptKey({ masked }: { masked: string }) {
+/**
+ * "A key is stored: kept unless you choose a new file." The masked form the API reads is not shown:
+ * every PEM key ends alike, so its last characters tell nothing.
+ */
+function KeptKey() {
   const { t } = useI18n();
   return (
     <Typography.Text type="secondary" data-testid="kept-key">
-      {t('keyFile.kept', { masked })}
+      {t('keyFile.kept')}
     </Typography.Text>
   );
 }
@@ -336,7 +339,7 @@ function ServiceAccountSummary({ account, stored }: { account: ServiceAccountKey
           key: 'key',
           label: t('apps.fcmPrivateKey'),
           children: stored ? (
-            <code>{account.private_key}</code>
+            <Typography.Text type="secondary">{t('apps.fcmKeyStored')}</Typography.Text>
           ) : (
             <Typography.Text type="success">
               <CheckCircleFilled /> {t('apps.fcmKeyRead')}
@@ -405,7 +408,7 @@ export function AppFormModal({ app, onClose }: { app: App | null; onClose: (crea
   const editing = app !== null;
   const platform = Form.useWatch('platform', form) ?? app?.platform ?? 'android';
   const provider = Form.useWatch('provider', form) ?? app?.provider ?? 'simulator';
-  const values = Form.useWatch([], form) as AppValues | undefined;
+  const values = Form.useWatch((all: AppValues) => all, form);
   const serviceAccount = Form.useWatch('serviceAccount', form);
   // Provider credentials are written by owners only (the API answers 403 otherwise); the
   // simulator's settings are no credentials.
@@ -547,7 +550,7 @@ export function AppFormModal({ app, onClose }: { app: App | null; onClose: (crea
             testId="fcm-key-file"
             accept=".json,application/json"
             parse={parseServiceAccountKey}
-            keeping={fcm && <KeptKey masked={fcm.serviceAccount.private_key} />}
+            keeping={fcm && <KeptKey />}
           />
         </Form.Item>
         {secretWarning}
@@ -625,7 +628,7 @@ export function AppFormModal({ app, onClose }: { app: App | null; onClose: (crea
             testId="apns-key-file"
             accept=".p8,.pem,text/plain"
             parse={parseP8Key}
-            keeping={apns && <KeptKey masked={apns.privateKey} />}
+            keeping={apns && <KeptKey />}
           />
         </Form.Item>
         {secretWarning}

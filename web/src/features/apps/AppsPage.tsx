@@ -147,7 +147,7 @@ export function AppsPage() {
     {
       title: (
         <Tooltip title={t('apps.invalidTokensHint')}>
-          <span>{t('apps.invalidTokens')}</span>
+          <span style={{ whiteSpace: 'nowrap' }}>{t('apps.invalidTokens')}</span>
         </Tooltip>
       ),
       key: 'invalidTokens',

@@ -430,7 +430,7 @@ export function FailureReasonsCard({ task, breakdown }: { task: Task; breakdown:
     {
       title: t('failureReasons.reason'),
       key: 'reason',
-      render: (_, r) => <code>{r.reason || t('failureReasons.unknown')}</code>,
+      render: (_, r) => r.reason || t('failureReasons.unknown'),
     },
     {
       title: t('failureReasons.devices'),
