@@ -7,12 +7,14 @@ import type {
   ApiToken,
   App,
   AppCreate,
+  AppUpdate,
   Audience,
   Campaign,
   CursorPage,
   Device,
   DeviceFilter,
   DeviceImportResult,
+  DeviceListQuery,
   DeviceResult,
   LoginResult,
   Me,
@@ -77,11 +79,14 @@ export const api = {
       request<Page<App>>('GET', `${ws(w)}/apps`, { query: { page, pageSize } }),
     get: (w: string, appId: string) => request<App>('GET', `${ws(w)}/apps/${id(appId)}`),
     create: (w: string, body: AppCreate) => request<App>('POST', `${ws(w)}/apps`, { body }),
+    /** Renames an app and/or replaces its provider config (see `AppUpdate` for kept secrets). */
+    update: (w: string, appId: string, body: AppUpdate) =>
+      request<App>('PATCH', `${ws(w)}/apps/${id(appId)}`, { body }),
     remove: (w: string, appId: string) => request<void>('DELETE', `${ws(w)}/apps/${id(appId)}`),
     rotateSecrets: (w: string, appId: string) =>
       request<App>('POST', `${ws(w)}/apps/${id(appId)}/secrets/rotate`),
-    devices: (w: string, appId: string, page: number, pageSize: number, q?: string) =>
-      request<Page<Device>>('GET', `${ws(w)}/apps/${id(appId)}/devices`, { query: { page, pageSize, q } }),
+    devices: (w: string, appId: string, query: DeviceListQuery) =>
+      request<Page<Device>>('GET', `${ws(w)}/apps/${id(appId)}/devices`, { query: { ...query } }),
     importDevices: (w: string, appId: string, file: File, onProgress: ProgressHandler) => {
       const form = new FormData();
       form.append('file', file, file.name);

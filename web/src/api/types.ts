@@ -6,7 +6,10 @@
 /** A member's or API token's power in a workspace. */
 export type Role = 'owner' | 'operator' | 'viewer';
 export type Platform = 'ios' | 'android';
-export type ProviderName = 'simulator' | 'umeng';
+/** The push service an app sends through; `fcm` serves Android apps only, `apns` iOS apps only. */
+export type ProviderName = 'simulator' | 'umeng' | 'fcm' | 'apns';
+/** Whether a device's push token still works: `invalid` once the provider said it does not (SPEC §4.4). */
+export type TokenStatus = 'active' | 'invalid';
 export type TaskStatus = 'scheduled' | 'sending' | 'completed' | 'failed';
 export type SendType = 'immediate' | 'scheduled';
 export type ClickActionType = 'open_app' | 'open_url' | 'open_page' | 'custom';
@@ -93,11 +96,52 @@ export interface ApiToken {
   revokedAt: string | null;
 }
 
+/** Credentials and options of a Umeng U-Push app; `appMasterSecret` is masked on reads. */
 export interface UmengConfig {
   appKey: string;
   appMasterSecret: string;
   baseUrl?: string;
   productionMode?: boolean;
+  /** Devices per second handed to the provider; absent = the deployment's default, 0 = no limit. */
+  rateLimitPerSecond?: number;
+}
+
+/** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
+export interface ServiceAccountKey {
+  type?: 'service_account';
+  project_id: string;
+  private_key_id: string;
+  private_key: string;
+  client_email: string;
+  token_uri?: string;
+}
+
+/** Credentials and options of an Android app on Firebase Cloud Messaging (SPEC §4.2). */
+export interface FcmConfig {
+  serviceAccount: ServiceAccountKey;
+  baseUrl?: string;
+  /** Android notification channel the notifications are posted in. */
+  androidChannelId?: string;
+  /** Requests in flight at once; 100 when absent. */
+  concurrency?: number;
+  rateLimitPerSecond?: number;
+}
+
+/** APNs environments: where the provider token and the device tokens belong. */
+export type ApnsEnvironment = 'production' | 'sandbox';
+
+/** Credentials and options of an iOS app on the Apple Push Notification service (SPEC §4.3). */
+export interface ApnsConfig {
+  teamId: string;
+  keyId: string;
+  /** PEM text of the `.p8` signing key; masked on reads. */
+  privateKey: string;
+  bundleId: string;
+  environment: ApnsEnvironment;
+  baseUrl?: string;
+  /** Streams in flight at once on the app's HTTP/2 connection; 100 when absent. */
+  concurrency?: number;
+  rateLimitPerSecond?: number;
 }
 
 export interface SimulatorConfig {
@@ -108,7 +152,11 @@ export interface SimulatorConfig {
   openRate?: number;
   dismissalRate?: number;
   timeScale?: number;
+  rateLimitPerSecond?: number;
 }
+
+/** The provider config of an app, whichever its provider. */
+export type ProviderConfig = UmengConfig | SimulatorConfig | FcmConfig | ApnsConfig;
 
 /** An app; its secrets are in full only in the answers to create and rotate. */
 export interface App {
@@ -116,7 +164,7 @@ export interface App {
   name: string;
   platform: Platform;
   provider: ProviderName;
-  providerConfig: UmengConfig | SimulatorConfig;
+  providerConfig: ProviderConfig;
   receiptSecret: string;
   sdkKey: string;
   sdkSecret: string;
@@ -132,15 +180,39 @@ export interface AppCreate {
   name: string;
   platform: Platform;
   provider: ProviderName;
-  providerConfig?: UmengConfig | SimulatorConfig;
+  providerConfig?: ProviderConfig;
 }
 
+/**
+ * The body of an app change: a new name and/or a whole new provider config (a secret left out, or
+ * sent back masked, keeps the stored one unless the credentials' identity or endpoint changed).
+ */
+export interface AppUpdate {
+  name?: string;
+  providerConfig?: ProviderConfig;
+}
+
+/** A device registered for an app, with the state of its push token. */
 export interface Device {
   deviceId: string;
   pushToken: string;
   channel: string;
+  tokenStatus: TokenStatus;
+  /** When the provider called the token invalid; null while it is active. */
+  tokenInvalidAt: string | null;
+  /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…). */
+  tokenInvalidReason: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** The query of an app's device list; every field maps to the query parameter of the same name. */
+export interface DeviceListQuery {
+  page: number;
+  pageSize: number;
+  /** Device IDs starting with this. */
+  q?: string;
+  tokenStatus?: TokenStatus;
 }
 
 export interface DeviceImportResult {
@@ -313,10 +385,18 @@ export interface TimelineBucket {
   dismissals: number;
 }
 
+/** How many of a task's devices failed for one reason, in the provider's words. */
+export interface FailureReasonCount {
+  reason: string;
+  devices: number;
+}
+
 /** A task's device results per channel and its receipts over time (`GET …/tasks/{id}/breakdown`). */
 export interface TaskBreakdown {
   channels: ChannelBreakdown[];
   timeline: { bucketMinutes: number; buckets: TimelineBucket[] };
+  /** The most frequent failure reasons, most devices first. */
+  failureReasons: FailureReasonCount[];
 }
 
 /** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */

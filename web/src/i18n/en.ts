@@ -313,6 +313,15 @@ export const en = {
   'breakdown.expired':
     'The breakdown is counted from the device-level details, which were deleted at {time}. The statistics above stay.',
   'breakdown.loadFailed': 'The breakdown could not be loaded.',
+  'failureReasons.title': 'Failure reasons',
+  'failureReasons.hint':
+    'Why the push service refused devices, in its own words. Devices whose token it called invalid are skipped by later tasks until they register a new token.',
+  'failureReasons.reason': 'Reason',
+  'failureReasons.devices': 'Devices',
+  'failureReasons.share': 'Share of failures',
+  'failureReasons.unknown': '(no reason given)',
+  'failureReasons.none': 'No failure reason recorded.',
+  'failureReasons.more': '{n} more failed devices have rarer reasons.',
 
   'timeline.title': 'Timeline',
   'timeline.perInterval': 'Per interval',
@@ -367,6 +376,28 @@ export const en = {
 
   'provider.simulator': 'Simulator',
   'provider.umeng': 'Umeng U-Push',
+  'provider.fcm': 'Firebase (FCM)',
+  'provider.apns': 'Apple (APNs)',
+
+  'tokenStatus.active': 'Active',
+  'tokenStatus.invalid': 'Invalid',
+
+  'keyFile.choose': 'Choose file',
+  'keyFile.chooseAnother': 'Choose a new file',
+  'keyFile.remove': 'Remove',
+  'keyFile.keepStored': 'Keep the stored key',
+  'keyFile.kept': 'A key is stored: it is kept unless you choose a new file.',
+  'keyFile.required': 'Choose the key file',
+  'keyFile.tooLarge': 'This file is too large to be a key file ({kb} KB at most).',
+  'keyFile.notJson':
+    'This file is not a JSON key file. Download the service-account key from the Firebase console (Project settings › Service accounts › Generate new private key).',
+  'keyFile.notServiceAccount':
+    'This is a "{type}" key, not a service-account key: the file must say "type": "service_account".',
+  'keyFile.fieldMissing':
+    'This key file has no "{field}" field, so it is not a complete service-account key. Download a new key from the Firebase console.',
+  'keyFile.notPemKey': 'The "{field}" of this file is not a private key (-----BEGIN PRIVATE KEY-----…).',
+  'keyFile.notP8':
+    'This is not a .p8 key: its text must start with -----BEGIN PRIVATE KEY-----. Download the key again from your Apple developer account (Certificates, IDs & Profiles › Keys).',
 
   'audienceSource.upload': 'Uploaded file',
   'audienceSource.api': 'API / pasted IDs',
@@ -452,6 +483,62 @@ export const en = {
   'apps.noDevices': 'No devices registered yet.',
   'apps.pushToken': 'Push token',
   'apps.updatedAt': 'Updated',
+  'apps.editTitle': 'Edit "{name}"',
+  'apps.saved': 'App "{name}" saved.',
+  'apps.fixedOnceCreated': 'Fixed once the app is created.',
+  'apps.providerHint.android': 'Android apps send through the simulator, Umeng or Firebase (FCM).',
+  'apps.providerHint.ios': 'iOS apps send through the simulator, Umeng or Apple (APNs).',
+  'apps.credentialsOwnerOnlyEdit':
+    'Only workspace owners may change the provider credentials; you may rename the app.',
+  'apps.secretKeptHint': 'Stored secret {masked}: leave empty to keep it.',
+  'apps.providerBaseUrlHint':
+    'Leave empty for the provider’s own address. Another one must be allowed by the deployment (PUSHBOARD_PROVIDER_URL_ALLOWLIST).',
+  'apps.rateLimit': 'Rate limit (devices/s)',
+  'apps.rateLimitHint':
+    'Devices per second handed to the provider for this app. Empty uses the deployment’s default; 0 means no limit.',
+  'apps.concurrency': 'Concurrent requests',
+  'apps.concurrencyHint': 'Requests in flight at once for this app (1–1,000); 100 when empty.',
+  'apps.fcmKeyFile': 'Service-account key file (JSON)',
+  'apps.fcmKeyFileHint':
+    'Firebase console › Project settings › Service accounts › Generate new private key. The file is read in your browser; the private key is stored encrypted and never shown again.',
+  'apps.fcmProjectId': 'Project ID',
+  'apps.fcmClientEmail': 'Client email',
+  'apps.fcmPrivateKeyId': 'Key ID',
+  'apps.fcmPrivateKey': 'Private key',
+  'apps.fcmKeyRead': 'Read from the file; saved with the app',
+  'apps.fcmKeyStored': 'Stored encrypted; never shown',
+  'apps.fcmOtherAccount':
+    'This key is for another project or service account: the app will send as the one shown below.',
+  'apps.androidChannelId': 'Android notification channel ID',
+  'apps.androidChannelIdHint':
+    'Optional: the channel the notifications are posted in (created by your app). Empty uses the app’s default channel.',
+  'apps.teamId': 'Team ID',
+  'apps.keyId': 'Key ID',
+  'apps.apnsIdHint': '10 letters and digits, from your Apple developer account.',
+  'apps.bundleId': 'Bundle ID',
+  'apps.environment': 'Environment',
+  'apps.environmentHint': 'Sandbox for development builds, production for App Store and TestFlight.',
+  'apps.production': 'Production',
+  'apps.sandbox': 'Sandbox',
+  'apps.p8KeyFile': 'Signing key (.p8 file)',
+  'apps.p8KeyFileHint':
+    'Certificates, IDs & Profiles › Keys, with Apple Push Notifications service enabled. Read in your browser; stored encrypted and never shown again.',
+  'apps.newKeyNeeded.umeng': 'You changed {fields}: type the appMasterSecret again before saving.',
+  'apps.newKeyNeeded.fcm': 'You changed {fields}: choose the key file again before saving.',
+  'apps.newKeyNeeded.apns': 'You changed {fields}: choose the .p8 key file again before saving.',
+  'apps.secretRequired':
+    'Needed again: the account or address changed, and a stored key is never sent to an account or address it was not entered for. Give it again, or undo the change.',
+  'apps.urlNotAllowed':
+    'This address is not allowed: requests go to the provider’s own address, or to one the deployment allows (PUSHBOARD_PROVIDER_URL_ALLOWLIST).',
+  'apps.invalidTokens': 'Invalid tokens',
+  'apps.invalidTokensHint':
+    'Devices whose push token the provider called invalid (uninstalled, expired…). Tasks skip them, counting them as unmatched, until the device registers a new token.',
+  'apps.invalidTokensCount': 'Invalid ({n})',
+  'apps.allTokens': 'All',
+  'apps.tokenStatus': 'Token',
+  'apps.tokenInvalidAt': 'Invalid since',
+  'apps.tokenInvalidReason': 'Reason',
+  'apps.noInvalidTokens': 'No device has an invalid token.',
 
   'campaigns.intro':
     'Tasks are linked to the sub-campaigns they serve. A sub-campaign may stand alone, with no campaign.',

@@ -306,6 +306,15 @@ export const zh: Record<MessageKey, string> = {
   'breakdown.expiredTitle': '已不可用',
   'breakdown.expired': '分通道统计和时间线由设备明细计算，设备明细已于 {time} 删除。上方统计数据保留。',
   'breakdown.loadFailed': '无法加载分通道统计。',
+  'failureReasons.title': '失败原因',
+  'failureReasons.hint':
+    '推送服务拒绝设备的原因，使用推送服务的原话。被判定令牌失效的设备，在重新注册新令牌之前，后续任务都会跳过。',
+  'failureReasons.reason': '原因',
+  'failureReasons.devices': '设备数',
+  'failureReasons.share': '占失败数比例',
+  'failureReasons.unknown': '（未给出原因）',
+  'failureReasons.none': '没有记录失败原因。',
+  'failureReasons.more': '另有 {n} 台失败设备的原因较少见。',
 
   'timeline.title': '时间线',
   'timeline.perInterval': '按时段',
@@ -358,6 +367,28 @@ export const zh: Record<MessageKey, string> = {
 
   'provider.simulator': '模拟器',
   'provider.umeng': '友盟 U-Push',
+  'provider.fcm': 'Firebase（FCM）',
+  'provider.apns': 'Apple（APNs）',
+
+  'tokenStatus.active': '有效',
+  'tokenStatus.invalid': '已失效',
+
+  'keyFile.choose': '选择文件',
+  'keyFile.chooseAnother': '选择新文件',
+  'keyFile.remove': '移除',
+  'keyFile.keepStored': '保留已保存的密钥',
+  'keyFile.kept': '已保存密钥：不选择新文件则继续使用。',
+  'keyFile.required': '请选择密钥文件',
+  'keyFile.tooLarge': '该文件过大，不是密钥文件（最大 {kb} KB）。',
+  'keyFile.notJson':
+    '该文件不是 JSON 密钥文件。请在 Firebase 控制台下载服务账号密钥（项目设置 › 服务账号 › 生成新的私钥）。',
+  'keyFile.notServiceAccount':
+    '这是「{type}」类型的密钥，不是服务账号密钥：文件中应为 "type": "service_account"。',
+  'keyFile.fieldMissing':
+    '该密钥文件缺少「{field}」字段，不是完整的服务账号密钥。请在 Firebase 控制台重新下载密钥。',
+  'keyFile.notPemKey': '该文件的「{field}」不是私钥（-----BEGIN PRIVATE KEY-----…）。',
+  'keyFile.notP8':
+    '这不是 .p8 密钥：其内容必须以 -----BEGIN PRIVATE KEY----- 开头。请在 Apple 开发者账号中重新下载（Certificates, IDs & Profiles › Keys）。',
 
   'audienceSource.upload': '上传文件',
   'audienceSource.api': 'API / 粘贴 ID',
@@ -440,6 +471,58 @@ export const zh: Record<MessageKey, string> = {
   'apps.noDevices': '还没有注册设备。',
   'apps.pushToken': '推送令牌',
   'apps.updatedAt': '更新时间',
+  'apps.editTitle': '编辑「{name}」',
+  'apps.saved': '应用「{name}」已保存。',
+  'apps.fixedOnceCreated': '应用创建后不可更改。',
+  'apps.providerHint.android': 'Android 应用可通过模拟器、友盟或 Firebase（FCM）发送。',
+  'apps.providerHint.ios': 'iOS 应用可通过模拟器、友盟或 Apple（APNs）发送。',
+  'apps.credentialsOwnerOnlyEdit': '只有工作区所有者可以修改推送服务凭据；你可以修改应用名称。',
+  'apps.secretKeptHint': '已保存的密钥 {masked}：留空则保留。',
+  'apps.providerBaseUrlHint':
+    '留空则使用推送服务的官方地址。其他地址须在部署配置中允许（PUSHBOARD_PROVIDER_URL_ALLOWLIST）。',
+  'apps.rateLimit': '发送速率上限（台/秒）',
+  'apps.rateLimitHint': '每秒交给推送服务的设备数。留空使用部署的默认值；0 表示不限速。',
+  'apps.concurrency': '并发请求数',
+  'apps.concurrencyHint': '该应用同时进行的请求数（1–1,000）；留空为 100。',
+  'apps.fcmKeyFile': '服务账号密钥文件（JSON）',
+  'apps.fcmKeyFileHint':
+    'Firebase 控制台 › 项目设置 › 服务账号 › 生成新的私钥。文件在浏览器中读取；私钥加密保存，之后不再显示。',
+  'apps.fcmProjectId': '项目 ID',
+  'apps.fcmClientEmail': '客户端邮箱',
+  'apps.fcmPrivateKeyId': '密钥 ID',
+  'apps.fcmPrivateKey': '私钥',
+  'apps.fcmKeyRead': '已从文件读取，随应用一起保存',
+  'apps.fcmKeyStored': '已加密保存，不再显示',
+  'apps.fcmOtherAccount': '该密钥属于另一个项目或服务账号：应用将以下方显示的账号发送。',
+  'apps.androidChannelId': 'Android 通知渠道 ID',
+  'apps.androidChannelIdHint': '可选：通知发布到的渠道（由你的应用创建）。留空则使用应用的默认渠道。',
+  'apps.teamId': 'Team ID',
+  'apps.keyId': 'Key ID',
+  'apps.apnsIdHint': '10 位字母和数字，见 Apple 开发者账号。',
+  'apps.bundleId': 'Bundle ID',
+  'apps.environment': '环境',
+  'apps.environmentHint': '开发版本使用沙盒环境，App Store 与 TestFlight 版本使用生产环境。',
+  'apps.production': '生产',
+  'apps.sandbox': '沙盒',
+  'apps.p8KeyFile': '签名密钥（.p8 文件）',
+  'apps.p8KeyFileHint':
+    'Certificates, IDs & Profiles › Keys，需启用 Apple 推送通知服务。文件在浏览器中读取；加密保存，之后不再显示。',
+  'apps.newKeyNeeded.umeng': '你修改了 {fields}：保存前请重新输入 appMasterSecret。',
+  'apps.newKeyNeeded.fcm': '你修改了 {fields}：保存前请重新选择密钥文件。',
+  'apps.newKeyNeeded.apns': '你修改了 {fields}：保存前请重新选择 .p8 密钥文件。',
+  'apps.secretRequired':
+    '需要重新提供：账号或地址已更改，已保存的密钥绝不会发送到未曾为其输入的账号或地址。请重新提供，或撤销更改。',
+  'apps.urlNotAllowed':
+    '不允许使用该地址：请求只能发往推送服务的官方地址，或部署配置允许的地址（PUSHBOARD_PROVIDER_URL_ALLOWLIST）。',
+  'apps.invalidTokens': '失效令牌',
+  'apps.invalidTokensHint':
+    '推送服务判定推送令牌已失效的设备（已卸载、已过期等）。在设备注册新令牌之前，任务会跳过它们并计为未匹配。',
+  'apps.invalidTokensCount': '已失效（{n}）',
+  'apps.allTokens': '全部',
+  'apps.tokenStatus': '令牌',
+  'apps.tokenInvalidAt': '失效时间',
+  'apps.tokenInvalidReason': '原因',
+  'apps.noInvalidTokens': '没有令牌失效的设备。',
 
   'campaigns.intro': '任务关联到其服务的子活动。子活动也可以独立存在，不属于任何营销活动。',
   'campaigns.create': '新建营销活动',

@@ -1,31 +1,33 @@
 /**
  * Apps: one mobile app on one platform, with the provider it sends through and that provider's
  * configuration. Creating an app (or rotating its secrets) shows the receipt secret and the SDK
- * credentials once. Each app's registered devices can be browsed and imported from a CSV file,
- * with upload progress.
+ * credentials once. Each app's registered devices can be browsed — all of them, or only those whose
+ * push token the provider called invalid — and imported from a CSV file, with upload progress.
  */
-import { DeleteOutlined, InboxOutlined, KeyOutlined, MobileOutlined, PlusOutlined } from '@ant-design/icons';
+import {
+  DeleteOutlined,
+  EditOutlined,
+  InboxOutlined,
+  KeyOutlined,
+  MobileOutlined,
+  PlusOutlined,
+} from '@ant-design/icons';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
   Alert,
   App as AntApp,
   Button,
   Card,
-  Col,
   Drawer,
   Empty,
-  Form,
   Input,
-  InputNumber,
-  Modal,
   Popconfirm,
   Radio,
-  Row,
   Space,
-  Switch,
   Table,
   type TableProps,
   Tag,
+  Tooltip,
   Typography,
   Upload,
   type UploadFile,
@@ -33,8 +35,7 @@ import {
 import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { ApiError, errorMessage } from '../../api/http.ts';
-import type { App, AppCreate, Device, Platform, ProviderName } from '../../api/types.ts';
-import { applyFieldErrors } from '../../components/form-errors.ts';
+import type { App, Device, TokenStatus } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
@@ -42,8 +43,8 @@ import { UploadProgress } from '../../components/UploadProgress.tsx';
 import { formatCount, formatDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
-
-const RATES = ['acceptRate', 'deliveryRate', 'impressionRate', 'openRate', 'dismissalRate'] as const;
+import { AppFormModal } from './AppFormModal.tsx';
+import { configOf, PROVIDER_COLOR } from './providers.ts';
 
 function secretsOf(app: App, t: Translate): Secret[] {
   return [
@@ -53,14 +54,44 @@ function secretsOf(app: App, t: Translate): Secret[] {
   ];
 }
 
+/** Which credentials an app sends with, in a line: Umeng appKey, FCM project, APNs bundle and environment. */
+function ProviderDetail({ app }: { app: App }) {
+  const { t } = useI18n();
+  const umeng = configOf(app, 'umeng');
+  const fcm = configOf(app, 'fcm');
+  const apns = configOf(app, 'apns');
+  const detail = umeng
+    ? `appKey ${umeng.appKey}`
+    : fcm
+      ? `${t('apps.fcmProjectId')} ${fcm.serviceAccount.project_id}`
+      : apns
+        ? `${apns.bundleId} · ${t(`apps.${apns.environment}`)}`
+        : null;
+  if (!detail) return null;
+  return (
+    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+      {detail}
+    </Typography.Text>
+  );
+}
+
+/** The device list an app's drawer opens on: which app, and which token status it is filtered to. */
+interface DevicesView {
+  app: App;
+  tokenStatus?: TokenStatus;
+}
+
+/** Which app form is open: a new app, or a change to one. */
+type FormView = { app: App | null } | null;
+
 export function AppsPage() {
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
   const { message, modal } = AntApp.useApp();
   const queryClient = useQueryClient();
-  const [creating, setCreating] = useState(false);
+  const [formOf, setFormOf] = useState<FormView>(null);
   const [secrets, setSecrets] = useState<{ title: string; secrets: Secret[] } | null>(null);
-  const [devicesOf, setDevicesOf] = useState<App | null>(null);
+  const [devicesOf, setDevicesOf] = useState<DevicesView | null>(null);
 
   const apps = useQuery({ queryKey: ['ws', ws.id, 'apps'], queryFn: () => api.apps.list(ws.id) });
   const invalidate = () => queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
@@ -100,12 +131,10 @@ export function AppsPage() {
       key: 'provider',
       render: (_, a) => (
         <Space orientation="vertical" size={0}>
-          <Tag color={a.provider === 'umeng' ? 'orange' : 'cyan'}>{t(`provider.${a.provider}`)}</Tag>
-          {a.provider === 'umeng' && 'appKey' in a.providerConfig && (
-            <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-              appKey {a.providerConfig.appKey}
-            </Typography.Text>
-          )}
+          <Tag color={PROVIDER_COLOR[a.provider]} data-testid={`provider-of-${a.id}`}>
+            {t(`provider.${a.provider}`)}
+          </Tag>
+          <ProviderDetail app={a} />
         </Space>
       ),
     },
@@ -115,15 +144,50 @@ export function AppsPage() {
       align: 'right',
       render: (_, a) => formatCount(a.devices),
     },
+    {
+      title: (
+        <Tooltip title={t('apps.invalidTokensHint')}>
+          <span style={{ whiteSpace: 'nowrap' }}>{t('apps.invalidTokens')}</span>
+        </Tooltip>
+      ),
+      key: 'invalidTokens',
+      align: 'right',
+      render: (_, a) =>
+        a.invalidTokens > 0 ? (
+          <Button
+            type="link"
+            size="small"
+            danger
+            style={{ padding: 0 }}
+            onClick={() => setDevicesOf({ app: a, tokenStatus: 'invalid' })}
+            data-testid={`invalid-tokens-of-${a.id}`}
+          >
+            {formatCount(a.invalidTokens)}
+          </Button>
+        ) : (
+          <Typography.Text type="secondary" data-testid={`invalid-tokens-of-${a.id}`}>
+            0
+          </Typography.Text>
+        ),
+    },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, a) => formatDateTime(a.createdAt) },
     {
       title: t('common.actions'),
       key: 'actions',
-      width: 330,
+      width: 400,
       render: (_, a) => (
         <Space size={0}>
-          <Button type="link" size="small" icon={<MobileOutlined />} onClick={() => setDevicesOf(a)}>
+          <Button type="link" size="small" icon={<MobileOutlined />} onClick={() => setDevicesOf({ app: a })}>
             {t('apps.devices')}
+          </Button>
+          <Button
+            type="link"
+            size="small"
+            icon={<EditOutlined />}
+            onClick={() => setFormOf({ app: a })}
+            disabled={!ws.canWrite}
+          >
+            {t('common.edit')}
           </Button>
           <Popconfirm
             title={t('apps.rotateConfirm')}
@@ -163,7 +227,7 @@ export function AppsPage() {
         <Button
           type="primary"
           icon={<PlusOutlined />}
-          onClick={() => setCreating(true)}
+          onClick={() => setFormOf({ app: null })}
           disabled={!ws.canWrite}
         >
           {t('apps.create')}
@@ -189,244 +253,64 @@ export function AppsPage() {
           />
         )}
       </Card>
-      <CreateAppModal
-        open={creating}
-        onClose={(created) => {
-          setCreating(false);
-          if (created)
-            setSecrets({
-              title: t('apps.secretsOf', { name: created.name }),
-              secrets: secretsOf(created, t),
-            });
-        }}
-      />
+      {formOf && (
+        <AppFormModal
+          app={formOf.app}
+          onClose={(created) => {
+            setFormOf(null);
+            if (created)
+              setSecrets({
+                title: t('apps.secretsOf', { name: created.name }),
+                secrets: secretsOf(created, t),
+              });
+          }}
+        />
+      )}
       <ShownOnce
         title={secrets?.title ?? ''}
         secrets={secrets?.secrets ?? null}
         onClose={() => setSecrets(null)}
       />
-      <DevicesDrawer app={devicesOf} onClose={() => setDevicesOf(null)} />
+      {devicesOf && (
+        <DevicesDrawer key={devicesOf.app.id} view={devicesOf} onClose={() => setDevicesOf(null)} />
+      )}
     </Space>
-  );
-}
-
-interface AppValues {
-  name: string;
-  platform: Platform;
-  provider: ProviderName;
-  appKey?: string;
-  appMasterSecret?: string;
-  baseUrl?: string;
-  productionMode?: boolean;
-  seed?: number | null;
-  acceptRate?: number | null;
-  deliveryRate?: number | null;
-  impressionRate?: number | null;
-  openRate?: number | null;
-  dismissalRate?: number | null;
-  timeScale?: number | null;
-}
-
-/** The provider config the form describes; empty simulator fields fall back to its defaults. */
-function providerConfigOf(v: AppValues): AppCreate['providerConfig'] {
-  if (v.provider === 'umeng') {
-    return {
-      appKey: v.appKey?.trim() ?? '',
-      appMasterSecret: v.appMasterSecret?.trim() ?? '',
-      ...(v.baseUrl?.trim() && { baseUrl: v.baseUrl.trim() }),
-      productionMode: v.productionMode ?? true,
-    };
-  }
-  const config: Record<string, number> = {};
-  for (const key of [...RATES, 'seed', 'timeScale'] as const) {
-    const value = v[key];
-    if (typeof value === 'number') config[key] = value;
-  }
-  return config;
-}
-
-function CreateAppModal({ open, onClose }: { open: boolean; onClose: (created: App | null) => void }) {
-  const { t } = useI18n();
-  const ws = useCurrentWorkspace();
-  const queryClient = useQueryClient();
-  const [form] = Form.useForm<AppValues>();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const provider = Form.useWatch('provider', form) ?? 'simulator';
-
-  const submit = async (v: AppValues) => {
-    setBusy(true);
-    setError(null);
-    try {
-      const app = await api.apps.create(ws.id, {
-        name: v.name.trim(),
-        platform: v.platform,
-        provider: v.provider,
-        providerConfig: providerConfigOf(v),
-      });
-      void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
-      form.resetFields();
-      onClose(app);
-    } catch (err) {
-      if (err instanceof ApiError && err.fieldErrors.length > 0) {
-        const rest = applyFieldErrors(form, err.fieldErrors, (path) => {
-          const last = path.split('.').pop() ?? '';
-          return last in form.getFieldsValue(true) || ['name', 'platform', 'provider'].includes(last)
-            ? [last]
-            : null;
-        });
-        setError(rest.length > 0 ? rest.join('\n') : null);
-      } else {
-        setError(errorMessage(err));
-      }
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  return (
-    <Modal
-      title={t('apps.create')}
-      open={open}
-      onCancel={() => onClose(null)}
-      onOk={() => form.submit()}
-      okText={t('common.create')}
-      cancelText={t('common.cancel')}
-      confirmLoading={busy}
-      width={620}
-    >
-      <Form<AppValues>
-        form={form}
-        layout="vertical"
-        onFinish={submit}
-        initialValues={{ platform: 'android', provider: 'simulator', productionMode: true }}
-      >
-        {error && (
-          <Alert type="error" showIcon title={error} style={{ marginBottom: 16, whiteSpace: 'pre-line' }} />
-        )}
-        <Form.Item
-          name="name"
-          label={t('common.name')}
-          rules={[{ required: true, whitespace: true, message: t('form.required') }]}
-        >
-          <Input maxLength={200} placeholder={t('apps.namePlaceholder')} />
-        </Form.Item>
-        <Row gutter={16}>
-          <Col span={12}>
-            <Form.Item name="platform" label={t('apps.platform')} extra={t('apps.platformHint')}>
-              <Radio.Group
-                optionType="button"
-                options={[
-                  { value: 'android', label: t('platform.android') },
-                  { value: 'ios', label: t('platform.ios') },
-                ]}
-              />
-            </Form.Item>
-          </Col>
-          <Col span={12}>
-            <Form.Item
-              name="provider"
-              label={t('apps.provider')}
-              extra={ws.isOwner ? undefined : t('apps.credentialsOwnerOnly')}
-            >
-              <Radio.Group
-                optionType="button"
-                options={[
-                  { value: 'simulator', label: t('provider.simulator') },
-                  // Provider credentials are written by owners only (the API answers 403 otherwise).
-                  { value: 'umeng', label: t('provider.umeng'), disabled: !ws.isOwner },
-                ]}
-              />
-            </Form.Item>
-          </Col>
-        </Row>
-        {provider === 'umeng' ? (
-          <>
-            <Form.Item
-              name="appKey"
-              label="appKey"
-              rules={[{ required: true, whitespace: true, message: t('form.required') }]}
-            >
-              <Input autoComplete="off" />
-            </Form.Item>
-            <Form.Item
-              name="appMasterSecret"
-              label="appMasterSecret"
-              rules={[{ required: true, whitespace: true, message: t('form.required') }]}
-              extra={t('apps.masterSecretHint')}
-            >
-              <Input.Password autoComplete="new-password" />
-            </Form.Item>
-            <Form.Item name="baseUrl" label={t('apps.baseUrl')} extra={t('apps.baseUrlHint')}>
-              <Input placeholder="https://msgapi.umeng.com" />
-            </Form.Item>
-            <Form.Item
-              name="productionMode"
-              label={t('apps.productionMode')}
-              valuePropName="checked"
-              extra={t('apps.productionModeHint')}
-            >
-              <Switch />
-            </Form.Item>
-          </>
-        ) : (
-          <>
-            <Typography.Paragraph type="secondary">{t('apps.simulatorHint')}</Typography.Paragraph>
-            <Row gutter={16}>
-              {RATES.map((key) => (
-                <Col span={8} key={key}>
-                  <Form.Item name={key} label={t(`apps.${key}`)}>
-                    <InputNumber
-                      min={0}
-                      max={1}
-                      step={0.05}
-                      placeholder={t('apps.default')}
-                      style={{ width: '100%' }}
-                    />
-                  </Form.Item>
-                </Col>
-              ))}
-              <Col span={8}>
-                <Form.Item name="timeScale" label={t('apps.timeScale')} tooltip={t('apps.timeScaleHint')}>
-                  <InputNumber min={0.001} placeholder={t('apps.default')} style={{ width: '100%' }} />
-                </Form.Item>
-              </Col>
-              <Col span={8}>
-                <Form.Item name="seed" label={t('apps.seed')} tooltip={t('apps.seedHint')}>
-                  <InputNumber precision={0} placeholder={t('apps.default')} style={{ width: '100%' }} />
-                </Form.Item>
-              </Col>
-            </Row>
-          </>
-        )}
-      </Form>
-    </Modal>
   );
 }
 
 const DEVICE_PAGE = 20;
 
-function DevicesDrawer({ app, onClose }: { app: App | null; onClose: () => void }) {
+/** The filter of the device list: every device, or only those with an active or an invalid token. */
+type TokenFilter = TokenStatus | 'all';
+
+function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => void }) {
+  const { app } = view;
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
   const { message } = AntApp.useApp();
   const queryClient = useQueryClient();
   const [page, setPage] = useState(1);
   const [q, setQ] = useState('');
+  const [tokenFilter, setTokenFilter] = useState<TokenFilter>(view.tokenStatus ?? 'all');
   const [files, setFiles] = useState<UploadFile[]>([]);
   const [progress, setProgress] = useState<number | null>(null);
   const [importError, setImportError] = useState<string | null>(null);
 
   const devices = useQuery({
-    queryKey: ['ws', ws.id, 'apps', app?.id, 'devices', { page, q }],
-    queryFn: () => api.apps.devices(ws.id, app!.id, page, DEVICE_PAGE, q || undefined),
-    enabled: app !== null,
+    queryKey: ['ws', ws.id, 'apps', app.id, 'devices', { page, q, tokenFilter }],
+    queryFn: () =>
+      api.apps.devices(ws.id, app.id, {
+        page,
+        pageSize: DEVICE_PAGE,
+        q: q || undefined,
+        tokenStatus: tokenFilter === 'all' ? undefined : tokenFilter,
+      }),
     placeholderData: keepPreviousData,
   });
 
   const importFile = async () => {
     const file = files[0]?.originFileObj;
-    if (!app || !file) return;
+    if (!file) return;
     setImportError(null);
     setProgress(0);
     try {
@@ -468,23 +352,41 @@ function DevicesDrawer({ app, onClose }: { app: App | null; onClose: () => void 
       ellipsis: true,
       render: (v: string) => <code>{v}</code>,
     },
-    { title: t('devices.channel'), dataIndex: 'channel', key: 'channel', width: 100 },
+    { title: t('devices.channel'), dataIndex: 'channel', key: 'channel', width: 90 },
+    {
+      title: t('apps.tokenStatus'),
+      key: 'tokenStatus',
+      width: 100,
+      render: (_, d) =>
+        d.tokenStatus === 'invalid' ? (
+          <Tag color="red">{t('tokenStatus.invalid')}</Tag>
+        ) : (
+          <Tag color="green">{t('tokenStatus.active')}</Tag>
+        ),
+    },
+    {
+      title: t('apps.tokenInvalidAt'),
+      key: 'tokenInvalidAt',
+      width: 160,
+      render: (_, d) => formatDateTime(d.tokenInvalidAt),
+    },
+    {
+      title: t('apps.tokenInvalidReason'),
+      key: 'tokenInvalidReason',
+      width: 150,
+      ellipsis: true,
+      render: (_, d) => (d.tokenInvalidReason ? <code>{d.tokenInvalidReason}</code> : '–'),
+    },
     {
       title: t('apps.updatedAt'),
       key: 'updatedAt',
-      width: 170,
+      width: 160,
       render: (_, d) => formatDateTime(d.updatedAt),
     },
   ];
 
   return (
-    <Drawer
-      title={app ? t('apps.devicesOf', { name: app.name }) : ''}
-      open={app !== null}
-      onClose={onClose}
-      size={820}
-      destroyOnHidden
-    >
+    <Drawer title={t('apps.devicesOf', { name: app.name })} open onClose={onClose} size={1000}>
       <Card size="small" title={t('apps.import')} style={{ marginBottom: 16 }}>
         <Typography.Paragraph type="secondary">{t('apps.importHint')}</Typography.Paragraph>
         {importError && (
@@ -519,21 +421,48 @@ function DevicesDrawer({ app, onClose }: { app: App | null; onClose: () => void 
           {t('apps.importButton')}
         </Button>
       </Card>
-      <Input.Search
-        allowClear
-        placeholder={t('apps.searchDevices')}
-        onSearch={(value) => {
-          setQ(value.trim());
-          setPage(1);
-        }}
-        style={{ width: 280, marginBottom: 12 }}
-      />
+      <Space wrap style={{ marginBottom: 12 }}>
+        <Input.Search
+          allowClear
+          placeholder={t('apps.searchDevices')}
+          onSearch={(value) => {
+            setQ(value.trim());
+            setPage(1);
+          }}
+          style={{ width: 280 }}
+        />
+        <span data-testid="token-status-filter">
+          <Radio.Group
+            optionType="button"
+            value={tokenFilter}
+            onChange={(event) => {
+              setTokenFilter(event.target.value as TokenFilter);
+              setPage(1);
+            }}
+            options={[
+              { value: 'all', label: t('apps.allTokens') },
+              { value: 'active', label: t('tokenStatus.active') },
+              {
+                value: 'invalid',
+                label: t('apps.invalidTokensCount', { n: formatCount(app.invalidTokens) }),
+              },
+            ]}
+          />
+        </span>
+      </Space>
+      {tokenFilter === 'invalid' && (
+        <Typography.Paragraph type="secondary" style={{ fontSize: 12 }}>
+          {t('apps.invalidTokensHint')}
+        </Typography.Paragraph>
+      )}
       {devices.isError ? (
         <QueryError error={devices.error} onRetry={() => devices.refetch()} />
       ) : (
         <Table<Device>
           rowKey="deviceId"
           size="small"
+          data-testid="device-table"
+          scroll={{ x: 900 }}
           columns={columns}
           dataSource={devices.data?.items}
           loading={devices.isFetching}

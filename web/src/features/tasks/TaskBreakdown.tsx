@@ -1,6 +1,7 @@
 /**
  * The breakdown of a task's details page (SPEC §7): its device results per channel — so that a weak
- * OEM vendor channel stands out — and the timeline of its receipts over the statistics window. Both
+ * OEM vendor channel stands out —, why its devices failed, and the timeline of its receipts over the
+ * statistics window. All three
  * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details: it exists
  * from the start of the send until retention deletes them, and is refreshed as the statistics move.
  */
@@ -22,7 +23,7 @@ import {
 import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
-import type { ChannelBreakdown, Task, TaskBreakdown } from '../../api/types.ts';
+import type { ChannelBreakdown, FailureReasonCount, Task, TaskBreakdown } from '../../api/types.ts';
 import { formatCount, formatDateTime, formatRate, rateOf } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { channelKind, channelLabel } from './channels.ts';
@@ -406,6 +407,89 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
         </Space>
       }
       data-testid="channels"
+    >
+      {body}
+    </Card>
+  );
+}
+
+/**
+ * The failure reasons card: why the provider refused devices, most devices first, each with its
+ * share of the task's failures. Reasons are the provider's words (`UNREGISTERED`, `BadDeviceToken`,
+ * Umeng `4020`…); a token the provider calls invalid is skipped by the next sends (SPEC §4.4).
+ */
+export function FailureReasonsCard({ task, breakdown }: { task: Task; breakdown: BreakdownState }) {
+  const { t } = useI18n();
+  const { query, started } = breakdown;
+  const reasons = query.data?.failureReasons ?? [];
+  // The share is of the failures counted from the same device-level details as the reasons.
+  const failures = (query.data?.channels ?? []).reduce((n, c) => n + c.failures, 0);
+  const listed = reasons.reduce((n, r) => n + r.devices, 0);
+
+  const columns: TableProps<FailureReasonCount>['columns'] = [
+    {
+      title: t('failureReasons.reason'),
+      key: 'reason',
+      render: (_, r) => r.reason || t('failureReasons.unknown'),
+    },
+    {
+      title: t('failureReasons.devices'),
+      key: 'devices',
+      align: 'right',
+      width: 120,
+      render: (_, r) => formatCount(r.devices),
+    },
+    {
+      title: t('failureReasons.share'),
+      key: 'share',
+      align: 'right',
+      width: 160,
+      render: (_, r) => formatRate(rateOf(r.devices, failures)),
+    },
+  ];
+
+  let body: React.ReactNode;
+  if (!started) {
+    body = <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('breakdown.notStarted')} />;
+  } else if (query.isPending) {
+    body = <Skeleton active paragraph={{ rows: 2 }} />;
+  } else if (query.isError) {
+    body = <BreakdownProblem task={task} query={query} />;
+  } else if (reasons.length === 0) {
+    body = <Empty image={Empty.PRESENTED_IMAGE_SIMPLE} description={t('failureReasons.none')} />;
+  } else {
+    body = (
+      <>
+        <Table<FailureReasonCount>
+          rowKey="reason"
+          columns={columns}
+          dataSource={reasons}
+          pagination={false}
+          size="small"
+          data-testid="failure-reason-table"
+        />
+        {listed < failures && (
+          <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 8, marginBottom: 0 }}>
+            {t('failureReasons.more', { n: formatCount(failures - listed) })}
+          </Typography.Paragraph>
+        )}
+      </>
+    );
+  }
+
+  return (
+    <Card
+      size="small"
+      title={
+        <Space size={6}>
+          <SourceLabel source="provider" compact />
+          {t('failureReasons.title')}
+          <Tooltip title={t('failureReasons.hint')}>
+            <QuestionCircleOutlined style={{ color: '#8c8c8c' }} />
+          </Tooltip>
+        </Space>
+      }
+      data-testid="failure-reasons"
     >
       {body}
     </Card>

@@ -36,7 +36,7 @@ import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { DeviceResults } from './DeviceResults.tsx';
 import { type LiveState, taskQueryKey, useTaskEvents } from './live.ts';
-import { ChannelsCard, TimelineCard, useTaskBreakdown } from './TaskBreakdown.tsx';
+import { ChannelsCard, FailureReasonsCard, TimelineCard, useTaskBreakdown } from './TaskBreakdown.tsx';
 import {
   deleteRefusal,
   editRefusal,
@@ -187,6 +187,7 @@ export function TaskDetailsPage() {
         </Col>
       </Row>
       <ChannelsCard task={task} breakdown={breakdown} />
+      {task.statistics.failures > 0 && <FailureReasonsCard task={task} breakdown={breakdown} />}
 
       <Card title={t('details.basicInfo')} size="small">
         <Descriptions
