@@ -180,7 +180,14 @@ export function createHttp2Origin(origin: string, options: Http2OriginOptions = 
       await slot();
       try {
         const s = session && !session.closed && !session.destroyed ? session : await connect();
-        return await send(s, request);
+        // A request in flight keeps the process alive (a script's last await may be this answer);
+        // only an idle connection is unreferenced.
+        s.ref();
+        try {
+          return await send(s, request);
+        } finally {
+          if (inFlight <= 1) s.unref();
+        }
       } finally {
         release();
       }

@@ -3,6 +3,8 @@
  * (sending) and to the API (reading receipt callbacks).
  */
 import type { Db } from '../storage/database.ts';
+import { createApnsProvider } from './apns.ts';
+import { createFcmProvider } from './fcm.ts';
 import type { ProviderRegistry } from './provider.ts';
 import { createSimulatorLedger, createSimulatorProvider } from './simulator.ts';
 import { createSimulatorOutbox } from './simulator-outbox.ts';
@@ -24,5 +26,7 @@ export function createProviders(
       ...(clock && { clock }),
     }),
     umeng: createUmengProvider({ urlAllowlist, ...(clock && { clock }) }),
+    fcm: createFcmProvider({ urlAllowlist, ...(clock && { clock }) }),
+    apns: createApnsProvider({ urlAllowlist, ...(clock && { clock }) }),
   };
 }
