@@ -22,6 +22,7 @@ import type { BenchContext, Scenario, ScenarioResult } from './harness.ts';
 import { connectScaled, type ScaledRun } from './scaled.ts';
 import { devicePageScenario } from './scenarios/device-page.ts';
 import { dispatchScenario } from './scenarios/dispatch.ts';
+import { dispatchFcmScenario } from './scenarios/dispatch-fcm.ts';
 import { dispatchRssScenario } from './scenarios/dispatch-rss.ts';
 import { generateAudienceScenario } from './scenarios/generate-audience.ts';
 import { purgeScenario } from './scenarios/purge.ts';
@@ -45,6 +46,12 @@ const SCENARIOS: Scenario[] = [
       `peak ${scaled ? 'worker' : 'server'} RSS, send to ${quick ? '100k / 1M' : '1M / 10M'}`,
     targetText: '≤ 256 MB, 10M ≤ 1.1 × 1M',
     run: dispatchRssScenario,
+  },
+  {
+    name: 'dispatch_fcm',
+    what: (quick) => `send to ${quick ? '100k' : '1M'} devices through FCM (local fake) ÷ simulator`,
+    targetText: 'ratio ≥ 0.5, ≤ 256 MB',
+    run: dispatchFcmScenario,
   },
   {
     name: 'receipts',
