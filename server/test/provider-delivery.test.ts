@@ -253,6 +253,29 @@ describe.each([
     await expectConsistentSend(t.db, taskId, kit.platform);
   });
 
+  test('a parameter FCM reserves is refused when the task is made, not when it is sent', async () => {
+    const app = await fixture();
+    const res = await t.request(t.adminToken, {
+      method: 'POST',
+      url: `${WS()}/tasks`,
+      body: {
+        name: 'Reserved key',
+        appId: app.appId,
+        title: 'Hello',
+        content: 'World',
+        clickAction: { type: 'open_app', params: { from: 'newsletter' } },
+        audienceId: app.audienceId,
+        sendType: 'immediate',
+      },
+    });
+    if (kit.name === 'fcm') {
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.details).toMatchObject([{ field: 'clickAction.params.from' }]);
+    } else {
+      expect(res.statusCode, res.body).toBe(201);
+    }
+  });
+
   test('a base URL the deployment no longer allows sends nothing', async () => {
     const app = await fixture();
     // Stored while the allowlist named the fake; this process's providers allow only the real service.

@@ -93,6 +93,22 @@ describe('click actions per platform', () => {
     expect(fields(errors)).toEqual(['clickAction.url', 'clickAction.page']);
   });
 
+  test("FCM's reserved data keys are refused on an FCM app only, in any case", () => {
+    const params = { from: 'x', Message_Type: 'x', 'google.c': 'x', gcm_x: 'x', coupon: 'x', fromage: 'x' };
+    const action = { type: 'open_app', params } as ClickAction;
+    expect(fields(contentErrors(content(action), 'android', TASK_ID, 'fcm'))).toEqual([
+      'clickAction.params.from',
+      'clickAction.params.Message_Type',
+      'clickAction.params.google.c',
+      'clickAction.params.gcm_x',
+    ]);
+    expect(contentErrors(content(action), 'android', TASK_ID, 'fcm')[0]?.message).toMatch(
+      /reserved by Firebase Cloud Messaging/,
+    );
+    expect(contentErrors(content(action), 'android', TASK_ID, 'umeng')).toEqual([]);
+    expect(contentErrors(content(action), 'android', TASK_ID)).toEqual([]);
+  });
+
   test('custom needs at least one parameter', () => {
     for (const action of [{ type: 'custom' }, { type: 'custom', params: {} }] as ClickAction[]) {
       expect(contentErrors(content(action), 'ios', TASK_ID)).toEqual([

@@ -53,6 +53,9 @@ export const MAX_PARAM_KEY_LENGTH = 64;
 // Keys Pushboard adds to payloads start with this prefix (today only `pb_task`), so a parameter
 // can never shadow one of them, now or in a later version.
 const RESERVED_PREFIX = 'pb_';
+// FCM refuses these `data` keys (any case) with INVALID_ARGUMENT, which would stop the whole send.
+const FCM_RESERVED_KEYS = new Set(['from', 'message_type']);
+const FCM_RESERVED_PREFIXES = ['google', 'gcm'];
 // Umeng reserves `d` and `p` on iOS; `aps` is Apple's own dictionary.
 const IOS_RESERVED_KEYS = new Set(['aps', 'd', 'p']);
 const PARAM_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
@@ -122,6 +125,11 @@ export function payloadBytes(payload: PushPayload): number {
   return new TextEncoder().encode(JSON.stringify(payload)).length;
 }
 
+function isFcmReserved(key: string): boolean {
+  const lower = key.toLowerCase();
+  return FCM_RESERVED_KEYS.has(lower) || FCM_RESERVED_PREFIXES.some((prefix) => lower.startsWith(prefix));
+}
+
 function isHttpUrl(value: string): boolean {
   try {
     const url = new URL(value);
@@ -131,7 +139,11 @@ function isHttpUrl(value: string): boolean {
   }
 }
 
-function clickActionErrors(action: ClickAction, platform: Platform | undefined): FieldError[] {
+function clickActionErrors(
+  action: ClickAction,
+  platform: Platform | undefined,
+  provider: string | undefined,
+): FieldError[] {
   const errors: FieldError[] = [];
   const androidOnly = action.type === 'open_url' || action.type === 'open_page';
   if (androidOnly && platform === 'ios') {
@@ -194,6 +206,11 @@ function clickActionErrors(action: ClickAction, platform: Platform | undefined):
       errors.push({ field, message: `names starting with ${RESERVED_PREFIX} are reserved for Pushboard` });
     } else if (platform === 'ios' && IOS_RESERVED_KEYS.has(key)) {
       errors.push({ field, message: `${key} is a reserved key on iOS (reserved: aps, d, p)` });
+    } else if (provider === 'fcm' && isFcmReserved(key)) {
+      errors.push({
+        field,
+        message: `${key} is reserved by Firebase Cloud Messaging (from, message_type and names starting with google or gcm); rename the parameter`,
+      });
     }
   }
   return errors;
@@ -203,16 +220,18 @@ function clickActionErrors(action: ClickAction, platform: Platform | undefined):
  * Every problem with a task's content, as field errors (empty when valid). `platform` is the app's,
  * or undefined when the app is unknown: platform rules and the payload size are then skipped, since
  * the unknown app is reported on its own. `taskId` is the real ID, because it is part of the payload.
+ * `provider` is the app's provider, for the parameter names one provider refuses (FCM's reserved keys).
  */
 export function contentErrors(
   content: TaskContent,
   platform: Platform | undefined,
   taskId: string,
+  provider?: string,
 ): FieldError[] {
   const errors: FieldError[] = [];
   if (content.title.trim() === '') errors.push({ field: 'title', message: 'must not be blank' });
   if (content.content.trim() === '') errors.push({ field: 'content', message: 'must not be blank' });
-  errors.push(...clickActionErrors(content.clickAction, platform));
+  errors.push(...clickActionErrors(content.clickAction, platform, provider));
   if (platform !== undefined) {
     const bytes = payloadBytes(buildPushPayload(platform, content, taskId));
     const limit = PAYLOAD_LIMIT_BYTES[platform];

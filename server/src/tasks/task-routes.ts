@@ -381,7 +381,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
     if (!appRow) {
       errors.push({ field: 'appId', message: `App ${draft.appId} does not exist in this workspace` });
     }
-    errors.push(...contentErrors(draft, appRow?.platform, taskId));
+    errors.push(...contentErrors(draft, appRow?.platform, taskId, appRow?.provider));
     if (!checkAudience) {
       // The audience is created from the uploaded file once everything else is known to be valid.
     } else if (!audience) {

@@ -106,7 +106,10 @@ export interface TaskStore {
   findTask(workspaceId: string, id: string): Promise<TaskRecord | undefined>;
   /** The sub-campaigns of several tasks in one query, keyed by task ID, ordered by name. */
   subCampaignsOf(taskIds: string[]): Promise<Map<string, SubCampaignRef[]>>;
-  findApp(workspaceId: string, id: string): Promise<Pick<AppRow, 'id' | 'name' | 'platform'> | undefined>;
+  findApp(
+    workspaceId: string,
+    id: string,
+  ): Promise<Pick<AppRow, 'id' | 'name' | 'platform' | 'provider'> | undefined>;
   findAudience(
     workspaceId: string,
     id: string,
@@ -305,7 +308,7 @@ export function createTaskStore(db: Db): TaskStore {
     findApp: (workspaceId, id) =>
       db
         .selectFrom('apps')
-        .select(['id', 'name', 'platform'])
+        .select(['id', 'name', 'platform', 'provider'])
         .where('workspace_id', '=', workspaceId)
         .where('id', '=', id)
         .executeTakeFirst(),
