@@ -164,7 +164,12 @@ describe.each(BACKENDS)('task store on $name', (backend) => {
       await store.insertTask(taskRow('tsk_1'), []);
       expect(await store.findTask('ws_2', 'tsk_1')).toBeUndefined();
       expect(await store.findTask('ws_1', 'tsk_unknown')).toBeUndefined();
-      expect(await store.findApp('ws_1', 'app_i')).toEqual({ id: 'app_i', name: 'Iris', platform: 'ios', provider: 'simulator' });
+      expect(await store.findApp('ws_1', 'app_i')).toEqual({
+        id: 'app_i',
+        name: 'Iris',
+        platform: 'ios',
+        provider: 'simulator',
+      });
       expect(await store.findApp('ws_2', 'app_i')).toBeUndefined();
       expect(await store.findAudience('ws_1', 'aud_1')).toEqual({
         id: 'aud_1',
