@@ -5,11 +5,16 @@
  * figure is devices per second from the task's creation to `completed`; the probe is the simulator
  * dispatch of the same number of devices by the same server build in the same run (the simulator
  * answers a batch in one call, FCM takes one request per device). Target: ratio ≥ 0.5 and the server's
- * peak RSS ≤ 256 MB.
+ * peak RSS ≤ 256 MB. Beside it, the physical limit of the request path: a bare HTTP/2 client posting
+ * the same messages to the same fake (`rawHttp2Probe`), which FCM dispatch cannot exceed.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
 import path from 'node:path';
 import { sql } from 'kysely';
+import { FCM_SCOPE } from '../../server/src/providers/fcm.ts';
+import { readPrivateKey, signJwt } from '../../server/src/providers/jwt.ts';
 import { migrateToLatest } from '../../server/src/storage/migrations/index.ts';
 import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from '../../server/src/tenancy/bootstrap.ts';
 import { seedFleet } from '../fleet.ts';
@@ -62,6 +67,69 @@ async function startFakeFcm(root: string): Promise<{ child: ChildProcess; addres
   return { child, address };
 }
 
+/** Requests in flight in the raw HTTP/2 probe: the fcm provider's default concurrency. */
+const PROBE_STREAMS = 100;
+
+/**
+ * The physical limit beside the figure: a bare `node:http2` client in this process, with
+ * `PROBE_STREAMS` requests in flight on one connection, POSTing `count` messages of the same shape to
+ * the same fake — no dispatcher, no storage, no retries. Returns requests per second.
+ */
+async function rawHttp2Probe(address: FakeFcmAddress, count: number): Promise<number> {
+  const ca = readFileSync(address.certPath);
+  const account = address.serviceAccount;
+  const tokenUri = new URL(address.tokenUri);
+  const session = http2.connect(new URL(address.baseUrl).origin, { ca });
+  const post = (urlPath: string, headers: Record<string, string>, body: string) =>
+    new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':method': 'POST', ':path': urlPath, ...headers });
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        text += chunk;
+      });
+      stream.on('end', () => resolve(text));
+      stream.on('error', reject);
+      stream.end(body);
+    });
+  try {
+    const iat = Math.floor(Date.now() / 1000);
+    const assertion = signJwt(
+      'RS256',
+      { kid: account.private_key_id },
+      { iss: account.client_email, scope: FCM_SCOPE, aud: tokenUri.href, iat, exp: iat + 3600 },
+      readPrivateKey(String(account.private_key)),
+    );
+    const grant = new URLSearchParams({
+      grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      assertion,
+    }).toString();
+    const { access_token: accessToken } = JSON.parse(
+      await post(tokenUri.pathname, { 'content-type': 'application/x-www-form-urlencoded' }, grant),
+    ) as { access_token: string };
+    const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
+    const sendPath = `/v1/projects/${account.project_id}/messages:send`;
+    const tail = JSON.stringify({
+      notification: { title: 'Bench', body: 'A message of the usual size' },
+      data: { pb_task: 'tsk_bench', pb_batch: 'tsk_bench-1', pb_click: 'open_app' },
+      android: { priority: 'high', ttl: '259200s', notification: { tag: 'tsk_bench' } },
+    }).slice(1);
+    let next = 0;
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: PROBE_STREAMS }, async () => {
+        while (next < count) {
+          const token = `bench-token-${next++}`;
+          await post(sendPath, headers, `{"message":{"token":"${token}",${tail}}`);
+        }
+      }),
+    );
+    return count / ((performance.now() - started) / 1000);
+  } finally {
+    session.close();
+  }
+}
+
 /** Runs the `dispatch_fcm` scenario. */
 export async function dispatchFcmScenario(ctx: BenchContext): Promise<ScenarioResult> {
   const devices = ctx.scale(1_000_000);
@@ -108,6 +176,7 @@ export async function dispatchFcmScenario(ctx: BenchContext): Promise<ScenarioRe
       };
       const simulator = await measureSend(ctx, serverEnv, SIMULATOR_AUDIENCE, devices, SIMULATOR_APP);
       const fcm = await measureSend(ctx, serverEnv, FCM_AUDIENCE, devices, FCM_APP);
+      const rawRate = await rawHttp2Probe(fake.address, Math.min(devices, 100_000));
       const fcmRate = devices / fcm.seconds;
       const simulatorRate = devices / simulator.seconds;
       const ratio = fcmRate / simulatorRate;
@@ -115,7 +184,8 @@ export async function dispatchFcmScenario(ctx: BenchContext): Promise<ScenarioRe
       ctx.log(
         `dispatch_fcm: ${Math.round(fcmRate).toLocaleString('en')} devices/s through FCM, ` +
           `${Math.round(simulatorRate).toLocaleString('en')} through the simulator (ratio ${ratio.toFixed(3)}), ` +
-          `peak RSS ${peakMb.toFixed(0)} MB`,
+          `peak RSS ${peakMb.toFixed(0)} MB; a bare HTTP/2 client: ${Math.round(rawRate).toLocaleString('en')} requests/s ` +
+          `(FCM dispatch at ${(fcmRate / rawRate).toFixed(2)} of it)`,
       );
       return {
         value: Math.round(fcmRate),
@@ -128,6 +198,7 @@ export async function dispatchFcmScenario(ctx: BenchContext): Promise<ScenarioRe
           devices,
           seconds: { fcm: Number(fcm.seconds.toFixed(1)), simulator: Number(simulator.seconds.toFixed(1)) },
           peakMB: { fcm: Number(peakMb.toFixed(1)), simulator: Number((simulator.peak / 1e6).toFixed(1)) },
+          rawHttp2: { requestsPerSecond: Math.round(rawRate), ratio: Number((fcmRate / rawRate).toFixed(3)) },
           ...(fcm.apiPeak !== undefined && { measured: 'pushboard serve --role worker' }),
         },
       };

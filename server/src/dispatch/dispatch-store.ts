@@ -4,6 +4,7 @@
  * SPEC §2.3 invariants hold at every moment:
  *   plannedSends = unmatched + totalSent + pending;   totalSent = deliveries + failures + noFeedback.
  */
+import { randomBytes } from 'node:crypto';
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ProviderConfig } from '../apps/provider-config.ts';
 import { bulkWriter } from '../devices/device-store.ts';
@@ -12,7 +13,7 @@ import type { Platform, TaskContent } from '../domain/task-content.ts';
 import { applyTaskEvent } from '../domain/task-state.ts';
 import type { BatchDevice, DeviceSendOutcome } from '../providers/provider.ts';
 import { applyHeldReceipts } from '../receipts/receipt-apply.ts';
-import type { AppRow, Database, Db, DeviceResultRow, HandoverAnswerRow } from '../storage/database.ts';
+import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
 
 /** A task in `sending`, with what sending it needs. */
 export interface TaskSend {
@@ -117,8 +118,8 @@ export interface DispatchStore {
   /** Counts one more provider call of a batch, before it is made. */
   noteHandOver(taskId: string, seq: number): Promise<void>;
   /**
-   * Journals device answers of a batch in flight (providers that answer each device): a repeated
-   * answer of a device is ignored. Recording the batch deletes them.
+   * Journals a group of device answers of a batch in flight (providers that answer each device), in
+   * one row; when a device has several, the first one journaled counts. Recording the batch deletes them.
    */
   journalAnswers(taskId: string, seq: number, outcomes: readonly DeviceSendOutcome[]): Promise<void>;
   /** The journaled device answers of a batch (those given before a retry, a crash or a restart). */
@@ -166,16 +167,26 @@ const RESULT_COLUMNS = [
 ] as const;
 type ResultInsert = Pick<DeviceResultRow, (typeof RESULT_COLUMNS)[number]>;
 
-const ANSWER_COLUMNS = [
-  'task_id',
-  'batch_seq',
-  'device_id',
-  'send_result',
-  'failure_reason',
-  'channel',
-  'invalid_token',
-  'provider_ref',
-] as const;
+/**
+ * One journaled answer, as a compact tuple: device ID, send result, failure reason, channel, the
+ * provider's word on an invalid token, the provider's reference of the message.
+ */
+type JournalEntry = [
+  string,
+  DeviceSendOutcome['sendResult'],
+  string | null,
+  string | null,
+  string | null,
+  string | null,
+];
+
+/** Time-ordered unique IDs for journal groups: the time in ms, a per-process counter, a random tail. */
+let journalGroups = 0;
+const journalProcessTag = randomBytes(4).toString('hex');
+function nextJournalGroup(): string {
+  journalGroups = (journalGroups + 1) % 1e9;
+  return `${Date.now().toString(36).padStart(9, '0')}-${journalGroups.toString(36).padStart(6, '0')}-${journalProcessTag}`;
+}
 
 /** The dispatch store over Kysely. */
 export function createDispatchStore(db: Db): DispatchStore {
@@ -211,13 +222,6 @@ export function createDispatchStore(db: Db): DispatchStore {
   const insertResults = bulkWriter<ResultInsert>(RESULT_COLUMNS, (rows) =>
     db.insertInto('device_results').values(rows),
   );
-  const insertAnswers = bulkWriter<HandoverAnswerRow>(ANSWER_COLUMNS, (rows) =>
-    db
-      .insertInto('handover_answers')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['task_id', 'batch_seq', 'device_id']).doNothing()),
-  );
-
   /** Marks the tokens a provider called invalid, unless the device has registered another token since. */
   async function markInvalidTokens(trx: Kysely<Database>, send: TaskSend, record: BatchRecord) {
     for (const token of record.invalidTokens) {
@@ -686,38 +690,54 @@ export function createDispatchStore(db: Db): DispatchStore {
     },
 
     async journalAnswers(taskId, seq, outcomes) {
-      // One row per device: PostgreSQL refuses a statement that touches the same row twice.
-      const rows = new Map<string, HandoverAnswerRow>();
-      for (const o of outcomes) {
-        rows.set(o.deviceId, {
+      if (outcomes.length === 0) return;
+      const entries = outcomes.map(
+        (o): JournalEntry => [
+          o.deviceId,
+          o.sendResult,
+          o.failureReason ?? null,
+          o.channel ?? null,
+          o.invalidToken ?? null,
+          o.providerRef ?? null,
+        ],
+      );
+      await db
+        .insertInto('handover_answers')
+        .values({
           task_id: taskId,
           batch_seq: seq,
-          device_id: o.deviceId,
-          send_result: o.sendResult,
-          failure_reason: o.failureReason ?? null,
-          channel: o.channel ?? null,
-          invalid_token: o.invalidToken ?? null,
-          provider_ref: o.providerRef ?? null,
-        });
-      }
-      await insertAnswers(db, [...rows.values()]);
+          group_id: nextJournalGroup(),
+          answers: JSON.stringify(entries),
+        })
+        .execute();
     },
 
     async journaledAnswers(taskId, seq) {
-      const rows = await db
+      const groups = await db
         .selectFrom('handover_answers')
-        .selectAll()
+        .select('answers')
         .where('task_id', '=', taskId)
         .where('batch_seq', '=', seq)
+        .orderBy('group_id')
         .execute();
-      return rows.map((r) => ({
-        deviceId: r.device_id,
-        sendResult: r.send_result,
-        ...(r.failure_reason !== null && { failureReason: r.failure_reason }),
-        ...(r.channel !== null && { channel: r.channel }),
-        ...(r.invalid_token !== null && { invalidToken: r.invalid_token }),
-        ...(r.provider_ref !== null && { providerRef: r.provider_ref }),
-      }));
+      // A device answered twice (sent again after a crash before its answer was written) keeps its first answer.
+      const answers = new Map<string, DeviceSendOutcome>();
+      for (const group of groups) {
+        for (const [deviceId, sendResult, failureReason, channel, invalidToken, providerRef] of JSON.parse(
+          group.answers,
+        ) as JournalEntry[]) {
+          if (answers.has(deviceId)) continue;
+          answers.set(deviceId, {
+            deviceId,
+            sendResult,
+            ...(failureReason !== null && { failureReason }),
+            ...(channel !== null && { channel }),
+            ...(invalidToken !== null && { invalidToken }),
+            ...(providerRef !== null && { providerRef }),
+          });
+        }
+      }
+      return [...answers.values()];
     },
 
     async noteError(taskId, seq, error, stopsSend) {

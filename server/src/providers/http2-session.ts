@@ -129,47 +129,48 @@ export function createHttp2Origin(origin: string, options: Http2OriginOptions = 
         );
         return;
       }
+      // Every stream ends with 'close', after 'end' or an error: the first outcome wins, and an error
+      // object (costly: it captures a stack) is made only when no answer came. This path runs once per
+      // device of a send.
+      let settled = false;
       let headers: IncomingHttpHeaders = {};
-      const chunks: Buffer[] = [];
+      let body = '';
+      const fail = (code: Http2RequestError['code'], message: string, processed: boolean) => {
+        if (settled) return;
+        settled = true;
+        reject(new Http2RequestError(code, message, processed));
+      };
       stream.setTimeout(request.timeoutMs, () => {
         stream.close(http2.constants.NGHTTP2_CANCEL);
-        reject(
-          new Http2RequestError('TIMEOUT', `no answer from ${origin} within ${request.timeoutMs} ms`, true),
-        );
+        fail('TIMEOUT', `no answer from ${origin} within ${request.timeoutMs} ms`, true);
       });
+      stream.setEncoding('utf8');
       stream.on('response', (h) => {
         headers = h;
       });
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        resolve({
-          status: Number(headers[':status'] ?? 0),
-          headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        });
+      stream.on('data', (chunk: string) => {
+        body += chunk;
       });
-      stream.on('error', (error: NodeJS.ErrnoException) => {
+      stream.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ status: Number(headers[':status'] ?? 0), headers, body });
+      });
+      const ended = (error?: Error) => {
+        if (settled) return;
         // REFUSED_STREAM (and streams above a GOAWAY's last stream ID) were not processed by the server.
         const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-        reject(
-          new Http2RequestError(
-            refused ? 'REFUSED_STREAM' : 'NETWORK',
-            `the connection to ${origin} failed during the request: ${error.message}`,
-            !refused,
-          ),
+        fail(
+          refused ? 'REFUSED_STREAM' : 'NETWORK',
+          error
+            ? `the connection to ${origin} failed during the request: ${error.message}`
+            : // Closed without an answer or an error (reset by the server): like an error.
+              `${origin} closed the request without an answer (HTTP/2 code ${stream.rstCode})`,
+          !refused,
         );
-      });
-      // Closed without an answer or an error (reset by the server): like an error.
-      stream.on('close', () => {
-        const refused = stream.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
-        reject(
-          new Http2RequestError(
-            refused ? 'REFUSED_STREAM' : 'NETWORK',
-            `${origin} closed the request without an answer (HTTP/2 code ${stream.rstCode})`,
-            !refused,
-          ),
-        );
-      });
+      };
+      stream.on('error', ended);
+      stream.on('close', () => ended());
       stream.end(request.body);
     });
   }

@@ -147,22 +147,17 @@ export type DeviceRegistration = Omit<
 >;
 
 /**
- * One device's answer from a provider that answers each device on its own (FCM, APNs), journaled
- * while its batch is in flight: a retried or resumed batch hands over only the devices without one,
- * and recording the batch uses these answers and deletes them (dispatch/README.md).
+ * A group of device answers from a provider that answers each device on its own (FCM, APNs),
+ * journaled while their batch is in flight: a retried or resumed batch hands over only the devices
+ * without one, and recording the batch uses these answers and deletes them (dispatch/README.md).
  */
 export interface HandoverAnswerRow {
   task_id: string;
   batch_seq: number;
-  device_id: string;
-  send_result: 'success' | 'failure' | 'no_feedback';
-  failure_reason: string | null;
-  /** The channel the provider reached the device through, when it differs from the registered one. */
-  channel: string | null;
-  /** The provider's word when it called the token invalid (SPEC §4.4), else null. */
-  invalid_token: string | null;
-  /** The provider's reference of the device's message (FCM message name, APNs `apns-id`). */
-  provider_ref: string | null;
+  /** Orders the groups of a batch (time-ordered, unique): the first answer of a device wins. */
+  group_id: string;
+  /** The group's answers, a JSON array of `JournalEntry` tuples (dispatch-store.ts). */
+  answers: string;
 }
 
 /** One streamed device CSV import; its lines are staged until the whole file has been checked. */

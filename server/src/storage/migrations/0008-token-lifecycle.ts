@@ -24,17 +24,15 @@ export async function up(db: AnyDb): Promise<void> {
     .where(sql.ref('token_status'), '=', 'invalid')
     .execute();
 
+  // The journal holds one row per group of answers (a JSON array), not one per device: a million
+  // devices cost a few thousand short inserts and deletes instead of two million row writes.
   await db.schema
     .createTable('handover_answers')
     .addColumn('task_id', 'text', (c) => c.notNull())
     .addColumn('batch_seq', 'integer', (c) => c.notNull())
-    .addColumn('device_id', 'text', (c) => c.notNull())
-    .addColumn('send_result', 'text', (c) => c.notNull())
-    .addColumn('failure_reason', 'text')
-    .addColumn('channel', 'text')
-    .addColumn('invalid_token', 'text')
-    .addColumn('provider_ref', 'text')
-    .addPrimaryKeyConstraint('handover_answers_pk', ['task_id', 'batch_seq', 'device_id'])
+    .addColumn('group_id', 'text', (c) => c.notNull())
+    .addColumn('answers', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('handover_answers_pk', ['task_id', 'batch_seq', 'group_id'])
     .execute();
 }
 
