@@ -9,7 +9,9 @@ import {
   createRequestSlots,
   type DeviceAnswer,
   type EachDeviceOptions,
+  SendAbortedError,
   sendEachDevice,
+  sleepUnlessAborted,
 } from '../src/providers/per-device.ts';
 import type { BatchDevice, DeviceSendOutcome } from '../src/providers/provider.ts';
 import { ProviderError } from '../src/providers/provider.ts';
@@ -153,5 +155,83 @@ describe('sendEachDevice', () => {
     // d5 was among the first 8 started; nothing after the in-flight ones was started.
     expect(started.length).toBeLessThanOrEqual(9);
     expect(reported).toEqual(started.filter((id) => id !== 'd5'));
+  });
+  test('a pause set while other batches’ requests wait for a slot holds them too', async () => {
+    const slots = createRequestSlots(3);
+    // The clock moves only after the other requests had their turn, as real time would.
+    let clock = 0;
+    const sleep = async (ms: number) => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      clock += ms;
+    };
+    const now = () => clock;
+    const { options } = virtualOptions({ concurrency: 3, slots, sleep, gate: createPauseGate(now, sleep) });
+    const startedAt: Record<string, number> = {};
+    let quota = true;
+    const sendOne = async (device: BatchDevice): Promise<DeviceAnswer> => {
+      startedAt[device.deviceId] ??= now();
+      await new Promise((resolve) => setImmediate(resolve));
+      if (quota) {
+        quota = false;
+        return { retry: { code: 'QUOTA_EXCEEDED', message: 'quota', afterMs: 30_000, pauseAll: true } };
+      }
+      return accepted(device);
+    };
+    await Promise.all([
+      sendEachDevice(devices(9, 'a'), options, sendOne),
+      sendEachDevice(devices(9, 'b'), options, sendOne),
+    ]);
+    // Only the three requests in flight when the quota answer came started before the pause ended.
+    const early = Object.values(startedAt).filter((at) => at < 30_000);
+    expect(early).toHaveLength(3);
+    expect(Object.keys(startedAt)).toHaveLength(18);
+  });
+
+  test('a Retry-After longer than the backoff cap is honoured whole; one beyond maxRetryAfterMs stops the batch', async () => {
+    const { options, waits } = virtualOptions({ concurrency: 1, maxRetryMs: 60_000 });
+    await sendEachDevice(devices(1), options, async (device, attempt) =>
+      attempt === 1
+        ? { retry: { code: 'UNAVAILABLE', message: 'busy', afterMs: 120_000 } }
+        : accepted(device),
+    );
+    expect(waits).toEqual([120_000]);
+
+    const capped = virtualOptions({ concurrency: 1, maxRetryAfterMs: 600_000 });
+    const error = await sendEachDevice(devices(1), capped.options, async () => ({
+      retry: { code: 'QUOTA_EXCEEDED', message: 'quota', afterMs: 3_600_000 },
+    })).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: true });
+    expect((error as Error).message).toContain('wait 3600 s');
+    expect(capped.waits).toEqual([]);
+  });
+
+  test('an aborted signal starts no new request, ends the waits, keeps the answers given, and throws SendAbortedError', async () => {
+    const stop = new AbortController();
+    const reported: string[] = [];
+    const started: string[] = [];
+    const options: EachDeviceOptions = {
+      concurrency: 2,
+      maxAttempts: 5,
+      retryBaseMs: 1000,
+      maxRetryMs: 60_000,
+      // Real waits: the test would time out if the abort did not end them.
+      sleep: sleepUnlessAborted,
+      gate: createPauseGate(Date.now, sleepUnlessAborted),
+      signal: stop.signal,
+      onAnswered: (o) => reported.push(o.deviceId),
+    };
+    const error = await sendEachDevice(devices(50), options, async (device) => {
+      started.push(device.deviceId);
+      await new Promise((resolve) => setImmediate(resolve));
+      if (device.deviceId === 'd4') {
+        setTimeout(() => stop.abort(), 10);
+        return { retry: { code: 'QUOTA_EXCEEDED', message: 'quota', afterMs: 60_000, pauseAll: true } };
+      }
+      return accepted(device);
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendAbortedError);
+    // Nothing started once the pause began; what was answered before is kept.
+    expect(started.length).toBeLessThanOrEqual(6);
+    expect(reported).toEqual(started.filter((id) => id !== 'd4'));
   });
 });

@@ -150,6 +150,37 @@ describe('fcm apps', () => {
     expect((await t.request(t.adminToken, { method: 'GET', url: APPS })).json().total).toBe(0);
   });
 
+  test('a config nested thousands of levels deep is a 400 naming providerConfig, not a crash', async () => {
+    // Written as text: JSON.stringify itself cannot go this deep.
+    const deep = `${'{"next":'.repeat(20_000)}true${'}'.repeat(20_000)}`;
+    const made = await create(t.adminToken, {
+      name: 'A',
+      platform: 'android',
+      provider: 'fcm',
+      providerConfig: { serviceAccount: keyFile() },
+    });
+    expect(made.statusCode).toBe(201);
+    const before = await storedConfig(made.json().id);
+    const send = (method: 'POST' | 'PATCH', url: string, payload: string) =>
+      t.request(t.adminToken, { method, url, payload, headers: { 'content-type': 'application/json' } });
+    for (const res of [
+      await send('PATCH', `${APPS}/${made.json().id}`, `{"providerConfig":{"serviceAccount":${deep}}}`),
+      await send('PATCH', `${APPS}/${made.json().id}`, `{"providerConfig":{"baseUrl":${deep}}}`),
+      await send(
+        'POST',
+        APPS,
+        `{"name":"B","platform":"android","provider":"fcm","providerConfig":{"serviceAccount":${deep}}}`,
+      ),
+    ]) {
+      expect(res.statusCode).toBe(400);
+      expect(res.json().error.code).toBe('VALIDATION_FAILED');
+      expect(fields(res)).toHaveLength(1);
+      expect(fields(res)[0]).toMatch(/^providerConfig/);
+    }
+    expect(await storedConfig(made.json().id)).toEqual(before);
+    expect((await t.request(t.adminToken, { method: 'GET', url: APPS })).json().total).toBe(1);
+  });
+
   test('a new project, client or key id needs the private key again; the masked key keeps it', async () => {
     const app = (
       await create(t.adminToken, {

@@ -5,6 +5,7 @@
  * fcm.test.ts, apns.test.ts and provider-crash.test.ts run the real adapters against local fakes.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { SendAbortedError } from '../src/providers/per-device.ts';
 import type { BatchDevice, DeviceSendOutcome, Provider } from '../src/providers/provider.ts';
 import { ProviderError } from '../src/providers/provider.ts';
 import {
@@ -317,6 +318,106 @@ describe('the hand-over journal of per-device providers', () => {
     expect(dying.handedOver).toHaveLength(70);
     expect(all).toHaveLength(300);
     expect(new Set(all).size).toBe(300);
+    await expectConsistentSend(t.db, taskId);
+  });
+  test('a batch resumed after a crash marks only the token that was refused, not one registered since', async () => {
+    const fixture = await sendFixture(t, { devices: 100 });
+    // The first process gets BadDeviceToken for dev-0000003, journals it, then dies mid-batch.
+    let answered = 0;
+    const dying = perDeviceProvider({
+      answer: (d) => {
+        if (answered++ >= 40) return 'hang';
+        return d.deviceId === 'dev-0000003'
+          ? { invalid: 'BadDeviceToken', reason: 'not a valid APNs device token (BadDeviceToken)' }
+          : 'accept';
+      },
+    });
+    const taskId = await createTask(t, fixture);
+    const first = testDispatcher(t, {
+      providers: { simulator: dying.provider },
+      settings: { batchSize: 100 },
+    });
+    await first.start();
+    await waitFor(
+      async () =>
+        (await t.db.selectFrom('handover_answers').select('answers').execute()).reduce(
+          (n, group) => n + (JSON.parse(group.answers) as unknown[]).length,
+          0,
+        ),
+      (n) => n === 40,
+    );
+    void first.stop(); // Never returns: its sends hang like a dead process's.
+    // While the server is down, the app is reinstalled and registers a new token.
+    const res = await t.request(t.adminToken, {
+      method: 'POST',
+      url: `${WS()}/apps/${fixture.appId}/devices`,
+      body: { deviceId: 'dev-0000003', pushToken: 'fresh-token-after-reinstall' },
+    });
+    expect(res.statusCode).toBe(200);
+
+    const second = perDeviceProvider({});
+    const restarted = testDispatcher(t, {
+      providers: { simulator: second.provider },
+      settings: { batchSize: 100 },
+    });
+    await restarted.start();
+    const task = await finished(taskId);
+    await restarted.stop();
+    expect(task.counts).toMatchObject({ plannedSends: 100, totalSent: 100, failures: 1 });
+    const row = await t.db
+      .selectFrom('devices')
+      .select(['push_token', 'token_status'])
+      .where('app_id', '=', fixture.appId)
+      .where('device_id', '=', 'dev-0000003')
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ push_token: 'fresh-token-after-reinstall', token_status: 'active' });
+    await expectConsistentSend(t.db, taskId);
+  });
+
+  test('stopping the server ends a per-device send at once; the restart hands over only the unanswered devices', async () => {
+    const fixture = await sendFixture(t, { devices: 100 });
+    // A provider that answers slowly and honours the stop signal, as FCM and APNs do.
+    const handedOver: string[] = [];
+    let calls = 0;
+    const slow: Provider = {
+      answersEachDevice: true,
+      async sendBatch(request) {
+        calls++;
+        const outcomes: DeviceSendOutcome[] = [];
+        for (const device of request.devices) {
+          if (request.signal?.aborted) throw new SendAbortedError();
+          await new Promise((resolve) => setTimeout(resolve, calls === 1 ? 20 : 0));
+          handedOver.push(device.deviceId);
+          const outcome: DeviceSendOutcome = { deviceId: device.deviceId, sendResult: 'no_feedback' };
+          outcomes.push(outcome);
+          request.onAnswered?.(outcome);
+        }
+        return { providerRef: null, outcomes };
+      },
+      cancel: async () => {},
+    };
+    const taskId = await createTask(t, fixture);
+    const first = testDispatcher(t, { providers: { simulator: slow }, settings: { batchSize: 100 } });
+    await first.start();
+    await waitFor(
+      async () => handedOver.length,
+      (n) => n >= 10,
+    );
+    await first.stop();
+    // The stop did not wait for the rest of the batch, and nothing is handed over after it.
+    const beforeRestart = handedOver.length;
+    expect(beforeRestart).toBeLessThan(100);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(handedOver).toHaveLength(beforeRestart);
+    expect((await readTask(t.db, taskId)).status).toBe('sending');
+
+    const restarted = testDispatcher(t, { providers: { simulator: slow }, settings: { batchSize: 100 } });
+    await restarted.start();
+    const task = await finished(taskId);
+    await restarted.stop();
+    expect(task.counts).toMatchObject({ plannedSends: 100, totalSent: 100, noFeedback: 100 });
+    expect(handedOver).toHaveLength(100);
+    expect(new Set(handedOver).size).toBe(100);
     await expectConsistentSend(t.db, taskId);
   });
 });

@@ -456,14 +456,25 @@ function withKeptSecrets(
   return { config, typed };
 }
 
-/** JSON text of `value` with object keys sorted, so that two configs compare by content. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+/** How deep a provider config may nest (FCM's `serviceAccount` is the deepest: 2 levels). */
+const MAX_CONFIG_DEPTH = 8;
+
+/**
+ * JSON text of `value` with object keys sorted, so that two configs compare by content. A client's
+ * config nested deeper than `MAX_CONFIG_DEPTH` is refused here, before anything recurses through it.
+ */
+function canonical(value: unknown, depth = 0): string {
+  if (depth > MAX_CONFIG_DEPTH) {
+    throw validationError([
+      { field: 'providerConfig', message: `is nested too deeply (at most ${MAX_CONFIG_DEPTH} levels)` },
+    ]);
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v, depth + 1)}`).join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }

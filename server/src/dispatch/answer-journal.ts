@@ -23,8 +23,15 @@ export interface AnswerJournal {
   readonly answers: readonly DeviceSendOutcome[];
 }
 
-/** A journal writing its groups of answers with `write`, one write at a time, in order. */
-export function createAnswerJournal(write: (outcomes: DeviceSendOutcome[]) => Promise<void>): AnswerJournal {
+/**
+ * A journal writing its groups of answers with `write`, one write at a time, in order. `onFailure` is
+ * called once if a write fails: the answers after it cannot be journaled, so the batch should stop
+ * sending (every device answered from then on would be handed over again by the resumed batch).
+ */
+export function createAnswerJournal(
+  write: (outcomes: DeviceSendOutcome[]) => Promise<void>,
+  onFailure: (error: unknown) => void = () => {},
+): AnswerJournal {
   const answers: DeviceSendOutcome[] = [];
   let waiting: DeviceSendOutcome[] = [];
   let writes: Promise<void> = Promise.resolve();
@@ -40,7 +47,9 @@ export function createAnswerJournal(write: (outcomes: DeviceSendOutcome[]) => Pr
     writes = writes
       .then(() => (failure ? undefined : write(group)))
       .catch((error: unknown) => {
-        failure ??= { error };
+        if (failure) return;
+        failure = { error };
+        onFailure(error);
       });
   };
 

@@ -121,9 +121,9 @@ export interface DispatchStore {
    * Journals a group of device answers of a batch in flight (providers that answer each device), in
    * one row; when a device has several, the first one journaled counts. Recording the batch deletes them.
    */
-  journalAnswers(taskId: string, seq: number, outcomes: readonly DeviceSendOutcome[]): Promise<void>;
+  journalAnswers(taskId: string, seq: number, answers: readonly JournaledAnswer[]): Promise<void>;
   /** The journaled device answers of a batch (those given before a retry, a crash or a restart). */
-  journaledAnswers(taskId: string, seq: number): Promise<DeviceSendOutcome[]>;
+  journaledAnswers(taskId: string, seq: number): Promise<JournaledAnswer[]>;
   /** Keeps a provider error on the batch (and, when it stops the send, on the task). */
   noteError(
     taskId: string,
@@ -168,10 +168,17 @@ const RESULT_COLUMNS = [
 type ResultInsert = Pick<DeviceResultRow, (typeof RESULT_COLUMNS)[number]>;
 
 /**
- * One journaled answer, as a compact tuple: device ID, send result, failure reason, channel, the
- * provider's word on an invalid token, the provider's reference of the message.
+ * A device's answer as the journal keeps it: with the push token it was sent to, so that a batch
+ * resumed after the device registered another token marks only the token that was refused.
+ */
+export type JournaledAnswer = DeviceSendOutcome & { pushToken: string };
+
+/**
+ * One journaled answer, as a compact tuple: device ID, push token sent to, send result, failure
+ * reason, channel, the provider's word on an invalid token, the provider's reference of the message.
  */
 type JournalEntry = [
+  string,
   string,
   DeviceSendOutcome['sendResult'],
   string | null,
@@ -689,11 +696,12 @@ export function createDispatchStore(db: Db): DispatchStore {
         .execute();
     },
 
-    async journalAnswers(taskId, seq, outcomes) {
-      if (outcomes.length === 0) return;
-      const entries = outcomes.map(
+    async journalAnswers(taskId, seq, answers) {
+      if (answers.length === 0) return;
+      const entries = answers.map(
         (o): JournalEntry => [
           o.deviceId,
+          o.pushToken,
           o.sendResult,
           o.failureReason ?? null,
           o.channel ?? null,
@@ -721,14 +729,21 @@ export function createDispatchStore(db: Db): DispatchStore {
         .orderBy('group_id')
         .execute();
       // A device answered twice (sent again after a crash before its answer was written) keeps its first answer.
-      const answers = new Map<string, DeviceSendOutcome>();
+      const answers = new Map<string, JournaledAnswer>();
       for (const group of groups) {
-        for (const [deviceId, sendResult, failureReason, channel, invalidToken, providerRef] of JSON.parse(
-          group.answers,
-        ) as JournalEntry[]) {
+        for (const [
+          deviceId,
+          pushToken,
+          sendResult,
+          failureReason,
+          channel,
+          invalidToken,
+          providerRef,
+        ] of JSON.parse(group.answers) as JournalEntry[]) {
           if (answers.has(deviceId)) continue;
           answers.set(deviceId, {
             deviceId,
+            pushToken,
             sendResult,
             ...(failureReason !== null && { failureReason }),
             ...(channel !== null && { channel }),

@@ -19,6 +19,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { statisticsViolations } from '../domain/statistics.ts';
+import { SendAbortedError } from '../providers/per-device.ts';
 import type {
   DeviceSendOutcome,
   Provider,
@@ -33,6 +34,7 @@ import {
   type BatchRecord,
   type DispatchStore,
   type InvalidToken,
+  type JournaledAnswer,
   type PreparedBatch,
   type ResultException,
   type TaskSend,
@@ -137,7 +139,7 @@ export function createSender(deps: SenderDeps): Sender {
    */
   function recordOf(
     batch: PreparedBatch,
-    outcomes: readonly DeviceSendOutcome[],
+    outcomes: readonly (DeviceSendOutcome & { pushToken?: string })[],
     rest: { sendResult: ResultException['sendResult']; failureReason: string | null },
     ending: Pick<BatchRecord, 'status' | 'providerRef' | 'error' | 'at'>,
   ): BatchRecord {
@@ -158,7 +160,8 @@ export function createSender(deps: SenderDeps): Sender {
         if (outcome.invalidToken !== undefined) {
           invalidTokens.set(outcome.deviceId, {
             deviceId: outcome.deviceId,
-            pushToken: device.pushToken,
+            // The token the answer was about: a journaled answer may predate a new registration.
+            pushToken: outcome.pushToken ?? device.pushToken,
             reason: outcome.invalidToken,
           });
         } else invalidTokens.delete(outcome.deviceId);
@@ -246,7 +249,7 @@ export function createSender(deps: SenderDeps): Sender {
     // A provider that answers each device: its answers are journaled as they come, and a retry or a
     // resumed batch hands over only the devices without one (README "Write-ahead").
     const eachDevice = provider?.answersEachDevice === true;
-    let earlier: DeviceSendOutcome[] = [];
+    let earlier: JournaledAnswer[] = [];
     for (let attempt = 1; ; attempt++) {
       if (send.sendError !== null || !provider) {
         if (eachDevice) earlier = await store.journaledAnswers(send.taskId, batch.seq);
@@ -277,25 +280,44 @@ export function createSender(deps: SenderDeps): Sender {
         // Counted before the call, so that a restart knows the batch may have been handed over.
         await store.noteHandOver(send.taskId, batch.seq);
       }
-      const journal = eachDevice
-        ? createAnswerJournal((outcomes) => store.journalAnswers(send.taskId, batch.seq, outcomes))
+      // Stops a per-device send when the server stops or the journal cannot be written (the devices
+      // answered from then on could not be told apart from those never handed over).
+      const stopping = new AbortController();
+      const stopSending = () => stopping.abort();
+      signal.addEventListener('abort', stopSending, { once: true });
+      const tokenOf = eachDevice ? new Map(devices.map((d) => [d.deviceId, d.pushToken])) : undefined;
+      const journal = tokenOf
+        ? createAnswerJournal(
+            (outcomes) =>
+              store.journalAnswers(
+                send.taskId,
+                batch.seq,
+                outcomes.map((o) => ({ ...o, pushToken: tokenOf.get(o.deviceId) ?? '' })),
+              ),
+            stopSending,
+          )
         : undefined;
       let result: SendBatchResult;
       try {
-        result = await provider.sendBatch({
-          app: providerApp(send),
-          taskId: send.taskId,
-          batchId,
-          content: send.content,
-          devices,
-          sendAt: null,
-          receiptUrl: deps.receiptUrl(send.app),
-          ...(resend && { resend: true }),
-          ...(journal && { onAnswered: journal.add }),
-        });
+        result = await provider
+          .sendBatch({
+            app: providerApp(send),
+            taskId: send.taskId,
+            batchId,
+            content: send.content,
+            devices,
+            sendAt: null,
+            receiptUrl: deps.receiptUrl(send.app),
+            ...(resend && { resend: true }),
+            ...(journal && { onAnswered: journal.add, signal: stopping.signal }),
+          })
+          .finally(() => signal.removeEventListener('abort', stopSending));
       } catch (thrown) {
         // Outside the provider's error: a journal write that failed leaves the batch prepared.
         await journal?.settle();
+        // Stopped by the server's shutdown: the batch stays prepared, and its next run hands over only
+        // the devices without a journaled answer.
+        if (thrown instanceof SendAbortedError) return;
         const error = asProviderError(thrown);
         const last = !error.retryable || attempt >= settings.maxAttempts;
         const details = { taskId: send.taskId, batchId, attempt, code: error.code, error: error.message };

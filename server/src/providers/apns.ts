@@ -18,6 +18,7 @@ import {
   type PauseGate,
   type RequestSlots,
   sendEachDevice,
+  sleepUnlessAborted,
 } from './per-device.ts';
 import {
   type BatchDevice,
@@ -65,7 +66,7 @@ export interface ApnsProviderOptions {
   /** Time limit of one request, in milliseconds. */
   timeoutMs?: number;
   /** Waits between retries (tests record them instead of waiting). */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** First retry wait when APNs names none, in milliseconds; doubles per attempt. */
   retryBaseMs?: number;
   /** Longest wait between two requests of one device, in milliseconds. */
@@ -131,7 +132,7 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
   const urlAllowlist = options.urlAllowlist ?? [];
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? sleepUnlessAborted;
   const now = () => clock().getTime();
 
   // One HTTP/2 connection per origin, shared by every app that sends there (APNs wants few connections).
@@ -305,6 +306,7 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
           maxRetryMs: options.maxRetryMs ?? 60_000,
           sleep,
           gate,
+          ...(request.signal && { signal: request.signal }),
           slots,
           ...(request.onAnswered && { onAnswered: request.onAnswered }),
         },

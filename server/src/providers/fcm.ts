@@ -18,6 +18,7 @@ import {
   type PauseGate,
   type RequestSlots,
   sendEachDevice,
+  sleepUnlessAborted,
 } from './per-device.ts';
 import {
   type BatchDevice,
@@ -69,7 +70,7 @@ export interface FcmProviderOptions {
   /** Time limit of one request, in milliseconds. */
   timeoutMs?: number;
   /** Waits between retries (tests record them instead of waiting). */
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** First retry wait when FCM names none, in milliseconds; doubles per attempt. */
   retryBaseMs?: number;
   /** Longest wait between two requests of one device, in milliseconds. */
@@ -122,7 +123,7 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
   const urlAllowlist = options.urlAllowlist ?? [];
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const sleep = options.sleep ?? sleepUnlessAborted;
   const now = () => clock().getTime();
 
   // One HTTP/2 connection per origin, shared by every app that sends there (FCM and the token endpoint).
@@ -396,6 +397,7 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
           maxRetryMs: options.maxRetryMs ?? 60_000,
           sleep,
           gate,
+          ...(request.signal && { signal: request.signal }),
           slots,
           ...(request.onAnswered && { onAnswered: request.onAnswered }),
         },

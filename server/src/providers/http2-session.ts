@@ -22,7 +22,7 @@ export interface Http2Request {
   path: string;
   headers: Record<string, string>;
   body?: string;
-  /** Longest wait for the whole answer. */
+  /** Longest time the request may go without receiving anything (an idle timeout, per stream). */
   timeoutMs: number;
 }
 
@@ -46,10 +46,11 @@ export class Http2RequestError extends Error {
 
 /** The connection to one origin. */
 export interface Http2Origin {
-  /** Sends one request, connecting (again) first when needed. */
+  /**
+   * Sends one request, connecting (again) first when needed. The connection lives as long as the
+   * process: it is unreferenced while idle, so it never keeps the process alive.
+   */
   request(request: Http2Request): Promise<Http2Answer>;
-  /** Closes the connection; requests in flight finish first. */
-  close(): void;
 }
 
 /** How to reach an origin. */
@@ -69,7 +70,6 @@ export function createHttp2Origin(origin: string, options: Http2OriginOptions = 
   let connecting: Promise<ClientHttp2Session> | undefined;
   let inFlight = 0;
   const waiting: (() => void)[] = [];
-  let closed = false;
 
   const maxStreams = () => Math.max(1, session?.remoteSettings?.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS);
 
@@ -177,7 +177,6 @@ export function createHttp2Origin(origin: string, options: Http2OriginOptions = 
 
   return {
     async request(request) {
-      if (closed) throw new Http2RequestError('CONNECT', `the connection to ${origin} is closed`, false);
       await slot();
       try {
         const s = session && !session.closed && !session.destroyed ? session : await connect();
@@ -192,11 +191,6 @@ export function createHttp2Origin(origin: string, options: Http2OriginOptions = 
       } finally {
         release();
       }
-    },
-    close() {
-      closed = true;
-      session?.close();
-      session = undefined;
     },
   };
 }

@@ -24,18 +24,28 @@ export type DeviceAnswer =
  * keep knocking.
  */
 export interface PauseGate {
-  /** Resolves once no pause holds (at once when none does). */
-  wait(): Promise<void>;
+  /** Resolves once no pause holds (at once when none does), or once `signal` aborts. */
+  wait(signal?: AbortSignal): Promise<void>;
+  /** Whether a pause holds now. */
+  paused(): boolean;
   /** Holds every request for `ms` from now (a longer pause already set stays). */
   pause(ms: number): void;
 }
 
 /** A pause gate on `clock`, sleeping with `sleep`. */
-export function createPauseGate(clock: () => number, sleep: (ms: number) => Promise<void>): PauseGate {
+export function createPauseGate(
+  clock: () => number,
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>,
+): PauseGate {
   let until = 0;
   return {
-    async wait() {
-      for (let left = until - clock(); left > 0; left = until - clock()) await sleep(left);
+    async wait(signal) {
+      for (let left = until - clock(); left > 0 && !signal?.aborted; left = until - clock()) {
+        await sleep(left, signal);
+      }
+    },
+    paused() {
+      return until > clock();
     },
     pause(ms) {
       until = Math.max(until, clock() + ms);
@@ -82,15 +92,52 @@ export interface EachDeviceOptions {
   maxAttempts: number;
   /** Wait before the first retry when the provider names none; doubles per attempt. */
   retryBaseMs: number;
-  /** Longest wait between two requests of one device, `Retry-After` included. */
+  /** Longest backoff between two requests of one device when the provider names no wait. */
   maxRetryMs: number;
-  sleep: (ms: number) => Promise<void>;
+  /**
+   * Longest `Retry-After` honoured (default `MAX_RETRY_AFTER_MS`): a provider asking for a longer
+   * wait stops the batch as retryable instead, and the dispatcher retries it later.
+   */
+  maxRetryAfterMs?: number;
+  /** Waits; the wait ends early (resolving) when `signal` aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /**
+   * Stops the batch (the server is shutting down, or its journal cannot be written): no new request
+   * starts, waits end, the requests in flight are awaited, then `sendEachDevice` throws
+   * `SendAbortedError`. The devices not answered stay for the resumed batch.
+   */
+  signal?: AbortSignal;
   /** The app's pause gate (see `PauseGate`). */
   gate: PauseGate;
   /** The app's request slots, when its other batches in flight share its concurrency (`RequestSlots`). */
   slots?: RequestSlots;
   /** Called with each final outcome as soon as it is known. */
   onAnswered?: (outcome: DeviceSendOutcome) => void;
+}
+
+/** Waits `ms` milliseconds, or less when `signal` aborts first (the real `sleep` of FCM and APNs). */
+export function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** How long a provider's `Retry-After` may ask to wait before the batch stops instead (15 minutes). */
+export const MAX_RETRY_AFTER_MS = 15 * 60_000;
+
+/** Thrown by `sendEachDevice` when its `signal` stopped the batch. */
+export class SendAbortedError extends Error {
+  constructor() {
+    super('the batch was stopped before every device was answered');
+    this.name = 'SendAbortedError';
+  }
 }
 
 /**
@@ -107,17 +154,33 @@ export async function sendEachDevice(
   sendOne: (device: BatchDevice, attempt: number) => Promise<DeviceAnswer>,
 ): Promise<DeviceSendOutcome[]> {
   const outcomes: DeviceSendOutcome[] = [];
+  const { signal } = options;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? MAX_RETRY_AFTER_MS;
   let next = 0;
   let stop: { error: unknown } | undefined;
+  const stopped = () => {
+    if (!stop && signal?.aborted) stop = { error: new SendAbortedError() };
+    return stop !== undefined;
+  };
+
+  /** Takes a request slot while no app-wide pause holds; false when the batch stopped meanwhile. */
+  async function start(): Promise<boolean> {
+    for (;;) {
+      await options.gate.wait(signal);
+      if (stopped()) return false;
+      await options.slots?.take();
+      // A pause set while this request waited for its slot (another request's quota answer) holds it too.
+      if (!options.gate.paused() && !stopped()) return true;
+      options.slots?.release();
+      if (stop) return false;
+    }
+  }
 
   async function sendDevice(device: BatchDevice): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      await options.gate.wait();
-      if (stop) return;
-      await options.slots?.take();
+      if (!(await start())) return;
       let answer: DeviceAnswer;
       try {
-        if (stop) return;
         answer = await sendOne(device, attempt);
       } finally {
         options.slots?.release();
@@ -135,16 +198,24 @@ export async function sendEachDevice(
           true,
         );
       }
-      const backoff = options.retryBaseMs * 2 ** (attempt - 1);
-      const wait = Math.min(options.maxRetryMs, Math.max(retry.afterMs ?? 0, backoff));
+      if (retry.afterMs !== undefined && retry.afterMs > maxRetryAfterMs) {
+        throw new ProviderError(
+          retry.code,
+          `${retry.message} — the provider asks to wait ${Math.ceil(retry.afterMs / 1000)} s before the next request`,
+          true,
+        );
+      }
+      // The provider's own wait is honoured whole; without one, the backoff doubles up to its cap.
+      const backoff = Math.min(options.maxRetryMs, options.retryBaseMs * 2 ** (attempt - 1));
+      const wait = Math.max(retry.afterMs ?? 0, backoff);
       if (retry.pauseAll) options.gate.pause(wait);
-      await options.sleep(wait);
-      if (stop) return;
+      await options.sleep(wait, signal);
+      if (stopped()) return;
     }
   }
 
   async function worker(): Promise<void> {
-    while (!stop && next < devices.length) {
+    while (!stopped() && next < devices.length) {
       const device = devices[next++]!;
       try {
         await sendDevice(device);

@@ -48,6 +48,12 @@ export interface SendBatchRequest {
    * retried or resumed batch does not hand that device over again.
    */
   onAnswered?: (outcome: DeviceSendOutcome) => void;
+  /**
+   * Aborts when the batch must stop before every device is answered (the server is shutting down, or
+   * the dispatcher cannot journal the answers): a provider that `answersEachDevice` starts no new
+   * request, ends its waits and throws once its requests in flight are answered.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the provider said about one device at send time. */
