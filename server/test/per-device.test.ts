@@ -234,4 +234,22 @@ describe('sendEachDevice', () => {
     expect(started.length).toBeLessThanOrEqual(6);
     expect(reported).toEqual(started.filter((id) => id !== 'd4'));
   });
+  test('request slots whose limit is lowered or raised keep every holder counted', async () => {
+    const slots = createRequestSlots(3);
+    await Promise.all([slots.take(), slots.take(), slots.take()]);
+    let started = 0;
+    const waiters = Array.from({ length: 4 }, () => slots.take().then(() => started++));
+    slots.setLimit(1);
+    // Three holders above the new limit of one: two releases give slots back, the third hands one over.
+    slots.release();
+    slots.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toBe(0);
+    slots.release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started).toBe(1);
+    slots.setLimit(4);
+    await Promise.all(waiters);
+    expect(started).toBe(4);
+  });
 });

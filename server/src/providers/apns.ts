@@ -156,8 +156,8 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
       found = { gate: createPauseGate(now, sleep), slots: createRequestSlots(limit), limit };
       pacing.set(appId, found);
     } else if (found.limit !== limit) {
-      // The app's concurrency was edited: new slots for the new limit (requests in flight finish on the old).
-      found.slots = createRequestSlots(limit);
+      // The app's concurrency was edited: its batches in flight and new ones keep sharing one set of slots.
+      found.slots.setLimit(limit);
       found.limit = limit;
     }
     return found;

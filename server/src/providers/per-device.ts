@@ -61,6 +61,11 @@ export interface RequestSlots {
   /** Resolves once a request may start; the slot is the caller's until `release`. */
   take(): Promise<void>;
   release(): void;
+  /**
+   * Changes the limit (the app's `concurrency` was edited): every batch of the app keeps sharing these
+   * slots; above a lowered limit, requests in flight finish and no new one starts until below it.
+   */
+  setLimit(limit: number): void;
 }
 
 /** Slots for `limit` requests at once. */
@@ -77,9 +82,18 @@ export function createRequestSlots(limit: number): RequestSlots {
       await new Promise<void>((resolve) => waiting.push(resolve));
     },
     release() {
-      const next = waiting.shift();
+      // Above a lowered limit, a finished request gives its slot back instead of handing it over.
+      const next = used <= limit ? waiting.shift() : undefined;
       if (next) next();
       else used--;
+    },
+    setLimit(newLimit) {
+      limit = newLimit;
+      // A raised limit lets waiting requests start at once.
+      while (used < limit && waiting.length > 0) {
+        used++;
+        waiting.shift()!();
+      }
     },
   };
 }
