@@ -135,17 +135,20 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
   const sleep = options.sleep ?? sleepUnlessAborted;
   const now = () => clock().getTime();
 
-  // One HTTP/2 connection per origin, shared by every app that sends there (APNs wants few connections).
+  // One HTTP/2 connection per origin and team (APNs wants few connections, and one connection carries
+  // the provider tokens of one team: whether APNs accepts several teams' tokens on one connection is
+  // not documented, so teams never share one).
   const origins = new Map<string, Http2Origin>();
   // Per signing key (team, key ID, hash of the key text): the parsed key and its current provider token.
   const signers = new Map<string, { key: KeyObject; token?: ProviderToken }>();
   const pacing = new Map<string, { gate: PauseGate; slots: RequestSlots; limit: number }>();
 
-  function origin(url: URL): Http2Origin {
-    let found = origins.get(url.origin);
+  function origin(url: URL, teamId: string): Http2Origin {
+    const key = `${url.origin}\n${teamId}`;
+    let found = origins.get(key);
     if (!found) {
       found = createHttp2Origin(url.origin, { ...(options.ca !== undefined && { ca: options.ca }) });
-      origins.set(url.origin, found);
+      origins.set(key, found);
     }
     return found;
   }
@@ -228,7 +231,7 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
       const entry = signer(config);
       const baseUrl = new URL(base);
       const basePath = baseUrl.pathname.replace(/\/+$/, '');
-      const apns = origin(baseUrl);
+      const apns = origin(baseUrl, config.teamId);
       // One notification ID per device, kept across its retries: APNs' logs then show one notification.
       const apnsIds = new Map<string, string>();
 
