@@ -116,6 +116,8 @@ describe.skipIf(!hasChromium)('the console with FCM and APNs apps', () => {
   /** Closes the "shown once" secrets of a new app. */
   async function dismissSecrets() {
     await eventually(() => page.getByTestId('shown-once').count()).toBe(1);
+    // The form's dialog has finished closing: only the secrets' dialog is left to click in.
+    await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(1);
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
   }

@@ -73,6 +73,14 @@ describe('purgeExpiredDetails', () => {
     t.clock.now = new Date(t.clock.now.getTime() + 10 * HOUR);
     const recent = await sentTask(20);
     const settings = { statisticsWindowHours: 72, retentionHours: 72 };
+    // A journal group left behind by a batch job that ran twice (scaled mode): nothing else removes it.
+    const orphan = (taskId: string) => ({ task_id: taskId, batch_seq: 1, group_id: 'g1', answers: '[]' });
+    await t.db
+      .insertInto('handover_answers')
+      .values([orphan(old.taskId), orphan(recent.taskId)])
+      .execute();
+    const journal = async () =>
+      (await t.db.selectFrom('handover_answers').select('task_id').execute()).map((r) => r.task_id);
 
     const early = await purgeExpiredDetails(
       t.db,
@@ -99,6 +107,7 @@ describe('purgeExpiredDetails', () => {
       .executeTakeFirstOrThrow();
     expect(task.details_purged_at).toBe(asOf.toISOString());
     expect((await readTask(t.db, old.taskId)).counts).toEqual(old.counts);
+    expect(await journal()).toEqual([recent.taskId]);
 
     // Done is done: a second run finds nothing, whatever the time.
     expect(await purgeExpiredDetails(t.db, asOf, settings)).toEqual(purged(0, 0));

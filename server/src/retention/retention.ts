@@ -103,6 +103,9 @@ export async function purgeExpiredDetails(
       // Late receipts are checked against the device results: without them they mean nothing.
       await trx.deleteFrom('late_receipts').where('task_id', '=', taskId).execute();
       await trx.deleteFrom('simulator_receipts').where('task_id', '=', taskId).execute();
+      // Recording a batch deletes its journal; what is left (a batch job run twice in the scaled mode
+      // journals after the record) belongs to no batch in flight any more.
+      await trx.deleteFrom('handover_answers').where('task_id', '=', taskId).execute();
       await trx
         .updateTable('tasks')
         .set({ details_purged_at: asOf.toISOString() })
