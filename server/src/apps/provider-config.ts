@@ -360,7 +360,7 @@ const channelProperties: FieldCheck = (value) => {
       const check = KNOWN_CHANNEL_PROPERTIES[name];
       const message = check
         ? check(option)
-        : option.length <= 256 && !/[\u0000-\u001f\u007f]/.test(option)
+        : option.length <= 256 && ![...option].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
           ? undefined
           : 'must be at most 256 characters without control characters';
       if (typeof message === 'string') problems.push({ path: name, message });
