@@ -19,7 +19,7 @@ export interface ApplicableReceipt {
   kind: ReceiptKind;
   /** ISO 8601 time of the receipt. */
   at: string;
-  /** The channel the provider reports the device was reached through; replaces the result's channel. */
+  /** The channel a delivery receipt reports the device was reached through; replaces the result's channel. */
   channel?: string | null;
 }
 
@@ -70,11 +70,12 @@ export async function applyKind(
   // updated table, and PostgreSQL would find `task_id` ambiguous.
   const condition = takesReceipt(kind);
   const setResult = kind === 'delivered' ? sql`, send_result = 'success'` : sql``;
-  // A channel the provider reported (Umeng `channel`: the vendor channel that delivered) replaces the
-  // registered one; a receipt without one leaves it.
+  // The channel a delivery receipt reports (Umeng `channel`: the vendor channel that delivered)
+  // replaces the registered one; a receipt without one leaves it. Other kinds say nothing of delivery.
+  const setChannel = kind === 'delivered' ? sql`, channel = coalesce(j.for_channel, r.channel)` : sql``;
   const result = await sql<{ task_id: string; device_id: string }>`
     update device_results as r
-    set ${target} = j.at${setResult}, channel = coalesce(j.for_channel, r.channel)
+    set ${target} = j.at${setResult}${setChannel}
     from (
       select value ->> 0 as for_task, value ->> 1 as for_device, value ->> 2 as at,
         value ->> 3 as for_channel
