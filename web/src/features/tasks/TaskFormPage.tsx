@@ -15,6 +15,7 @@ import {
   DatePicker,
   Form,
   Input,
+  InputNumber,
   Progress,
   Radio,
   Result,
@@ -34,7 +35,17 @@ import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, MAX_PAGE_SIZE } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
-import type { ClickAction, ClickActionType, Platform, SendType, Task, TaskInput } from '../../api/types.ts';
+import {
+  type ClickAction,
+  type ClickActionType,
+  DEFAULT_TTL_SECONDS,
+  MAX_TTL_SECONDS,
+  type Platform,
+  type SendType,
+  type Task,
+  type TaskCategory,
+  type TaskInput,
+} from '../../api/types.ts';
 import { applyFieldErrors, type FieldMapper } from '../../components/form-errors.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
@@ -66,6 +77,22 @@ interface TaskFormValues {
   sendType: SendType;
   scheduledAt?: Dayjs;
   subCampaignIds: string[];
+  category: TaskCategory;
+  /** The time to live as typed: an amount of `ttlUnit`. */
+  ttlAmount: number | null;
+  ttlUnit: TtlUnit;
+}
+
+/** Units the time to live is typed in, in seconds each. */
+const TTL_UNITS = { minutes: 60, hours: 3600, days: 86_400 } as const;
+type TtlUnit = keyof typeof TTL_UNITS;
+
+/** A time to live in the largest unit that shows it exactly (3 days, 90 minutes…). */
+function ttlFields(seconds: number): { ttlAmount: number; ttlUnit: TtlUnit } {
+  for (const unit of ['days', 'hours', 'minutes'] as const) {
+    if (seconds % TTL_UNITS[unit] === 0) return { ttlAmount: seconds / TTL_UNITS[unit], ttlUnit: unit };
+  }
+  return { ttlAmount: Math.round(seconds / 60), ttlUnit: 'minutes' };
 }
 
 const ANDROID_ONLY: readonly ClickActionType[] = ['open_url', 'open_page'];
@@ -109,6 +136,8 @@ function initialValues(task: Task | undefined): TaskFormValues {
       audienceMode: 'existing',
       sendType: 'immediate',
       subCampaignIds: [],
+      category: 'marketing',
+      ...ttlFields(DEFAULT_TTL_SECONDS),
     };
   }
   return {
@@ -125,6 +154,8 @@ function initialValues(task: Task | undefined): TaskFormValues {
     sendType: task.sendType,
     scheduledAt: task.scheduledAt ? dayjs(task.scheduledAt) : undefined,
     subCampaignIds: task.subCampaignIds,
+    category: task.category,
+    ...ttlFields(task.ttlSeconds),
   };
 }
 
@@ -189,6 +220,8 @@ function TaskForm({ task }: { task?: Task }) {
   const clickAction = clickActionOf(values ?? {});
   const bytes = payloadBytes(platform, values?.title ?? '', values?.content ?? '', clickAction);
   const limit = PAYLOAD_LIMIT_BYTES[platform];
+  // The provider's longest time to live; before an app is picked, the most any provider takes.
+  const maxTtlSeconds = MAX_TTL_SECONDS[app?.provider ?? 'fcm'];
 
   // An iOS app has no URL or page action: fall back to opening the app.
   useEffect(() => {
@@ -211,6 +244,8 @@ function TaskForm({ task }: { task?: Task }) {
     }
     if (head === 'subCampaignIds') return ['subCampaignIds'];
     if (head === 'file') return ['file'];
+    if (head === 'ttlSeconds') return ['ttlAmount'];
+    if (head === 'category') return ['category'];
     if (
       head &&
       ['name', 'appId', 'title', 'content', 'audienceId', 'sendType', 'scheduledAt'].includes(head)
@@ -232,6 +267,8 @@ function TaskForm({ task }: { task?: Task }) {
       sendType: v.sendType,
       ...(v.sendType === 'scheduled' && v.scheduledAt && { scheduledAt: v.scheduledAt.toISOString() }),
       subCampaignIds: v.subCampaignIds.filter((id) => !id.startsWith(CAMPAIGN_NODE)),
+      category: v.category,
+      ttlSeconds: Math.round((v.ttlAmount ?? 0) * TTL_UNITS[v.ttlUnit]),
     };
     setSubmitting(true);
     try {
@@ -616,6 +653,52 @@ function TaskForm({ task }: { task?: Task }) {
                   />
                 </Form.Item>
               )}
+              <Form.Item name="category" label={t('form.category')} extra={t('form.categoryHint')}>
+                <Radio.Group
+                  options={[
+                    { value: 'marketing', label: t('category.marketing') },
+                    { value: 'service', label: t('category.service') },
+                  ]}
+                />
+              </Form.Item>
+              <Form.Item
+                label={t('form.ttl')}
+                required
+                extra={t('form.ttlHint', { days: maxTtlSeconds / 86_400 })}
+              >
+                <Space.Compact>
+                  <Form.Item
+                    name="ttlAmount"
+                    noStyle
+                    rules={[
+                      { required: true, message: t('form.required') },
+                      {
+                        validator: async (_, amount: number | null) => {
+                          if (amount === null || amount === undefined) return;
+                          const unit = (form.getFieldValue('ttlUnit') as TtlUnit | undefined) ?? 'days';
+                          const seconds = amount * TTL_UNITS[unit];
+                          if (seconds < 60) throw new Error(t('form.ttlTooShort'));
+                          if (seconds > maxTtlSeconds) {
+                            throw new Error(t('form.ttlTooLong', { days: maxTtlSeconds / 86_400 }));
+                          }
+                        },
+                      },
+                    ]}
+                  >
+                    <InputNumber min={1} precision={0} style={{ width: 120 }} data-testid="ttl-amount" />
+                  </Form.Item>
+                  <Form.Item name="ttlUnit" noStyle>
+                    <Select
+                      style={{ width: 120 }}
+                      options={(['minutes', 'hours', 'days'] as const).map((unit) => ({
+                        value: unit,
+                        label: t(`ttlUnit.${unit}`),
+                      }))}
+                      onChange={() => void form.validateFields(['ttlAmount']).catch(() => undefined)}
+                    />
+                  </Form.Item>
+                </Space.Compact>
+              </Form.Item>
               <Form.Item
                 name="subCampaignIds"
                 label={t('form.subCampaigns')}
