@@ -56,6 +56,7 @@ import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { PhonePreview } from './PhonePreview.tsx';
 import { PAYLOAD_LIMIT_BYTES, payloadBytes } from './payload.ts';
 import { useSubCampaignTree } from './task-parts.tsx';
+import { TTL_UNITS, type TtlUnit, ttlFields } from './ttl.ts';
 
 interface ParamRow {
   key?: string;
@@ -81,18 +82,6 @@ interface TaskFormValues {
   /** The time to live as typed: an amount of `ttlUnit`. */
   ttlAmount: number | null;
   ttlUnit: TtlUnit;
-}
-
-/** Units the time to live is typed in, in seconds each. */
-const TTL_UNITS = { minutes: 60, hours: 3600, days: 86_400 } as const;
-type TtlUnit = keyof typeof TTL_UNITS;
-
-/** A time to live in the largest unit that shows it exactly (3 days, 90 minutes…). */
-function ttlFields(seconds: number): { ttlAmount: number; ttlUnit: TtlUnit } {
-  for (const unit of ['days', 'hours', 'minutes'] as const) {
-    if (seconds % TTL_UNITS[unit] === 0) return { ttlAmount: seconds / TTL_UNITS[unit], ttlUnit: unit };
-  }
-  return { ttlAmount: Math.round(seconds / 60), ttlUnit: 'minutes' };
 }
 
 const ANDROID_ONLY: readonly ClickActionType[] = ['open_url', 'open_page'];
