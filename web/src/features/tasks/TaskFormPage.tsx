@@ -678,6 +678,7 @@ function TaskForm({ task }: { task?: Task }) {
                   </Form.Item>
                   <Form.Item name="ttlUnit" noStyle>
                     <Select
+                      data-testid="ttl-unit"
                       style={{ width: 120 }}
                       options={(['minutes', 'hours', 'days'] as const).map((unit) => ({
                         value: unit,
