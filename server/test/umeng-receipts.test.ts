@@ -8,7 +8,9 @@
  * app's vendor-channel config, through the API.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { batchIdOf } from '../src/dispatch/sender.ts';
 import { createUmengProvider } from '../src/providers/umeng.ts';
+import { parseBatchId } from '../src/receipts/receipt-ingest.ts';
 import {
   createTask,
   expectConsistentSend,
@@ -245,6 +247,20 @@ describe('Umeng receipts in the reported shape', () => {
     ).toMatchObject({
       duplicate: 1,
     });
+  });
+});
+
+describe('batch IDs', () => {
+  test('a batch ID reads back as its task and number; anything else is no batch', () => {
+    for (const [taskId, seq] of [
+      ['tsk_01jc5x0q8m4f7tq3wz9k2v6e1h', 1],
+      ['tsk-with-dashes', 4711],
+    ] as const) {
+      expect(parseBatchId(batchIdOf(taskId, seq))).toEqual({ taskId, seq });
+    }
+    for (const notOne of ['', 'tsk', '-1', 'tsk-', 'tsk-x', 'tsk-1.5', 'tsk-1e3', 'tsk-99999999999']) {
+      expect(parseBatchId(notOne)).toBeNull();
+    }
   });
 });
 
