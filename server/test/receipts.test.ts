@@ -352,7 +352,8 @@ describe('provider callbacks and SDK receipts', () => {
   });
 
   it('bad JSON and a body without a receipts list are 400', async () => {
-    const { fixture } = await sentTask({ devices: 2 });
+    // Every device accepted: with 2 devices at 0.8 the send failed as a whole 1 time in 25.
+    const { fixture } = await sentTask({ devices: 2, acceptRate: 1 });
     const keys = await appSecrets(fixture.appId);
     for (const body of ['{"receipts": [', '{"items": []}']) {
       const res = await t.app.inject({
