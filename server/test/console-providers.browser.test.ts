@@ -417,6 +417,49 @@ describe.skipIf(!hasChromium)('the console with FCM and APNs apps', () => {
     }
   });
 
+  test('a Umeng Android app takes its vendor-channel activity and options; a malformed option is refused next to the field', async () => {
+    await page.goto(`${server.baseUrl}/w/default/apps`);
+    await page.getByRole('button', { name: 'Create app' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Name', { exact: true }).fill('Shop (Android, Umeng)');
+    await dialog.getByTestId('provider-choice').getByText('Umeng U-Push', { exact: true }).click();
+    await dialog.getByLabel('appKey', { exact: true }).fill('5f8e2a1b9c3d4e5f6a7b8c9d');
+    await dialog.getByLabel('appMasterSecret', { exact: true }).fill('umeng-master-secret-for-tests');
+    expect(await dialog.textContent()).toContain('limits broadcast and groupcast sends');
+    await dialog
+      .getByLabel('Vendor channel activity', { exact: true })
+      .fill('com.example.shop.MfrMessageActivity');
+    const options = dialog.getByLabel('Vendor channel options', { exact: true });
+    await options.fill('xiaomi_channel_id=high_system\nhuawei_channel_importance=HIGH');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    // The server's rule, shown next to the options field: Huawei takes NORMAL or LOW.
+    await eventually(fieldErrors).toContainEqual(expect.stringContaining('"NORMAL" or "LOW"'));
+    await options.fill('xiaomi_channel_id=high_system\nnot an option');
+    await eventually(fieldErrors).toContainEqual('Line 2 is not name=value.');
+    await options.fill('xiaomi_channel_id=high_system\nhuawei_channel_importance=NORMAL');
+    await screenshot(page, 'app-form-umeng');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await dismissSecrets();
+
+    const app = await appNamed('Shop (Android, Umeng)');
+    expect(app.providerConfig).toMatchObject({
+      channelActivity: 'com.example.shop.MfrMessageActivity',
+      channelProperties: { xiaomi_channel_id: 'high_system', huawei_channel_importance: 'NORMAL' },
+      productionMode: true,
+    });
+    // Editing shows them again as typed.
+    await page
+      .locator('tr', { hasText: 'Shop (Android, Umeng)' })
+      .getByRole('button', { name: 'Edit' })
+      .click();
+    const edit = page.getByRole('dialog');
+    await eventually(() => edit.getByLabel('Vendor channel options', { exact: true }).inputValue()).toBe(
+      'xiaomi_channel_id=high_system\nhuawei_channel_importance=NORMAL',
+    );
+    await page.keyboard.press('Escape');
+    await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
+  });
+
   test('the app list and the FCM form read in Chinese', async () => {
     await page.goto(`${server.baseUrl}/w/default/apps`);
     await page.getByTestId('language-switch').getByText('中文').click();

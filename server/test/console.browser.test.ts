@@ -506,9 +506,19 @@ describe.skipIf(!hasChromium)('the web console', () => {
     await row.getByRole('button', { name: 'Edit' }).click();
     await page.waitForURL(`**/tasks/${task.id}/edit`);
     await page.getByLabel('Title', { exact: true }).fill('Coming very soon');
+    // Category and time to live: a service push that may wait 2 hours for an offline device.
+    expect(await page.getByTestId('ttl-amount').inputValue()).toBe('3');
+    await page.getByLabel('Service', { exact: true }).check();
+    await page.getByTestId('ttl-amount').fill('2');
+    await choose('ttl-unit', 'hours');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.waitForURL(`**/tasks/${task.id}`);
     await eventually(() => page.getByTestId('task-details').textContent()).toContain('Coming very soon');
+    expect(await page.getByTestId('task-details').textContent()).toContain('2 hours');
+    expect(await api<{ ttlSeconds: number; category: string }>('GET', `/tasks/${task.id}`)).toMatchObject({
+      ttlSeconds: 7200,
+      category: 'service',
+    });
 
     await page.goto(`${server.baseUrl}/w/default/tasks`);
     await row.getByRole('button', { name: 'Delete' }).click();

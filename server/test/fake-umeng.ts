@@ -6,7 +6,10 @@
  * HTTP answer, or a call that never answers.
  *
  * Where the real error code of a check is unknown (field errors), it answers 1000 with a message
- * naming the problem; only the codes of UMENG.md are used otherwise.
+ * naming the problem; only the codes of UMENG.md are used otherwise. Message IDs look like Umeng's:
+ * `ul…` for a listcast, `uf…` for a filecast. It posts receipts the way integrations report Umeng
+ * does (UMENG.md "Receipts"): `{thirdparty_id, action_type, msg_id, device_tokens, alias, channel}`,
+ * to the `receipt_url` of the send.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -42,6 +45,20 @@ export interface FakeSend {
   tokens: string[];
   body: Json;
 }
+
+/** One receipt item as Umeng posts it (UMENG.md): `action_type` 0 = arrival, 1 = open. */
+export interface UmengReceiptItem {
+  thirdparty_id: string;
+  action_type: number;
+  msg_id: string;
+  /** Comma-separated. */
+  device_tokens: string;
+  alias: string;
+  channel: string;
+}
+
+/** How a test delivers a receipt post to Pushboard: the receipt URL of the send and the JSON body. */
+export type ReceiptPoster = (url: string, body: string) => Promise<{ status: number; body: string }>;
 
 /** A task-type send, as `/api/status` and `/api/cancel` see it. */
 export interface FakeTask {
@@ -85,10 +102,25 @@ export interface FakeUmeng {
   refuseTokens(codes: Record<string, string>, shape?: TokenFailureShape): void;
   /** Requests to one path. */
   requestsTo(path: string): RecordedRequest[];
+  /**
+   * Receipt items of `send` for `tokens` (default: all its tokens in one item), with `action_type`
+   * and the `channel` that reached them (default `umeng`).
+   */
+  receiptsOf(send: FakeSend, actionType: number, tokens?: string[], channel?: string): UmengReceiptItem;
+  /**
+   * Posts `body` (one item or an array, as Umeng may) to the `receipt_url` of `send`, through `post`
+   * (default: a real HTTP POST); answers Pushboard's status and answer.
+   */
+  postReceipts(
+    send: FakeSend,
+    body: UmengReceiptItem | UmengReceiptItem[],
+    post?: ReceiptPoster,
+  ): Promise<{ status: number; body: string }>;
   close(): Promise<void>;
 }
 
 const MAX_TIMESTAMP_AGE_MS = 10 * 60 * 1000;
+const SEVEN_DAYS_MS = 7 * 24 * 60 * 60 * 1000;
 const LISTCAST_MAX = 500;
 const PAYLOAD_LIMITS = { android: 1840, ios: 2012 };
 const AFTER_OPEN = new Set(['go_app', 'go_url', 'go_activity', 'go_custom']);
@@ -108,6 +140,16 @@ class Refusal extends Error {
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** A real HTTP POST of a receipt body, as Umeng makes it. */
+const httpPost: ReceiptPoster = async (url, body) => {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, body: await response.text() };
+};
 
 function bytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');
@@ -137,7 +179,7 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
     if (isObject(payload.aps)) {
       const alert = payload.aps.alert;
       check(isObject(alert) && typeof alert.title === 'string', 'aps.alert needs title and body');
-      check(payload.d === undefined && payload.p === undefined, 'keys d and p are reserved', '5008');
+      check(payload.d === undefined && payload.p === undefined, 'keys d and p are reserved', '5002');
       check(bytes(payload) <= PAYLOAD_LIMITS.ios, 'payload too long', '2022');
       return;
     }
@@ -172,14 +214,40 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
       check(Buffer.byteLength(body.receipt_url) <= 256, 'receipt_url longer than 256 bytes');
     }
     if (body.receipt_type !== undefined) check([1, 2, 3].includes(Number(body.receipt_type)), 'receipt_type');
+    if (body.thirdparty_id !== undefined) {
+      check(
+        typeof body.thirdparty_id === 'string' && body.thirdparty_id !== '',
+        'thirdparty_id must be text',
+      );
+    }
+    if (body.category !== undefined) check(body.category === 0 || body.category === 1, 'category is 0 or 1');
+    if (body.mipush !== undefined) {
+      check(body.mipush === 'true' || body.mipush === 'false', 'mipush must be "true" or "false"');
+      if (body.mipush === 'true') check(typeof body.mi_activity === 'string', 'mipush needs mi_activity');
+    }
+    if (body.channel_properties !== undefined) {
+      const properties = body.channel_properties;
+      check(isObject(properties), 'channel_properties must be an object');
+      for (const value of Object.values(properties)) {
+        check(typeof value === 'string', 'channel_properties values must be strings');
+      }
+    }
     const policy = body.policy ?? {};
     check(isObject(policy), 'policy must be an object');
+    let expireAt = now() + 3 * 24 * 60 * 60 * 1000;
+    if (policy.expire_time !== undefined) {
+      expireAt = beijingMs(String(policy.expire_time));
+      check(Number.isFinite(expireAt) && expireAt > now(), 'expire_time must be a future time', '2003');
+      check(expireAt <= now() + SEVEN_DAYS_MS, 'expire_time is more than 7 days away', '2040');
+    }
     let startTime: string | null = null;
     if (policy.start_time !== undefined) {
       check(body.type === 'filecast', 'start_time is for task-type sends only', '2002');
       startTime = String(policy.start_time);
       const at = beijingMs(startTime);
       check(Number.isFinite(at) && at > now(), 'start_time must be a future yyyy-MM-dd HH:mm:ss', '2002');
+      check(at <= now() + SEVEN_DAYS_MS, 'start_time is more than 7 days after creation', '2046');
+      check(at < expireAt, 'start_time must be before expire_time', '2003');
     }
 
     if (body.type === 'listcast') {
@@ -188,7 +256,7 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
       check(tokens.length <= LISTCAST_MAX, `listcast takes at most ${LISTCAST_MAX} device_tokens`);
       const bad = tokens.filter((token) => refused[token] !== undefined);
       const sent = tokens.filter((token) => refused[token] === undefined);
-      const msgId = nextId('uu');
+      const msgId = nextId('ul');
       if (sent.length > 0) sends.push({ type: 'listcast', ref: msgId, tokens: sent, body });
       if (bad.length === 0) return { msg_id: msgId };
       const all = bad.length === tokens.length;
@@ -208,7 +276,7 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
     const outBizNo = policy.out_biz_no === undefined ? undefined : String(policy.out_biz_no);
     const key = `${appKey} ${outBizNo}`;
     if (outBizNo !== undefined && outBizNos.has(key)) return { task_id: outBizNos.get(key) };
-    const taskId = nextId('us');
+    const taskId = nextId('uf');
     if (outBizNo !== undefined) outBizNos.set(key, taskId);
     tasks.set(taskId, { taskId, appKey, status: startTime ? 7 : 2, startTime });
     sends.push({ type: 'filecast', ref: taskId, tokens: file.tokens, body });
@@ -330,6 +398,20 @@ export async function startFakeUmeng(options: FakeUmengOptions): Promise<FakeUme
     },
     requestsTo(path) {
       return requests.filter((request) => request.path === path);
+    },
+    receiptsOf(send, actionType, tokens = send.tokens, channel = 'umeng') {
+      return {
+        thirdparty_id: String(send.body.thirdparty_id ?? ''),
+        action_type: actionType,
+        msg_id: send.ref,
+        device_tokens: tokens.join(','),
+        alias: '',
+        channel,
+      };
+    },
+    async postReceipts(send, body, post = httpPost) {
+      check(typeof send.body.receipt_url === 'string', 'the send asked for no receipts');
+      return post(send.body.receipt_url, JSON.stringify(body));
     },
     async close() {
       for (const res of hanging) res.destroy();

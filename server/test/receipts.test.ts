@@ -2,7 +2,7 @@
  * Receipt ingestion (SPEC §2.3, §2.4, §5, §6.1) through the public endpoints: every rule that keeps
  * statistics exact — duplicates, replays, concurrent copies, out-of-order arrival, unknown tasks,
  * foreign devices, late receipts, forged signatures, oversized batches, iOS dismissals, receipts that
- * overtake their batch's recording, Umeng's tolerant format — with the SPEC §2.3 invariants and the
+ * overtake their batch's recording, Umeng's reported shape — with the SPEC §2.3 invariants and the
  * agreement of counters and device results checked after each.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -352,7 +352,8 @@ describe('provider callbacks and SDK receipts', () => {
   });
 
   it('bad JSON and a body without a receipts list are 400', async () => {
-    const { fixture } = await sentTask({ devices: 2 });
+    // Every device accepted: with 2 devices at 0.8 the send failed as a whole 1 time in 25.
+    const { fixture } = await sentTask({ devices: 2, acceptRate: 1 });
     const keys = await appSecrets(fixture.appId);
     for (const body of ['{"receipts": [', '{"items": []}']) {
       const res = await t.app.inject({
@@ -423,7 +424,7 @@ describe('receipts that overtake their batch', () => {
 });
 
 describe('Umeng callbacks', () => {
-  it('are read tolerantly by token and Umeng reference; unreadable items are kept and counted', async () => {
+  it('find their batch by thirdparty_id or Umeng reference and their devices by token; unreadable items are kept and counted', async () => {
     const fixture = await sendFixture(t, { devices: 5, provider: 'umeng' });
     await t.db
       .updateTable('apps')
@@ -449,13 +450,13 @@ describe('Umeng callbacks', () => {
     const body = [
       {
         msg_id: `uMsg-${taskId}-1`,
-        device_token: 'tok00000000000000000000000000000000000000001',
-        action: 'arrive',
+        device_tokens: 'tok00000000000000000000000000000000000000001',
+        action_type: 0,
       },
       {
-        extra: { pb_task: taskId },
-        device_token: 'tok00000000000000000000000000000000000000002',
-        type: 'click',
+        thirdparty_id: `${taskId}-1`,
+        device_tokens: 'tok00000000000000000000000000000000000000002',
+        action_type: 1,
       },
       { something: 'else entirely' },
     ];

@@ -39,6 +39,8 @@ export function taskRow(id: string, changes: Partial<TaskRow> = {}): TaskRow {
     audience_id: 'aud_1',
     send_type: 'immediate',
     scheduled_at: null,
+    ttl_seconds: 259_200,
+    category: 'marketing',
     status: 'scheduled',
     failure_reason: null,
     created_at: at(0),

@@ -200,6 +200,8 @@ describe('create', () => {
       audienceName: 'VIP users',
       sendType: 'immediate',
       scheduledAt: null,
+      ttlSeconds: 259_200,
+      category: 'marketing',
       subCampaignIds: [],
       subCampaigns: [],
       failureReason: null,

@@ -154,9 +154,10 @@ describe('batches', () => {
     const body = sentBody();
     expect(body.type).toBe('listcast');
     expect(body.device_tokens).toBe(batch.map((d) => d.pushToken).join(','));
-    expect(body.policy).toBeUndefined(); // out_biz_no and start_time are for task-type sends only
+    // out_biz_no and start_time are for task-type sends only: a listcast carries the expiry alone.
+    expect(Object.keys(body.policy as object)).toEqual(['expire_time']);
     expect(result.providerRef).toBe(fake.sends[0]!.ref);
-    expect(result.providerRef).toMatch(/^uu/);
+    expect(result.providerRef).toMatch(/^ul/);
   });
 
   test('501 tokens are uploaded as a file and sent as a filecast keyed by the batch ID', async () => {
@@ -240,7 +241,7 @@ describe('batches', () => {
     const sendAt = new Date(clock.now.getTime() - 1_000);
     await provider().sendBatch(request({ sendAt }));
     expect(sentBody()).toMatchObject({ type: 'listcast' });
-    expect(sentBody().policy).toBeUndefined();
+    expect((sentBody().policy as Record<string, unknown>).start_time).toBeUndefined();
   });
 
   test('production_mode follows the app config as "true"/"false", Umeng\'s default being production', async () => {
@@ -416,7 +417,6 @@ describe('per-token failures', () => {
 
 describe('errors', () => {
   test.each([
-    ['2026', true, 'too many sends per minute'],
     ['4001', true, 'Umeng is busy'],
     ['4000', true, 'Umeng system error'],
     ['2020', true, 'upgrading'],
@@ -425,6 +425,11 @@ describe('errors', () => {
     ['2000', false, 'the app is disabled on Umeng'],
     ['1003', false, 'Umeng refused a field of the request'],
     ['5001', false, 'APNs refused the push'],
+    ['2004', false, "is not in the app's server IP whitelist — add the public IP"],
+    ['2021', false, 'the appKey does not exist'],
+    ['2046', false, 'more than 7 days after the send was created'],
+    ['5002', false, 'a key Umeng reserves (d or p)'],
+    ['4021', false, 'it is not repeated'],
   ])('Umeng %s is a batch error, retryable: %s', async (code, retryable, words) => {
     for (const count of [3, 501]) {
       fake.script('/api/send', { code, message: 'from Umeng' });
@@ -604,120 +609,202 @@ describe('cancel', () => {
   });
 });
 
+describe('send fields', () => {
+  /** A clock in a known place: 2026-05-01T00:00:00Z is 08:00 in Beijing. */
+  const MAY_FIRST = new Date('2026-05-01T00:00:00Z');
+
+  test('every send carries thirdparty_id = the batch ID, for receipts to find their batch by', async () => {
+    await provider().sendBatch(request());
+    await provider().sendBatch(request({ devices: devices(501) }));
+    const bodies = fake.requestsTo('/api/send').map((r) => r.body!);
+    expect(bodies.map((b) => [b.type, b.thirdparty_id])).toEqual([
+      ['listcast', BATCH_ID],
+      ['filecast', BATCH_ID],
+    ]);
+  });
+
+  test('category is 0 for a marketing task (the default) and 1 for a service task', async () => {
+    const base = request().content;
+    await provider().sendBatch(request());
+    await provider().sendBatch(request({ content: { ...base, category: 'marketing' } }));
+    await provider().sendBatch(request({ content: { ...base, category: 'service' } }));
+    await provider().sendBatch(request({ app: umengApp('ios'), devices: devices(2, 'ios') }));
+    expect(fake.requestsTo('/api/send').map((r) => r.body!.category)).toEqual([0, 0, 1, 0]);
+  });
+
+  test("expire_time is the task's TTL from now in Beijing time, 3 days by default", async () => {
+    clock.now = MAY_FIRST;
+    const base = request().content;
+    await provider().sendBatch(request());
+    await provider().sendBatch(request({ content: { ...base, ttlSeconds: 3600 } }));
+    await provider().sendBatch(
+      request({ content: { ...base, ttlSeconds: 7 * 86_400 }, devices: devices(501) }),
+    );
+    expect(
+      fake.requestsTo('/api/send').map((r) => (r.body!.policy as Record<string, unknown>).expire_time),
+    ).toEqual(['2026-05-04 08:00:00', '2026-05-01 09:00:00', '2026-05-08 08:00:00']);
+  });
+
+  test('a scheduled send expires its TTL after its start, never before it, and never beyond 7 days', async () => {
+    clock.now = MAY_FIRST;
+    const base = request().content;
+    const sendAt = new Date(MAY_FIRST.getTime() + 2 * 3600_000);
+    await provider().sendBatch(request({ sendAt, content: { ...base, ttlSeconds: 3600 } }));
+    await provider().sendBatch(request({ sendAt, content: { ...base, ttlSeconds: 7 * 86_400 } }));
+    const policies = fake.requestsTo('/api/send').map((r) => r.body!.policy as Record<string, unknown>);
+    expect(policies.map((p) => [p.start_time, p.expire_time])).toEqual([
+      ['2026-05-01 10:00:00', '2026-05-01 11:00:00'],
+      ['2026-05-01 10:00:00', '2026-05-08 08:00:00'],
+    ]);
+    const tooLate = new Date(MAY_FIRST.getTime() + 8 * 86_400_000);
+    const error = await providerError(provider().sendBatch(request({ sendAt: tooLate })));
+    expect(error).toMatchObject({ code: 'START_AFTER_EXPIRY', retryable: false });
+    expect(fake.requestsTo('/api/send')).toHaveLength(2);
+  });
+
+  test('Android sends carry the vendor-channel activity as channel_activity and mipush + mi_activity, with the other channel properties', async () => {
+    const app = umengApp('android', {
+      channelActivity: 'com.example.shop.MfrMessageActivity',
+      channelProperties: {
+        xiaomi_channel_id: 'high_system',
+        huawei_channel_importance: 'NORMAL',
+        vivo_category: 'MARKETING',
+      },
+    });
+    await provider().sendBatch(request({ app }));
+    expect(sentBody()).toMatchObject({
+      mipush: 'true',
+      mi_activity: 'com.example.shop.MfrMessageActivity',
+      channel_properties: {
+        channel_activity: 'com.example.shop.MfrMessageActivity',
+        xiaomi_channel_id: 'high_system',
+        huawei_channel_importance: 'NORMAL',
+        vivo_category: 'MARKETING',
+      },
+    });
+  });
+
+  test('without a vendor-channel config nothing of it is sent, and iOS sends never carry it', async () => {
+    await provider().sendBatch(request());
+    const ios = umengApp('ios', { channelActivity: 'com.example.shop.MfrMessageActivity' });
+    await provider().sendBatch(request({ app: ios, devices: devices(1, 'ios') }));
+    for (const { body } of fake.requestsTo('/api/send')) {
+      expect(body).not.toHaveProperty('mipush');
+      expect(body).not.toHaveProperty('mi_activity');
+      expect(body).not.toHaveProperty('channel_properties');
+    }
+  });
+});
+
+describe('too many sends in a minute (2026)', () => {
+  function recordingSleep() {
+    const waits: number[] = [];
+    const sleep = async (ms: number) => {
+      waits.push(ms);
+      clock.now = new Date(clock.now.getTime() + ms);
+    };
+    return { waits, sleep };
+  }
+
+  test('a listcast refused with 2026 is sent again after waiting, and reaches its devices once', async () => {
+    const { waits, sleep } = recordingSleep();
+    fake.script('/api/send', { code: '2026', message: 'too many' }, 1);
+    const result = await provider({ sleep }).sendBatch(request());
+    expect(waits).toEqual([20_000]);
+    expect(fake.requestsTo('/api/send')).toHaveLength(2);
+    expect(fake.sends).toHaveLength(1);
+    expect(result.providerRef).toBe(fake.sends[0]!.ref);
+  });
+
+  test('still 2026 after waiting a whole minute, the batch goes back to the dispatcher as retryable', async () => {
+    for (const count of [3, 501]) {
+      const { waits, sleep } = recordingSleep();
+      fake.script('/api/send', { code: '2026', message: 'too many' }, 3);
+      const error = await providerError(provider({ sleep }).sendBatch(request({ devices: devices(count) })));
+      expect(error).toMatchObject({ code: '2026', retryable: true });
+      expect(error.message).toContain('more than 10 sends in a minute');
+      expect(waits.reduce((sum, ms) => sum + ms, 0)).toBeGreaterThanOrEqual(60_000);
+    }
+    expect(fake.sends).toHaveLength(0);
+  });
+
+  test('other retryable codes are not waited for: the dispatcher retries them', async () => {
+    const { waits, sleep } = recordingSleep();
+    fake.script('/api/send', { code: '4001' });
+    await providerError(provider({ sleep }).sendBatch(request()));
+    expect(waits).toEqual([]);
+  });
+});
+
 describe('receipts', () => {
   const umeng = () => provider();
-  const SECONDS = 1_777_593_600; // 2026-05-01T00:00:00Z
+  const item = (fields: Record<string, unknown> = {}) => ({
+    thirdparty_id: BATCH_ID,
+    action_type: 0,
+    msg_id: 'ul00000001',
+    device_tokens: token(1),
+    alias: '',
+    channel: 'huawei',
+    ...fields,
+  });
 
-  test('a single Umeng-style object becomes one receipt', () => {
-    const parsed = umeng().parseReceipts({
-      msg_id: 'uu00000001',
-      device_token: token(1),
-      action: 'click',
-      time: SECONDS,
-      extra: { pb_task: TASK_ID, screen: 'cart' },
+  test('an arrival (action_type 0) is a delivery of each token, named by thirdparty_id and msg_id, dated on arrival', () => {
+    const parsed = umeng().parseReceipts(item({ device_tokens: `${token(1)},${token(2)}` }));
+    const expected = (pushToken: string) => ({
+      taskId: null,
+      deviceId: null,
+      pushToken,
+      kind: 'delivered',
+      at: clock.now,
+      batchId: BATCH_ID,
+      providerRef: 'ul00000001',
+      channel: 'huawei',
     });
-    expect(parsed).toEqual({
-      receipts: [
-        {
-          taskId: TASK_ID,
-          deviceId: null,
-          pushToken: token(1),
-          kind: 'open',
-          at: new Date('2026-05-01T00:00:00Z'),
-          providerRef: 'uu00000001',
-        },
-      ],
-      unreadable: [],
-    });
+    expect(parsed).toEqual({ receipts: [expected(token(1)), expected(token(2))], unreadable: [] });
   });
 
-  test('numeric codes and words of several spellings give the receipt kind', () => {
-    const kinds = [
-      1,
-      '2',
-      'ARRIVED',
-      'delivery',
-      'Clicked',
-      'open',
-      'show',
-      'dismiss',
-      'ignored',
-      'msg_dismiss',
-    ];
-    const parsed = umeng().parseReceipts(
-      kinds.map((action) => ({ task_id: 'us01', device_token: token(1), action, time: SECONDS })),
-    );
-    expect(parsed.receipts.map((r) => r.kind)).toEqual([
-      'delivered',
-      'open',
-      'delivered',
-      'delivered',
-      'open',
-      'open',
-      'impression',
-      'dismissal',
-      'dismissal',
-    ]);
-    expect(parsed.unreadable).toEqual([
-      { task_id: 'us01', device_token: token(1), action: 'msg_dismiss', time: SECONDS },
-    ]);
-  });
-
-  test("times in seconds, milliseconds, ISO 8601 and Umeng's Beijing format all read the same", () => {
-    const at = new Date('2026-05-01T00:00:00Z');
-    const times = [SECONDS, String(SECONDS), at.getTime(), at.toISOString(), '2026-05-01 08:00:00'];
-    const parsed = umeng().parseReceipts(
-      times.map((time) => ({ msg_id: 'uu01', device_token: token(1), type: 'arrive', time })),
-    );
-    expect(parsed.receipts.map((r) => r.at)).toEqual(times.map(() => at));
-  });
-
-  test('a receipt without a time is dated now', () => {
-    const parsed = umeng().parseReceipts({ msg_id: 'uu01', device_token: token(1), action: 1 });
-    expect(parsed.receipts[0]?.at).toEqual(clock.now);
-  });
-
-  test('lists wrapped in receipts, data or data.list are read, and a device_tokens list gives one receipt each', () => {
-    const item = { msg_id: 'uu01', device_token: token(1), action: 'arrive', time: SECONDS };
-    const p = umeng();
-    expect(p.parseReceipts({ receipts: [item, item] }).receipts).toHaveLength(2);
-    expect(p.parseReceipts({ data: [item] }).receipts).toHaveLength(1);
-    expect(p.parseReceipts({ code: 0, data: { list: [item, item, item] } }).receipts).toHaveLength(3);
-    expect(p.parseReceipts(JSON.stringify([item]))).toMatchObject({ receipts: [{ kind: 'delivered' }] });
-    expect(p.parseReceipts(Buffer.from(JSON.stringify(item))).receipts).toHaveLength(1);
-    const many = p.parseReceipts({ msg_id: 'uu01', device_tokens: `${token(1)},${token(2)}`, action: 2 });
-    expect(many.receipts.map((r) => r.pushToken)).toEqual([token(1), token(2)]);
-  });
-
-  test('the task ID is found in extra, extra as text, the iOS payload, or our description', () => {
-    const base = { device_token: token(1), action: 'click', time: SECONDS };
+  test('an open (action_type 1) is an open; digits as text read the same', () => {
     const parsed = umeng().parseReceipts([
-      { ...base, extra: { pb_task: 'tsk_a' } },
-      { ...base, extra: JSON.stringify({ pb_task: 'tsk_b' }) },
-      { ...base, payload: { aps: { alert: { title: 't', body: 'b' } }, pb_task: 'tsk_c' } },
-      { ...base, payload: { body: {}, extra: { pb_task: 'tsk_d' } } },
-      { ...base, pb_task: 'tsk_e' },
-      { ...base, description: `Pushboard pb_task=tsk_f batch=${BATCH_ID}`, task_id: 'us01' },
-      { ...base, task_id: 'us02' },
+      item({ action_type: 1 }),
+      item({ action_type: '1' }),
+      item({ action_type: '0' }),
     ]);
-    expect(parsed.receipts.map((r) => r.taskId)).toEqual([
-      'tsk_a',
-      'tsk_b',
-      'tsk_c',
-      'tsk_d',
-      'tsk_e',
-      'tsk_f',
-      null,
+    expect(parsed.receipts.map((r) => r.kind)).toEqual(['open', 'open', 'delivered']);
+  });
+
+  test('arrays, JSON text and bytes are read; one object is one item', () => {
+    const p = umeng();
+    expect(p.parseReceipts([item(), item({ action_type: 1 })]).receipts).toHaveLength(2);
+    expect(p.parseReceipts(JSON.stringify([item()])).receipts).toHaveLength(1);
+    expect(p.parseReceipts(Buffer.from(JSON.stringify(item()))).receipts).toHaveLength(1);
+  });
+
+  test('a receipt without thirdparty_id is found by msg_id, and one without msg_id by thirdparty_id', () => {
+    const { thirdparty_id: _, ...byRef } = item();
+    const { msg_id: __, ...byBatch } = item();
+    const parsed = umeng().parseReceipts([
+      byRef,
+      byBatch,
+      item({ msg_id: undefined, task_id: 'uf00000002' }),
     ]);
-    expect(parsed.receipts.map((r) => r.providerRef)).toEqual([
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      undefined,
-      'us01',
-      'us02',
+    expect(parsed.receipts.map((r) => [r.batchId, r.providerRef])).toEqual([
+      [undefined, 'ul00000001'],
+      [BATCH_ID, undefined],
+      [BATCH_ID, 'uf00000002'],
     ]);
+  });
+
+  test('any other action_type is unreadable, kept as it came and never guessed', () => {
+    const unknown = [
+      item({ action_type: 2 }),
+      item({ action_type: 3 }),
+      item({ action_type: -1 }),
+      item({ action_type: 'click' }),
+      item({ action_type: undefined }),
+    ];
+    const parsed = umeng().parseReceipts([...unknown, item()]);
+    expect(parsed.unreadable).toEqual(unknown);
+    expect(parsed.receipts).toHaveLength(1);
   });
 
   test('garbage is counted as unreadable, kept as it came, and never throws', () => {
@@ -727,33 +814,19 @@ describe('receipts', () => {
       'nonsense',
       [1, 2],
       {},
-      { action: 'click', time: SECONDS, msg_id: 'uu01' }, // no device
-      { device_token: token(1), action: 'explode', msg_id: 'uu01' }, // unknown kind
-      { device_token: token(1), action: 'click' }, // no task nor provider reference
-      { device_token: token(1), action: 'click', msg_id: 'uu01', time: 'yesterday' },
-      { device_token: token(1), action: 'click', msg_id: 'uu01', time: 42 },
-      { device_token: token(1), action: 3, msg_id: 'uu01' }, // 3 means "both" in a request: not guessed
+      item({ device_tokens: '' }), // no device
+      item({ device_tokens: ' , ' }),
+      item({ thirdparty_id: undefined, msg_id: undefined }), // no batch nor provider reference
     ];
-    const good = { msg_id: 'uu01', device_token: token(1), action: 'click', time: SECONDS };
-    const parsed = umeng().parseReceipts([...garbage, good]);
+    const parsed = umeng().parseReceipts([...garbage, item()]);
     expect(parsed.unreadable).toEqual(garbage);
     expect(parsed.receipts).toHaveLength(1);
-    for (const body of [undefined, null, '', 'not json', Buffer.from('{oops'), 7, { receipts: 'x' }]) {
+    for (const body of [undefined, null, '', 'not json', Buffer.from('{oops'), 7, { receipts: [item()] }]) {
       const result = umeng().parseReceipts(body);
       expect(result.receipts).toEqual([]);
       expect(result.unreadable).toHaveLength(1);
     }
     expect(umeng().parseReceipts([])).toEqual({ receipts: [], unreadable: [] });
-  });
-
-  test('a channel named by the receipt is kept', () => {
-    const parsed = umeng().parseReceipts({
-      msg_id: 'uu01',
-      device_token: token(1),
-      action: 1,
-      channel: 'huawei',
-    });
-    expect(parsed.receipts[0]?.channel).toBe('huawei');
   });
 });
 
@@ -788,6 +861,14 @@ describe('the fake U-Push server', () => {
     expect(
       await post('/api/send', { type: 'listcast', payload, device_tokens: tokens(1), policy: late }),
     ).toEqual(refusal('2002'));
+    const far = { expire_time: '2099-01-01 00:00:00' };
+    expect(
+      await post('/api/send', { type: 'listcast', payload, device_tokens: tokens(1), policy: far }),
+    ).toEqual(refusal('2040'));
+    const iosPayload = { aps: { alert: { title: 'Sale', body: 'Now' } }, d: 'reserved' };
+    expect(
+      await post('/api/send', { type: 'listcast', payload: iosPayload, device_tokens: tokens(1) }),
+    ).toEqual(refusal('5002'));
     const long = { ...payload, body: { ...payload.body, text: 'x'.repeat(1900) } };
     expect(await post('/api/send', { type: 'listcast', payload: long, device_tokens: tokens(1) })).toEqual(
       refusal('2022'),

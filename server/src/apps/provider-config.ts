@@ -23,10 +23,25 @@ export interface UmengConfig {
   appMasterSecret: string;
   /** Base URL of the U-Push API; the provider's default when absent (tests point it at a fake). */
   baseUrl?: string;
-  /** Umeng's `production_mode`: false sends to test devices only. */
+  /**
+   * Umeng's `production_mode` (default true): false limits broadcast and groupcast sends to the app's
+   * test devices. Pushboard sends listcasts and filecasts, which Umeng does not limit either way.
+   */
   productionMode?: boolean;
   /** Devices per second handed to Umeng for this app; the deployment default when absent, 0 = no limit. */
   rateLimitPerSecond?: number;
+  /**
+   * Android: the activity (full class name) that Xiaomi, Huawei, OPPO and vivo open for a push they
+   * deliver through their own channel while the app is offline; sent as
+   * `channel_properties.channel_activity` and, for older Umeng SDKs, `mipush: "true"` + `mi_activity`.
+   */
+  channelActivity?: string;
+  /**
+   * Android: further vendor-channel options passed as they are in `channel_properties`
+   * (`xiaomi_channel_id`, `huawei_channel_importance`, `huawei_channel_category`, `oppo_channel_id`,
+   * `vivo_category`…), every value a string.
+   */
+  channelProperties?: Record<string, string>;
 }
 
 /**
@@ -113,11 +128,31 @@ export const UmengConfigSchema = Type.Object(
     appKey: Type.String(),
     appMasterSecret: Type.String({ description: 'Write-only: always masked on reads, e.g. "••••1a2b".' }),
     baseUrl: Type.Optional(Type.String({ description: 'http(s) URL of the U-Push API.' })),
-    productionMode: Type.Optional(Type.Boolean()),
+    productionMode: Type.Optional(
+      Type.Boolean({
+        description:
+          'Umeng production_mode (default true). false limits only broadcast and groupcast sends to test ' +
+          'devices; Pushboard sends listcasts and filecasts, which reach every device either way.',
+      }),
+    ),
     rateLimitPerSecond: Type.Optional(
       Type.Integer({
         minimum: 0,
         description: 'Devices per second for this app; 0 = no limit; absent = deployment default.',
+      }),
+    ),
+    channelActivity: Type.Optional(
+      Type.String({
+        description:
+          'Android: full class name of the activity vendor channels (Xiaomi, Huawei, OPPO, vivo…) open, e.g. ' +
+          '"com.example.app.MfrMessageActivity"; sent as channel_properties.channel_activity and mi_activity.',
+      }),
+    ),
+    channelProperties: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description:
+          'Android: vendor-channel options sent as they are in channel_properties, e.g. xiaomi_channel_id, ' +
+          'huawei_channel_importance (NORMAL or LOW), huawei_channel_category, oppo_channel_id, vivo_category.',
       }),
     ),
   },
@@ -210,7 +245,11 @@ export const ProviderConfigSchema = Type.Union([
 ]);
 
 /** Checks one field value; answers the problem, or undefined when the value is fine. */
-type FieldCheck = (value: unknown) => string | undefined;
+/**
+ * The problem with one config field's value, or undefined when it is fine; a check of an object field
+ * may list problems of its members instead (`path` relative to the field).
+ */
+type FieldCheck = (value: unknown) => string | { path: string; message: string }[] | undefined;
 
 interface FieldRule {
   required: boolean;
@@ -266,6 +305,69 @@ const concurrency: FieldCheck = (value) =>
   Number.isSafeInteger(value) && (value as number) >= 1 && (value as number) <= MAX_CONCURRENCY
     ? undefined
     : `must be a whole number of requests from 1 to ${MAX_CONCURRENCY}`;
+
+// A fully qualified Java class name: what Android vendor channels open (`com.example.app.PushActivity`).
+const JAVA_CLASS_NAME = /^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)+$/;
+
+const activityClass: FieldCheck = (value) =>
+  typeof value === 'string' && value.length <= 256 && JAVA_CLASS_NAME.test(value)
+    ? undefined
+    : 'must be the full class name of an Android activity, e.g. "com.example.app.MfrMessageActivity"';
+
+/** Most vendor-channel options one Umeng app may carry. */
+const MAX_CHANNEL_PROPERTIES = 30;
+
+const CHANNEL_PROPERTY_NAME = /^[a-z][a-z0-9_]{0,63}$/;
+const VENDOR_ID: FieldCheck = (value) =>
+  typeof value === 'string' && /^\S{1,200}$/.test(value)
+    ? undefined
+    : 'must be the channel ID created in the vendor console (no spaces, at most 200 characters)';
+const VENDOR_WORD: FieldCheck = (value) =>
+  typeof value === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(value)
+    ? undefined
+    : 'must be the vendor\'s upper-case word for it, e.g. "MARKETING" or "IM"';
+
+/** Vendor-channel options whose values Pushboard knows (UMENG.md); other names pass with any short text. */
+const KNOWN_CHANNEL_PROPERTIES: Record<string, FieldCheck> = {
+  xiaomi_channel_id: VENDOR_ID,
+  oppo_channel_id: VENDOR_ID,
+  huawei_channel_importance: (value) =>
+    value === 'NORMAL' || value === 'LOW' ? undefined : 'must be "NORMAL" or "LOW"',
+  huawei_channel_category: VENDOR_WORD,
+  vivo_category: VENDOR_WORD,
+  oppo_category: VENDOR_WORD,
+};
+
+const channelProperties: FieldCheck = (value) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'must be an object of vendor-channel option → text, e.g. {"xiaomi_channel_id": "high_system"}';
+  }
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > MAX_CHANNEL_PROPERTIES) return `may hold at most ${MAX_CHANNEL_PROPERTIES} options`;
+  const problems: { path: string; message: string }[] = [];
+  for (const [name, option] of entries) {
+    if (name === 'channel_activity') {
+      problems.push({ path: name, message: 'is set through providerConfig.channelActivity, not here' });
+    } else if (!CHANNEL_PROPERTY_NAME.test(name)) {
+      problems.push({
+        path: name,
+        message:
+          'is not a vendor-channel option name (lower-case letters, digits and _, as Umeng names them)',
+      });
+    } else if (typeof option !== 'string') {
+      problems.push({ path: name, message: 'must be text (Umeng takes every option as a string)' });
+    } else {
+      const check = KNOWN_CHANNEL_PROPERTIES[name];
+      const message = check
+        ? check(option)
+        : option.length <= 256 && ![...option].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
+          ? undefined
+          : 'must be at most 256 characters without control characters';
+      if (typeof message === 'string') problems.push({ path: name, message });
+    }
+  }
+  return problems.length > 0 ? problems : undefined;
+};
 
 /** Whether `pem` is the PEM text of a private key of the given kind (`rsa`, or `ec` on P-256). */
 function privateKeyProblem(pem: unknown, kind: 'rsa' | 'p256'): string | undefined {
@@ -340,6 +442,8 @@ const RULES: { [P in Provider]: Record<keyof ProviderConfigs[P], FieldRule> } = 
     baseUrl: { required: false, check: httpUrl },
     productionMode: { required: false, check: boolean },
     rateLimitPerSecond: { required: false, check: rate },
+    channelActivity: { required: false, check: activityClass },
+    channelProperties: { required: false, check: channelProperties },
   },
   simulator: {
     seed: { required: false, check: integer },
@@ -531,7 +635,12 @@ export function checkProviderConfig(
     const message = rule
       ? rule.check(value)
       : `is not a ${provider} setting; expected one of ${Object.keys(rules).join(', ')}`;
-    if (message) problems.push({ field: `providerConfig.${name}`, message });
+    if (typeof message === 'string') problems.push({ field: `providerConfig.${name}`, message });
+    else if (message) {
+      for (const member of message) {
+        problems.push({ field: `providerConfig.${name}.${member.path}`, message: member.message });
+      }
+    }
   }
   for (const [name, rule] of Object.entries(rules)) {
     if (rule.required && config[name] === undefined) {

@@ -25,12 +25,48 @@ export interface ClickAction {
   params?: Record<string, string>;
 }
 
-/** The part of a task that becomes the push payload. */
+/** Every task category (SPEC §10.3). */
+export const TASK_CATEGORIES = ['marketing', 'service'] as const;
+
+/**
+ * Whether a task is a marketing push (promotions; fatigue-capped and held in quiet hours) or a
+ * service push (about the user's own account or orders); Umeng `category` 0 and 1.
+ */
+export type TaskCategory = (typeof TASK_CATEGORIES)[number];
+
+/** The part of a task that becomes the push payload, with the delivery options every provider receives. */
 export interface TaskContent {
   title: string;
   content: string;
   clickAction: ClickAction;
+  /**
+   * How long the provider keeps trying to reach a device, in seconds (SPEC §10.4): Umeng
+   * `policy.expire_time`, FCM `android.ttl`, APNs `apns-expiration`. `DEFAULT_TTL_SECONDS` when absent.
+   */
+  ttlSeconds?: number;
+  /** `marketing` when absent. */
+  category?: TaskCategory;
 }
+
+/** A task's time to live when none is given, in seconds: 3 days, Umeng's own default (SPEC §10.4). */
+export const DEFAULT_TTL_SECONDS = 259_200;
+
+/** Shortest time to live a task may ask for, in seconds: a push must outlive the request that carries it. */
+export const MIN_TTL_SECONDS = 60;
+
+/**
+ * Longest time to live each provider takes, in seconds. Umeng refuses an expiry more than 7 days
+ * ahead (2040); FCM caps `android.ttl` at 28 days. APNs documents no maximum (it keeps one
+ * notification per device "for a limited period"): 28 days is chosen, like FCM. The simulator takes
+ * what FCM takes.
+ */
+export const MAX_TTL_SECONDS: Readonly<Record<'umeng' | 'fcm' | 'apns' | 'simulator', number>> =
+  Object.freeze({
+    umeng: 7 * 86_400,
+    fcm: 28 * 86_400,
+    apns: 28 * 86_400,
+    simulator: 28 * 86_400,
+  });
 
 /** Whether a task is sent as soon as possible or at `scheduledAt`. */
 export type SendType = 'immediate' | 'scheduled';
@@ -244,6 +280,31 @@ export function contentErrors(
     }
   }
   return errors;
+}
+
+/**
+ * Every problem with a task's time to live for an app of `provider` (empty when valid); the maximum
+ * is only known once the app is, so an unknown provider checks the minimum alone.
+ */
+export function ttlErrors(ttlSeconds: number, provider: string | undefined): FieldError[] {
+  if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < MIN_TTL_SECONDS) {
+    return [
+      { field: 'ttlSeconds', message: `must be a whole number of seconds, at least ${MIN_TTL_SECONDS}` },
+    ];
+  }
+  const max =
+    provider !== undefined && provider in MAX_TTL_SECONDS
+      ? MAX_TTL_SECONDS[provider as keyof typeof MAX_TTL_SECONDS]
+      : undefined;
+  if (max !== undefined && ttlSeconds > max) {
+    return [
+      {
+        field: 'ttlSeconds',
+        message: `is ${ttlSeconds} seconds, more than the ${max} (${max / 86_400} days) the app's provider ${provider} accepts`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** Every problem with a task's send type and schedule relative to `now` (empty when valid). */

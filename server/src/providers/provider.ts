@@ -100,9 +100,13 @@ export interface ParsedReceipt {
   at: Date;
   channel?: string;
   /**
-   * The provider's own reference of the send (Umeng `msg_id`/`task_id`, as in `SendBatchResult`),
-   * when the receipt names it: lets ingestion find the task of a receipt whose `taskId` is null.
-   * (Added by the umeng adapter: Umeng's receipt body is undocumented and may carry only its IDs.)
+   * The batch ID the send carried (Umeng `thirdparty_id`), when the receipt names it: ingestion finds
+   * the task and the batch through it, and the devices of the receipt's tokens within that batch.
+   */
+  batchId?: string;
+  /**
+   * The provider's own reference of the send (Umeng `msg_id`/`task_id`, as in `SendBatchResult`):
+   * the fallback that finds the batch of a receipt without `batchId` by its stored reference.
    */
   providerRef?: string;
 }

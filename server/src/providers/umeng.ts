@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import type { UmengConfig } from '../apps/provider-config.ts';
 import {
   buildPushPayload,
+  DEFAULT_TTL_SECONDS,
+  MAX_TTL_SECONDS,
   PAYLOAD_LIMIT_BYTES,
   type Platform,
   payloadBytes,
@@ -38,6 +40,13 @@ export const RECEIPT_URL_MAX_BYTES = 256;
 /** How long one Umeng call may take, in milliseconds, before it counts as timed out. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
+/**
+ * Waits before each repeat of a send Umeng refused with 2026 ("more than 10 sends in a minute"), in
+ * milliseconds: together a minute, since Umeng counts per minute and a retry after seconds would be
+ * refused again. Only then is the batch handed back to the dispatcher's own retries.
+ */
+export const RATE_LIMIT_WAITS_MS: readonly number[] = [20_000, 40_000];
+
 /** Things a test (or a caller with special needs) can swap; each defaults to the real one. */
 export interface UmengProviderOptions {
   /** The HTTP client (defaults to Node's global `fetch`). */
@@ -52,6 +61,10 @@ export interface UmengProviderOptions {
    * changed is not used.
    */
   urlAllowlist?: readonly string[];
+  /** How the adapter waits between repeats of a send refused with 2026 (tests move a clock instead). */
+  sleep?: (ms: number) => Promise<void>;
+  /** The waits before each repeat after 2026, in milliseconds (default `RATE_LIMIT_WAITS_MS`). */
+  rateLimitWaitsMs?: readonly number[];
 }
 
 const SEND_PATH = '/api/send';
@@ -61,6 +74,9 @@ const STATUS_PATH = '/api/status';
 
 // `receipt_type` 3 asks for both arrival (1) and click (2) receipts.
 const RECEIPT_TYPE_BOTH = 3;
+
+// Umeng's `category`: 0 marketing, 1 service ("helps Xiaomi and vivo choose the channel").
+const CATEGORY_CODE = { marketing: 0, service: 1 } as const;
 
 // Assumption: Umeng reads `start_time` as China Standard Time (UTC+8, no daylight saving time), the
 // time of its console and of every client library we compared; UMENG.md does not name a zone.
@@ -95,6 +111,12 @@ const DEVICE_CODES = new Set(['4014', '4020', '4025', '4026']);
 /** What each known Umeng code means, for operators reading a failed batch or task. */
 const ERROR_MESSAGES: Record<string, string> = {
   '2000': 'the app is disabled on Umeng — check its status in the Umeng console',
+  '2004':
+    "Umeng refused this server's IP address: it is not in the app's server IP whitelist — add the public IP " +
+    'this Pushboard sends from to the whitelist in the Umeng console (App → Settings → server IP whitelist), ' +
+    'or turn the whitelist off, then send the task again',
+  '2021': "Umeng says the appKey does not exist — check the app's Umeng appKey",
+  '2046': 'Umeng refused the scheduled send time: it is more than 7 days after the send was created',
   '2001': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
   '2002': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
   '2003': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
@@ -105,12 +127,17 @@ const ERROR_MESSAGES: Record<string, string> = {
   '2014': 'Umeng could not cancel the task',
   '2020': 'Umeng is upgrading its service — the batch will be retried',
   '2022': 'the push payload is too long for Umeng (Android at most 1840 bytes, iOS at most 2012)',
-  '2026': 'too many sends per minute for this Umeng app — the batch will be retried later',
+  '2026':
+    'more than 10 sends in a minute for this Umeng app — the batch is retried after waiting at least a minute',
   '2027': "Umeng rejected the request signature — check the app's master secret",
   '2028': "Umeng says the request timestamp has expired — check this server's clock",
   '2040': 'the expiry time is more than 7 days away',
   '4000': 'Umeng system error — the batch will be retried',
   '4001': 'Umeng is busy — the batch will be retried',
+  '4021':
+    'Umeng timed out handling the send and cannot say whether it went out; it is not repeated, so no device receives it twice',
+  '5002':
+    'Umeng refused the iOS payload because it uses a key Umeng reserves (d or p) — rename that parameter of the task',
   '4014': "device token does not belong to this Umeng app (appKey and device token don't match)",
   '4020': 'invalid device token (Umeng Android tokens are 44 characters)',
   '4025': 'every device token of the batch was rejected by Umeng',
@@ -254,6 +281,21 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
   const clock = options.clock ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const urlAllowlist = options.urlAllowlist ?? [];
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const rateLimitWaits = options.rateLimitWaitsMs ?? RATE_LIMIT_WAITS_MS;
+
+  /**
+   * One send call, repeated after the waits of `rateLimitWaits` while Umeng answers 2026: that FAIL
+   * says nothing was sent, so even a listcast may be repeated. Still 2026 after the last wait, the
+   * answer goes back to the caller (a retryable error for the dispatcher).
+   */
+  async function sendCall(config: UmengConfig, fields: Json, repeatable: boolean): Promise<Answer> {
+    for (let waited = 0; ; waited++) {
+      const answer = await call(config, SEND_PATH, fields, repeatable);
+      if (answer.ok || answer.code !== '2026' || waited >= rateLimitWaits.length) return answer;
+      await sleep(rateLimitWaits[waited]!);
+    }
+  }
 
   /**
    * One signed call. `repeatable` says whether sending the same call again can never reach a device
@@ -414,14 +456,20 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
       const tokens = [...devicesByToken.keys()];
       if (tokens.length === 0) return { providerRef: null, outcomes };
 
-      const sendAt = request.sendAt && request.sendAt.getTime() > clock().getTime() ? request.sendAt : null;
+      const now = clock();
+      const sendAt = request.sendAt && request.sendAt.getTime() > now.getTime() ? request.sendAt : null;
+      const policy = expiryPolicy(request, now, sendAt);
       const common: Json = {
         payload,
-        // Umeng's own default is production; only an explicit `false` sends to test devices.
+        // Umeng's own default is production; `false` limits broadcast and groupcast to test devices.
         production_mode: config.productionMode === false ? 'false' : 'true',
         description: `Pushboard ${TASK_ID_KEY}=${request.taskId} batch=${request.batchId}`,
+        // Read back from every receipt: it names the task and the batch (SPEC §5.1).
+        thirdparty_id: request.batchId,
+        category: CATEGORY_CODE[request.content.category ?? 'marketing'],
         receipt_url: request.receiptUrl,
         receipt_type: RECEIPT_TYPE_BOTH,
+        ...(platform === 'android' && vendorChannelFields(config)),
       };
 
       let answer: Answer;
@@ -440,10 +488,9 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
         // A repeat is therefore allowed only after a failure that proves nothing was sent: an explicit
         // FAIL answer or a connection that was never made. A timeout, a lost connection or an HTTP 5xx
         // fails the batch instead (`repeatable: false`), so no device can receive the push twice.
-        answer = await call(
+        answer = await sendCall(
           config,
-          SEND_PATH,
-          { type: 'listcast', device_tokens: tokens.join(','), ...common },
+          { type: 'listcast', device_tokens: tokens.join(','), policy, ...common },
           false,
         );
       } else {
@@ -459,12 +506,14 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
             true,
           );
         }
-        const policy: Json = { out_biz_no: request.batchId };
-        if (sendAt) policy.start_time = formatUmengTime(sendAt);
-        answer = await call(
+        answer = await sendCall(
           config,
-          SEND_PATH,
-          { type: 'filecast', file_id: fileId, policy, ...common },
+          {
+            type: 'filecast',
+            file_id: fileId,
+            policy: { ...policy, out_biz_no: request.batchId },
+            ...common,
+          },
           true,
         );
       }
@@ -502,6 +551,46 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
       return result;
     },
   };
+}
+
+/**
+ * The `policy` of a send: `expire_time` from the task's time to live (Umeng's 7 days at most), and
+ * `start_time` for a provider-side scheduled send. The expiry counts from the start, capped at 7 days
+ * from now; a start at or after its expiry is refused locally, since Umeng would never deliver it.
+ */
+function expiryPolicy(request: SendBatchRequest, now: Date, sendAt: Date | null): Json {
+  const ttlMs = Math.min(request.content.ttlSeconds ?? DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS.umeng) * 1000;
+  const start = sendAt ?? now;
+  const expiresAt = new Date(Math.min(start.getTime() + ttlMs, now.getTime() + MAX_TTL_SECONDS.umeng * 1000));
+  if (sendAt !== null && sendAt.getTime() >= expiresAt.getTime()) {
+    throw new ProviderError(
+      'START_AFTER_EXPIRY',
+      `the scheduled send time ${sendAt.toISOString()} is not before the push's expiry ${expiresAt.toISOString()} ` +
+        '(Umeng keeps a push at most 7 days) — schedule it earlier',
+      false,
+    );
+  }
+  return {
+    expire_time: formatUmengTime(expiresAt),
+    ...(sendAt !== null && { start_time: formatUmengTime(sendAt) }),
+  };
+}
+
+/**
+ * The vendor-channel fields of an Android send (SPEC §5.1): the activity vendor channels open, as
+ * `channel_properties.channel_activity` and, for older Umeng SDKs, `mipush` + `mi_activity`; and the
+ * app's other `channel_properties` as they are.
+ */
+function vendorChannelFields(config: UmengConfig): Json {
+  const properties: Json = { ...config.channelProperties };
+  const fields: Json = {};
+  if (config.channelActivity !== undefined) {
+    properties.channel_activity = config.channelActivity;
+    fields.mipush = 'true';
+    fields.mi_activity = config.channelActivity;
+  }
+  if (Object.keys(properties).length > 0) fields.channel_properties = properties;
+  return fields;
 }
 
 function umengApp(app: ProviderApp): { config: UmengConfig; platform: Platform } {
@@ -635,83 +724,21 @@ function readSendAnswer(
 }
 
 /*
- * Receipt callbacks. Umeng does not document what it posts to `receipt_url` (UMENG.md), so the
- * parser accepts every shape we could expect and lists the rest as unreadable:
- *
- * Body: one receipt object; an array of them; an object holding the array under `receipts`, `data`,
- *   `list`, `items`, `records`, `events` or `results` (also one level deeper, e.g. `{data:{list:[…]}}`);
- *   or any of these as JSON text or bytes.
- * Receipt object:
- *   - kind, in `action`, `action_type`, `type`, `event`, `kind` or `receipt_type`: 1 or a word for
- *     arrival (`arrive`, `arrival`, `delivered`, `receive`…) → `delivered`; 2 or a word for a click
- *     (`click`, `open`…) → `open`; `show`/`display`/`impression` → `impression`; `dismiss`/`ignore`
- *     → `dismissal`. Case, `_` and `-` are ignored. 3 is not guessed: in the request it means "both".
- *   - device: `device_token`/`deviceToken`/`token` (or `device_tokens`, a list, one receipt per token)
- *     → `pushToken`; `deviceId`/`device_id` → `deviceId`.
- *   - task: `pb_task` at the top, in `extra` (an object or JSON text), in `payload.extra`, in
- *     `payload` (iOS), or `taskId`; else the `pb_task=…` our `description` carries. Umeng's own
- *     `msg_id`/`task_id` → `providerRef`, for receipts that only name the Umeng send.
- *   - time, in `time`, `timestamp`, `ts`, `at`, `action_time`, `event_time`, `arrive_time`,
- *     `click_time`… : seconds (≤ 11 digits) or milliseconds since 1970, as a number or digits; ISO 8601;
- *     or Umeng's `yyyy-MM-dd HH:mm:ss` in Beijing time. No time at all means "now".
- *   - `channel` (e.g. `huawei`) is passed through.
- * A receipt needs a kind, a device and a task or providerRef; without them, or with a time that
- * cannot be read, the item goes to `unreadable` as it came.
+ * Receipt callbacks, in the shape integrations report (SPEC §5.1, UMENG.md "Receipts"): one object or
+ * an array of them (also as JSON text or bytes), each
+ *   {thirdparty_id, action_type, msg_id, device_tokens, alias, channel}
+ * - `action_type` 0 = arrival → `delivered`, 1 = open (click) → `open`; any other value (a dismissal
+ *   may be one, unverified) makes the item unreadable: it is kept and counted, never guessed.
+ * - `thirdparty_id` is the batch ID every send carries: it names the task and the batch. `msg_id` (or
+ *   `task_id`) is Umeng's reference of the send, the fallback when `thirdparty_id` is missing.
+ * - `device_tokens` holds one or several tokens, comma-separated: one receipt per token.
+ * - `channel` (e.g. `huawei`) is passed through; `alias` is not used (Pushboard sends by token).
+ * - No time field is reported: a receipt is dated when it arrives.
+ * An item without a readable kind, a token, or either reference goes to `unreadable` as it came.
  */
 
-const LIST_KEYS = ['receipts', 'data', 'list', 'items', 'records', 'events', 'results'];
-const KIND_KEYS = ['action', 'action_type', 'type', 'event', 'kind', 'receipt_type'];
-const TIME_KEYS = [
-  'time',
-  'timestamp',
-  'ts',
-  'at',
-  'action_time',
-  'event_time',
-  'arrive_time',
-  'arrival_time',
-  'click_time',
-  'dismiss_time',
-  'created_at',
-  'createdAt',
-];
-
-const KIND_WORDS: Record<string, ParsedReceipt['kind']> = {
-  '1': 'delivered',
-  arrive: 'delivered',
-  arrived: 'delivered',
-  arrival: 'delivered',
-  deliver: 'delivered',
-  delivered: 'delivered',
-  delivery: 'delivered',
-  receive: 'delivered',
-  received: 'delivered',
-  到达: 'delivered',
-  送达: 'delivered',
-  '2': 'open',
-  click: 'open',
-  clicked: 'open',
-  open: 'open',
-  opened: 'open',
-  点击: 'open',
-  打开: 'open',
-  show: 'impression',
-  shown: 'impression',
-  display: 'impression',
-  displayed: 'impression',
-  impression: 'impression',
-  展示: 'impression',
-  dismiss: 'dismissal',
-  dismissed: 'dismissal',
-  dismissal: 'dismissal',
-  ignore: 'dismissal',
-  ignored: 'dismissal',
-  忽略: 'dismissal',
-};
-
-// Receipt times outside these bounds are misread units or garbage, not real receipts.
-const EARLIEST_RECEIPT_MS = Date.UTC(2000, 0, 1);
-const LATEST_RECEIPT_MS = Date.UTC(2100, 0, 1);
+/** Umeng's `action_type` codes Pushboard reads; every other code is unreadable. */
+const ACTION_KINDS: Record<string, ParsedReceipt['kind']> = { '0': 'delivered', '1': 'open' };
 
 function fromText(value: unknown): unknown {
   const raw = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value;
@@ -723,78 +750,15 @@ function fromText(value: unknown): unknown {
   }
 }
 
-function looksLikeReceipt(value: Json): boolean {
-  return KIND_KEYS.some((key) => value[key] !== undefined);
-}
-
-/** The items of a callback body (see the shapes above); whatever is not a list is one item. */
-function receiptItems(body: unknown, depth = 0): unknown[] {
+/** The items of a callback body: an array's members, or the body itself as one item. */
+function receiptItems(body: unknown): unknown[] {
   const value = fromText(body);
-  if (Array.isArray(value)) return value;
-  if (!isObject(value) || looksLikeReceipt(value) || depth > 1) return [value];
-  for (const key of LIST_KEYS) {
-    const inner = value[key];
-    if (Array.isArray(inner)) return inner;
-    if (isObject(inner)) return receiptItems(inner, depth + 1);
-  }
-  return [value];
+  return Array.isArray(value) ? value : [value];
 }
 
-function readKind(item: Json): ParsedReceipt['kind'] | undefined {
-  for (const key of KIND_KEYS) {
-    const word = text(item[key])
-      ?.toLowerCase()
-      .replace(/[\s_-]/g, '');
-    if (word !== undefined && KIND_WORDS[word]) return KIND_WORDS[word];
-  }
-  return undefined;
-}
-
-/** A receipt time: a Date, `undefined` when the item has none, or `null` when it cannot be read. */
-function readTime(item: Json): Date | null | undefined {
-  const key = TIME_KEYS.find((name) => item[name] !== undefined && item[name] !== null && item[name] !== '');
-  if (key === undefined) return undefined;
-  const value = item[key];
-  let ms: number;
-  if (typeof value === 'number' || (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value))) {
-    const n = Number(value);
-    ms = n < 1e11 ? n * 1000 : n; // 10–11 digits are seconds, 13 are milliseconds
-  } else if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/.test(value)) {
-    ms = Date.parse(`${value.replace(' ', 'T')}+08:00`); // Umeng's own format, Beijing time
-  } else if (typeof value === 'string') {
-    ms = Date.parse(value);
-  } else {
-    return null;
-  }
-  return Number.isFinite(ms) && ms >= EARLIEST_RECEIPT_MS && ms < LATEST_RECEIPT_MS ? new Date(ms) : null;
-}
-
-const DESCRIPTION_TASK = new RegExp(`${TASK_ID_KEY}=([^\\s,;]+)`);
-
-function readTaskId(item: Json): string | null {
-  const extra = fromText(item.extra);
-  const payload = fromText(item.payload);
-  const payloadExtra = isObject(payload) ? fromText(payload.extra) : undefined;
-  const candidates = [
-    item[TASK_ID_KEY],
-    isObject(extra) ? extra[TASK_ID_KEY] : undefined,
-    isObject(payloadExtra) ? payloadExtra[TASK_ID_KEY] : undefined,
-    isObject(payload) ? payload[TASK_ID_KEY] : undefined,
-    item.taskId,
-  ];
-  for (const candidate of candidates) {
-    const id = text(candidate);
-    if (id !== undefined) return id;
-  }
-  const description = text(item.description);
-  return description ? (DESCRIPTION_TASK.exec(description)?.[1] ?? null) : null;
-}
-
-function readTokens(item: Json): string[] {
-  const single = text(item.device_token) ?? text(item.deviceToken) ?? text(item.token);
-  if (single !== undefined) return [single];
-  const list = item.device_tokens;
-  const tokens = typeof list === 'string' ? list.split(/[,\n]/) : Array.isArray(list) ? list : [];
+/** The tokens of `device_tokens`: comma-separated text (a list is read too); blanks dropped. */
+function readTokens(value: unknown): string[] {
+  const tokens = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [];
   return tokens.map((token) => (typeof token === 'string' ? token.trim() : '')).filter((t) => t !== '');
 }
 
@@ -802,23 +766,23 @@ function readTokens(item: Json): string[] {
 function readReceipt(raw: unknown, clock: () => Date): ParsedReceipt[] | null {
   const item = fromText(raw);
   if (!isObject(item)) return null;
-  const kind = readKind(item);
-  const tokens = readTokens(item);
-  const deviceId = text(item.deviceId) ?? text(item.device_id) ?? null;
-  const taskId = readTaskId(item);
-  const providerRef = text(item.msg_id) ?? text(item.msgId) ?? text(item.task_id) ?? null;
-  const at = readTime(item);
-  if (kind === undefined || (tokens.length === 0 && deviceId === null)) return null;
-  if ((taskId === null && providerRef === null) || at === null) return null;
+  const action = text(item.action_type)?.trim();
+  const kind = action === undefined ? undefined : ACTION_KINDS[action];
+  const tokens = readTokens(item.device_tokens);
+  const batchId = text(item.thirdparty_id);
+  const providerRef = text(item.msg_id) ?? text(item.task_id);
+  if (kind === undefined || tokens.length === 0) return null;
+  if (batchId === undefined && providerRef === undefined) return null;
   const channel = text(item.channel);
-  const base = {
-    taskId,
-    deviceId,
+  const at = clock();
+  return tokens.map((pushToken) => ({
+    taskId: null,
+    deviceId: null,
+    pushToken,
     kind,
-    at: at ?? clock(),
-    ...(providerRef !== null ? { providerRef } : {}),
-    ...(channel !== undefined ? { channel } : {}),
-  };
-  if (tokens.length === 0) return [{ ...base, pushToken: null }];
-  return tokens.map((pushToken) => ({ ...base, pushToken }));
+    at,
+    ...(batchId !== undefined && { batchId }),
+    ...(providerRef !== undefined && { providerRef }),
+    ...(channel !== undefined && { channel }),
+  }));
 }

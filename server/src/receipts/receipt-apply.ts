@@ -19,6 +19,8 @@ export interface ApplicableReceipt {
   kind: ReceiptKind;
   /** ISO 8601 time of the receipt. */
   at: string;
+  /** The channel a delivery receipt reports the device was reached through; replaces the result's channel. */
+  channel?: string | null;
 }
 
 /** How one device's receipts changed the task's counters, summed per task. */
@@ -60,7 +62,7 @@ export async function applyKind(
 ): Promise<Set<string>> {
   const changed = new Set<string>();
   if (receipts.length === 0) return changed;
-  const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId, r.at]));
+  const rows = JSON.stringify(receipts.map((r) => [r.taskId, r.deviceId, r.at, r.channel ?? null]));
   const target = sql.id(TIME_COLUMN[kind]);
   // UPDATE … FROM (SQLite and PostgreSQL alike): the JSON rows drive the join and each finds its device
   // result by primary key. When several rows match one device, it is updated once, with one of them.
@@ -68,11 +70,15 @@ export async function applyKind(
   // updated table, and PostgreSQL would find `task_id` ambiguous.
   const condition = takesReceipt(kind);
   const setResult = kind === 'delivered' ? sql`, send_result = 'success'` : sql``;
+  // The channel a delivery receipt reports (Umeng `channel`: the vendor channel that delivered)
+  // replaces the registered one; a receipt without one leaves it. Other kinds say nothing of delivery.
+  const setChannel = kind === 'delivered' ? sql`, channel = coalesce(j.for_channel, r.channel)` : sql``;
   const result = await sql<{ task_id: string; device_id: string }>`
     update device_results as r
-    set ${target} = j.at${setResult}
+    set ${target} = j.at${setResult}${setChannel}
     from (
-      select value ->> 0 as for_task, value ->> 1 as for_device, value ->> 2 as at
+      select value ->> 0 as for_task, value ->> 1 as for_device, value ->> 2 as at,
+        value ->> 3 as for_channel
       from ${jsonArrayRows(executor, rows)} as e
     ) as j
     where r.task_id = j.for_task and r.device_id = j.for_device and ${condition}
@@ -181,7 +187,7 @@ export async function applyHeldReceipts(
   const moves = noMoves();
   const held = await trx
     .selectFrom('held_receipts')
-    .select(['device_id', 'kind', 'at'])
+    .select(['device_id', 'kind', 'at', 'channel'])
     .where('task_id', '=', taskId)
     .where('batch_seq', '=', batchSeq)
     .execute();
@@ -189,7 +195,7 @@ export async function applyHeldReceipts(
   for (const kind of RECEIPT_KINDS) {
     const receipts = held
       .filter((h) => h.kind === kind)
-      .map((h) => ({ taskId, deviceId: h.device_id, kind, at: h.at }));
+      .map((h) => ({ taskId, deviceId: h.device_id, kind, at: h.at, channel: h.channel ?? null }));
     moves[kind] += (await applyKind(trx, kind, receipts)).size;
   }
   await moveCounters(trx, taskId, moves);

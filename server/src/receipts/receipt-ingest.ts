@@ -67,10 +67,14 @@ export interface IncomingReceipt {
   deviceId: string | null;
   /** A provider's device token, for receipts that name no device ID (Umeng). */
   pushToken?: string | null;
+  /** The batch ID the send carried (Umeng `thirdparty_id`), for receipts that name no task. */
+  batchId?: string;
   /** A provider's reference of the send, for receipts that name no task (Umeng `msg_id`/`task_id`). */
   providerRef?: string;
   kind: ReceiptKind;
   at: Date;
+  /** The channel the provider reports the device was reached through; kept on the device result. */
+  channel?: string;
 }
 
 /** What became of a request's receipts (the SPEC §6.1 answer). */
@@ -194,22 +198,102 @@ export async function keepUnreadable(
   });
 }
 
-/** Fills in task and device IDs of receipts that name only the provider's reference and token. */
-async function resolveProviderNames(db: Db, appId: string, receipts: IncomingReceipt[]): Promise<void> {
-  const refs = [...new Set(receipts.filter((r) => !r.taskId && r.providerRef).map((r) => r.providerRef!))];
-  const taskOfRef = new Map<string, string>();
+/** A batch as a provider receipt finds it: its task, and the audience device range it was taken from. */
+interface BatchRange {
+  taskId: string;
+  firstDeviceId: string;
+  lastDeviceId: string;
+}
+
+/**
+ * The task ID and batch number of a batch ID: the inverse of `batchIdOf` in dispatch/sender.ts
+ * (`<taskId>-<seq>`), or null when `batchId` cannot be one.
+ */
+export function parseBatchId(batchId: string): { taskId: string; seq: number } | null {
+  const dash = batchId.lastIndexOf('-');
+  const seq = Number(batchId.slice(dash + 1));
+  if (dash <= 0 || !/^\d{1,9}$/.test(batchId.slice(dash + 1)) || !Number.isSafeInteger(seq)) return null;
+  return { taskId: batchId.slice(0, dash), seq };
+}
+
+/** The batches of the app named by batch IDs (Umeng `thirdparty_id`), by batch ID. */
+async function batchesById(db: Db, appId: string, batchIds: string[]): Promise<Map<string, BatchRange>> {
+  const found = new Map<string, BatchRange>();
+  const wanted = batchIds.flatMap((id) => {
+    const parsed = parseBatchId(id);
+    return parsed ? [{ id, ...parsed }] : [];
+  });
+  for (const part of chunks(wanted, LOOKUP_CHUNK / 2)) {
+    const rows = await db
+      .selectFrom('batches')
+      .innerJoin('tasks', 'tasks.id', 'batches.task_id')
+      .select(['batches.task_id', 'batches.seq', 'batches.first_device_id', 'batches.last_device_id'])
+      .where('tasks.app_id', '=', appId)
+      .where((eb) =>
+        eb.or(part.map((b) => eb.and([eb('batches.task_id', '=', b.taskId), eb('batches.seq', '=', b.seq)]))),
+      )
+      .execute();
+    for (const row of rows) {
+      found.set(`${row.task_id}-${Number(row.seq)}`, {
+        taskId: row.task_id,
+        firstDeviceId: row.first_device_id,
+        lastDeviceId: row.last_device_id,
+      });
+    }
+  }
+  return found;
+}
+
+/** The batches of the app by the provider reference recorded with them (Umeng `msg_id`/`task_id`). */
+async function batchesByRef(db: Db, appId: string, refs: string[]): Promise<Map<string, BatchRange>> {
+  const found = new Map<string, BatchRange>();
   for (const part of chunks(refs, LOOKUP_CHUNK)) {
     const rows = await db
       .selectFrom('batches')
       .innerJoin('tasks', 'tasks.id', 'batches.task_id')
-      .select(['batches.provider_ref', 'batches.task_id'])
+      .select([
+        'batches.provider_ref',
+        'batches.task_id',
+        'batches.first_device_id',
+        'batches.last_device_id',
+      ])
       .where('batches.provider_ref', 'in', part)
       .where('tasks.app_id', '=', appId)
       .execute();
-    for (const row of rows) taskOfRef.set(row.provider_ref!, row.task_id);
+    for (const row of rows) {
+      found.set(row.provider_ref!, {
+        taskId: row.task_id,
+        firstDeviceId: row.first_device_id,
+        lastDeviceId: row.last_device_id,
+      });
+    }
   }
+  return found;
+}
+
+/**
+ * Gives task and device IDs to receipts that name a batch (`batchId`, else the provider's reference)
+ * and device tokens instead (Umeng). A token becomes every device of the app holding it within the
+ * batch's device range — one receipt each, at the same index — so a receipt moves exactly the devices
+ * of that batch whose tokens it names. A receipt whose batch is unknown keeps a null task (rejected
+ * as `UNKNOWN_TASK`); a token no device of the batch holds keeps a null device (`DEVICE_NOT_IN_SEND`).
+ */
+async function resolveProviderReceipts(
+  db: Db,
+  appId: string,
+  receipts: IncomingReceipt[],
+): Promise<IncomingReceipt[]> {
+  const unnamed = receipts.filter((r) => !r.taskId);
+  const byId = await batchesById(db, appId, [
+    ...new Set(unnamed.flatMap((r) => (r.batchId ? [r.batchId] : []))),
+  ]);
+  const byRef = await batchesByRef(db, appId, [
+    ...new Set(
+      unnamed.flatMap((r) => (r.providerRef && !(r.batchId && byId.has(r.batchId)) ? [r.providerRef] : [])),
+    ),
+  ]);
   const tokens = [...new Set(receipts.filter((r) => !r.deviceId && r.pushToken).map((r) => r.pushToken!))];
-  const deviceOfToken = new Map<string, string>();
+  const devicesOfToken = new Map<string, string[]>();
   for (const part of chunks(tokens, LOOKUP_CHUNK)) {
     const rows = await db
       .selectFrom('devices')
@@ -217,13 +301,31 @@ async function resolveProviderNames(db: Db, appId: string, receipts: IncomingRec
       .where('app_id', '=', appId)
       .where('push_token', 'in', part)
       .execute();
-    for (const row of rows) deviceOfToken.set(row.push_token, row.device_id);
+    for (const row of rows) {
+      const ids = devicesOfToken.get(row.push_token) ?? [];
+      ids.push(row.device_id);
+      devicesOfToken.set(row.push_token, ids);
+    }
   }
+  const resolved: IncomingReceipt[] = [];
   for (const receipt of receipts) {
-    if (!receipt.taskId && receipt.providerRef) receipt.taskId = taskOfRef.get(receipt.providerRef) ?? null;
-    if (!receipt.deviceId && receipt.pushToken)
-      receipt.deviceId = deviceOfToken.get(receipt.pushToken) ?? null;
+    const batch =
+      receipt.taskId === null
+        ? ((receipt.batchId ? byId.get(receipt.batchId) : undefined) ??
+          (receipt.providerRef ? byRef.get(receipt.providerRef) : undefined))
+        : undefined;
+    const taskId = receipt.taskId ?? batch?.taskId ?? null;
+    if (receipt.deviceId || !receipt.pushToken) {
+      resolved.push({ ...receipt, taskId });
+      continue;
+    }
+    const holders = (devicesOfToken.get(receipt.pushToken) ?? []).filter(
+      (id) => batch === undefined || (id >= batch.firstDeviceId && id <= batch.lastDeviceId),
+    );
+    if (holders.length === 0) resolved.push({ ...receipt, taskId, deviceId: null });
+    for (const deviceId of holders) resolved.push({ ...receipt, taskId, deviceId });
   }
+  return resolved;
 }
 
 async function loadTasks(db: Db, taskIds: string[]): Promise<Map<string, TaskFacts>> {
@@ -263,7 +365,9 @@ export async function ingestReceipts(
     tally.rejected++;
     tally.errors.push({ index: receipt.index, code });
   };
-  if (receipts.some((r) => !r.taskId || !r.deviceId)) await resolveProviderNames(db, app.id, receipts);
+  if (receipts.some((r) => !r.taskId || !r.deviceId)) {
+    receipts = await resolveProviderReceipts(db, app.id, receipts);
+  }
   const tasks = await loadTasks(db, [...new Set(receipts.flatMap((r) => (r.taskId ? [r.taskId] : [])))]);
 
   const candidates: Candidate[] = [];
@@ -285,6 +389,7 @@ export async function ingestReceipts(
         deviceId: receipt.deviceId,
         kind: receipt.kind,
         at: new Date(at).toISOString(),
+        ...(receipt.channel !== undefined && { channel: receipt.channel }),
         late:
           isStatisticsFinal(task.startedAt, now, windows) ||
           isStatisticsFinal(task.startedAt, receipt.at, windows),
@@ -435,6 +540,7 @@ async function hold(trx: Db, appId: string, receipt: ApplicableReceipt): Promise
       device_id: receipt.deviceId,
       kind: receipt.kind,
       at: receipt.at,
+      channel: receipt.channel ?? null,
     })
     .onConflict((oc) => oc.doNothing())
     .executeTakeFirst();

@@ -347,9 +347,11 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
         taskId: r.taskId,
         deviceId: r.deviceId,
         pushToken: r.pushToken,
+        ...(r.batchId !== undefined && { batchId: r.batchId }),
         ...(r.providerRef !== undefined && { providerRef: r.providerRef }),
         kind: r.kind,
         at: r.at,
+        ...(r.channel !== undefined && { channel: r.channel }),
       }));
       const tally = await ingestReceipts(db, receiptApp, receipts, now, windows);
       return {

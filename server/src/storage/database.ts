@@ -24,7 +24,7 @@ export interface Database {
   audience_members: AudienceMemberRow;
   campaigns: CampaignRow;
   sub_campaigns: SubCampaignRow;
-  tasks: TaskRow;
+  tasks: TasksTable;
   task_sub_campaigns: TaskSubCampaignRow;
   task_dispatch: TaskDispatchRow;
   batches: BatchRow;
@@ -224,7 +224,7 @@ export interface SubCampaignRow {
 }
 
 /** A push task with its content, schedule, state and statistics counters (SPEC §2). */
-export interface TaskRow {
+export interface TasksTable {
   id: string;
   workspace_id: string;
   app_id: string;
@@ -236,6 +236,10 @@ export interface TaskRow {
   audience_id: string;
   send_type: 'immediate' | 'scheduled';
   scheduled_at: string | null;
+  /** How long providers keep trying to deliver the push, in seconds (SPEC §10.4; default 259200 = 3 days). */
+  ttl_seconds: Generated<number>;
+  /** `marketing` or `service` (SPEC §10.3; default marketing): Umeng's `category`, and later the fatigue cap. */
+  category: Generated<'marketing' | 'service'>;
   status: 'scheduled' | 'sending' | 'completed' | 'failed';
   failure_reason: string | null;
   created_at: string;
@@ -256,6 +260,9 @@ export interface TaskRow {
   /** When the retention job deleted the task's device results (SPEC §2.4); null while they are held. */
   details_purged_at: string | null;
 }
+
+/** A task row as read. */
+export type TaskRow = Selectable<TasksTable>;
 
 /** A link between a task and a sub-campaign it serves. */
 export interface TaskSubCampaignRow {
@@ -334,6 +341,8 @@ export interface HeldReceiptRow {
   device_id: string;
   kind: ReceiptKind;
   at: string;
+  /** The channel the provider reported the device reached through (Umeng `channel`), if any. */
+  channel?: string | null;
 }
 
 /** A provider callback item that could not be read, kept as received (JSON text). */

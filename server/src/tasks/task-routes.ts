@@ -13,10 +13,16 @@ import {
   CLICK_ACTION_TYPES,
   type ClickAction,
   contentErrors,
+  DEFAULT_TTL_SECONDS,
   MAX_PARAMS,
+  MAX_TTL_SECONDS,
+  MIN_TTL_SECONDS,
   type SendType,
   scheduleErrors,
+  TASK_CATEGORIES,
+  type TaskCategory,
   type TaskContent,
+  ttlErrors,
 } from '../domain/task-content.ts';
 import { canEdit, isTaskStatus, TASK_STATUSES, type TaskStatus } from '../domain/task-state.ts';
 import { taskWindows } from '../domain/windows.ts';
@@ -86,10 +92,27 @@ const taskFields = {
     }),
   ),
   subCampaignIds: Type.Array(Type.String({ minLength: 1 }), { maxItems: MAX_SUB_CAMPAIGNS }),
+  ttlSeconds: Type.Integer({
+    minimum: MIN_TTL_SECONDS,
+    description:
+      `How long the provider keeps trying to reach an offline device, in seconds (default ${DEFAULT_TTL_SECONDS} = 3 days). ` +
+      `At most the provider's maximum: Umeng ${MAX_TTL_SECONDS.umeng} (7 days), FCM ${MAX_TTL_SECONDS.fcm} (28 days), ` +
+      `APNs ${MAX_TTL_SECONDS.apns} (28 days, Pushboard's choice: Apple documents none), simulator ${MAX_TTL_SECONDS.simulator}.`,
+  }),
+  category: Type.Enum(TASK_CATEGORIES, {
+    description:
+      "marketing (default): promotions; service: about the user's own account or orders (Umeng category 1, " +
+      'which helps Xiaomi and vivo pick the channel).',
+  }),
 };
 
 const CreateBody = Type.Object(
-  { ...taskFields, subCampaignIds: Type.Optional(taskFields.subCampaignIds) },
+  {
+    ...taskFields,
+    subCampaignIds: Type.Optional(taskFields.subCampaignIds),
+    ttlSeconds: Type.Optional(taskFields.ttlSeconds),
+    category: Type.Optional(taskFields.category),
+  },
   { additionalProperties: false },
 );
 // The `task` part of an upload: the create body, its audience being the uploaded file.
@@ -134,6 +157,8 @@ const TaskSchema = Type.Object({
   audienceName: Nullable(Type.String({ description: 'Null once the audience has been deleted.' })),
   sendType: Type.Enum(SEND_TYPES),
   scheduledAt: Nullable(Type.String()),
+  ttlSeconds: Type.Integer({ description: 'How long providers keep trying to reach a device, in seconds.' }),
+  category: Type.Enum(TASK_CATEGORIES),
   subCampaignIds: Type.Array(Type.String()),
   subCampaigns: Type.Array(SubCampaignRefSchema),
   failureReason: Nullable(Type.String({ description: 'Why nothing could be sent; null unless failed.' })),
@@ -187,6 +212,8 @@ interface TaskDraft extends TaskContent {
   sendType: SendType;
   scheduledAt: string | null;
   subCampaignIds: string[];
+  ttlSeconds: number;
+  category: TaskCategory;
 }
 
 /** Trims what the user typed; untrimmed text would reach devices and break URL checks. */
@@ -297,6 +324,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       audienceName: row.audience_name,
       sendType: row.send_type,
       scheduledAt: row.scheduled_at,
+      ttlSeconds: row.ttl_seconds,
+      category: row.category,
       subCampaignIds: subCampaigns.map((s) => s.id),
       subCampaigns,
       failureReason: row.status === 'failed' ? row.failure_reason : null,
@@ -322,6 +351,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       sendType: body.sendType,
       scheduledAt: body.scheduledAt === undefined ? null : toUtc(body.scheduledAt),
       subCampaignIds: body.subCampaignIds ?? [],
+      ttlSeconds: body.ttlSeconds ?? DEFAULT_TTL_SECONDS,
+      category: body.category ?? 'marketing',
     };
   }
 
@@ -340,6 +371,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         audience_id: draft.audienceId,
         send_type: draft.sendType,
         scheduled_at: draft.scheduledAt,
+        ttl_seconds: draft.ttlSeconds,
+        category: draft.category,
         status: 'scheduled',
         failure_reason: null,
         created_at: now,
@@ -382,6 +415,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       errors.push({ field: 'appId', message: `App ${draft.appId} does not exist in this workspace` });
     }
     errors.push(...contentErrors(draft, appRow?.platform, taskId, appRow?.provider));
+    errors.push(...ttlErrors(draft.ttlSeconds, appRow?.provider));
     if (!checkAudience) {
       // The audience is created from the uploaded file once everything else is known to be valid.
     } else if (!audience) {
@@ -587,6 +621,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
               ? null
               : current.scheduled_at,
         subCampaignIds: body.subCampaignIds ?? currentSubCampaigns.map((s) => s.id),
+        ttlSeconds: body.ttlSeconds ?? current.ttl_seconds,
+        category: body.category ?? current.category,
       };
       const scheduleTouched = body.sendType !== undefined || body.scheduledAt !== undefined;
       const errors = await draftErrors(workspace.id, taskId, draft, scheduleTouched);
@@ -604,6 +640,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
           audience_id: draft.audienceId,
           send_type: draft.sendType,
           scheduled_at: draft.scheduledAt,
+          ttl_seconds: draft.ttlSeconds,
+          category: draft.category,
           updated_at: deps.clock().toISOString(),
         },
         body.subCampaignIds === undefined ? undefined : [...new Set(draft.subCampaignIds)],

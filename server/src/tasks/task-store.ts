@@ -90,6 +90,8 @@ export type TaskChanges = Partial<
     | 'audience_id'
     | 'send_type'
     | 'scheduled_at'
+    | 'ttl_seconds'
+    | 'category'
     | 'updated_at'
   >
 >;

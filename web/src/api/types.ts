@@ -101,9 +101,14 @@ export interface UmengConfig {
   appKey: string;
   appMasterSecret: string;
   baseUrl?: string;
+  /** false limits only broadcast and groupcast to test devices; Pushboard's sends reach every device. */
   productionMode?: boolean;
   /** Devices per second handed to the provider; absent = the deployment's default, 0 = no limit. */
   rateLimitPerSecond?: number;
+  /** Android: the activity vendor channels open (`channel_properties.channel_activity`, `mi_activity`). */
+  channelActivity?: string;
+  /** Android: vendor-channel options passed as they are (`xiaomi_channel_id`, `vivo_category`…). */
+  channelProperties?: Record<string, string>;
 }
 
 /** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
@@ -297,6 +302,9 @@ export interface Task {
   audienceName: string | null;
   sendType: SendType;
   scheduledAt: string | null;
+  /** How long the provider keeps trying to reach a device, in seconds (default 259200 = 3 days). */
+  ttlSeconds: number;
+  category: TaskCategory;
   subCampaignIds: string[];
   subCampaigns: SubCampaignRef[];
   failureReason: string | null;
@@ -320,7 +328,26 @@ export interface TaskInput {
   sendType: SendType;
   scheduledAt?: string;
   subCampaignIds: string[];
+  ttlSeconds?: number;
+  category?: TaskCategory;
 }
+
+/** Marketing pushes (promotions) or service pushes (about the user's own account or orders). */
+export type TaskCategory = 'marketing' | 'service';
+
+/**
+ * Longest time to live each provider takes, in seconds (the server's `MAX_TTL_SECONDS`): Umeng 7
+ * days, FCM 28 days, APNs 28 days (Pushboard's choice: Apple documents none), the simulator as FCM.
+ */
+export const MAX_TTL_SECONDS: Readonly<Record<ProviderName, number>> = {
+  umeng: 7 * 86_400,
+  fcm: 28 * 86_400,
+  apns: 28 * 86_400,
+  simulator: 28 * 86_400,
+};
+
+/** A task's time to live when none is given, in seconds (3 days). */
+export const DEFAULT_TTL_SECONDS = 259_200;
 
 export type TaskSortKey = 'createdAt' | 'startedAt' | 'scheduledAt' | 'name' | 'plannedSends' | 'deliveries';
 

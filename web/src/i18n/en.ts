@@ -220,6 +220,19 @@ export const en = {
   'form.scheduledAtRequired': 'Choose when to send',
   'form.scheduledAtPast': 'Choose a time in the future',
   'form.scheduledAtHint': 'In your time zone ({zone}).',
+  'form.category': 'Category',
+  'form.categoryHint':
+    'Marketing: promotions. Service: about the user’s own account or orders (Umeng uses it to pick the Xiaomi and vivo channel).',
+  'category.marketing': 'Marketing',
+  'category.service': 'Service',
+  'form.ttl': 'Time to live',
+  'form.ttlHint':
+    'How long the push service keeps trying to reach a device that is offline. At most {days} days for this app’s provider.',
+  'form.ttlTooShort': 'At least 1 minute.',
+  'form.ttlTooLong': 'At most {days} days for this app’s provider.',
+  'ttlUnit.minutes': 'minutes',
+  'ttlUnit.hours': 'hours',
+  'ttlUnit.days': 'days',
   'form.subCampaigns': 'Sub-campaigns',
   'form.subCampaignsHint': 'Optional. Independent sub-campaigns are listed under "-".',
   'form.subCampaignsPlaceholder': 'Link the sub-campaigns this task serves',
@@ -447,7 +460,15 @@ export const en = {
     'Leave empty for Umeng’s own. Another address must be allowed by the deployment (PUSHBOARD_PROVIDER_URL_ALLOWLIST).',
   'apps.credentialsOwnerOnly': 'Apps with provider credentials are set up by workspace owners.',
   'apps.productionMode': 'Production mode',
-  'apps.productionModeHint': 'Off: Umeng sends to its registered test devices only.',
+  'apps.productionModeHint':
+    'Off: Umeng limits broadcast and groupcast sends to its registered test devices. Pushboard sends listcasts and filecasts, which reach every device either way.',
+  'apps.channelActivity': 'Vendor channel activity',
+  'apps.channelActivityHint':
+    'Full class name of the activity Xiaomi, Huawei, OPPO and vivo open for a push they deliver while the app is offline. Umeng needs it for vendor channels; sent as channel_activity and, for older SDKs, mi_activity.',
+  'apps.channelProperties': 'Vendor channel options',
+  'apps.channelPropertiesHint':
+    'One option a line, name=value, passed to Umeng as they are: xiaomi_channel_id, huawei_channel_importance (NORMAL or LOW), huawei_channel_category, oppo_channel_id, vivo_category…',
+  'apps.channelPropertiesLine': 'Line {line} is not name=value.',
   'apps.simulatorHint':
     'The simulator behaves like a real push service. Rates are fractions between 0 and 1, applied in funnel order; empty fields use its defaults.',
   'apps.acceptRate': 'Accept rate',

@@ -13,6 +13,7 @@ import * as authHardening from './0005-auth-hardening.ts';
 import * as receiptLimits from './0006-receipt-limits.ts';
 import * as refusedImports from './0007-refused-imports.ts';
 import * as tokenLifecycle from './0008-token-lifecycle.ts';
+import * as umengDelivery from './0009-umeng-delivery.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0006-receipt-limits': receiptLimits,
   '0007-refused-imports': refusedImports,
   '0008-token-lifecycle': tokenLifecycle,
+  '0009-umeng-delivery': umengDelivery,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -62,6 +62,9 @@ interface AppValues {
   appKey?: string;
   appMasterSecret?: string;
   productionMode?: boolean;
+  channelActivity?: string;
+  /** Umeng vendor-channel options as typed: one `name=value` a line. */
+  channelProperties?: string;
   serviceAccount?: KeyFile<ServiceAccountKey>;
   androidChannelId?: string;
   teamId?: string;
@@ -89,6 +92,8 @@ const FORM_ITEMS = new Set<string>([
   'appKey',
   'appMasterSecret',
   'productionMode',
+  'channelActivity',
+  'channelProperties',
   'serviceAccount',
   'androidChannelId',
   'teamId',
@@ -124,6 +129,33 @@ function text(value: string | undefined): string | undefined {
   return trimmed ? trimmed : undefined;
 }
 
+/** Vendor-channel options as the form shows them: one `name=value` a line. */
+function channelPropertiesText(properties: Record<string, string> | undefined): string | undefined {
+  if (!properties || Object.keys(properties).length === 0) return undefined;
+  return Object.entries(properties)
+    .map(([name, value]) => `${name}=${value}`)
+    .join('\n');
+}
+
+/**
+ * The vendor-channel options typed as `name=value` lines (blank lines skipped), or the first line
+ * that is not one (1-based) for the form to point at.
+ */
+function parseChannelProperties(
+  typed: string | undefined,
+): { ok: true; properties: Record<string, string> } | { ok: false; line: number } {
+  const properties: Record<string, string> = {};
+  const lines = (typed ?? '').split('\n');
+  for (const [index, raw] of lines.entries()) {
+    const line = raw.trim();
+    if (line === '') continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) return { ok: false, line: index + 1 };
+    properties[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
+  }
+  return { ok: true, properties };
+}
+
 /** Numbers typed in the form, left out when empty (the provider's default then applies). */
 function numbers<K extends keyof AppValues>(v: AppValues, keys: readonly K[]): Partial<Record<K, number>> {
   const out: Partial<Record<K, number>> = {};
@@ -141,7 +173,13 @@ function initialValues(app: App | null): Partial<AppValues> {
   const base = { name: app.name, platform: app.platform, provider: app.provider };
   const umeng = configOf(app, 'umeng');
   if (umeng)
-    return { ...base, ...umeng, appMasterSecret: undefined, productionMode: umeng.productionMode ?? true };
+    return {
+      ...base,
+      ...umeng,
+      appMasterSecret: undefined,
+      productionMode: umeng.productionMode ?? true,
+      channelProperties: channelPropertiesText(umeng.channelProperties),
+    };
   const fcm = configOf(app, 'fcm');
   if (fcm) {
     const { serviceAccount: _, ...options } = fcm;
@@ -165,14 +203,21 @@ function providerConfigOf(v: AppValues, app: App | null): ProviderConfig {
     ...numbers(v, ['rateLimitPerSecond']),
   };
   switch (v.provider) {
-    case 'umeng':
+    case 'umeng': {
+      // Vendor channels are Android's (Xiaomi, Huawei, OPPO, vivo…); an iOS app sends none.
+      const android = v.platform === 'android';
+      const typed = parseChannelProperties(v.channelProperties);
+      const properties = typed.ok ? typed.properties : {};
       return {
         appKey: text(v.appKey) ?? '',
         ...(text(v.appMasterSecret) && { appMasterSecret: text(v.appMasterSecret) }),
         productionMode: v.productionMode ?? true,
+        ...(android && text(v.channelActivity) && { channelActivity: text(v.channelActivity) }),
+        ...(android && Object.keys(properties).length > 0 && { channelProperties: properties }),
         ...shared,
         // The type wants the secret; the server fills one left out from the stored config.
       } as ProviderConfig;
+    }
     case 'fcm': {
       const typed = v.serviceAccount?.ok ? v.serviceAccount.content : undefined;
       return {
@@ -528,6 +573,37 @@ export function AppFormModal({ app, onClose }: { app: App | null; onClose: (crea
             <RateLimitItem />
           </Col>
         </Row>
+        {platform === 'android' && (
+          <>
+            <Form.Item
+              name="channelActivity"
+              label={t('apps.channelActivity')}
+              extra={t('apps.channelActivityHint')}
+            >
+              <Input autoComplete="off" placeholder="com.example.app.MfrMessageActivity" />
+            </Form.Item>
+            <Form.Item
+              name="channelProperties"
+              label={t('apps.channelProperties')}
+              extra={t('apps.channelPropertiesHint')}
+              rules={[
+                {
+                  validator: async (_, value: string | undefined) => {
+                    const typed = parseChannelProperties(value);
+                    if (!typed.ok) throw new Error(t('apps.channelPropertiesLine', { line: typed.line }));
+                  },
+                },
+              ]}
+            >
+              <Input.TextArea
+                rows={3}
+                autoComplete="off"
+                placeholder={'xiaomi_channel_id=high_system\nhuawei_channel_importance=NORMAL'}
+                style={{ fontFamily: 'monospace' }}
+              />
+            </Form.Item>
+          </>
+        )}
       </>
     );
   } else if (provider === 'fcm') {

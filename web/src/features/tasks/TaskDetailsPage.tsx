@@ -44,6 +44,7 @@ import {
   type StatisticSource,
   TaskStatusBadge,
 } from './task-parts.tsx';
+import { ttlFields } from './ttl.ts';
 
 /** Polling periods without the live stream, in ms: while sending (or about to), while receipts count. */
 const SENDING_REFRESH_MS = 2000;
@@ -222,6 +223,12 @@ export function TaskDetailsPage() {
               key: 'scheduledAt',
               label: t('form.scheduledAt'),
               children: task.sendType === 'scheduled' ? formatDateTime(task.scheduledAt) : NONE,
+            },
+            { key: 'category', label: t('form.category'), children: t(`category.${task.category}`) },
+            {
+              key: 'ttl',
+              label: t('form.ttl'),
+              children: `${ttlFields(task.ttlSeconds).ttlAmount} ${t(`ttlUnit.${ttlFields(task.ttlSeconds).ttlUnit}`)}`,
             },
             {
               key: 'subCampaigns',

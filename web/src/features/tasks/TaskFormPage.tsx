@@ -15,6 +15,7 @@ import {
   DatePicker,
   Form,
   Input,
+  InputNumber,
   Progress,
   Radio,
   Result,
@@ -34,7 +35,17 @@ import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api, MAX_PAGE_SIZE } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
-import type { ClickAction, ClickActionType, Platform, SendType, Task, TaskInput } from '../../api/types.ts';
+import {
+  type ClickAction,
+  type ClickActionType,
+  DEFAULT_TTL_SECONDS,
+  MAX_TTL_SECONDS,
+  type Platform,
+  type SendType,
+  type Task,
+  type TaskCategory,
+  type TaskInput,
+} from '../../api/types.ts';
 import { applyFieldErrors, type FieldMapper } from '../../components/form-errors.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
@@ -45,6 +56,7 @@ import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { PhonePreview } from './PhonePreview.tsx';
 import { PAYLOAD_LIMIT_BYTES, payloadBytes } from './payload.ts';
 import { useSubCampaignTree } from './task-parts.tsx';
+import { TTL_UNITS, type TtlUnit, ttlFields } from './ttl.ts';
 
 interface ParamRow {
   key?: string;
@@ -66,6 +78,10 @@ interface TaskFormValues {
   sendType: SendType;
   scheduledAt?: Dayjs;
   subCampaignIds: string[];
+  category: TaskCategory;
+  /** The time to live as typed: an amount of `ttlUnit`. */
+  ttlAmount: number | null;
+  ttlUnit: TtlUnit;
 }
 
 const ANDROID_ONLY: readonly ClickActionType[] = ['open_url', 'open_page'];
@@ -109,6 +125,8 @@ function initialValues(task: Task | undefined): TaskFormValues {
       audienceMode: 'existing',
       sendType: 'immediate',
       subCampaignIds: [],
+      category: 'marketing',
+      ...ttlFields(DEFAULT_TTL_SECONDS),
     };
   }
   return {
@@ -125,6 +143,8 @@ function initialValues(task: Task | undefined): TaskFormValues {
     sendType: task.sendType,
     scheduledAt: task.scheduledAt ? dayjs(task.scheduledAt) : undefined,
     subCampaignIds: task.subCampaignIds,
+    category: task.category,
+    ...ttlFields(task.ttlSeconds),
   };
 }
 
@@ -189,6 +209,8 @@ function TaskForm({ task }: { task?: Task }) {
   const clickAction = clickActionOf(values ?? {});
   const bytes = payloadBytes(platform, values?.title ?? '', values?.content ?? '', clickAction);
   const limit = PAYLOAD_LIMIT_BYTES[platform];
+  // The provider's longest time to live; before an app is picked, the most any provider takes.
+  const maxTtlSeconds = MAX_TTL_SECONDS[app?.provider ?? 'fcm'];
 
   // An iOS app has no URL or page action: fall back to opening the app.
   useEffect(() => {
@@ -211,6 +233,8 @@ function TaskForm({ task }: { task?: Task }) {
     }
     if (head === 'subCampaignIds') return ['subCampaignIds'];
     if (head === 'file') return ['file'];
+    if (head === 'ttlSeconds') return ['ttlAmount'];
+    if (head === 'category') return ['category'];
     if (
       head &&
       ['name', 'appId', 'title', 'content', 'audienceId', 'sendType', 'scheduledAt'].includes(head)
@@ -232,6 +256,8 @@ function TaskForm({ task }: { task?: Task }) {
       sendType: v.sendType,
       ...(v.sendType === 'scheduled' && v.scheduledAt && { scheduledAt: v.scheduledAt.toISOString() }),
       subCampaignIds: v.subCampaignIds.filter((id) => !id.startsWith(CAMPAIGN_NODE)),
+      category: v.category,
+      ttlSeconds: Math.round((v.ttlAmount ?? 0) * TTL_UNITS[v.ttlUnit]),
     };
     setSubmitting(true);
     try {
@@ -616,6 +642,53 @@ function TaskForm({ task }: { task?: Task }) {
                   />
                 </Form.Item>
               )}
+              <Form.Item name="category" label={t('form.category')} extra={t('form.categoryHint')}>
+                <Radio.Group
+                  options={[
+                    { value: 'marketing', label: t('category.marketing') },
+                    { value: 'service', label: t('category.service') },
+                  ]}
+                />
+              </Form.Item>
+              <Form.Item
+                label={t('form.ttl')}
+                required
+                extra={t('form.ttlHint', { days: maxTtlSeconds / 86_400 })}
+              >
+                <Space.Compact>
+                  <Form.Item
+                    name="ttlAmount"
+                    noStyle
+                    rules={[
+                      { required: true, message: t('form.required') },
+                      {
+                        validator: async (_, amount: number | null) => {
+                          if (amount === null || amount === undefined) return;
+                          const unit = (form.getFieldValue('ttlUnit') as TtlUnit | undefined) ?? 'days';
+                          const seconds = amount * TTL_UNITS[unit];
+                          if (seconds < 60) throw new Error(t('form.ttlTooShort'));
+                          if (seconds > maxTtlSeconds) {
+                            throw new Error(t('form.ttlTooLong', { days: maxTtlSeconds / 86_400 }));
+                          }
+                        },
+                      },
+                    ]}
+                  >
+                    <InputNumber min={1} precision={0} style={{ width: 120 }} data-testid="ttl-amount" />
+                  </Form.Item>
+                  <Form.Item name="ttlUnit" noStyle>
+                    <Select
+                      data-testid="ttl-unit"
+                      style={{ width: 120 }}
+                      options={(['minutes', 'hours', 'days'] as const).map((unit) => ({
+                        value: unit,
+                        label: t(`ttlUnit.${unit}`),
+                      }))}
+                      onChange={() => void form.validateFields(['ttlAmount']).catch(() => undefined)}
+                    />
+                  </Form.Item>
+                </Space.Compact>
+              </Form.Item>
               <Form.Item
                 name="subCampaignIds"
                 label={t('form.subCampaigns')}
