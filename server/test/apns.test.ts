@@ -7,12 +7,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import type { ApnsConfig } from '../src/apps/provider-config.ts';
-import {
-  type ApnsProviderOptions,
-  apnsBaseUrl,
-  createApnsProvider,
-  DEFAULT_TTL_SECONDS,
-} from '../src/providers/apns.ts';
+import { DEFAULT_TTL_SECONDS } from '../src/domain/task-content.ts';
+import { type ApnsProviderOptions, apnsBaseUrl, createApnsProvider } from '../src/providers/apns.ts';
 import { APNS_BASE_URLS } from '../src/providers/endpoints.ts';
 import {
   type BatchDevice,
@@ -184,6 +180,12 @@ describe('requests', () => {
         providerRef: send.headers['apns-id'],
       });
     }
+  });
+
+  test('the task’s time to live sets apns-expiration', async () => {
+    const base = request({ devices: devices(1) });
+    await provider().sendBatch({ ...base, content: { ...base.content, ttlSeconds: 600 } });
+    expect(fake.sends[0]!.headers['apns-expiration']).toBe(String(Math.floor(clockMs / 1000) + 600));
   });
 
   test('every answer is reported through onAnswered as soon as it is known', async () => {

@@ -7,7 +7,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { FcmConfig } from '../src/apps/provider-config.ts';
 import type { ClickAction } from '../src/domain/task-content.ts';
-import { createFcmProvider, DEFAULT_TTL_SECONDS, type FcmProviderOptions } from '../src/providers/fcm.ts';
+import { DEFAULT_TTL_SECONDS } from '../src/domain/task-content.ts';
+import { createFcmProvider, type FcmProviderOptions } from '../src/providers/fcm.ts';
 import {
   type BatchDevice,
   type DeviceSendOutcome,
@@ -193,6 +194,12 @@ describe('messages', () => {
       pb_url: 'https://shop.example.com/spring',
     });
     expect(message.android).toEqual({ priority: 'high', ttl: '259200s', notification: { tag: TASK_ID } });
+  });
+
+  test('the task’s time to live is the message’s android.ttl', async () => {
+    const base = request({ devices: devices(1) });
+    await provider().sendBatch({ ...base, content: { ...base.content, ttlSeconds: 3600 } });
+    expect(fake.sends[0]!.message.android).toMatchObject({ ttl: '3600s' });
   });
 
   test('every accepted device is no_feedback with the FCM message name as its provider reference', async () => {

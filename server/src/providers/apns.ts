@@ -7,7 +7,7 @@
  */
 import { createHash, type KeyObject, randomUUID } from 'node:crypto';
 import type { ApnsConfig } from '../apps/provider-config.ts';
-import { TASK_ID_KEY } from '../domain/task-content.ts';
+import { DEFAULT_TTL_SECONDS, TASK_ID_KEY } from '../domain/task-content.ts';
 import { APNS_BASE_URLS, endpointAllowed } from './endpoints.ts';
 import { createHttp2Origin, type Http2Answer, type Http2Origin, Http2RequestError } from './http2-session.ts';
 import { readPrivateKey, signJwt } from './jwt.ts';
@@ -29,9 +29,6 @@ import {
   type SendBatchResult,
 } from './provider.ts';
 import { remoteCode } from './remote-text.ts';
-
-/** How long APNs keeps a notification for an offline device, in seconds (72 h; the task's TTL comes later). */
-export const DEFAULT_TTL_SECONDS = 259_200;
 
 /** APNs' limit on a notification's payload, in UTF-8 bytes of its JSON. */
 export const PAYLOAD_LIMIT_BYTES = 4096;
@@ -232,6 +229,7 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
       const baseUrl = new URL(base);
       const basePath = baseUrl.pathname.replace(/\/+$/, '');
       const apns = origin(baseUrl, config.teamId);
+      const ttlSeconds = request.content.ttlSeconds ?? DEFAULT_TTL_SECONDS;
       // One notification ID per device, kept across its retries: APNs' logs then show one notification.
       const apnsIds = new Map<string, string>();
 
@@ -250,7 +248,8 @@ export function createApnsProvider(options: ApnsProviderOptions = {}): Provider 
               'apns-topic': config.bundleId,
               'apns-push-type': 'alert',
               'apns-priority': '10',
-              'apns-expiration': String(Math.floor(now() / 1000) + DEFAULT_TTL_SECONDS),
+              // Until when APNs keeps the notification for an offline device: the task's time to live.
+              'apns-expiration': String(Math.floor(now() / 1000) + ttlSeconds),
               'apns-id': apnsId,
               // A repeat of the task's notification replaces the one shown instead of showing twice.
               'apns-collapse-id': request.taskId,

@@ -7,7 +7,7 @@
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import type { FcmConfig, ServiceAccountKey } from '../apps/provider-config.ts';
-import { TASK_ID_KEY, type TaskContent } from '../domain/task-content.ts';
+import { DEFAULT_TTL_SECONDS, TASK_ID_KEY, type TaskContent } from '../domain/task-content.ts';
 import { endpointAllowed, FCM_BASE_URL, GOOGLE_TOKEN_URI } from './endpoints.ts';
 import { createHttp2Origin, type Http2Answer, type Http2Origin, Http2RequestError } from './http2-session.ts';
 import { readPrivateKey, signJwt } from './jwt.ts';
@@ -30,9 +30,6 @@ import {
   type SendBatchResult,
 } from './provider.ts';
 import { remoteCode, remoteMessage } from './remote-text.ts';
-
-/** How long FCM keeps a message for an offline device, in seconds (72 h; the task's TTL comes later). */
-export const DEFAULT_TTL_SECONDS = 259_200;
 
 /** FCM's limit on one message, in UTF-8 bytes of its JSON (`message` as sent). */
 export const MESSAGE_LIMIT_BYTES = 4096;
@@ -575,7 +572,8 @@ function messageWithoutToken(request: SendBatchRequest, config: FcmConfig): Json
   return {
     notification: { title: request.content.title, body: request.content.content },
     data,
-    android: { priority: 'high', ttl: `${DEFAULT_TTL_SECONDS}s`, notification },
+    // How long FCM keeps the message for an offline device: the task's time to live.
+    android: { priority: 'high', ttl: `${request.content.ttlSeconds ?? DEFAULT_TTL_SECONDS}s`, notification },
   };
 }
 
