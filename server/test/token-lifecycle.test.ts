@@ -82,6 +82,13 @@ const finished = (taskId: string) =>
     (task) => task.status === 'completed' || task.status === 'failed',
   );
 
+/** How many device answers the hand-over journal holds (its rows are groups of answers). */
+const journaledAnswers = async () =>
+  (await t.db.selectFrom('handover_answers').select('answers').execute()).reduce(
+    (n, group) => n + (JSON.parse(group.answers) as unknown[]).length,
+    0,
+  );
+
 const WS = () => `/api/v1/workspaces/${t.workspaceId}`;
 
 async function sendOnce(appProvider: Provider, fixture: { appId: string; audienceId: string }) {
@@ -293,14 +300,7 @@ describe('the hand-over journal of per-device providers', () => {
       settings: { batchSize: 100 },
     });
     await first.start();
-    await waitFor(
-      async () =>
-        (await t.db.selectFrom('handover_answers').select('answers').execute()).reduce(
-          (n, group) => n + (JSON.parse(group.answers) as unknown[]).length,
-          0,
-        ),
-      (n) => n === 70,
-    );
+    await waitFor(journaledAnswers, (n) => n === 70);
     void first.stop(); // Never returns: its sends hang like a dead process's.
 
     const second = perDeviceProvider({});
@@ -338,14 +338,7 @@ describe('the hand-over journal of per-device providers', () => {
       settings: { batchSize: 100 },
     });
     await first.start();
-    await waitFor(
-      async () =>
-        (await t.db.selectFrom('handover_answers').select('answers').execute()).reduce(
-          (n, group) => n + (JSON.parse(group.answers) as unknown[]).length,
-          0,
-        ),
-      (n) => n === 40,
-    );
+    await waitFor(journaledAnswers, (n) => n === 40);
     void first.stop(); // Never returns: its sends hang like a dead process's.
     // While the server is down, the app is reinstalled and registers a new token.
     const res = await t.request(t.adminToken, {
