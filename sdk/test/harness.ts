@@ -98,10 +98,19 @@ export async function createApp(server: TestServer, name: string, platform = 'an
   return { id: app.id, sdkKey: app.sdkKey, sdkSecret: app.sdkSecret };
 }
 
-/** Registers devices through the workspace API (for tests about receipts, not registration). */
-export async function addDevices(server: TestServer, appId: string, deviceIds: string[]): Promise<void> {
+/** Registers devices through the workspace API (for tests about receipts, not registration); `null` channel: the app's default. */
+export async function addDevices(
+  server: TestServer,
+  appId: string,
+  deviceIds: string[],
+  channel: string | null = 'xiaomi',
+): Promise<void> {
   await server.api('POST', `/apps/${appId}/devices/batch`, {
-    devices: deviceIds.map((deviceId) => ({ deviceId, pushToken: `tok-${deviceId}`, channel: 'xiaomi' })),
+    devices: deviceIds.map((deviceId) => ({
+      deviceId,
+      pushToken: `tok-${deviceId}`,
+      ...(channel !== null && { channel }),
+    })),
   });
 }
 

@@ -282,6 +282,36 @@ describe('receipts of a task sent to the devices', () => {
     expect(await later.pb.flush()).toMatchObject({ sent: 0, pending: 0 });
   });
 
+  it('reports delivered on arrival: a no-feedback Android device becomes a delivery', async () => {
+    const { app, devices, taskId } = await sentTask('delivered', 4);
+    expect(await statistics(server, taskId)).toMatchObject({ deliveries: 0, noFeedback: 4 });
+    for (const deviceId of devices.slice(0, 3)) {
+      const { pb, errors } = client(app, deviceId);
+      await pb.track(taskId, 'delivered');
+      expect(await pb.flush()).toMatchObject({ sent: 1, pending: 0 });
+      expect(errors).toEqual([]);
+    }
+    expect(await statistics(server, taskId)).toMatchObject({ deliveries: 3, noFeedback: 1 });
+  });
+
+  it('an iOS app does not count dismissals: the server refuses them per receipt', async () => {
+    const app = await createApp(server, 'ios-dismissal', 'ios');
+    await addDevices(server, app.id, ['iphone-1'], null);
+    const taskId = await sendTask(server, app.id, ['iphone-1']);
+    const { pb, errors } = client(app, 'iphone-1');
+    await pb.track(taskId, 'impression');
+    await pb.track(taskId, 'dismissal');
+    expect(await pb.flush()).toMatchObject({ sent: 2, pending: 0 });
+    expect(errors.map((e) => e.code)).toEqual(['RECEIPTS_REJECTED']);
+    expect(
+      (errors[0]!.details as { code: string; receipt: { kind: string } }[]).map((r) => [
+        r.receipt.kind,
+        r.code,
+      ]),
+    ).toEqual([['dismissal', 'KIND_NOT_SUPPORTED']]);
+    expect(await statistics(server, taskId)).toMatchObject({ impressions: 1, dismissals: 0 });
+  });
+
   it('a forged secret is refused with 401: dropped, reported, nothing stored', async () => {
     const { app, devices, taskId } = await sentTask('forged', 1);
     const forged = { ...app, sdkSecret: 'not-the-secret' };
