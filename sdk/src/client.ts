@@ -81,10 +81,15 @@ export interface FlushResult {
 
 /** The server's answer to a batch of receipts. */
 export interface ReceiptAnswer {
+  /** Receipts stored now (each changed a device result). */
   accepted: number;
+  /** Receipts the server already had: replays after a lost answer land here. */
   duplicate: number;
+  /** Receipts refused; `errors` says which and why. */
   rejected: number;
+  /** Receipts after the task's statistics window, counted on the task only. */
   late: number;
+  /** The refused receipts by position in the request, with the reason code. */
   errors: { index: number; code: string }[];
 }
 
