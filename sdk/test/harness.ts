@@ -26,13 +26,19 @@ export interface TestServer {
   stop(): Promise<void>;
 }
 
-/** Starts `pushboard serve` on a free loopback port with an empty store (no demo data). */
-export async function startServer(): Promise<TestServer> {
+/** Starts `pushboard serve` on a free loopback port with an empty store (no demo data), `env` added. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dataDir = tempDir('pushboard-sdk-');
   const store = await storeEnvFor(dataDir);
   const server: ServeProcess = await spawnServe(
     [],
-    { ...store, PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD, PUSHBOARD_SEED_DEMO: 'false', LOG_LEVEL: 'info' },
+    {
+      ...store,
+      PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      PUSHBOARD_SEED_DEMO: 'false',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     LISTENING,
   );
   const baseUrl = baseUrlOf(server);

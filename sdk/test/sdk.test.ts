@@ -156,6 +156,47 @@ describe('registration', () => {
     expect(third.errors).toEqual([]);
   });
 
+  it("waits out the server's 429 TOO_MANY_REGISTRATIONS (Retry-After) and registers every device", async () => {
+    // A server taking 1 registration per second per app, in bursts of 10.
+    const slow = await startServer({ PUSHBOARD_SDK_REGISTRATION_RATE: '1' });
+    try {
+      const app = await createApp(slow, 'register-throttled');
+      const devices = ids('burst', 14);
+      const throttled: { delayMs: number; retryAfter: unknown }[] = [];
+      const results = await Promise.all(
+        devices.map((deviceId) => {
+          const { pb } = client(app, deviceId, {
+            baseUrl: slow.baseUrl,
+            onRetry: ({ delayMs, error }) => {
+              if (error.code === 'TOO_MANY_REGISTRATIONS') {
+                throttled.push({
+                  delayMs,
+                  retryAfter: (error.details as { retryAfterSeconds?: unknown })?.retryAfterSeconds,
+                });
+              }
+            },
+          });
+          return pb.register({ pushToken: `token-${deviceId}` });
+        }),
+      );
+      // The burst went through at once; the rest were told to wait and kept their registration.
+      expect(results.filter((r) => r.registered).length).toBe(10);
+      expect(throttled.length).toBeGreaterThanOrEqual(4);
+      for (const t of throttled) {
+        expect(typeof t.retryAfter).toBe('number');
+        expect(t.delayMs).toBeGreaterThanOrEqual((t.retryAfter as number) * 1000);
+      }
+      const listed = await eventually(
+        () => slow.api('GET', `/apps/${app.id}/devices?pageSize=100`),
+        (l) => l.total === devices.length,
+      );
+      expect(listed.items.map((d: { deviceId: string }) => d.deviceId).sort()).toEqual(devices);
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await slow.stop();
+    }
+  });
+
   it('drops a registration the server refuses as invalid and reports it', async () => {
     const app = await createApp(server, 'register-invalid');
     const { pb, errors } = client(app, 'invalid-1');
