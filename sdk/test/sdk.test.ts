@@ -180,8 +180,11 @@ describe('registration', () => {
         }),
       );
       // The burst went through at once; the rest were told to wait and kept their registration.
-      expect(results.filter((r) => r.registered).length).toBe(10);
-      expect(throttled.length).toBeGreaterThanOrEqual(4);
+      // (A slow machine may refill a token or two while the burst is being answered.)
+      const atOnce = results.filter((r) => r.registered).length;
+      expect(atOnce).toBeGreaterThanOrEqual(10);
+      expect(atOnce).toBeLessThan(devices.length);
+      expect(throttled.length).toBeGreaterThanOrEqual(devices.length - atOnce);
       for (const t of throttled) {
         expect(typeof t.retryAfter).toBe('number');
         expect(t.delayMs).toBeGreaterThanOrEqual((t.retryAfter as number) * 1000);
