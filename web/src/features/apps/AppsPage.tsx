@@ -195,9 +195,9 @@ export function AppsPage() {
             okText={t('apps.rotate')}
             cancelText={t('common.cancel')}
             onConfirm={() => rotate.mutateAsync(a).catch(() => {})}
-            disabled={!ws.canWrite}
+            disabled={!ws.isOwner}
           >
-            <Button type="link" size="small" icon={<KeyOutlined />} disabled={!ws.canWrite}>
+            <Button type="link" size="small" icon={<KeyOutlined />} disabled={!ws.isOwner}>
               {t('apps.rotate')}
             </Button>
           </Popconfirm>
