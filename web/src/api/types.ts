@@ -207,6 +207,12 @@ export interface Device {
   tokenInvalidAt: string | null;
   /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…). */
   tokenInvalidReason: string | null;
+  /** IANA time zone the device reported (`Asia/Shanghai`), or null when it never did. */
+  timeZone: string | null;
+  /** BCP 47 language tag the device reported (`zh-CN`), or null. */
+  locale: string | null;
+  /** The app version the device reported running (`5.2.0 (1234)`), or null. */
+  appVersion: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -560,6 +560,9 @@ export const en = {
   'apps.tokenInvalidAt': 'Invalid since',
   'apps.tokenInvalidReason': 'Reason',
   'apps.noInvalidTokens': 'No device has an invalid token.',
+  'apps.timeZone': 'Time zone',
+  'apps.locale': 'Locale',
+  'apps.appVersion': 'App version',
 
   'campaigns.intro':
     'Tasks are linked to the sub-campaigns they serve. A sub-campaign may stand alone, with no campaign.',

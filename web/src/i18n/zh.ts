@@ -542,6 +542,9 @@ export const zh: Record<MessageKey, string> = {
   'apps.tokenInvalidAt': '失效时间',
   'apps.tokenInvalidReason': '原因',
   'apps.noInvalidTokens': '没有令牌失效的设备。',
+  'apps.timeZone': '时区',
+  'apps.locale': '语言区域',
+  'apps.appVersion': '应用版本',
 
   'campaigns.intro': '任务关联到其服务的子活动。子活动也可以独立存在，不属于任何营销活动。',
   'campaigns.create': '新建营销活动',

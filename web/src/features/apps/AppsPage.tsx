@@ -2,7 +2,8 @@
  * Apps: one mobile app on one platform, with the provider it sends through and that provider's
  * configuration. Creating an app (or rotating its secrets) shows the receipt secret and the SDK
  * credentials once. Each app's registered devices can be browsed — all of them, or only those whose
- * push token the provider called invalid — and imported from a CSV file, with upload progress.
+ * push token the provider called invalid — with what each device reported about itself, and imported
+ * from a CSV file, with upload progress.
  */
 import {
   DeleteOutlined,
@@ -378,6 +379,21 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
       render: (_, d) => (d.tokenInvalidReason ? <code>{d.tokenInvalidReason}</code> : '–'),
     },
     {
+      title: t('apps.timeZone'),
+      key: 'timeZone',
+      width: 150,
+      ellipsis: true,
+      render: (_, d) => d.timeZone ?? '–',
+    },
+    { title: t('apps.locale'), key: 'locale', width: 90, render: (_, d) => d.locale ?? '–' },
+    {
+      title: t('apps.appVersion'),
+      key: 'appVersion',
+      width: 120,
+      ellipsis: true,
+      render: (_, d) => d.appVersion ?? '–',
+    },
+    {
       title: t('apps.updatedAt'),
       key: 'updatedAt',
       width: 160,
@@ -462,7 +478,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
           rowKey="deviceId"
           size="small"
           data-testid="device-table"
-          scroll={{ x: 900 }}
+          scroll={{ x: 1300 }}
           columns={columns}
           dataSource={devices.data?.items}
           loading={devices.isFetching}
