@@ -26,6 +26,7 @@ export const en = {
   'common.backHome': 'Back to the console',
   'common.copy': 'Copy',
   'common.copied': 'Copied',
+  'common.more': 'More actions',
   'common.search': 'Search',
   'common.loadMore': 'Load more',
   'common.none': 'None',

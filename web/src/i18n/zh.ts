@@ -28,6 +28,7 @@ export const zh: Record<MessageKey, string> = {
   'common.backHome': '返回控制台',
   'common.copy': '复制',
   'common.copied': '已复制',
+  'common.more': '更多操作',
   'common.search': '搜索',
   'common.loadMore': '加载更多',
   'common.none': '无',

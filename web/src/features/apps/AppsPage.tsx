@@ -11,6 +11,7 @@ import {
   InboxOutlined,
   KeyOutlined,
   MobileOutlined,
+  MoreOutlined,
   PlusOutlined,
 } from '@ant-design/icons';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -20,9 +21,9 @@ import {
   Button,
   Card,
   Drawer,
+  Dropdown,
   Empty,
   Input,
-  Popconfirm,
   Radio,
   Space,
   Table,
@@ -111,6 +112,23 @@ export function AppsPage() {
     onError: (error) => message.error(errorMessage(error)),
   });
 
+  const confirmRotate = (app: App) =>
+    modal.confirm({
+      title: t('apps.rotateConfirm'),
+      content: t('apps.rotateHint'),
+      okText: t('apps.rotate'),
+      cancelText: t('common.cancel'),
+      onOk: () => rotate.mutateAsync(app).catch(() => {}),
+    });
+  const confirmDelete = (app: App) =>
+    modal.confirm({
+      title: t('apps.deleteConfirm', { name: app.name }),
+      okText: t('common.delete'),
+      okButtonProps: { danger: true },
+      cancelText: t('common.cancel'),
+      onOk: () => remove.mutateAsync(app).catch(() => {}),
+    });
+
   const columns: TableProps<App>['columns'] = [
     {
       title: t('common.name'),
@@ -175,7 +193,7 @@ export function AppsPage() {
     {
       title: t('common.actions'),
       key: 'actions',
-      width: 400,
+      width: 260,
       render: (_, a) => (
         <Space size={0}>
           <Button type="link" size="small" icon={<MobileOutlined />} onClick={() => setDevicesOf({ app: a })}>
@@ -190,30 +208,30 @@ export function AppsPage() {
           >
             {t('common.edit')}
           </Button>
-          <Popconfirm
-            title={t('apps.rotateConfirm')}
-            description={t('apps.rotateHint')}
-            okText={t('apps.rotate')}
-            cancelText={t('common.cancel')}
-            onConfirm={() => rotate.mutateAsync(a).catch(() => {})}
-            disabled={!ws.isOwner}
+          <Dropdown
+            trigger={['click']}
+            menu={{
+              items: [
+                { key: 'rotate', icon: <KeyOutlined />, label: t('apps.rotate'), disabled: !ws.isOwner },
+                {
+                  key: 'delete',
+                  icon: <DeleteOutlined />,
+                  label: t('common.delete'),
+                  danger: true,
+                  disabled: !ws.canWrite,
+                },
+              ],
+              onClick: ({ key }) => (key === 'rotate' ? confirmRotate(a) : confirmDelete(a)),
+            }}
           >
-            <Button type="link" size="small" icon={<KeyOutlined />} disabled={!ws.isOwner}>
-              {t('apps.rotate')}
-            </Button>
-          </Popconfirm>
-          <Popconfirm
-            title={t('apps.deleteConfirm', { name: a.name })}
-            okText={t('common.delete')}
-            okButtonProps={{ danger: true }}
-            cancelText={t('common.cancel')}
-            onConfirm={() => remove.mutateAsync(a).catch(() => {})}
-            disabled={!ws.canWrite}
-          >
-            <Button type="link" size="small" danger icon={<DeleteOutlined />} disabled={!ws.canWrite}>
-              {t('common.delete')}
-            </Button>
-          </Popconfirm>
+            <Button
+              type="link"
+              size="small"
+              icon={<MoreOutlined />}
+              aria-label={t('common.more')}
+              data-testid={`more-of-${a.id}`}
+            />
+          </Dropdown>
         </Space>
       ),
     },
