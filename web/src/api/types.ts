@@ -170,8 +170,11 @@ export interface App {
   platform: Platform;
   provider: ProviderName;
   providerConfig: ProviderConfig;
+  /** Signs provider receipt callbacks; masked except in the create and rotate answers. */
   receiptSecret: string;
+  /** Identifies the app in SDK requests; in full on every read, as it ships in every app binary. */
   sdkKey: string;
+  /** Signs SDK requests (HMAC); masked except in the create and rotate answers. */
   sdkSecret: string;
   /** Registered devices. */
   devices: number;

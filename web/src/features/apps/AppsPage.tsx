@@ -1,11 +1,13 @@
 /**
  * Apps: one mobile app on one platform, with the provider it sends through and that provider's
  * configuration. Creating an app (or rotating its secrets) shows the receipt secret and the SDK
- * credentials once. Each app's registered devices can be browsed — all of them, or only those whose
- * push token the provider called invalid — with what each device reported about itself, and imported
- * from a CSV file, with upload progress.
+ * credentials once. Each app shows how its devices integrate (SDK key, endpoints, code). Each app's
+ * registered devices can be browsed — all of them, or only those whose push token the provider
+ * called invalid — with what each device reported about itself, and imported from a CSV file, with
+ * upload progress.
  */
 import {
+  ApiOutlined,
   DeleteOutlined,
   EditOutlined,
   InboxOutlined,
@@ -46,12 +48,13 @@ import { formatCount, formatDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { AppFormModal } from './AppFormModal.tsx';
+import { IntegrationDrawer } from './IntegrationDrawer.tsx';
 import { configOf, PROVIDER_COLOR } from './providers.ts';
 
 function secretsOf(app: App, t: Translate): Secret[] {
   return [
     { label: t('apps.receiptSecret'), value: app.receiptSecret },
-    { label: t('apps.sdkKey'), value: app.sdkKey },
+    { label: t('apps.sdkKeyShownLater'), value: app.sdkKey },
     { label: t('apps.sdkSecret'), value: app.sdkSecret },
   ];
 }
@@ -94,8 +97,11 @@ export function AppsPage() {
   const [formOf, setFormOf] = useState<FormView>(null);
   const [secrets, setSecrets] = useState<{ title: string; secrets: Secret[] } | null>(null);
   const [devicesOf, setDevicesOf] = useState<DevicesView | null>(null);
+  // By ID, so that the drawer shows the app as the list reads it now (a new SDK key after a rotation).
+  const [integrationOf, setIntegrationOf] = useState<string | null>(null);
 
   const apps = useQuery({ queryKey: ['ws', ws.id, 'apps'], queryFn: () => api.apps.list(ws.id) });
+  const integrating = apps.data?.items.find((a) => a.id === integrationOf);
   const invalidate = () => queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
   const remove = useMutation({
     mutationFn: (app: App) => api.apps.remove(ws.id, app.id),
@@ -107,8 +113,11 @@ export function AppsPage() {
   });
   const rotate = useMutation({
     mutationFn: (app: App) => api.apps.rotateSecrets(ws.id, app.id),
-    onSuccess: (app) =>
-      setSecrets({ title: t('apps.newSecretsOf', { name: app.name }), secrets: secretsOf(app, t) }),
+    onSuccess: (app) => {
+      setSecrets({ title: t('apps.newSecretsOf', { name: app.name }), secrets: secretsOf(app, t) });
+      // The SDK key is read in full, so the list (and an open integration drawer) must show the new one.
+      void invalidate();
+    },
     onError: (error) => message.error(errorMessage(error)),
   });
 
@@ -193,9 +202,18 @@ export function AppsPage() {
     {
       title: t('common.actions'),
       key: 'actions',
-      width: 260,
+      width: 300,
       render: (_, a) => (
         <Space size={0}>
+          <Button
+            type="link"
+            size="small"
+            icon={<ApiOutlined />}
+            onClick={() => setIntegrationOf(a.id)}
+            data-testid={`integrate-${a.id}`}
+          >
+            {t('apps.integrate')}
+          </Button>
           <Button type="link" size="small" icon={<MobileOutlined />} onClick={() => setDevicesOf({ app: a })}>
             {t('apps.devices')}
           </Button>
@@ -292,6 +310,14 @@ export function AppsPage() {
       />
       {devicesOf && (
         <DevicesDrawer key={devicesOf.app.id} view={devicesOf} onClose={() => setDevicesOf(null)} />
+      )}
+      {integrating && (
+        <IntegrationDrawer
+          key={integrating.id}
+          app={integrating}
+          onRotate={() => rotate.mutateAsync(integrating)}
+          onClose={() => setIntegrationOf(null)}
+        />
       )}
     </Space>
   );
