@@ -5,7 +5,7 @@
  * rotating the secrets is the way to a new one.
  */
 import { CheckOutlined, CopyOutlined, KeyOutlined } from '@ant-design/icons';
-import { Alert, Button, Card, Descriptions, Drawer, Popconfirm, Space, Tabs, Typography } from 'antd';
+import { Alert, Button, Card, Descriptions, Drawer, Popconfirm, Space, Tabs, Typography, theme } from 'antd';
 import { type CSSProperties, useState } from 'react';
 import type { App } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
@@ -66,10 +66,11 @@ export function IntegrationDrawer({
 }) {
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
+  const { token } = theme.useToken();
   const [language, setLanguage] = useState<SnippetLanguage>(defaultSnippetLanguage(app.platform));
   // The console is served by the API server, so its own origin is the base URL devices call.
   const baseUrl = window.location.origin;
-  const snippet = sdkSnippet(language, { baseUrl, sdkKey: app.sdkKey });
+  const values = { baseUrl, sdkKey: app.sdkKey };
 
   return (
     <Drawer
@@ -177,12 +178,47 @@ export function IntegrationDrawer({
           <Tabs
             activeKey={language}
             onChange={(key) => setLanguage(key as SnippetLanguage)}
-            data-testid="snippet-tabs"
-            items={SNIPPET_LANGUAGES.map((key) => ({ key, label: t(TAB_LABEL[key]) }))}
+            destroyOnHidden
+            renderTabBar={(props, DefaultTabBar) => (
+              // The tabs and the copy button stay in sight while a long snippet scrolls by, at the
+              // very top of the drawer's body (whose padding would otherwise show code above them).
+              <div
+                style={{
+                  position: 'sticky',
+                  top: -token.paddingLG,
+                  zIndex: 2,
+                  background: token.colorBgContainer,
+                }}
+              >
+                <DefaultTabBar {...props} />
+              </div>
+            )}
+            items={SNIPPET_LANGUAGES.map((key) => ({
+              key,
+              label: t(TAB_LABEL[key]),
+              children: (
+                <>
+                  <Typography.Paragraph type="secondary" style={{ fontSize: 12 }}>
+                    {t(TAB_HINT[key])}
+                  </Typography.Paragraph>
+                  {key === 'typescript' && (
+                    <Alert
+                      type="info"
+                      showIcon
+                      title={<code>npm install @pushboard/sdk</code>}
+                      style={{ marginBottom: 12 }}
+                    />
+                  )}
+                  <pre style={CODE_BLOCK} data-testid="snippet-code">
+                    <code>{sdkSnippet(key, values)}</code>
+                  </pre>
+                </>
+              ),
+            }))}
             tabBarExtraContent={
               <Typography.Text
                 copyable={{
-                  text: snippet,
+                  text: sdkSnippet(language, values),
                   icon: [
                     <span key="copy">
                       <CopyOutlined /> {t('integrate.copyCode')}
@@ -196,20 +232,6 @@ export function IntegrationDrawer({
               />
             }
           />
-          <Typography.Paragraph type="secondary" style={{ fontSize: 12 }}>
-            {t(TAB_HINT[language])}
-          </Typography.Paragraph>
-          {language === 'typescript' && (
-            <Alert
-              type="info"
-              showIcon
-              title={<code>npm install @pushboard/sdk</code>}
-              style={{ marginBottom: 12 }}
-            />
-          )}
-          <pre style={CODE_BLOCK} data-testid="snippet-code">
-            <code>{snippet}</code>
-          </pre>
         </Card>
       </Space>
     </Drawer>

@@ -100,30 +100,25 @@ object Pushboard {
     var deviceId = "<your device ID>"
 
     /** Registers this device, or refreshes its push token. */
-    fun register(pushToken: String, appVersion: String?) = post(
-        "${SDK_DEVICES_PATH}",
-        JSONObject()
+    fun register(pushToken: String, appVersion: String?) {
+        val device = JSONObject()
             .put("deviceId", deviceId)
             .put("pushToken", pushToken)
             .put("timeZone", TimeZone.getDefault().id)
             .put("locale", Locale.getDefault().toLanguageTag())
-            .put("appVersion", appVersion),
-    )
+            .put("appVersion", appVersion)
+        post("${SDK_DEVICES_PATH}", device)
+    }
 
     /** Reports a receipt: "delivered", "impression", "open" or "dismissal". */
-    fun track(taskId: String, kind: String) = post(
-        "${SDK_RECEIPTS_PATH}",
-        JSONObject().put(
-            "receipts",
-            JSONArray().put(
-                JSONObject()
-                    .put("taskId", taskId)
-                    .put("deviceId", deviceId)
-                    .put("kind", kind)
-                    .put("at", Instant.now().toString()),
-            ),
-        ),
-    )
+    fun track(taskId: String, kind: String) {
+        val receipt = JSONObject()
+            .put("taskId", taskId)
+            .put("deviceId", deviceId)
+            .put("kind", kind)
+            .put("at", Instant.now().toString())
+        post("${SDK_RECEIPTS_PATH}", JSONObject().put("receipts", JSONArray().put(receipt)))
+    }
 
     private fun post(path: String, body: JSONObject) {
         val raw = body.toString().toByteArray()
