@@ -10,7 +10,7 @@
  * applies exactly what the server receives. New receipts visit each task's devices in a scattered
  * order (a stride prime to the task size), as receipts arrive from devices in no particular order.
  */
-import { signReceipts } from '../server/src/receipts/receipt-routes.ts';
+import { signBody } from '../server/src/http/signed-bodies.ts';
 import type { ReceiptKind } from '../server/src/storage/database.ts';
 import { deviceIdOf } from './fleet.ts';
 import { type HttpClient, type HttpRequest, runLoad } from './http-load.ts';
@@ -123,13 +123,13 @@ export function receiptRequest(batch: ReceiptBatch): HttpRequest {
     ? {
         method: 'POST',
         path: `/api/v1/receipts/simulator/${APP_ID}`,
-        headers: { 'x-pushboard-signature': signReceipts(body, RECEIPT_SECRET) },
+        headers: { 'x-pushboard-signature': signBody(body, RECEIPT_SECRET) },
         body,
       }
     : {
         method: 'POST',
         path: '/api/v1/receipts/sdk',
-        headers: { 'x-pushboard-key': SDK_KEY, 'x-pushboard-signature': signReceipts(body, SDK_SECRET) },
+        headers: { 'x-pushboard-key': SDK_KEY, 'x-pushboard-signature': signBody(body, SDK_SECRET) },
         body,
       };
 }

@@ -40,6 +40,7 @@ import {
   type EventStreamLimits,
   registerDeviceResultRoutes,
 } from './results/device-result-routes.ts';
+import { registerSdkDeviceRoutes } from './sdk/sdk-device-routes.ts';
 import type { Db, Role } from './storage/database.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
@@ -321,6 +322,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
   await app.register(async (receipts) => registerReceiptRoutes(receipts, { ...routeDeps, providers }), {
     prefix: '/api/v1/receipts',
   });
+  await app.register(async (sdk) => registerSdkDeviceRoutes(sdk, routeDeps), { prefix: '/api/v1/sdk' });
   return app;
 }
 

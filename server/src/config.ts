@@ -84,6 +84,13 @@ export interface Config {
    * throttling counts clients, not the proxy. Empty by default: the TCP peer is the client.
    */
   trustedProxies: string[];
+  /**
+   * Device registrations through the SDK (`POST /api/v1/sdk/devices`) each app may make per second
+   * in one API process (`PUSHBOARD_SDK_REGISTRATION_RATE`), with bursts of up to ten seconds' worth;
+   * beyond, `429 TOO_MANY_REGISTRATIONS` with `Retry-After` (the SDK keeps the registration and
+   * retries). 0 lifts the limit.
+   */
+  sdkRegistrationsPerSecond: number;
 }
 
 /** How the dispatcher starts and sends tasks. */
@@ -145,6 +152,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     secretKey: secretKey(env),
     requestTimeoutMs: integer(env, 'PUSHBOARD_REQUEST_TIMEOUT_MS', 60_000, 100, 86_400_000),
     minFreeBytes: integer(env, 'PUSHBOARD_MIN_FREE_BYTES', 1024 * MIB, 0, Number.MAX_SAFE_INTEGER),
+    sdkRegistrationsPerSecond: integer(env, 'PUSHBOARD_SDK_REGISTRATION_RATE', 200, 0, 1_000_000),
     trustedProxies: trustedProxies(env),
   };
 }

@@ -19,12 +19,12 @@ import { sleep } from './dispatch/rate-limit.ts';
 import { createRedisRateLimiter } from './dispatch/redis-rate-limit.ts';
 import type { SendJob } from './dispatch/scheduler.ts';
 import { createLogger } from './http/logging.ts';
+import { signBody } from './http/signed-bodies.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
 import { createBullmqQueue } from './queue/bullmq-queue.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { openRedis } from './queue/redis.ts';
-import { signReceipts } from './receipts/receipt-routes.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
 import { createSecretBox, loadSecretKey } from './security/secret-box.ts';
 import type { Db } from './storage/database.ts';
@@ -183,7 +183,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     const reporter = createSimulatorReporter({
       db,
       baseUrl: app ? loopbackUrl(config.host, app.server.address()) : config.publicUrl,
-      sign: signReceipts,
+      sign: signBody,
       logger: logger.child({ module: 'simulator' }),
     });
     reporter.start();

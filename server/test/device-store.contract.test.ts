@@ -29,6 +29,9 @@ function deviceRow(
 
 /** A registration as read back: an active token. */
 const stored = (row: DeviceRegistration) => ({
+  time_zone: null,
+  locale: null,
+  app_version: null,
   ...row,
   token_status: 'active',
   token_invalid_at: null,

@@ -7,8 +7,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { statisticsViolations } from '../src/domain/statistics.ts';
+import { signBody } from '../src/http/signed-bodies.ts';
 import type { Provider } from '../src/providers/provider.ts';
-import { MAX_RECEIPTS_PER_REQUEST, signReceipts } from '../src/receipts/receipt-routes.ts';
+import { MAX_RECEIPTS_PER_REQUEST } from '../src/receipts/receipt-routes.ts';
 import {
   createTask,
   expectConsistentSend,
@@ -56,7 +57,7 @@ async function postSdk(appId: string, receipts: unknown[], signature?: string) {
     headers: {
       'content-type': 'application/json',
       'x-pushboard-key': keys.sdk_key,
-      'x-pushboard-signature': signature ?? signReceipts(body, keys.sdk_secret),
+      'x-pushboard-signature': signature ?? signBody(body, keys.sdk_secret),
     },
     body,
   });
@@ -71,7 +72,7 @@ async function postProvider(appId: string, receipts: unknown[]) {
     url: `/api/v1/receipts/simulator/${appId}`,
     headers: {
       'content-type': 'application/json',
-      'x-pushboard-signature': signReceipts(body, keys.receipt_secret),
+      'x-pushboard-signature': signBody(body, keys.receipt_secret),
     },
     body,
   });
@@ -223,24 +224,117 @@ describe('provider callbacks and SDK receipts', () => {
     );
     for (const answer of answers) expect(answer.statusCode, answer.body).toBe(200);
     const tallies = answers.map((a) => a.json());
-    expect(tallies.reduce((sum, a) => sum + a.accepted, 0)).toBe(400);
+    // Every receipt is accepted or a duplicate. A delivery can come with the open of the other request
+    // (an open is a delivery too), so between 200 and 400 change a row: the opens and the deliveries
+    // no open took first.
+    expect(tallies.reduce((sum, a) => sum + a.accepted + a.duplicate, 0)).toBe(800);
+    expect(tallies.every((a) => a.rejected === 0)).toBe(true);
+    const accepted = tallies.reduce((sum, a) => sum + a.accepted, 0);
+    expect(accepted).toBeGreaterThanOrEqual(200);
+    expect(accepted).toBeLessThanOrEqual(400);
     const counts = await expectExact(taskId);
     expect(counts.deliveries).toBe(200);
     expect(counts.opens).toBe(200);
   });
 
-  it('an open before its delivery counts both, once each', async () => {
+  it('an open before its delivery is a delivery too; the delivery receipt then changes nothing', async () => {
     const { taskId, fixture } = await sentTask();
     const [device] = await devicesWith(taskId, 'no_feedback');
     const before = (await readTask(t.db, taskId)).counts;
-    expect((await postProvider(fixture.appId, [receipt(taskId, device!, 'open')])).json().accepted).toBe(1);
-    expect((await readTask(t.db, taskId)).counts).toMatchObject({ opens: 1, deliveries: before.deliveries });
-    expect((await postProvider(fixture.appId, [receipt(taskId, device!, 'delivered')])).json().accepted).toBe(
-      1,
-    );
+    const open = receipt(taskId, device!, 'open');
+    expect((await postProvider(fixture.appId, [open])).json().accepted).toBe(1);
+    expect((await readTask(t.db, taskId)).counts).toMatchObject({
+      opens: 1,
+      deliveries: before.deliveries + 1,
+      noFeedback: before.noFeedback - 1,
+    });
+    expect(
+      (await postProvider(fixture.appId, [receipt(taskId, device!, 'delivered')])).json().duplicate,
+    ).toBe(1);
     expect((await postProvider(fixture.appId, [receipt(taskId, device!, 'open')])).json().duplicate).toBe(1);
     const counts = await expectExact(taskId);
     expect(counts).toMatchObject({ opens: 1, deliveries: before.deliveries + 1 });
+    const row = await t.db
+      .selectFrom('device_results')
+      .select(['send_result', 'delivered_at', 'open_at'])
+      .where('task_id', '=', taskId)
+      .where('device_id', '=', device!)
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ send_result: 'success', delivered_at: open.at, open_at: open.at });
+  });
+
+  it('SDK impressions, opens and dismissals of no_feedback devices make them delivered, once', async () => {
+    const { taskId, fixture } = await sentTask({ devices: 60, acceptRate: 1 });
+    const [a, b, c, d] = await devicesWith(taskId, 'no_feedback');
+    const before = (await readTask(t.db, taskId)).counts;
+    // A minute after the send started, so that times before now are kept as reported.
+    t.clock.now = new Date(t.clock.now.getTime() + 60_000);
+    const shown = {
+      ...receipt(taskId, a!, 'impression'),
+      at: new Date(t.clock.now.getTime() - 5_000).toISOString(),
+    };
+    const res = await postSdk(fixture.appId, [
+      shown,
+      receipt(taskId, a!, 'open'),
+      receipt(taskId, b!, 'open'),
+      receipt(taskId, c!, 'dismissal'),
+      // A real delivery receipt in the same request keeps its own time.
+      { ...receipt(taskId, d!, 'delivered'), at: new Date(t.clock.now.getTime() - 9_000).toISOString() },
+      receipt(taskId, d!, 'impression'),
+    ]);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toEqual({ accepted: 6, duplicate: 0, rejected: 0, late: 0, errors: [] });
+    const counts = await expectExact(taskId);
+    expect(counts).toMatchObject({
+      deliveries: before.deliveries + 4,
+      noFeedback: before.noFeedback - 4,
+      impressions: 2,
+      opens: 2,
+      dismissals: 1,
+    });
+    const rows = await t.db
+      .selectFrom('device_results')
+      .select(['device_id', 'send_result', 'delivered_at'])
+      .where('task_id', '=', taskId)
+      .where('device_id', 'in', [a!, d!])
+      .orderBy('device_id')
+      .execute();
+    const byId = new Map(rows.map((r) => [r.device_id, r]));
+    expect(byId.get(a!)).toMatchObject({ send_result: 'success', delivered_at: shown.at });
+    expect(byId.get(d!)?.delivered_at).toBe(new Date(t.clock.now.getTime() - 9_000).toISOString());
+
+    // Every receipt again, and an SDK delivery of a device that already showed it: nothing moves.
+    const replay = await postSdk(fixture.appId, [
+      receipt(taskId, a!, 'impression'),
+      receipt(taskId, c!, 'delivered'),
+    ]);
+    expect(replay.json()).toMatchObject({ accepted: 0, duplicate: 2 });
+    expect(await expectExact(taskId)).toEqual(counts);
+  });
+
+  it('the SDK reports deliveries (FCM reports none); on iOS acceptance was already the delivery', async () => {
+    const { taskId, fixture } = await sentTask({ acceptRate: 1 });
+    const waiting = (await devicesWith(taskId, 'no_feedback')).slice(0, 3);
+    const before = (await readTask(t.db, taskId)).counts;
+    const res = await postSdk(
+      fixture.appId,
+      waiting.map((d) => receipt(taskId, d, 'delivered')),
+    );
+    expect(res.json()).toEqual({ accepted: 3, duplicate: 0, rejected: 0, late: 0, errors: [] });
+    expect(await expectExact(taskId)).toMatchObject({
+      deliveries: before.deliveries + 3,
+      noFeedback: before.noFeedback - 3,
+    });
+
+    const ios = await sentTask({ platform: 'ios', acceptRate: 1 });
+    const [iosDevice] = await devicesWith(ios.taskId, 'success');
+    const iosBefore = (await readTask(t.db, ios.taskId)).counts;
+    const answer = await postSdk(ios.fixture.appId, [
+      receipt(ios.taskId, iosDevice!, 'delivered'),
+      receipt(ios.taskId, iosDevice!, 'impression'),
+    ]);
+    expect(answer.json()).toMatchObject({ accepted: 1, duplicate: 1, rejected: 0 });
+    expect(await expectExact(ios.taskId, 'ios')).toEqual({ ...iosBefore, impressions: 1 });
   });
 
   it('rejects unknown tasks, other apps’ tasks, foreign devices, rejected devices and bad items, by position', async () => {
@@ -255,7 +349,7 @@ describe('provider callbacks and SDK receipts', () => {
       receipt(taskId, 'not-a-device-of-the-send', 'open'),
       receipt(taskId, failed!, 'impression'),
       { taskId, deviceId: good, kind: 'open' },
-      receipt(taskId, good!, 'delivered'),
+      receipt(taskId, good!, 'click'),
       receipt(taskId, good!, 'open'),
     ]);
     expect(res.json()).toEqual({
@@ -273,7 +367,13 @@ describe('provider callbacks and SDK receipts', () => {
       ],
     });
     const counts = await expectExact(taskId);
-    expect(counts).toEqual({ ...before, opens: 1 });
+    // The open is also the device's delivery.
+    expect(counts).toEqual({
+      ...before,
+      opens: 1,
+      deliveries: before.deliveries + 1,
+      noFeedback: before.noFeedback - 1,
+    });
     expect((await readTask(t.db, other.taskId)).counts.opens).toBe(0);
   });
 
@@ -362,7 +462,7 @@ describe('provider callbacks and SDK receipts', () => {
         headers: {
           'content-type': 'application/json',
           'x-pushboard-key': keys.sdk_key,
-          'x-pushboard-signature': signReceipts(body, keys.sdk_secret),
+          'x-pushboard-signature': signBody(body, keys.sdk_secret),
         },
         body,
       });
@@ -471,6 +571,7 @@ describe('Umeng callbacks', () => {
     const kept = await t.db.selectFrom('unreadable_receipts').selectAll().execute();
     expect(kept.map((k) => JSON.parse(k.payload))).toEqual([{ something: 'else entirely' }]);
     const counts = await expectExact(taskId);
-    expect(counts).toMatchObject({ deliveries: 1, noFeedback: 4, opens: 1 });
+    // The click (action_type 1) is a delivery too.
+    expect(counts).toMatchObject({ deliveries: 2, noFeedback: 3, opens: 1 });
   });
 });

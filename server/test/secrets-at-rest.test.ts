@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type Config, ConfigError, loadConfig } from '../src/config.ts';
+import { signBody } from '../src/http/signed-bodies.ts';
 import { openStore } from '../src/main.ts';
-import { signReceipts } from '../src/receipts/receipt-routes.ts';
 import { createSecretBox } from '../src/security/secret-box.ts';
 import type { Db } from '../src/storage/database.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
@@ -75,7 +75,7 @@ describe('secrets are sealed in the store', () => {
       headers: {
         'content-type': 'application/json',
         'x-pushboard-key': app.sdkKey,
-        'x-pushboard-signature': signReceipts(body, app.sdkSecret),
+        'x-pushboard-signature': signBody(body, app.sdkSecret),
       },
       payload: body,
     });

@@ -1,8 +1,9 @@
 /**
  * Apps: one mobile app on one platform with its provider and provider config. Platform and provider
  * are fixed for an app's life (its devices and tasks depend on them). Credentials are write-only, and
- * the app's own secrets (receipt secret, SDK key and secret) are shown in full only in the answer that
- * created them: the create and the rotate answers.
+ * the app's own secrets (receipt secret, SDK secret) are shown in full only in the answer that created
+ * them: the create and the rotate answers. The SDK key, an identifier every copy of the app carries,
+ * is always shown.
  */
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
@@ -57,9 +58,12 @@ const AppSchema = Type.Object({
     description: 'Signs provider receipt callbacks. In full only in the create and rotate answers.',
   }),
   sdkKey: Type.String({
-    description: 'Identifies the app in SDK receipts. In full only when created/rotated.',
+    description:
+      'Identifies the app in everything its SDK sends (registrations, receipts). Always in full: it ships in every copy of the app and proves nothing without the sdkSecret.',
   }),
-  sdkSecret: Type.String({ description: 'Signs SDK receipts. In full only when created/rotated.' }),
+  sdkSecret: Type.String({
+    description: 'Signs what the SDK sends (registrations, receipts). In full only when created/rotated.',
+  }),
   devices: Type.Integer({ description: 'Registered devices.' }),
   invalidTokens: Type.Integer({
     description:
@@ -71,7 +75,10 @@ const AppSchema = Type.Object({
 const AppParams = Type.Object({ workspaceId: Type.String(), appId: Type.String() });
 const tags = ['apps'];
 
-/** The API view of an app; secrets masked unless `revealSecrets` (the answer that created them). */
+/**
+ * The API view of an app; secrets masked unless `revealSecrets` (the answer that created them). The
+ * SDK key is no secret: the console shows it for integrators to copy.
+ */
 function appView(row: AppRow, counts: DeviceCounts, revealSecrets = false) {
   const secret = (value: string) => (revealSecrets ? value : maskSecret(value));
   return {
@@ -81,7 +88,7 @@ function appView(row: AppRow, counts: DeviceCounts, revealSecrets = false) {
     provider: row.provider,
     providerConfig: maskProviderConfig(row.provider, readProviderConfig(row)),
     receiptSecret: secret(row.receipt_secret),
-    sdkKey: secret(row.sdk_key),
+    sdkKey: row.sdk_key,
     sdkSecret: secret(row.sdk_secret),
     devices: counts.devices,
     invalidTokens: counts.invalidTokens,

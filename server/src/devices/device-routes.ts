@@ -13,7 +13,6 @@ import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
 import type { AppRow, DeviceRow } from '../storage/database.ts';
 import { importDevices } from './device-import.ts';
 import {
-  checkDevice,
   checkDeviceItem,
   type DeviceInput,
   type DeviceProblem,
@@ -21,7 +20,7 @@ import {
   isProblem,
   MAX_DEVICE_ID_LENGTH,
 } from './device-input.ts';
-import { createDeviceStore } from './device-store.ts';
+import { createDeviceStore, registrationOf } from './device-store.ts';
 
 /** Most devices in one batch request; larger sets go through the CSV import. */
 export const MAX_BATCH_DEVICES = 50_000;
@@ -40,14 +39,37 @@ const DeviceSchema = Type.Object({
   tokenInvalidReason: Type.Union([Type.String(), Type.Null()], {
     description: "The provider's word for why: UNREGISTERED, Unregistered, BadDeviceToken, Umeng 4020…",
   }),
+  timeZone: Type.Union([Type.String(), Type.Null()], {
+    description: 'IANA time zone the device reported (SDK registration); null until it did.',
+  }),
+  locale: Type.Union([Type.String(), Type.Null()], { description: 'BCP 47 locale the device reported.' }),
+  appVersion: Type.Union([Type.String(), Type.Null()], {
+    description: 'Version of the app the device last registered from.',
+  }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
+/** What the device fields mean and which values they take, for the API documentation. */
 const DeviceFieldDocs = {
   deviceId: 'The ID the customer knows the device by (OAID, IDFA, custom): 1–128 printable ASCII, no spaces.',
   pushToken: "The provider's token for the device: 1–512 printable ASCII, no spaces.",
   channel: 'Lowercase [a-z0-9_-]{1,32}. Default: apns on iOS, otherwise the provider (umeng or simulator).',
+  timeZone: 'IANA time zone, e.g. Asia/Shanghai. Left out, the stored one stays.',
+  locale: 'BCP 47 language tag, e.g. zh-CN (kept in canonical form). Left out, the stored one stays.',
+  appVersion: 'The app version, 1–64 printable ASCII characters. Left out, the stored one stays.',
 };
+/** One device to register, as the single upsert and the SDK registration take it. */
+export const DeviceBody = Type.Object(
+  {
+    deviceId: Type.String({ description: DeviceFieldDocs.deviceId }),
+    pushToken: Type.String({ description: DeviceFieldDocs.pushToken }),
+    channel: Type.Optional(Type.String({ description: DeviceFieldDocs.channel })),
+    timeZone: Type.Optional(Type.String({ description: DeviceFieldDocs.timeZone })),
+    locale: Type.Optional(Type.String({ description: DeviceFieldDocs.locale })),
+    appVersion: Type.Optional(Type.String({ description: DeviceFieldDocs.appVersion })),
+  },
+  { additionalProperties: false },
+);
 // Field types are checked by `checkDevice` rather than by the schema, so that a batch refuses a
 // bad item on its own instead of refusing the whole request.
 const DeviceItem = Type.Object(
@@ -55,6 +77,9 @@ const DeviceItem = Type.Object(
     deviceId: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.deviceId })),
     pushToken: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.pushToken })),
     channel: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.channel })),
+    timeZone: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.timeZone })),
+    locale: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.locale })),
+    appVersion: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.appVersion })),
   },
   { additionalProperties: true },
 );
@@ -76,14 +101,18 @@ const DeviceParams = Type.Object({
 });
 const tags = ['devices'];
 /** The request field a device problem is about, for single-device errors. */
-const PROBLEM_FIELD: Record<DeviceProblem['code'], string> = {
+export const PROBLEM_FIELD: Record<DeviceProblem['code'], string> = {
   DEVICE_ID_INVALID: 'deviceId',
   PUSH_TOKEN_INVALID: 'pushToken',
   CHANNEL_INVALID: 'channel',
+  TIME_ZONE_INVALID: 'timeZone',
+  LOCALE_INVALID: 'locale',
+  APP_VERSION_INVALID: 'appVersion',
   DEVICE_INVALID: 'body',
 };
 
-function deviceView(row: DeviceRow) {
+/** A device as the API shows it. */
+export function deviceView(row: DeviceRow) {
   return {
     deviceId: row.device_id,
     pushToken: row.push_token,
@@ -91,6 +120,9 @@ function deviceView(row: DeviceRow) {
     tokenStatus: row.token_status,
     tokenInvalidAt: row.token_invalid_at,
     tokenInvalidReason: row.token_invalid_reason,
+    timeZone: row.time_zone,
+    locale: row.locale,
+    appVersion: row.app_version,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -155,34 +187,20 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
       schema: {
         tags,
         summary: 'Register a device, or replace its token and channel: 201 when new, 200 when updated.',
+        description:
+          'Server-side registration (a bearer token); apps on devices register through `POST /api/v1/sdk/devices`.',
         params: AppParams,
-        body: Type.Object(
-          {
-            deviceId: Type.String({ description: DeviceFieldDocs.deviceId }),
-            pushToken: Type.String({ description: DeviceFieldDocs.pushToken }),
-            channel: Type.Optional(Type.String({ description: DeviceFieldDocs.channel })),
-          },
-          { additionalProperties: false },
-        ),
+        body: DeviceBody,
         response: { 200: DeviceSchema, 201: DeviceSchema, ...authErrors },
       },
     },
     async (request, reply) => {
       const appRow = await getApp(request.workspace.id, request.params.appId);
-      const { deviceId, pushToken, channel } = request.body;
-      const device = checkDevice(deviceId, pushToken, channel, defaultChannel(appRow));
+      const device = checkDeviceItem(request.body, defaultChannel(appRow));
       if (isProblem(device)) {
         throw validationError([{ field: PROBLEM_FIELD[device.code], message: device.message }]);
       }
-      const now = deps.clock().toISOString();
-      const outcome = await store.upsertDevice({
-        app_id: appRow.id,
-        device_id: device.deviceId,
-        push_token: device.pushToken,
-        channel: device.channel,
-        created_at: now,
-        updated_at: now,
-      });
+      const outcome = await store.upsertDevice(registrationOf(appRow.id, device, deps.clock().toISOString()));
       const row = await store.findDevice(appRow.id, device.deviceId);
       return reply.status(outcome === 'inserted' ? 201 : 200).send(deviceView(row!));
     },
@@ -256,7 +274,9 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
                 index: Type.Integer(),
                 deviceId: Type.Union([Type.String(), Type.Null()]),
                 code: Type.String({
-                  description: 'DEVICE_ID_INVALID, PUSH_TOKEN_INVALID, CHANNEL_INVALID or DEVICE_INVALID.',
+                  description:
+                    'DEVICE_ID_INVALID, PUSH_TOKEN_INVALID, CHANNEL_INVALID, TIME_ZONE_INVALID, LOCALE_INVALID, ' +
+                    'APP_VERSION_INVALID or DEVICE_INVALID.',
                 }),
                 message: Type.String(),
               }),

@@ -93,14 +93,36 @@ const LOOKUP_CHUNK = 500;
 const AFTER_PRINTABLE = '\x7f';
 
 const DEVICE_COLUMNS = ['app_id', 'device_id', 'push_token', 'channel', 'created_at', 'updated_at'] as const;
+// A registration that may carry what the device says about itself (SDK §11).
+const PROFILE_COLUMNS = [...DEVICE_COLUMNS, 'time_zone', 'locale', 'app_version'] as const;
+
+/** A registration with every profile column present (null when the device did not say). */
+type ProfiledRegistration = DeviceRegistration & Pick<DeviceRow, 'time_zone' | 'locale' | 'app_version'>;
+
+/** `row` with its left-out profile fields as null, as a multi-row statement needs every column. */
+function profiled(row: DeviceRegistration): ProfiledRegistration {
+  return {
+    ...row,
+    time_zone: row.time_zone ?? null,
+    locale: row.locale ?? null,
+    app_version: row.app_version ?? null,
+  };
+}
 
 // Whether the push token a device is registered again with is the one it had (`devices` is the row
 // as stored, `excluded` the registration): the same token keeps its status, a different one is a new
 // token, active again (SPEC §4.4).
 const SAME_TOKEN = sql`devices.push_token = excluded.push_token`;
 
-/** What registering a known device again changes: token, channel, time, and the token's status. */
+/**
+ * What registering a known device again changes: token, channel, time, the token's status, and what
+ * the device says about itself where the registration says it (a server-side batch or a CSV import
+ * that knows no time zone keeps the one the SDK reported).
+ */
 const RE_REGISTRATION = {
+  time_zone: sql<string | null>`coalesce(excluded.time_zone, devices.time_zone)`,
+  locale: sql<string | null>`coalesce(excluded.locale, devices.locale)`,
+  app_version: sql<string | null>`coalesce(excluded.app_version, devices.app_version)`,
   push_token: sql<string>`excluded.push_token`,
   channel: sql<string>`excluded.channel`,
   updated_at: sql<string>`excluded.updated_at`,
@@ -150,12 +172,27 @@ export function bulkWriter<R extends object>(
   };
 }
 
+/** What registering `device` for app `appId` at `now` (ISO 8601) writes. */
+export function registrationOf(appId: string, device: DeviceInput, at: string): DeviceRegistration {
+  return {
+    app_id: appId,
+    device_id: device.deviceId,
+    push_token: device.pushToken,
+    channel: device.channel,
+    created_at: at,
+    updated_at: at,
+    time_zone: device.timeZone ?? null,
+    locale: device.locale ?? null,
+    app_version: device.appVersion ?? null,
+  };
+}
+
 /** The device store over Kysely. */
 export function createDeviceStore(db: Db): DeviceStore {
   const insertDevices = bulkWriter<DeviceRegistration>(DEVICE_COLUMNS, (rows) =>
     db.insertInto('devices').values(rows),
   );
-  const upsertDeviceRows = bulkWriter<DeviceRegistration>(DEVICE_COLUMNS, (rows) =>
+  const upsertDeviceRows = bulkWriter<ProfiledRegistration>(PROFILE_COLUMNS, (rows) =>
     db
       .insertInto('devices')
       .values(rows)
@@ -224,7 +261,7 @@ export function createDeviceStore(db: Db): DeviceStore {
           .where('app_id', '=', row.app_id)
           .where('device_id', '=', row.device_id)
           .executeTakeFirst();
-        await upsertDeviceRows(trx, [row]);
+        await upsertDeviceRows(trx, [profiled(row)]);
         return existing ? 'updated' : 'inserted';
       }),
     upsertDevices: (appId, devices, now) =>
@@ -243,20 +280,13 @@ export function createDeviceStore(db: Db): DeviceStore {
         const counts: UpsertCounts = { inserted: 0, updated: 0 };
         // One row per device ID, the last occurrence winning: PostgreSQL refuses a statement that
         // updates the same row twice.
-        const latest = new Map<string, DeviceRegistration>();
+        const latest = new Map<string, ProfiledRegistration>();
         for (const d of devices) {
           if (known.has(d.deviceId)) counts.updated++;
           else counts.inserted++;
           known.add(d.deviceId);
           latest.delete(d.deviceId);
-          latest.set(d.deviceId, {
-            app_id: appId,
-            device_id: d.deviceId,
-            push_token: d.pushToken,
-            channel: d.channel,
-            created_at: now,
-            updated_at: now,
-          });
+          latest.set(d.deviceId, profiled(registrationOf(appId, d, now)));
         }
         await upsertDeviceRows(trx, [...latest.values()]);
         return counts;

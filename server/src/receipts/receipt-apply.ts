@@ -48,6 +48,35 @@ export function pairKey(taskId: string, deviceId: string): string {
   return `${taskId}\u0000${deviceId}`;
 }
 
+/** The task ID of a `pairKey`. */
+export function taskOfPair(key: string): string {
+  return key.slice(0, key.indexOf('\u0000'));
+}
+
+/**
+ * Receipt kinds only a notification that reached the device can have: it was shown (impression),
+ * opened, or shown and swiped away (dismissal). Each is also a delivery (SPEC §4.2, §11): a provider
+ * that reports none (FCM) or a delivery receipt that never came must not leave such a device
+ * `no_feedback`, nor let impressions outnumber deliveries.
+ */
+const SHOWS_DELIVERY: ReadonlySet<ReceiptKind> = new Set(['impression', 'open', 'dismissal']);
+
+/**
+ * Applies the delivery each receipt of `receipts` shows (`SHOWS_DELIVERY`) to the device results
+ * still `no_feedback`, at the receipt's time and keeping the channel; answers the (task, device)
+ * pairs it turned into `success`, each to be counted as a delivery. Run before the receipts' own
+ * kinds, after the request's real delivery receipts (which keep their own time and channel).
+ */
+export async function applyImpliedDeliveries(
+  executor: Kysely<Database>,
+  receipts: readonly ApplicableReceipt[],
+): Promise<Set<string>> {
+  const implied = receipts
+    .filter((r) => SHOWS_DELIVERY.has(r.kind))
+    .map((r) => ({ taskId: r.taskId, deviceId: r.deviceId, kind: 'delivered' as const, at: r.at }));
+  return applyKind(executor, 'delivered', implied);
+}
+
 /**
  * Writes the receipts of one kind to the device results that do not have it yet and answers the
  * (task, device) pairs it changed. A delivery receipt turns `no_feedback` into `success` (and is a
@@ -196,6 +225,7 @@ export async function applyHeldReceipts(
     const receipts = held
       .filter((h) => h.kind === kind)
       .map((h) => ({ taskId, deviceId: h.device_id, kind, at: h.at, channel: h.channel ?? null }));
+    moves.delivered += (await applyImpliedDeliveries(trx, receipts)).size;
     moves[kind] += (await applyKind(trx, kind, receipts)).size;
   }
   await moveCounters(trx, taskId, moves);

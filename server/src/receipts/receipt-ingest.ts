@@ -30,6 +30,7 @@ import type { Db, ReceiptKind } from '../storage/database.ts';
 import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
 import {
   type ApplicableReceipt,
+  applyImpliedDeliveries,
   applyKind,
   type CounterMoves,
   existingResults,
@@ -38,6 +39,7 @@ import {
   pairKey,
   RECEIPT_KINDS,
   recordLate,
+  taskOfPair,
 } from './receipt-apply.ts';
 
 /** Why a receipt was rejected: stable codes, listed per item in the answer's `errors`. */
@@ -469,6 +471,8 @@ async function applyChunk(
   }
   for (const kind of RECEIPT_KINDS) {
     const inWindow = candidates.filter((c) => c.kind === kind && !c.late);
+    // Kinds come delivered first, so a real delivery receipt of the request keeps its own time.
+    for (const pair of await applyImpliedDeliveries(trx, inWindow)) movesOf(taskOfPair(pair)).delivered++;
     const changed = await applyKind(trx, kind, inWindow);
     for (const receipt of inWindow) {
       // The first receipt of a changed pair counts; its copies in the same request are duplicates.

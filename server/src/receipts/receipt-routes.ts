@@ -14,14 +14,23 @@
  * checked on the exact bytes received, before anything is parsed or stored; a bad one is `401` and
  * nothing is stored.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import type { Platform } from '../domain/task-content.ts';
 import { AppError } from '../errors.ts';
 import { authErrors } from '../http/schemas.ts';
+import {
+  acceptRawBodies,
+  parseJsonBody,
+  rawBody,
+  refusedUnread,
+  SIGNATURE_HEADER,
+  signatureMatches,
+} from '../http/signed-bodies.ts';
 import { type ProviderApp, type ProviderRegistry, readReceiptItem } from '../providers/provider.ts';
+import { sdkAuthentication } from '../sdk/sdk-auth.ts';
 import type { ReceiptKind } from '../storage/database.ts';
 import { type IncomingReceipt, ingestReceipts, keepUnreadable, type ReceiptTally } from './receipt-ingest.ts';
 
@@ -31,22 +40,11 @@ export const MAX_RECEIPTS_PER_REQUEST = 5000;
 /** Largest receipt request body, in bytes: room for a full batch with long IDs. */
 export const RECEIPT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
 
-/** Header with the hex HMAC-SHA256 of the raw body. */
-export const SIGNATURE_HEADER = 'x-pushboard-signature';
-
 /**
  * Log level of the receipt routes: Fastify's per-request info lines would log every callback's URL,
  * and a provider's receipt URL carries the app's receipt secret (and these routes are the busiest).
  */
 const RECEIPT_LOG_LEVEL = 'warn';
-
-/** Header with the app's SDK key. */
-export const SDK_KEY_HEADER = 'x-pushboard-key';
-
-/** The hex HMAC-SHA256 of `body` with `secret`: what a provider or SDK sends as its signature. */
-export function signReceipts(body: string | Buffer, secret: string): string {
-  return createHmac('sha256', secret).update(body).digest('hex');
-}
 
 /** What the receipt routes are built from besides the shared route deps. */
 export interface ReceiptRouteDeps extends RouteDeps {
@@ -54,14 +52,17 @@ export interface ReceiptRouteDeps extends RouteDeps {
   providers: ProviderRegistry;
 }
 
-const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'open', 'dismissal']);
+// Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, §11).
+const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['delivered', 'impression', 'open', 'dismissal']);
 // The simulator reports what a push service sees: deliveries and opens (SPEC §6.1).
 const SIMULATOR_KINDS: ReadonlySet<ReceiptKind> = new Set(['delivered', 'open']);
 
 const ReceiptItem = Type.Object({
   taskId: Type.String({ description: 'The Pushboard task ID (the payload carries it as `pb_task`).' }),
   deviceId: Type.String(),
-  kind: Type.String({ description: 'SDK: impression, open, dismissal. Simulator: delivered, open.' }),
+  kind: Type.String({
+    description: 'SDK: delivered, impression, open, dismissal (Android only). Simulator: delivered, open.',
+  }),
   at: Type.String({ format: 'date-time', description: 'When it happened on the device (ISO 8601).' }),
 });
 
@@ -97,12 +98,6 @@ const errorResponses = {
   413: { $ref: 'ErrorEnvelope#' },
 };
 
-/** Whether `signature` (hex) is the HMAC of `body` with `secret`, compared in constant time. */
-function signatureMatches(body: Buffer, secret: string, signature: unknown): boolean {
-  if (typeof signature !== 'string' || !/^[0-9a-fA-F]{64}$/.test(signature)) return false;
-  return timingSafeEqual(Buffer.from(signReceipts(body, secret), 'hex'), Buffer.from(signature, 'hex'));
-}
-
 function secretMatches(given: unknown, secret: string): boolean {
   if (typeof given !== 'string') return false;
   const a = Buffer.from(given);
@@ -110,38 +105,11 @@ function secretMatches(given: unknown, secret: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/**
- * An error answered before the body was read: the connection is closed after it, so that the
- * server neither reads nor keeps the rest of the body.
- */
-function refusedUnread(error: AppError): AppError {
-  return new AppError(error.code, error.message, error.details, { connection: 'close' });
-}
-
-function unknownSdkKey(): AppError {
-  return new AppError(
-    'RECEIPT_SIGNATURE_INVALID',
-    "Unknown SDK key or bad signature: send X-Pushboard-Key (the app's sdkKey) and X-Pushboard-Signature (hex HMAC-SHA256 of the raw body with the app's sdkSecret).",
-  );
-}
-
 function badReceiptSignature(): AppError {
   return new AppError(
     'RECEIPT_SIGNATURE_INVALID',
     "Bad receipt signature: sign the raw body with the app's receiptSecret (X-Pushboard-Signature, hex HMAC-SHA256) or use the receipt URL with its secret.",
   );
-}
-
-function rawBody(request: FastifyRequest): Buffer {
-  return Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-}
-
-function parseJson(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new AppError('INVALID_JSON', `The body is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 /** The `receipts` list of an SDK or simulator body, after checking its size. */
@@ -197,18 +165,13 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
 
   // Signatures are over the exact bytes sent, so these routes take their bodies raw, whatever the
   // content type, and parse them only once the signature holds.
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    '*',
-    { parseAs: 'buffer', bodyLimit: RECEIPT_BODY_LIMIT_BYTES },
-    (_r, body, done) => done(null, body),
-  );
+  acceptRawBodies(app, RECEIPT_BODY_LIMIT_BYTES);
   // The body is validated by hand (per item, so one bad receipt does not refuse the batch); the
   // schema below documents it.
   const documentedOnly = () => () => true;
 
-  // The app each request proved itself for before its body was read (the preParsing hooks below).
-  const sdkApps = new WeakMap<FastifyRequest, { id: string; platform: Platform; sdk_secret: string }>();
+  const sdk = sdkAuthentication(db, 'RECEIPT_SIGNATURE_INVALID');
+  // The app each provider callback proved itself for before its body was read (preParsing below).
   const providerApps = new WeakMap<
     FastifyRequest,
     { id: string; platform: string; provider: string; receipt_secret: string; bySecret: boolean }
@@ -222,7 +185,7 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
       validatorCompiler: documentedOnly,
       schema: {
         tags: ['receipts'],
-        summary: 'SDK receipts: impressions, opens and dismissals reported by devices.',
+        summary: 'SDK receipts: deliveries, impressions, opens and dismissals reported by devices.',
         description:
           `At most ${MAX_RECEIPTS_PER_REQUEST} receipts per request. Headers: \`X-Pushboard-Key\` = the app's sdkKey, ` +
           "`X-Pushboard-Signature` = hex HMAC-SHA256 of the raw body with the app's sdkSecret. Answers what " +
@@ -237,29 +200,14 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
       },
       // Before the body is read: an unknown key never gets its body buffered.
       preParsing: async (request, _reply, payload) => {
-        const key = request.headers[SDK_KEY_HEADER];
-        const found =
-          typeof key === 'string'
-            ? await db
-                .selectFrom('apps')
-                .select(['id', 'platform', 'sdk_secret'])
-                .where('sdk_key', '=', key)
-                .executeTakeFirst()
-            : undefined;
-        if (!found || typeof request.headers[SIGNATURE_HEADER] !== 'string') {
-          throw refusedUnread(unknownSdkKey());
-        }
-        sdkApps.set(request, { ...found, platform: found.platform as Platform });
+        await sdk.identify(request);
         return payload;
       },
     },
     async (request) => {
+      const found = sdk.verified(request);
       const body = rawBody(request);
-      const found = sdkApps.get(request);
-      if (!found || !signatureMatches(body, found.sdk_secret, request.headers[SIGNATURE_HEADER])) {
-        throw unknownSdkKey();
-      }
-      const { receipts, refused } = readItems(receiptList(parseJson(body)), SDK_KINDS);
+      const { receipts, refused } = readItems(receiptList(parseJsonBody(body)), SDK_KINDS);
       const tally = await ingestReceipts(db, found, receipts, clock(), windows);
       return merge(tally, refused);
     },
@@ -327,7 +275,7 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
       ) {
         throw badReceiptSignature();
       }
-      const json = parseJson(body);
+      const json = parseJsonBody(body);
       const receiptApp = { id: found.id, platform: found.platform as Platform };
       if (found.provider === 'simulator') {
         const { receipts, refused } = readItems(receiptList(json), SIMULATOR_KINDS);

@@ -133,6 +133,12 @@ export interface DevicesTable {
   token_invalid_at: string | null;
   /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, `4020`…); null while active. */
   token_invalid_reason: string | null;
+  /** IANA time zone the device reported through the SDK (SPEC §11); null until it did. */
+  time_zone: string | null;
+  /** BCP 47 locale the device reported; null until it did. */
+  locale: string | null;
+  /** Version of the app the device last registered from; null until it did. */
+  app_version: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -140,11 +146,15 @@ export interface DevicesTable {
 /** A device as read. */
 export type DeviceRow = Selectable<DevicesTable>;
 
-/** What registering a device writes: its row without the token's status, which the store keeps. */
+/**
+ * What registering a device writes: its row without the token's status, which the store keeps, and
+ * with what it says about itself optional (left out, the stored values stay).
+ */
 export type DeviceRegistration = Omit<
   DeviceRow,
-  'token_status' | 'token_invalid_at' | 'token_invalid_reason'
->;
+  'token_status' | 'token_invalid_at' | 'token_invalid_reason' | 'time_zone' | 'locale' | 'app_version'
+> &
+  Partial<Pick<DeviceRow, 'time_zone' | 'locale' | 'app_version'>>;
 
 /**
  * A group of device answers from a provider that answers each device on its own (FCM, APNs),

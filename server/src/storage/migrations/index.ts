@@ -14,6 +14,7 @@ import * as receiptLimits from './0006-receipt-limits.ts';
 import * as refusedImports from './0007-refused-imports.ts';
 import * as tokenLifecycle from './0008-token-lifecycle.ts';
 import * as umengDelivery from './0009-umeng-delivery.ts';
+import * as deviceProfile from './0010-device-profile.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -25,6 +26,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-refused-imports': refusedImports,
   '0008-token-lifecycle': tokenLifecycle,
   '0009-umeng-delivery': umengDelivery,
+  '0010-device-profile': deviceProfile,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
