@@ -44,7 +44,7 @@ import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
-import { formatCount, formatDateTime } from '../../i18n/format.ts';
+import { formatCount, formatDateTime, formatShortDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { AppFormModal } from './AppFormModal.tsx';
@@ -401,39 +401,35 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
     {
       title: t('apps.tokenStatus'),
       key: 'tokenStatus',
-      width: 100,
+      width: 170,
+      // One column for the token's state: an invalid token says since when and the provider's word.
       render: (_, d) =>
         d.tokenStatus === 'invalid' ? (
-          <Tag color="red">{t('tokenStatus.invalid')}</Tag>
+          <div>
+            <Tag color="red">{t('tokenStatus.invalid')}</Tag>
+            <div>
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                {t('apps.tokenInvalidSince', { time: formatShortDateTime(d.tokenInvalidAt) })}
+              </Typography.Text>
+            </div>
+            {d.tokenInvalidReason && <code style={{ fontSize: 12 }}>{d.tokenInvalidReason}</code>}
+          </div>
         ) : (
           <Tag color="green">{t('tokenStatus.active')}</Tag>
         ),
     },
     {
-      title: t('apps.tokenInvalidAt'),
-      key: 'tokenInvalidAt',
-      width: 160,
-      render: (_, d) => formatDateTime(d.tokenInvalidAt),
-    },
-    {
-      title: t('apps.tokenInvalidReason'),
-      key: 'tokenInvalidReason',
-      width: 150,
-      ellipsis: true,
-      render: (_, d) => (d.tokenInvalidReason ? <code>{d.tokenInvalidReason}</code> : '–'),
-    },
-    {
       title: t('apps.timeZone'),
       key: 'timeZone',
-      width: 150,
+      width: 140,
       ellipsis: true,
       render: (_, d) => d.timeZone ?? '–',
     },
-    { title: t('apps.locale'), key: 'locale', width: 90, render: (_, d) => d.locale ?? '–' },
+    { title: t('apps.locale'), key: 'locale', width: 80, render: (_, d) => d.locale ?? '–' },
     {
       title: t('apps.appVersion'),
       key: 'appVersion',
-      width: 120,
+      width: 110,
       ellipsis: true,
       render: (_, d) => d.appVersion ?? '–',
     },
@@ -446,7 +442,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
   ];
 
   return (
-    <Drawer title={t('apps.devicesOf', { name: app.name })} open onClose={onClose} size={1000}>
+    <Drawer title={t('apps.devicesOf', { name: app.name })} open onClose={onClose} size={1100}>
       <Card size="small" title={t('apps.import')} style={{ marginBottom: 16 }}>
         <Typography.Paragraph type="secondary">{t('apps.importHint')}</Typography.Paragraph>
         {importError && (
@@ -522,7 +518,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
           rowKey="deviceId"
           size="small"
           data-testid="device-table"
-          scroll={{ x: 1300 }}
+          scroll={{ x: 1000 }}
           columns={columns}
           dataSource={devices.data?.items}
           loading={devices.isFetching}
