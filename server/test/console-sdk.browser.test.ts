@@ -6,6 +6,7 @@
  * list shows what each device reported about itself. It holds at 1280×720 as at 1440×900, and in
  * Chinese. The tests run in order and share one browser page.
  */
+import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -217,12 +218,15 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
     await eventually(() => shown.count()).toBe(1);
     const read = await api<{ sdkKey: string }>('GET', `/apps/${android.id}`);
     expect(read.sdkKey).not.toBe(android.sdkKey);
-    expect(await shown.textContent()).toContain(read.sdkKey);
+    // Receipt secret, SDK key, SDK secret: the new ones, in full.
+    const [, sdkKey, sdkSecret] = await shown.locator('code').allTextContents();
+    expect(sdkKey).toBe(read.sdkKey);
+    expect(sdkSecret).toMatch(/^pbs_/);
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await eventually(() => page.locator('.ant-modal-wrap:visible').count()).toBe(0);
     await eventually(() => drawer().getByTestId('sdk-key').textContent()).toBe(read.sdkKey);
     expect(await code()).toContain(`private const val SDK_KEY = "${read.sdkKey}"`);
-    android = { ...android, sdkKey: read.sdkKey };
+    android = { ...android, sdkKey: read.sdkKey, sdkSecret: sdkSecret as string };
     await closeDrawer();
   });
 
@@ -240,10 +244,29 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
         { deviceId: 'oaid-tz-0003', pushToken: 'token-0003' },
       ],
     });
+    // One registers itself as the snippets do: the endpoint and SDK key the drawer shows, signed with
+    // the hex HMAC-SHA256 of the raw body keyed with the SDK secret.
+    const body = JSON.stringify({
+      deviceId: 'oaid-tz-0004',
+      pushToken: 'token-0004',
+      timeZone: 'America/New_York',
+      locale: 'en-US',
+      appVersion: '5.3.0',
+    });
+    const registered = await fetch(`${server.baseUrl}/api/v1/sdk/devices`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-pushboard-key': android.sdkKey,
+        'x-pushboard-signature': createHmac('sha256', android.sdkSecret).update(body).digest('hex'),
+      },
+      body,
+    });
+    expect(registered.status).toBe(200);
     await page.reload();
     await page.locator('tr', { hasText: 'Shop (Android)' }).getByRole('button', { name: 'Devices' }).click();
     const table = page.getByTestId('device-table');
-    await eventually(() => table.locator('tbody tr.ant-table-row').count()).toBe(3);
+    await eventually(() => table.locator('tbody tr.ant-table-row').count()).toBe(4);
     const headings = await table.locator('thead th').allTextContents();
     expect(headings).toEqual(expect.arrayContaining(['Time zone', 'Locale', 'App version']));
     const column = (name: string) => headings.indexOf(name);
@@ -260,6 +283,12 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
       'Europe/Berlin',
       'de-DE',
       '–',
+    ]);
+    const fourth = await cells('oaid-tz-0004');
+    expect([fourth[column('Time zone')], fourth[column('Locale')], fourth[column('App version')]]).toEqual([
+      'America/New_York',
+      'en-US',
+      '5.3.0',
     ]);
     const third = await cells('oaid-tz-0003');
     expect([third[column('Time zone')], third[column('Locale')], third[column('App version')]]).toEqual([
@@ -278,7 +307,7 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
     await openIntegration(ios.id);
     expect(await drawer().textContent()).toContain('接入「Shop (iOS)」的设备');
     expect(await activeTab()).toBe('iOS（Swift）');
-    expect(await drawer().getByTestId('copy-snippet').textContent()).toBe('复制代码');
+    expect((await drawer().getByTestId('copy-snippet').textContent())?.trim()).toBe('复制代码');
     expect(await drawer().getByTestId('endpoint-devices').textContent()).toBe(
       `POST ${server.baseUrl}/api/v1/sdk/devices`,
     );
