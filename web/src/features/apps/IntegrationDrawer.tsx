@@ -219,6 +219,8 @@ export function IntegrationDrawer({
               <Typography.Text
                 copyable={{
                   text: sdkSnippet(language, values),
+                  // The button's own words say Copy and Copied already.
+                  tooltips: false,
                   icon: [
                     <span key="copy">
                       <CopyOutlined /> {t('integrate.copyCode')}
