@@ -214,6 +214,7 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
     await openIntegration(android.id);
     await drawer().getByTestId('integrate-rotate').click();
     await page.locator('.ant-popconfirm').getByRole('button', { name: 'Rotate secrets' }).click();
+    await eventually(() => page.locator('.ant-popconfirm:visible').count()).toBe(0);
     const shown = page.getByTestId('shown-once');
     await eventually(() => shown.count()).toBe(1);
     const read = await api<{ sdkKey: string }>('GET', `/apps/${android.id}`);
@@ -338,7 +339,10 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
     await page.reload();
     await page.getByTestId(`more-of-${doomed.id}`).click();
     const menu = page.locator('.ant-dropdown:visible');
-    expect(await menu.getByRole('menuitem').allTextContents()).toEqual(['Rotate secrets', 'Delete']);
+    await eventually(() => menu.getByRole('menuitem').allTextContents()).toEqual([
+      'Rotate secrets',
+      'Delete',
+    ]);
     await menu.getByRole('menuitem', { name: 'Delete' }).click();
     const confirm = page.locator('.ant-modal-confirm');
     await eventually(() => confirm.textContent()).toContain('Delete the app "Old shop (Android)"');
