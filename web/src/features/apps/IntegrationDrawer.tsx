@@ -1,8 +1,8 @@
 /**
  * How an app's devices talk to Pushboard (SPEC §11): the SDK key in full, the two endpoints as
  * absolute URLs with the headers that authenticate them, and code to copy in TypeScript, Kotlin and
- * Swift, opened on the app's own platform. The SDK secret is never here: it was shown once, and
- * rotating the secrets is the way to a new one.
+ * Swift, opened on the app's own platform. The SDK secret shows masked, as every read has it: it
+ * was shown in full once, and rotating the secrets is the way to a new one.
  */
 import { CheckOutlined, CopyOutlined, KeyOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Descriptions, Drawer, Popconfirm, Space, Tabs, Typography, theme } from 'antd';
