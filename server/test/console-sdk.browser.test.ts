@@ -152,6 +152,8 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
 
     await drawer().getByRole('tab', { name: 'TypeScript' }).click();
     await eventually(activeTab).toBe('TypeScript');
+    // Another tab's code is not copied yet.
+    expect((await drawer().getByTestId('copy-snippet').textContent())?.trim()).toBe('Copy code');
     const typescript = await code();
     expect(typescript).toContain(
       'import { localStorageAdapter, Pushboard, taskIdFromPayload } from "@pushboard/sdk";',

@@ -217,6 +217,8 @@ export function IntegrationDrawer({
             }))}
             tabBarExtraContent={
               <Typography.Text
+                // A new tab's code is not copied yet: its button starts again at Copy.
+                key={language}
                 copyable={{
                   text: sdkSnippet(language, values),
                   // The button's own words say Copy and Copied already.
