@@ -170,8 +170,11 @@ export interface App {
   platform: Platform;
   provider: ProviderName;
   providerConfig: ProviderConfig;
+  /** Signs provider receipt callbacks; masked except in the create and rotate answers. */
   receiptSecret: string;
+  /** Identifies the app in SDK requests; in full on every read, as it ships in every app binary. */
   sdkKey: string;
+  /** Signs SDK requests (HMAC); masked except in the create and rotate answers. */
   sdkSecret: string;
   /** Registered devices. */
   devices: number;
@@ -207,6 +210,12 @@ export interface Device {
   tokenInvalidAt: string | null;
   /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…). */
   tokenInvalidReason: string | null;
+  /** IANA time zone the device reported (`Asia/Shanghai`), or null when it never did. */
+  timeZone: string | null;
+  /** BCP 47 language tag the device reported (`zh-CN`), or null. */
+  locale: string | null;
+  /** The app version the device reported running (`5.2.0 (1234)`), or null. */
+  appVersion: string | null;
   createdAt: string;
   updatedAt: string;
 }

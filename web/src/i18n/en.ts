@@ -26,6 +26,7 @@ export const en = {
   'common.backHome': 'Back to the console',
   'common.copy': 'Copy',
   'common.copied': 'Copied',
+  'common.more': 'More actions',
   'common.search': 'Search',
   'common.loadMore': 'Load more',
   'common.none': 'None',
@@ -486,7 +487,7 @@ export const en = {
   'apps.newSecretsOf': 'New secrets of "{name}"',
   'apps.receiptSecret': 'Receipt secret (for provider callbacks)',
   'apps.sdkKey': 'SDK key',
-  'apps.sdkSecret': 'SDK secret (signs SDK receipts)',
+  'apps.sdkSecret': 'SDK secret (signs device registrations and receipts)',
   'apps.rotate': 'Rotate secrets',
   'apps.rotateConfirm': 'Replace this app’s secrets?',
   'apps.rotateHint':
@@ -557,9 +558,44 @@ export const en = {
   'apps.invalidTokensCount': 'Invalid ({n})',
   'apps.allTokens': 'All',
   'apps.tokenStatus': 'Token',
-  'apps.tokenInvalidAt': 'Invalid since',
-  'apps.tokenInvalidReason': 'Reason',
+  'apps.tokenInvalidSince': 'since {time}',
   'apps.noInvalidTokens': 'No device has an invalid token.',
+  'apps.integrate': 'Integrate',
+  'apps.sdkKeyShownLater': 'SDK key (also shown later, under Integrate)',
+  'apps.timeZone': 'Time zone',
+  'apps.locale': 'Locale',
+  'apps.appVersion': 'App version',
+
+  'integrate.title': 'Integrate the devices of "{name}"',
+  'integrate.intro':
+    'Your app registers each device with Pushboard and reports what happens to each push on the device. Both are POST requests with a JSON body, signed with the app’s SDK secret.',
+  'integrate.credentials': 'Credentials',
+  'integrate.sdkKeyHint': 'Identifies the app. It is not a secret: it ships in every copy of your app.',
+  'integrate.sdkSecret': 'SDK secret',
+  'integrate.sdkSecretHint':
+    'Shown once, when the app was created or its secrets were last rotated. Lost it? Rotate the secrets to get new ones.',
+  'integrate.rotateHint':
+    'This also replaces the SDK key and the receipt secret. The old ones stop working at once: app versions that carry them can no longer register devices or report receipts.',
+  'integrate.endpoints': 'Endpoints',
+  'integrate.register': 'Register a device',
+  'integrate.registerHint':
+    'At start and with every new push token. Body: {deviceId, pushToken, channel?, timeZone?, locale?, appVersion?}.',
+  'integrate.receipts': 'Report receipts',
+  'integrate.receiptsHint':
+    'Kinds: delivered, impression, open, dismissal (dismissal on Android only). Body: {receipts: [{taskId, deviceId, kind, at}]}, at most 5,000 a request. A push carries its task ID as pb_task.',
+  'integrate.headers': 'Headers',
+  'integrate.signatureHint': 'hex HMAC-SHA256 of the raw request body, keyed with the SDK secret',
+  'integrate.code': 'Code',
+  'integrate.copyCode': 'Copy code',
+  'integrate.tab.typescript': 'TypeScript',
+  'integrate.tab.kotlin': 'Android (Kotlin)',
+  'integrate.tab.swift': 'iOS (Swift)',
+  'integrate.hint.typescript':
+    'Web, React Native and Node, with the @pushboard/sdk package: it signs the requests, batches receipts and retries them after network errors.',
+  'integrate.hint.kotlin':
+    'No SDK needed: the HMAC with javax.crypto.Mac, the request with OkHttp, called from your FirebaseMessagingService. With Umeng, call register and track from the Umeng SDK’s callbacks.',
+  'integrate.hint.swift':
+    'No SDK needed: the HMAC with CryptoKit, the request with URLSession, called from your AppDelegate.',
 
   'campaigns.intro':
     'Tasks are linked to the sub-campaigns they serve. A sub-campaign may stand alone, with no campaign.',

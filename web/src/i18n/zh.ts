@@ -28,6 +28,7 @@ export const zh: Record<MessageKey, string> = {
   'common.backHome': '返回控制台',
   'common.copy': '复制',
   'common.copied': '已复制',
+  'common.more': '更多操作',
   'common.search': '搜索',
   'common.loadMore': '加载更多',
   'common.none': '无',
@@ -473,7 +474,7 @@ export const zh: Record<MessageKey, string> = {
   'apps.newSecretsOf': '「{name}」的新密钥',
   'apps.receiptSecret': '回执密钥（用于推送服务回调）',
   'apps.sdkKey': 'SDK Key',
-  'apps.sdkSecret': 'SDK 密钥（用于签名 SDK 回执）',
+  'apps.sdkSecret': 'SDK 密钥（用于签名设备注册和回执）',
   'apps.rotate': '更换密钥',
   'apps.rotateConfirm': '更换该应用的密钥？',
   'apps.rotateHint': '旧密钥将立即失效：请马上更新推送服务回调和 SDK 配置。',
@@ -539,9 +540,43 @@ export const zh: Record<MessageKey, string> = {
   'apps.invalidTokensCount': '已失效（{n}）',
   'apps.allTokens': '全部',
   'apps.tokenStatus': '令牌',
-  'apps.tokenInvalidAt': '失效时间',
-  'apps.tokenInvalidReason': '原因',
+  'apps.tokenInvalidSince': '自 {time} 起',
   'apps.noInvalidTokens': '没有令牌失效的设备。',
+  'apps.integrate': '接入',
+  'apps.sdkKeyShownLater': 'SDK Key（之后也可在「接入」中查看）',
+  'apps.timeZone': '时区',
+  'apps.locale': '语言区域',
+  'apps.appVersion': '应用版本',
+
+  'integrate.title': '接入「{name}」的设备',
+  'integrate.intro':
+    '应用需要把每台设备注册到 Pushboard，并上报每条推送在设备上的回执。两者都是带 JSON 请求体的 POST 请求，用应用的 SDK 密钥签名。',
+  'integrate.credentials': '凭据',
+  'integrate.sdkKeyHint': '用于识别应用。它不是机密：会随应用的每个安装包一起分发。',
+  'integrate.sdkSecret': 'SDK 密钥',
+  'integrate.sdkSecretHint': '仅在创建应用或上次更换密钥时显示一次。如果遗失，请更换密钥以获取新的密钥。',
+  'integrate.rotateHint':
+    '此操作也会更换 SDK Key 和回执密钥。旧的会立即失效：带有旧值的应用版本将无法再注册设备或上报回执。',
+  'integrate.endpoints': '接口',
+  'integrate.register': '注册设备',
+  'integrate.registerHint':
+    '在应用启动时以及每次获得新的推送令牌时调用。请求体：{deviceId, pushToken, channel?, timeZone?, locale?, appVersion?}。',
+  'integrate.receipts': '上报回执',
+  'integrate.receiptsHint':
+    '回执类型：delivered（送达）、impression（展示）、open（点击）、dismissal（忽略，仅 Android）。请求体：{receipts: [{taskId, deviceId, kind, at}]}，每次最多 5,000 条。推送以 pb_task 字段携带任务 ID。',
+  'integrate.headers': '请求头',
+  'integrate.signatureHint': '以 SDK 密钥为密钥，对原始请求体计算 HMAC-SHA256，取十六进制',
+  'integrate.code': '代码',
+  'integrate.copyCode': '复制代码',
+  'integrate.tab.typescript': 'TypeScript',
+  'integrate.tab.kotlin': 'Android（Kotlin）',
+  'integrate.tab.swift': 'iOS（Swift）',
+  'integrate.hint.typescript':
+    '适用于 Web、React Native 和 Node，使用 @pushboard/sdk 包：它负责为请求签名、批量发送回执，并在网络出错后重试。',
+  'integrate.hint.kotlin':
+    '无需 SDK：用 javax.crypto.Mac 计算 HMAC，用 OkHttp 发送请求，在你的 FirebaseMessagingService 中调用。使用友盟时，请在友盟 SDK 的回调中调用 register 和 track。',
+  'integrate.hint.swift':
+    '无需 SDK：用 CryptoKit 计算 HMAC，用 URLSession 发送请求，在你的 AppDelegate 中调用。',
 
   'campaigns.intro': '任务关联到其服务的子活动。子活动也可以独立存在，不属于任何营销活动。',
   'campaigns.create': '新建营销活动',

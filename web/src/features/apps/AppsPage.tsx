@@ -1,15 +1,19 @@
 /**
  * Apps: one mobile app on one platform, with the provider it sends through and that provider's
  * configuration. Creating an app (or rotating its secrets) shows the receipt secret and the SDK
- * credentials once. Each app's registered devices can be browsed — all of them, or only those whose
- * push token the provider called invalid — and imported from a CSV file, with upload progress.
+ * credentials once. Each app shows how its devices integrate (SDK key, endpoints, code). Each app's
+ * registered devices can be browsed — all of them, or only those whose push token the provider
+ * called invalid — with what each device reported about itself, and imported from a CSV file, with
+ * upload progress.
  */
 import {
+  ApiOutlined,
   DeleteOutlined,
   EditOutlined,
   InboxOutlined,
   KeyOutlined,
   MobileOutlined,
+  MoreOutlined,
   PlusOutlined,
 } from '@ant-design/icons';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -19,9 +23,9 @@ import {
   Button,
   Card,
   Drawer,
+  Dropdown,
   Empty,
   Input,
-  Popconfirm,
   Radio,
   Space,
   Table,
@@ -40,16 +44,17 @@ import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
-import { formatCount, formatDateTime } from '../../i18n/format.ts';
+import { formatCount, formatDateTime, formatShortDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { AppFormModal } from './AppFormModal.tsx';
+import { IntegrationDrawer } from './IntegrationDrawer.tsx';
 import { configOf, PROVIDER_COLOR } from './providers.ts';
 
 function secretsOf(app: App, t: Translate): Secret[] {
   return [
     { label: t('apps.receiptSecret'), value: app.receiptSecret },
-    { label: t('apps.sdkKey'), value: app.sdkKey },
+    { label: t('apps.sdkKeyShownLater'), value: app.sdkKey },
     { label: t('apps.sdkSecret'), value: app.sdkSecret },
   ];
 }
@@ -92,8 +97,11 @@ export function AppsPage() {
   const [formOf, setFormOf] = useState<FormView>(null);
   const [secrets, setSecrets] = useState<{ title: string; secrets: Secret[] } | null>(null);
   const [devicesOf, setDevicesOf] = useState<DevicesView | null>(null);
+  // By ID, so that the drawer shows the app as the list reads it now (a new SDK key after a rotation).
+  const [integrationOf, setIntegrationOf] = useState<string | null>(null);
 
   const apps = useQuery({ queryKey: ['ws', ws.id, 'apps'], queryFn: () => api.apps.list(ws.id) });
+  const integrating = apps.data?.items.find((a) => a.id === integrationOf);
   const invalidate = () => queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
   const remove = useMutation({
     mutationFn: (app: App) => api.apps.remove(ws.id, app.id),
@@ -105,10 +113,30 @@ export function AppsPage() {
   });
   const rotate = useMutation({
     mutationFn: (app: App) => api.apps.rotateSecrets(ws.id, app.id),
-    onSuccess: (app) =>
-      setSecrets({ title: t('apps.newSecretsOf', { name: app.name }), secrets: secretsOf(app, t) }),
+    onSuccess: (app) => {
+      setSecrets({ title: t('apps.newSecretsOf', { name: app.name }), secrets: secretsOf(app, t) });
+      // The SDK key is read in full, so the list (and an open integration drawer) must show the new one.
+      void invalidate();
+    },
     onError: (error) => message.error(errorMessage(error)),
   });
+
+  const confirmRotate = (app: App) =>
+    modal.confirm({
+      title: t('apps.rotateConfirm'),
+      content: t('apps.rotateHint'),
+      okText: t('apps.rotate'),
+      cancelText: t('common.cancel'),
+      onOk: () => rotate.mutateAsync(app).catch(() => {}),
+    });
+  const confirmDelete = (app: App) =>
+    modal.confirm({
+      title: t('apps.deleteConfirm', { name: app.name }),
+      okText: t('common.delete'),
+      okButtonProps: { danger: true },
+      cancelText: t('common.cancel'),
+      onOk: () => remove.mutateAsync(app).catch(() => {}),
+    });
 
   const columns: TableProps<App>['columns'] = [
     {
@@ -174,9 +202,18 @@ export function AppsPage() {
     {
       title: t('common.actions'),
       key: 'actions',
-      width: 400,
+      width: 300,
       render: (_, a) => (
         <Space size={0}>
+          <Button
+            type="link"
+            size="small"
+            icon={<ApiOutlined />}
+            onClick={() => setIntegrationOf(a.id)}
+            data-testid={`integrate-${a.id}`}
+          >
+            {t('apps.integrate')}
+          </Button>
           <Button type="link" size="small" icon={<MobileOutlined />} onClick={() => setDevicesOf({ app: a })}>
             {t('apps.devices')}
           </Button>
@@ -189,30 +226,30 @@ export function AppsPage() {
           >
             {t('common.edit')}
           </Button>
-          <Popconfirm
-            title={t('apps.rotateConfirm')}
-            description={t('apps.rotateHint')}
-            okText={t('apps.rotate')}
-            cancelText={t('common.cancel')}
-            onConfirm={() => rotate.mutateAsync(a).catch(() => {})}
-            disabled={!ws.canWrite}
+          <Dropdown
+            trigger={['click']}
+            menu={{
+              items: [
+                { key: 'rotate', icon: <KeyOutlined />, label: t('apps.rotate'), disabled: !ws.isOwner },
+                {
+                  key: 'delete',
+                  icon: <DeleteOutlined />,
+                  label: t('common.delete'),
+                  danger: true,
+                  disabled: !ws.canWrite,
+                },
+              ],
+              onClick: ({ key }) => (key === 'rotate' ? confirmRotate(a) : confirmDelete(a)),
+            }}
           >
-            <Button type="link" size="small" icon={<KeyOutlined />} disabled={!ws.canWrite}>
-              {t('apps.rotate')}
-            </Button>
-          </Popconfirm>
-          <Popconfirm
-            title={t('apps.deleteConfirm', { name: a.name })}
-            okText={t('common.delete')}
-            okButtonProps={{ danger: true }}
-            cancelText={t('common.cancel')}
-            onConfirm={() => remove.mutateAsync(a).catch(() => {})}
-            disabled={!ws.canWrite}
-          >
-            <Button type="link" size="small" danger icon={<DeleteOutlined />} disabled={!ws.canWrite}>
-              {t('common.delete')}
-            </Button>
-          </Popconfirm>
+            <Button
+              type="link"
+              size="small"
+              icon={<MoreOutlined />}
+              aria-label={t('common.more')}
+              data-testid={`more-of-${a.id}`}
+            />
+          </Dropdown>
         </Space>
       ),
     },
@@ -273,6 +310,14 @@ export function AppsPage() {
       />
       {devicesOf && (
         <DevicesDrawer key={devicesOf.app.id} view={devicesOf} onClose={() => setDevicesOf(null)} />
+      )}
+      {integrating && (
+        <IntegrationDrawer
+          key={integrating.id}
+          app={integrating}
+          onRotate={() => rotate.mutateAsync(integrating)}
+          onClose={() => setIntegrationOf(null)}
+        />
       )}
     </Space>
   );
@@ -356,26 +401,37 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
     {
       title: t('apps.tokenStatus'),
       key: 'tokenStatus',
-      width: 100,
+      width: 170,
+      // One column for the token's state: an invalid token says since when and the provider's word.
       render: (_, d) =>
         d.tokenStatus === 'invalid' ? (
-          <Tag color="red">{t('tokenStatus.invalid')}</Tag>
+          <div>
+            <Tag color="red">{t('tokenStatus.invalid')}</Tag>
+            <div>
+              <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                {t('apps.tokenInvalidSince', { time: formatShortDateTime(d.tokenInvalidAt) })}
+              </Typography.Text>
+            </div>
+            {d.tokenInvalidReason && <code style={{ fontSize: 12 }}>{d.tokenInvalidReason}</code>}
+          </div>
         ) : (
           <Tag color="green">{t('tokenStatus.active')}</Tag>
         ),
     },
     {
-      title: t('apps.tokenInvalidAt'),
-      key: 'tokenInvalidAt',
-      width: 160,
-      render: (_, d) => formatDateTime(d.tokenInvalidAt),
-    },
-    {
-      title: t('apps.tokenInvalidReason'),
-      key: 'tokenInvalidReason',
-      width: 150,
+      title: t('apps.timeZone'),
+      key: 'timeZone',
+      width: 140,
       ellipsis: true,
-      render: (_, d) => (d.tokenInvalidReason ? <code>{d.tokenInvalidReason}</code> : '–'),
+      render: (_, d) => d.timeZone ?? '–',
+    },
+    { title: t('apps.locale'), key: 'locale', width: 80, render: (_, d) => d.locale ?? '–' },
+    {
+      title: t('apps.appVersion'),
+      key: 'appVersion',
+      width: 110,
+      ellipsis: true,
+      render: (_, d) => d.appVersion ?? '–',
     },
     {
       title: t('apps.updatedAt'),
@@ -386,7 +442,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
   ];
 
   return (
-    <Drawer title={t('apps.devicesOf', { name: app.name })} open onClose={onClose} size={1000}>
+    <Drawer title={t('apps.devicesOf', { name: app.name })} open onClose={onClose} size={1100}>
       <Card size="small" title={t('apps.import')} style={{ marginBottom: 16 }}>
         <Typography.Paragraph type="secondary">{t('apps.importHint')}</Typography.Paragraph>
         {importError && (
@@ -462,7 +518,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
           rowKey="deviceId"
           size="small"
           data-testid="device-table"
-          scroll={{ x: 900 }}
+          scroll={{ x: 1000 }}
           columns={columns}
           dataSource={devices.data?.items}
           loading={devices.isFetching}
