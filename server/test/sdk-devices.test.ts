@@ -99,6 +99,15 @@ describe('registering from the device', () => {
       appVersion: '5.2.0 (1234)',
     });
 
+    // A fixed offset as Java names it becomes its IANA zone; a half-hour one has none.
+    await register(app, { deviceId: 'oaid-2', pushToken: 'token-9', timeZone: 'GMT+08:00' });
+    expect((await readDevice(app, 'oaid-2')).body.timeZone).toBe('Etc/GMT-8');
+    await register(app, { deviceId: 'oaid-2', pushToken: 'token-9', timeZone: 'GMT-5' });
+    expect((await readDevice(app, 'oaid-2')).body.timeZone).toBe('Etc/GMT+5');
+    const halfHour = await register(app, { deviceId: 'oaid-2', pushToken: 'token-9', timeZone: 'GMT+05:30' });
+    expect(halfHour.statusCode).toBe(400);
+    await t.request(t.adminToken, { method: 'DELETE', url: `${WS}/apps/${app.id}/devices/oaid-2` });
+
     const moved = await register(app, {
       deviceId: 'oaid-1',
       pushToken: 'token-2',

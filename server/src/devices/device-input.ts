@@ -160,8 +160,23 @@ function isAbsent(value: unknown): boolean {
   return value === undefined || value === null || value === '';
 }
 
-/** The runtime's name for an IANA time zone (`utc` → `UTC`), or null when it knows no such zone. */
+// A fixed offset as Java names it when a device has no zone ID (`GMT+08:00`, `GMT-5`).
+const GMT_OFFSET = /^(?:GMT|UTC)([+-])(\d{1,2})(?::?(\d{2}))?$/;
+
+/**
+ * The runtime's name for an IANA time zone (`utc` → `UTC`), or null when it knows no such zone. A
+ * whole-hour offset becomes its IANA zone (`GMT+08:00` → `Etc/GMT-8`: the Etc names count the other
+ * way round), so that an Android device with a custom zone still registers.
+ */
 function canonicalTimeZone(zone: string): string | null {
+  const offset = GMT_OFFSET.exec(zone);
+  if (offset) {
+    const [, sign, hours, minutes = '00'] = offset;
+    const h = Number(hours);
+    if (minutes !== '00' || h > (sign === '+' ? 14 : 12)) return null;
+    if (h === 0) return 'UTC';
+    zone = `Etc/GMT${sign === '+' ? '-' : '+'}${h}`;
+  }
   try {
     return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
