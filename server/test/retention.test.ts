@@ -141,7 +141,9 @@ describe.runIf(SCALED)('day partitions of device results (PostgreSQL)', () => {
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .executeTakeFirstOrThrow();
     expect(Number(inPartition.n)).toBe(30);
-    const tomorrow = new Date(Date.now() + 26 * HOUR);
+    // Noon of the next UTC day, whatever the time now: `now + 26 h` would be the day after next late in
+    // the evening, when the empty partition made ahead for tomorrow would be over too.
+    const tomorrow = new Date(Math.floor(Date.now() / (24 * HOUR)) * 24 * HOUR + 36 * HOUR);
 
     // Not before the task's details are purged, even once the day is over.
     expect(await dropExpiredResultPartitions(t.db, tomorrow)).toEqual([]);
