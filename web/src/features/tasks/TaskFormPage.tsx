@@ -54,7 +54,7 @@ import { formatCount } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { PhonePreview } from './PhonePreview.tsx';
-import { PAYLOAD_LIMIT_BYTES, payloadBytes } from './payload.ts';
+import { PAYLOAD_LIMIT_BYTES, taskPayloadBytes } from './payload.ts';
 import { useSubCampaignTree } from './task-parts.tsx';
 import { TTL_UNITS, type TtlUnit, ttlFields } from './ttl.ts';
 
@@ -207,7 +207,7 @@ function TaskForm({ task }: { task?: Task }) {
   const app = apps.data?.items.find((a) => a.id === values?.appId);
   const platform: Platform = app?.platform ?? previewPlatform;
   const clickAction = clickActionOf(values ?? {});
-  const bytes = payloadBytes(platform, values?.title ?? '', values?.content ?? '', clickAction);
+  const bytes = taskPayloadBytes(platform, values?.title ?? '', values?.content ?? '', clickAction);
   const limit = PAYLOAD_LIMIT_BYTES[platform];
   // The provider's longest time to live; before an app is picked, the most any provider takes.
   const maxTtlSeconds = MAX_TTL_SECONDS[app?.provider ?? 'fcm'];

@@ -1,40 +1,30 @@
 /**
- * The size a task's push payload will have, measured the way the server measures it (UTF-8 bytes
- * of the provider payload's JSON, server/src/domain/task-content.ts), so the form can warn while
- * the marketer types. The server's check stays the one that decides.
+ * The size a task's push payload will have, so the form can warn while the marketer types. It is
+ * the server's own rule (server/src/domain/task-content.ts: the provider payload's shape, its UTF-8
+ * size and the per-platform limit), imported rather than copied so the two cannot drift; that module
+ * and the error catalogue it imports are plain TypeScript with no Node API. The server's check stays
+ * the one that decides.
  */
+
+import {
+  buildPushPayload,
+  PAYLOAD_LIMIT_BYTES,
+  payloadBytes,
+} from '../../../../server/src/domain/task-content.ts';
 import type { ClickAction, Platform } from '../../api/types.ts';
 
-/** Largest provider payload per platform, in UTF-8 bytes (Umeng: Android 1840, iOS 2012). */
-export const PAYLOAD_LIMIT_BYTES: Record<Platform, number> = { android: 1840, ios: 2012 };
+export { PAYLOAD_LIMIT_BYTES };
 
-// A task ID has this many characters (`tsk_` + 26); the real one is part of the payload.
+// A task ID has this many characters (`tsk_` + 26, server/src/ids.ts); the real one is part of the
+// payload but does not exist before the task is created.
 const TASK_ID_PLACEHOLDER = 'tsk_'.padEnd(30, '0');
 
-const AFTER_OPEN = { open_app: 'go_app', open_url: 'go_url', open_page: 'go_activity', custom: 'go_custom' };
-
 /** UTF-8 bytes of the payload a task with this content would send on `platform`. */
-export function payloadBytes(
+export function taskPayloadBytes(
   platform: Platform,
   title: string,
   content: string,
-  action: ClickAction,
+  clickAction: ClickAction,
 ): number {
-  const params = action.params ?? {};
-  let payload: unknown;
-  if (platform === 'ios') {
-    payload = { ...params, aps: { alert: { title, body: content } }, pb_task: TASK_ID_PLACEHOLDER };
-  } else {
-    const body: Record<string, unknown> = {
-      ticker: title,
-      title,
-      text: content,
-      after_open: AFTER_OPEN[action.type],
-    };
-    if (action.type === 'open_url') body.url = action.url ?? '';
-    if (action.type === 'open_page') body.activity = action.page ?? '';
-    if (action.type === 'custom') body.custom = params;
-    payload = { display_type: 'notification', body, extra: { ...params, pb_task: TASK_ID_PLACEHOLDER } };
-  }
-  return new TextEncoder().encode(JSON.stringify(payload)).length;
+  return payloadBytes(buildPushPayload(platform, { title, content, clickAction }, TASK_ID_PLACEHOLDER));
 }
