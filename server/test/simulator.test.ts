@@ -252,7 +252,7 @@ describe('the simulator provider', () => {
     expect(await t.db.selectFrom('simulator_batches').selectAll().execute()).toEqual([]);
   });
 
-  test('callbacks are parsed into receipts, and unreadable items are listed, never thrown', () => {
+  test('callbacks are parsed into receipts by position; bad items are refused with a code, never thrown', () => {
     const parsed = parseSimulatorReceipts({
       receipts: [
         {
@@ -266,18 +266,21 @@ describe('the simulator provider', () => {
         { taskId: 'tsk_1', kind: 'open', at: '2026-01-01T00:01:00.000Z' },
         { taskId: 'tsk_1', deviceId: 'dev-3', kind: 'clicked', at: '2026-01-01T00:01:00.000Z' },
         'nonsense',
+        { taskId: 'tsk_1', deviceId: 'dev-4', kind: 'impression', at: '2026-01-01T00:01:00.000Z' },
       ],
     });
+    // The channel a simulator item carries is not read (production never applied it).
     expect(parsed.receipts).toEqual([
       {
+        index: 0,
         taskId: 'tsk_1',
         deviceId: 'dev-1',
         pushToken: null,
         kind: 'delivered',
         at: new Date('2026-01-01T00:00:00.000Z'),
-        channel: 'huawei',
       },
       {
+        index: 1,
         taskId: 'tsk_1',
         deviceId: 'dev-2',
         pushToken: null,
@@ -285,7 +288,17 @@ describe('the simulator provider', () => {
         at: new Date('2026-01-01T00:01:00.000Z'),
       },
     ]);
-    expect(parsed.unreadable).toHaveLength(3);
-    expect(parseSimulatorReceipts(null).unreadable).toEqual([null]);
+    // Impressions and dismissals come from the SDK, not from the push service the simulator plays.
+    expect(parsed.refused).toEqual([
+      { index: 2, code: 'INVALID_RECEIPT' },
+      { index: 3, code: 'KIND_NOT_SUPPORTED' },
+      { index: 4, code: 'INVALID_RECEIPT' },
+      { index: 5, code: 'KIND_NOT_SUPPORTED' },
+    ]);
+    expect(parsed.unreadable).toEqual([]);
+    // A body that is no receipt list is refused as a whole (400), as the receipt route always did.
+    expect(() => parseSimulatorReceipts(null)).toThrow(
+      expect.objectContaining({ code: 'VALIDATION_FAILED' }),
+    );
   });
 });

@@ -9,7 +9,7 @@ import {
   keepUnreadable,
   UNREADABLE_BYTES_PER_APP,
   UNREADABLE_ROWS_PER_APP,
-} from '../src/receipts/receipt-ingest.ts';
+} from '../src/receipts/receipt-store.ts';
 import { purgeExpiredDetails } from '../src/retention/retention.ts';
 import { sendFixture } from './dispatch-fixtures.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';

@@ -12,7 +12,7 @@ import type { TaskCounts } from '../domain/statistics.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
 import { applyTaskEvent } from '../domain/task-state.ts';
 import type { BatchDevice, DeviceSendOutcome } from '../providers/provider.ts';
-import { applyHeldReceipts } from '../receipts/receipt-apply.ts';
+import { applyHeldReceipts } from '../receipts/receipt-store.ts';
 import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
 
 /** A task in `sending`, with what sending it needs. */

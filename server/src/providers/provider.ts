@@ -5,6 +5,7 @@
  */
 import type { ApnsConfig, FcmConfig, SimulatorConfig, UmengConfig } from '../apps/provider-config.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
+import { AppError } from '../errors.ts';
 
 /** The app a batch is sent for, with its provider config (credentials in clear). */
 export type ProviderApp =
@@ -109,42 +110,63 @@ export interface ParsedReceipt {
    * the fallback that finds the batch of a receipt without `batchId` by its stored reference.
    */
   providerRef?: string;
-}
-
-/** A receipt item in Pushboard's own wire shape (SPEC §6.1), its kind not yet checked against a source. */
-export interface ReceiptItem {
-  taskId: string;
-  deviceId: string;
-  kind: string;
-  at: Date;
-  channel?: string;
+  /** Position of the item in the body's list, echoed in the answer's `errors`; unset: its position in `receipts`. */
+  index?: number;
 }
 
 /**
- * Reads one `{taskId, deviceId, kind, at, channel?}` item — the shape of the simulator's callbacks and
- * of SDK receipts alike — or null when a field is missing or malformed. Which kinds a source may
- * report is its caller's business.
+ * Reads one `{taskId, deviceId, kind, at}` item — the wire shape of the simulator's callbacks and of
+ * SDK receipts alike — or null when a field is missing or malformed. A `channel` in the item is not
+ * read: only Umeng's delivery receipts report the channel that delivered.
  */
-export function readReceiptItem(item: unknown): ReceiptItem | null {
+function readReceiptItem(item: unknown): { taskId: string; deviceId: string; kind: string; at: Date } | null {
   if (typeof item !== 'object' || item === null) return null;
   const r = item as Record<string, unknown>;
   if (typeof r.taskId !== 'string' || typeof r.deviceId !== 'string' || r.deviceId === '') return null;
   if (typeof r.kind !== 'string' || typeof r.at !== 'string') return null;
   const at = new Date(r.at);
   if (Number.isNaN(at.getTime())) return null;
-  return {
-    taskId: r.taskId,
-    deviceId: r.deviceId,
-    kind: r.kind,
-    at,
-    ...(typeof r.channel === 'string' && { channel: r.channel }),
-  };
+  return { taskId: r.taskId, deviceId: r.deviceId, kind: r.kind, at };
+}
+
+/** An item of a callback body refused with a code of its own, at its position in the body's list. */
+export interface RefusedReceipt {
+  index: number;
+  /** `INVALID_RECEIPT`: not a receipt; `KIND_NOT_SUPPORTED`: a kind its source does not report. */
+  code: 'INVALID_RECEIPT' | 'KIND_NOT_SUPPORTED';
 }
 
 /** Receipts of one callback body: the readable ones, and the raw form of each unreadable item. */
 export interface ParsedReceipts {
   receipts: ParsedReceipt[];
+  /** Items nobody could read, kept as received for an operator and counted as rejected. */
   unreadable: unknown[];
+  /** Items refused with a code and not kept (Pushboard's own wire shape, whose items are indexed). */
+  refused?: RefusedReceipt[];
+}
+
+/**
+ * Reads a body in Pushboard's own wire shape, `{"receipts": [{taskId, deviceId, kind, at}]}` (SPEC
+ * §6.1: the simulator's callbacks and SDK batches): each receipt keeps its position in the list, an
+ * item that is not a receipt is refused as `INVALID_RECEIPT` and one of a kind outside `kinds` as
+ * `KIND_NOT_SUPPORTED`. A body of another shape is refused as a whole (`VALIDATION_FAILED`).
+ */
+export function readReceiptList(body: unknown, kinds: ReadonlySet<ParsedReceipt['kind']>): ParsedReceipts {
+  const list = (body as { receipts?: unknown } | null)?.receipts;
+  if (typeof body !== 'object' || body === null || !Array.isArray(list)) {
+    throw new AppError('VALIDATION_FAILED', 'The body must be an object {"receipts": [...]}.', [
+      { field: 'receipts', message: 'must be an array of receipts' },
+    ]);
+  }
+  const parsed: Required<ParsedReceipts> = { receipts: [], unreadable: [], refused: [] };
+  list.forEach((item: unknown, index) => {
+    const r = readReceiptItem(item);
+    if (r === null) parsed.refused.push({ index, code: 'INVALID_RECEIPT' });
+    else if (!kinds.has(r.kind as ParsedReceipt['kind']))
+      parsed.refused.push({ index, code: 'KIND_NOT_SUPPORTED' });
+    else parsed.receipts.push({ ...r, index, pushToken: null, kind: r.kind as ParsedReceipt['kind'] });
+  });
+  return parsed;
 }
 
 /** A failed provider call. `retryable` errors are retried with backoff; the others fail the batch at once. */

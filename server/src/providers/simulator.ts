@@ -31,7 +31,7 @@ import {
   type ParsedReceipts,
   ProviderError,
   type ReceiptPostingProvider,
-  readReceiptItem,
+  readReceiptList,
   type SendBatchResult,
 } from './provider.ts';
 import type { PlannedRow, SimulatorOutbox } from './simulator-outbox.ts';
@@ -363,25 +363,13 @@ export function createSimulatorProvider(options: SimulatorOptions): ReceiptPosti
   };
 }
 
-const RECEIPT_KINDS = new Set<ParsedReceipt['kind']>(['delivered', 'impression', 'open', 'dismissal']);
+/** What a push service sees, and so what the simulator reports: deliveries and opens (SPEC §6.1). */
+const RECEIPT_KINDS = new Set<ParsedReceipt['kind']>(['delivered', 'open']);
 
 /**
- * Reads a simulator callback body (SPEC §6.1): `{receipts: [{taskId, deviceId, kind, at, channel?}]}`.
- * Items that cannot be read are listed as unreadable, never thrown.
+ * Reads a simulator callback body (SPEC §6.1): `{receipts: [{taskId, deviceId, kind, at}]}`. Items
+ * that cannot be read, or report a kind the simulator does not, are refused by position, never thrown.
  */
 export function parseSimulatorReceipts(body: unknown): ParsedReceipts {
-  const result: ParsedReceipts = { receipts: [], unreadable: [] };
-  const items =
-    typeof body === 'object' && body !== null && Array.isArray((body as { receipts?: unknown }).receipts)
-      ? ((body as { receipts: unknown[] }).receipts as unknown[])
-      : [body];
-  for (const item of items) {
-    const receipt = readReceiptItem(item);
-    if (receipt === null || !RECEIPT_KINDS.has(receipt.kind as ParsedReceipt['kind'])) {
-      result.unreadable.push(item);
-      continue;
-    }
-    result.receipts.push({ ...receipt, pushToken: null, kind: receipt.kind as ParsedReceipt['kind'] });
-  }
-  return result;
+  return readReceiptList(body, RECEIPT_KINDS);
 }

@@ -29,10 +29,16 @@ import {
   SIGNATURE_HEADER,
   signatureMatches,
 } from '../http/signed-bodies.ts';
-import { type ProviderApp, type ProviderRegistry, readReceiptItem } from '../providers/provider.ts';
+import {
+  type ParsedReceipt,
+  type ParsedReceipts,
+  type ProviderApp,
+  type ProviderRegistry,
+  readReceiptList,
+} from '../providers/provider.ts';
 import { sdkAuthentication } from '../sdk/sdk-auth.ts';
-import type { ReceiptKind } from '../storage/database.ts';
-import { type IncomingReceipt, ingestReceipts, keepUnreadable, type ReceiptTally } from './receipt-ingest.ts';
+import { createReceiptIngest } from './receipt-ingest.ts';
+import { createReceiptStore } from './receipt-store.ts';
 
 /** Most receipts one request may carry (SPEC §6.1); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
 export const MAX_RECEIPTS_PER_REQUEST = 5000;
@@ -53,9 +59,12 @@ export interface ReceiptRouteDeps extends RouteDeps {
 }
 
 // Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, §11).
-const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['delivered', 'impression', 'open', 'dismissal']);
-// The simulator reports what a push service sees: deliveries and opens (SPEC §6.1).
-const SIMULATOR_KINDS: ReadonlySet<ReceiptKind> = new Set(['delivered', 'open']);
+const SDK_KINDS: ReadonlySet<ParsedReceipt['kind']> = new Set([
+  'delivered',
+  'impression',
+  'open',
+  'dismissal',
+]);
 
 const ReceiptItem = Type.Object({
   taskId: Type.String({ description: 'The Pushboard task ID (the payload carries it as `pb_task`).' }),
@@ -112,20 +121,9 @@ function badReceiptSignature(): AppError {
   );
 }
 
-/** The `receipts` list of an SDK or simulator body, after checking its size. */
-function receiptList(body: unknown): unknown[] {
-  const list = (body as { receipts?: unknown } | null)?.receipts;
-  if (typeof body !== 'object' || body === null || !Array.isArray(list)) {
-    throw new AppError('VALIDATION_FAILED', 'The body must be an object {"receipts": [...]}.', [
-      { field: 'receipts', message: 'must be an array of receipts' },
-    ]);
-  }
-  assertBatchSize(list.length);
-  return list;
-}
-
-/** Refuses a request with more receipts than one request may carry. */
-function assertBatchSize(count: number): void {
+/** Refuses a request with more receipts than one request may carry (whatever its items turned out to be). */
+function assertBatchSize(parsed: ParsedReceipts): void {
+  const count = parsed.receipts.length + parsed.unreadable.length + (parsed.refused?.length ?? 0);
   if (count > MAX_RECEIPTS_PER_REQUEST) {
     throw new AppError(
       'RECEIPT_BATCH_TOO_LARGE',
@@ -135,33 +133,15 @@ function assertBatchSize(count: number): void {
   }
 }
 
-/** Reads `{taskId, deviceId, kind, at}` items; unreadable ones and kinds outside `kinds` are rejected. */
-function readItems(list: unknown[], kinds: ReadonlySet<ReceiptKind>) {
-  const receipts: IncomingReceipt[] = [];
-  const refused: ReceiptTally['errors'] = [];
-  list.forEach((item, index) => {
-    const r = readReceiptItem(item);
-    if (r === null) refused.push({ index, code: 'INVALID_RECEIPT' });
-    else if (!kinds.has(r.kind as ReceiptKind)) refused.push({ index, code: 'KIND_NOT_SUPPORTED' });
-    else
-      receipts.push({ index, taskId: r.taskId, deviceId: r.deviceId, kind: r.kind as ReceiptKind, at: r.at });
-  });
-  return { receipts, refused };
-}
-
-function merge(tally: ReceiptTally, refused: ReceiptTally['errors']): ReceiptTally {
-  if (refused.length === 0) return tally;
-  const errors = [...tally.errors, ...refused].sort((a, b) => a.index - b.index);
-  return { ...tally, rejected: tally.rejected + refused.length, errors };
-}
-
 /** Registers the receipt endpoints under `/api/v1/receipts`. */
 export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
   const { db, clock, config } = deps;
-  const windows = {
-    statisticsWindowHours: config.statisticsWindowHours,
-    retentionHours: config.retentionHours,
-  };
+  const store = createReceiptStore(db);
+  const ingest = createReceiptIngest({
+    store,
+    windows: { statisticsWindowHours: config.statisticsWindowHours, retentionHours: config.retentionHours },
+    clock,
+  });
 
   // Signatures are over the exact bytes sent, so these routes take their bodies raw, whatever the
   // content type, and parse them only once the signature holds.
@@ -206,10 +186,11 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
     },
     async (request) => {
       const found = sdk.verified(request);
-      const body = rawBody(request);
-      const { receipts, refused } = readItems(receiptList(parseJsonBody(body)), SDK_KINDS);
-      const tally = await ingestReceipts(db, found, receipts, clock(), windows);
-      return merge(tally, refused);
+      const parsed = readReceiptList(parseJsonBody(rawBody(request)), SDK_KINDS);
+      assertBatchSize(parsed);
+      // An SDK body has no unreadable items (each bad one is refused with its code), so its answer has no count of them.
+      const { unreadable: _none, ...tally } = await ingest.receive(found, parsed);
+      return tally;
     },
   );
 
@@ -238,17 +219,13 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
       // request without one must carry a signature, checked once the body is in).
       preParsing: async (request, _reply, payload) => {
         const { provider: providerName, appId } = request.params as { provider: string; appId: string };
-        const found = await db
-          .selectFrom('apps')
-          .select(['id', 'platform', 'provider', 'receipt_secret'])
-          .where('id', '=', appId)
-          .executeTakeFirst();
+        const found = await store.receivingApp(appId);
         if (!found || found.provider !== providerName) {
           throw refusedUnread(
             new AppError('APP_NOT_FOUND', `No ${providerName} app ${appId} receives receipts here.`),
           );
         }
-        if (found.provider !== 'simulator' && !deps.providers[found.provider]?.parseReceipts) {
+        if (!deps.providers[found.provider as ProviderApp['provider']]?.parseReceipts) {
           throw refusedUnread(
             new AppError(
               'APP_NOT_FOUND',
@@ -275,38 +252,13 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
       ) {
         throw badReceiptSignature();
       }
-      const json = parseJsonBody(body);
-      const receiptApp = { id: found.id, platform: found.platform as Platform };
-      if (found.provider === 'simulator') {
-        const { receipts, refused } = readItems(receiptList(json), SIMULATOR_KINDS);
-        const tally = await ingestReceipts(db, receiptApp, receipts, clock(), windows);
-        return { ...merge(tally, refused), unreadable: 0 };
-      }
       const provider = deps.providers[found.provider as ProviderApp['provider']];
       if (!provider?.parseReceipts) {
         throw new AppError('APP_NOT_FOUND', `This server reads no ${found.provider} receipts.`);
       }
-      const parsed = provider.parseReceipts(json);
-      assertBatchSize(parsed.receipts.length + parsed.unreadable.length);
-      const now = clock();
-      await keepUnreadable(db, found.id, parsed.unreadable, now);
-      const receipts: IncomingReceipt[] = parsed.receipts.map((r, index) => ({
-        index,
-        taskId: r.taskId,
-        deviceId: r.deviceId,
-        pushToken: r.pushToken,
-        ...(r.batchId !== undefined && { batchId: r.batchId }),
-        ...(r.providerRef !== undefined && { providerRef: r.providerRef }),
-        kind: r.kind,
-        at: r.at,
-        ...(r.channel !== undefined && { channel: r.channel }),
-      }));
-      const tally = await ingestReceipts(db, receiptApp, receipts, now, windows);
-      return {
-        ...tally,
-        rejected: tally.rejected + parsed.unreadable.length,
-        unreadable: parsed.unreadable.length,
-      };
+      const parsed = provider.parseReceipts(parseJsonBody(body));
+      assertBatchSize(parsed);
+      return ingest.receive({ id: found.id, platform: found.platform as Platform }, parsed);
     },
   );
 }
