@@ -159,6 +159,7 @@ export interface DispatchStore {
  * resumed after the device registered another token marks only the token that was refused.
  */
 export type JournaledAnswer = DeviceSendOutcome & { pushToken: string };
+
 /**
  * The dispatch store over Kysely: the task queries here, writing batches ahead in `prepare-store.ts`,
  * recording them in `record-store.ts`, the answer journal in `journal-store.ts`. `clock` (the
