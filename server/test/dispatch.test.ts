@@ -9,7 +9,7 @@ import { type StartJob, scheduleWakeUp } from '../src/dispatch/dispatcher.ts';
 import { onTaskMayBeDue } from '../src/dispatch/due-signal.ts';
 import { createRateLimiter } from '../src/dispatch/rate-limit.ts';
 import type { SendJob } from '../src/dispatch/scheduler.ts';
-import { batchIdOf, MAX_RETRY_DELAY_MS, retryDelayMs } from '../src/dispatch/sender.ts';
+import { batchIdOf, MAX_RETRY_DELAY_MS, retryDelayMs } from '../src/domain/batch.ts';
 import { ProviderError } from '../src/providers/provider.ts';
 import { createInProcessQueue } from '../src/queue/in-process-queue.ts';
 import type { JobQueue } from '../src/queue/queue.ts';

@@ -10,7 +10,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { JOURNAL_FLUSH_ANSWERS } from '../src/dispatch/answer-journal.ts';
-import { REMOTE_BATCHES_IN_FLIGHT } from '../src/dispatch/sender.ts';
+import { REMOTE_BATCHES_IN_FLIGHT } from '../src/dispatch/queued-runner.ts';
 import { DEFAULT_WORKSPACE_ID } from '../src/tenancy/bootstrap.ts';
 import { openStoreOf, storeEnvFor } from './backends.ts';
 import { expectConsistentSend, readTask, sendFixture } from './dispatch-fixtures.ts';

@@ -8,7 +8,7 @@
  * app's vendor-channel config, through the API.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { batchIdOf } from '../src/dispatch/sender.ts';
+import { batchIdOf } from '../src/domain/batch.ts';
 import { createUmengProvider } from '../src/providers/umeng.ts';
 import { parseBatchId } from '../src/receipts/receipt-ingest.ts';
 import {

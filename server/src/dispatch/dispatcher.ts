@@ -5,6 +5,7 @@
  * start queues are BullMQ queues shared by every worker process.
  */
 import type { DispatchSettings } from '../config.ts';
+import { batchIdOf } from '../domain/batch.ts';
 import type { ProviderRegistry } from '../providers/provider.ts';
 import { createInProcessQueue } from '../queue/in-process-queue.ts';
 import type { JobQueue } from '../queue/queue.ts';
@@ -13,7 +14,7 @@ import { createDispatchStore } from './dispatch-store.ts';
 import { onTaskMayBeDue } from './due-signal.ts';
 import { createRateLimiter, type RateLimiter, sleep as realSleep, type Sleep } from './rate-limit.ts';
 import { createScheduler, type SendJob } from './scheduler.ts';
-import { batchIdOf, createSender, type DispatchLogger } from './sender.ts';
+import { createSender, type DispatchLogger } from './sender.ts';
 
 /** Scaled mode: how often a worker queues the `sending` tasks again, for the sends a stopped worker left. */
 export const SCALED_RESUME_INTERVAL_MS = 5_000;
@@ -101,7 +102,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const clock = deps.clock ?? (() => new Date());
   const sleep = deps.sleep ?? realSleep;
   const { logger, settings } = deps;
-  const store = createDispatchStore(deps.db);
+  const store = createDispatchStore(deps.db, clock);
   const { scaled } = deps;
   const queue =
     scaled?.sends ??

@@ -50,12 +50,13 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
   let running: Promise<void> | undefined;
   let again = false;
   let stopped = true;
-  let resumedAt = Date.now();
+  let resumedAt = deps.clock().getTime();
 
   async function poll(): Promise<string[]> {
-    const now = deps.clock().toISOString();
-    if (deps.resumeIntervalMs !== undefined && Date.now() - resumedAt >= deps.resumeIntervalMs) {
-      resumedAt = Date.now();
+    const at = deps.clock();
+    const now = at.toISOString();
+    if (deps.resumeIntervalMs !== undefined && at.getTime() - resumedAt >= deps.resumeIntervalMs) {
+      resumedAt = at.getTime();
       for (const taskId of await store.sendingTasks()) await queue.add(taskId, { taskId });
     }
     const started: string[] = [];

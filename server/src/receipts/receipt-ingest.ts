@@ -57,7 +57,7 @@ export interface ReceiptTally {
 export const RECEIPTS_PER_TRANSACTION = 250;
 
 /**
- * The task ID and batch number of a batch ID: the inverse of `batchIdOf` in dispatch/sender.ts
+ * The task ID and batch number of a batch ID: the inverse of `batchIdOf` in domain/batch.ts
  * (`<taskId>-<seq>`), or null when `batchId` cannot be one.
  */
 export function parseBatchId(batchId: string): { taskId: string; seq: number } | null {

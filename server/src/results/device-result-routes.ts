@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type Static, type TSchema, Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
-import { batchIdOf } from '../dispatch/sender.ts';
+import { batchIdOf } from '../domain/batch.ts';
 import { taskStatistics } from '../domain/statistics.ts';
 import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../domain/windows.ts';
 import { AppError, validationError } from '../errors.ts';

@@ -166,7 +166,7 @@ export interface HandoverAnswerRow {
   batch_seq: number;
   /** Orders the groups of a batch (time-ordered, unique): the first answer of a device wins. */
   group_id: string;
-  /** The group's answers, a JSON array of `JournalEntry` tuples (dispatch-store.ts). */
+  /** The group's answers, a JSON array of `JournalEntry` tuples (dispatch/journal-store.ts). */
   answers: string;
 }
 
