@@ -4,6 +4,7 @@
  * only (nothing of the server is bundled); the rest is written by hand in the server's words.
  */
 import type { Static } from 'typebox';
+import type { CampaignSchema, SubCampaignSchema } from '../../../server/src/campaigns/campaign-schemas.ts';
 import type {
   Breakdown,
   ChannelItem,
@@ -272,23 +273,11 @@ export interface Audience {
 /** A sub-campaign as a task shows it. */
 export type SubCampaignRef = Static<typeof SubCampaignRefSchema>;
 
-export interface Campaign {
-  id: string;
-  name: string;
-  description: string;
-  subCampaigns: SubCampaignRef[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** A campaign with its sub-campaigns. */
+export type Campaign = Static<typeof CampaignSchema>;
 
-export interface SubCampaign {
-  id: string;
-  name: string;
-  campaignId: string | null;
-  campaignName: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A sub-campaign with the campaign it belongs to, if any. */
+export type SubCampaign = Static<typeof SubCampaignSchema>;
 
 /** What a tap on the notification does. */
 export type ClickAction = Static<typeof ClickActionSchema>;
