@@ -9,37 +9,16 @@ import { AppError } from '../errors.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import type { CampaignRow, SubCampaignRow } from '../storage/database.ts';
+import {
+  CampaignParams,
+  CampaignSchema,
+  Description,
+  LinkedTaskSchema,
+  SubCampaignParams,
+  SubCampaignSchema,
+} from './campaign-schemas.ts';
 import { createCampaignStore, type SubCampaignWithCampaign } from './campaign-store.ts';
 
-const Description = Type.String({ maxLength: 2000 });
-const SubCampaignRef = Type.Object({ id: Type.String(), name: Type.String() });
-const CampaignSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  description: Type.String(),
-  subCampaigns: Type.Array(SubCampaignRef),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
-const SubCampaignSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  campaignId: Type.Union([Type.String(), Type.Null()], {
-    description: 'Null for an independent sub-campaign.',
-  }),
-  campaignName: Type.Union([Type.String(), Type.Null()]),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
-const LinkedTaskSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  status: Type.String(),
-  sendType: Type.String(),
-  createdAt: Type.String(),
-});
-const CampaignParams = Type.Object({ workspaceId: Type.String(), campaignId: Type.String() });
-const SubCampaignParams = Type.Object({ workspaceId: Type.String(), subCampaignId: Type.String() });
 const tags = ['campaigns'];
 
 function campaignView(row: CampaignRow, subCampaigns: SubCampaignRow[]) {

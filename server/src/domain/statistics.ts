@@ -7,29 +7,33 @@ import { AppError } from '../errors.ts';
 import type { Platform } from './task-content.ts';
 import type { TaskStatus } from './task-state.ts';
 
-/** The counters stored per task; every one counts devices, each device at most once. */
-export interface TaskCounts {
-  /** Devices in the target audience at send time. */
-  plannedSends: number;
-  /** Audience devices with no registered push token for the app (matching loss). */
-  unmatched: number;
-  /** Devices handed to the provider. */
-  totalSent: number;
-  /** Devices with send result `success`. */
-  deliveries: number;
-  /** Devices the provider rejected. */
-  failures: number;
-  /** Android only: accepted by the provider, no delivery receipt (yet). */
-  noFeedback: number;
-  impressions: number;
-  opens: number;
-  /** Android only: individually dismissed notifications. */
-  dismissals: number;
-  /** Audience devices neither handed to the provider nor found unmatched yet. */
-  pending: number;
-  /** Receipts that arrived after the statistics window closed; not counted anywhere else. */
-  late: number;
-}
+/**
+ * The counters stored per task, in the order the API shows them, each with what it counts; every
+ * one counts devices, each device at most once. The one list of counters: the storage columns
+ * (`storage/task-counts.ts`), the API schema and the console's types all derive from it.
+ */
+export const COUNTERS = {
+  plannedSends: 'Devices in the target audience at send time.',
+  unmatched: 'Audience devices with no registered push token for the app (matching loss).',
+  totalSent: 'Devices handed to the provider.',
+  deliveries: 'Devices with send result success.',
+  failures: 'Devices the provider rejected.',
+  noFeedback: 'Android only: accepted by the provider, no delivery receipt (yet).',
+  impressions: 'Devices with an impression receipt.',
+  opens: 'Devices with an open receipt.',
+  dismissals: 'Android only: devices that dismissed the notification individually.',
+  pending: 'Audience devices neither handed to the provider nor found unmatched yet.',
+  late: 'Receipts that arrived after the statistics window closed; not counted anywhere else.',
+} as const;
+
+/** The name of one task counter. */
+export type CounterName = keyof typeof COUNTERS;
+
+/** Every counter name, in the order of `COUNTERS`. */
+export const COUNTER_NAMES = Object.keys(COUNTERS) as readonly CounterName[];
+
+/** The counters of one task, by name (see `COUNTERS` for what each one counts). */
+export type TaskCounts = Record<CounterName, number>;
 
 /** The counters plus their rates over deliveries: fractions in [0, 1], or null when nothing was delivered. */
 export interface TaskStatistics extends TaskCounts {
@@ -39,19 +43,9 @@ export interface TaskStatistics extends TaskCounts {
 }
 
 /** The statistics of a task that has not started sending. */
-export const ZERO_COUNTS: Readonly<TaskCounts> = Object.freeze({
-  plannedSends: 0,
-  unmatched: 0,
-  totalSent: 0,
-  deliveries: 0,
-  failures: 0,
-  noFeedback: 0,
-  impressions: 0,
-  opens: 0,
-  dismissals: 0,
-  pending: 0,
-  late: 0,
-});
+export const ZERO_COUNTS: Readonly<TaskCounts> = Object.freeze(
+  Object.fromEntries(COUNTER_NAMES.map((name) => [name, 0])) as TaskCounts,
+);
 
 /** `count ÷ denominator` as a fraction, or null over a zero denominator so no caller ever sees NaN. */
 export function rate(count: number, denominator: number): number | null {

@@ -5,30 +5,25 @@
  * row per (bucket, receipt kind) — come back to JavaScript, whatever the size of the task.
  */
 import { type Kysely, type RawBuilder, SqliteAdapter, sql } from 'kysely';
+import type { TaskCounts } from '../domain/statistics.ts';
 import type { Platform } from '../domain/task-content.ts';
 import type { Database, Db } from '../storage/database.ts';
 
 /** The counts of one channel, in the words of the task statistics (SPEC §2.3). */
-export interface ChannelCounts {
+export interface ChannelCounts
+  extends Pick<
+    TaskCounts,
+    'totalSent' | 'deliveries' | 'failures' | 'noFeedback' | 'impressions' | 'opens' | 'dismissals'
+  > {
   /** The channel the devices were reached through; '' when the app did not know it. */
   channel: string;
-  totalSent: number;
-  deliveries: number;
-  failures: number;
-  noFeedback: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
 }
 
 /** The receipts of one time bucket: devices whose receipt time falls in `[at, at + bucketMinutes)`. */
-export interface TimelineBucket {
+export interface TimelineBucket
+  extends Pick<TaskCounts, 'deliveries' | 'impressions' | 'opens' | 'dismissals'> {
   /** Start of the bucket (ISO 8601): the task's `startedAt` plus a whole number of buckets. */
   at: string;
-  deliveries: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
 }
 
 /** The receipts of a task over time since its send started. */

@@ -11,31 +11,34 @@
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
 import { batchIdOf } from '../domain/batch.ts';
 import { taskStatistics } from '../domain/statistics.ts';
 import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../domain/windows.ts';
-import { AppError, validationError } from '../errors.ts';
-import { authErrors, Name } from '../http/schemas.ts';
+import { AppError } from '../errors.ts';
+import { authErrors } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
-import { countsOf } from '../tasks/task-routes.ts';
+import { taskCountsOf } from '../storage/task-counts.ts';
+import { TaskParams } from '../tasks/task-schemas.ts';
 import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
 import { authenticate, resolveWorkspace } from '../tenancy/access.ts';
 import { createTenancyStore } from '../tenancy/tenancy-store.ts';
 import { createBreakdownStore, MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
 import { csvLine } from './csv.ts';
+import { counterTotal, decodeCursor, encodeCursor, filterKey, filterOf } from './device-pages.ts';
 import {
-  createDeviceResultStore,
-  type DeviceDetailRow,
-  type DeviceFilter,
-  RECEIPT_FILTERS,
-  SEND_RESULT_FILTERS,
-} from './device-result-store.ts';
-
-/** Most devices one page of `…/devices` returns. */
-export const MAX_DEVICE_PAGE = 1_000;
+  Breakdown,
+  type DeviceItem,
+  DevicePage,
+  FAILURE_REASONS_SHOWN,
+  FilterQuery,
+  GenerateBody,
+  GeneratedAudience,
+  ListQuery,
+} from './device-result-schemas.ts';
+import { createDeviceResultStore, type DeviceDetailRow, type DeviceFilter } from './device-result-store.ts';
 
 /** Devices read per keyset page while streaming a CSV export: bounded memory, few round trips. */
 const CSV_PAGE_ROWS = 5_000;
@@ -71,156 +74,6 @@ const STREAM_RETRY_AFTER_SECONDS = 30;
 
 const tags = ['tasks'];
 
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const filterFields = {
-  sendResult: Type.Optional(
-    Type.Enum(SEND_RESULT_FILTERS, {
-      description:
-        'success, failure, no_feedback, or pending: audience devices not handed to the provider yet ' +
-        '(only while the task is sending).',
-    }),
-  ),
-  receipt: Type.Optional(
-    Type.Enum(RECEIPT_FILTERS, {
-      description: 'Only devices with this receipt (impression, open, dismissal).',
-    }),
-  ),
-  without: Type.Optional(
-    Type.Enum(RECEIPT_FILTERS, {
-      description:
-        'Only devices without this receipt; with sendResult=success, e.g. "delivered but not opened".',
-    }),
-  ),
-};
-
-const FilterQuery = Type.Object(filterFields);
-
-const ListQuery = Type.Object({
-  ...filterFields,
-  cursor: Type.Optional(
-    Type.String({
-      maxLength: 2048,
-      description: 'The `nextCursor` of the previous page, unchanged; left out for the first page.',
-    }),
-  ),
-  limit: Type.Integer({ minimum: 1, maximum: MAX_DEVICE_PAGE, default: 50 }),
-});
-
-const FilterBody = Type.Object(filterFields, {
-  additionalProperties: false,
-  description: 'The device filter; left out or {} saves every device the task was sent to.',
-});
-
-const GenerateBody = Type.Object(
-  { name: Name, filter: Type.Optional(FilterBody) },
-  { additionalProperties: false },
-);
-
-const DeviceItem = Type.Object({
-  deviceId: Type.String(),
-  batchId: Nullable(
-    Type.String({ description: 'The provider request the device was sent in; null when pending.' }),
-  ),
-  platform: Type.Enum(['ios', 'android']),
-  channel: Type.String({
-    description: 'Channel the device was reached through (umeng, huawei, xiaomi, apns…); empty when unknown.',
-  }),
-  sendResult: Type.Enum(SEND_RESULT_FILTERS),
-  failureReason: Nullable(
-    Type.String({ description: 'Why the provider rejected the device; failures only.' }),
-  ),
-  deliveredAt: Nullable(Type.String()),
-  impressionAt: Nullable(Type.String()),
-  openAt: Nullable(Type.String()),
-  dismissalAt: Nullable(Type.String({ description: 'Always null on iOS (no dismissal receipts).' })),
-});
-
-const DevicePage = Type.Object({
-  items: Type.Array(DeviceItem),
-  total: Type.Integer({
-    description:
-      'Exact number of devices matching the filter, counted on the first page and kept by the cursor.',
-  }),
-  nextCursor: Nullable(
-    Type.String({ description: 'Pass back as `cursor` for the next page; null on the last.' }),
-  ),
-});
-
-const GeneratedAudience = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  size: Type.Integer({
-    description: 'Devices saved; 0 when nothing matched (the audience is still created).',
-  }),
-  source: Type.Literal('task_result'),
-  sourceTaskId: Type.String(),
-  sourceFilter: Type.Record(Type.String(), Type.String()),
-  createdAt: Type.String(),
-});
-
-const count = (description: string) => Type.Integer({ minimum: 0, description });
-
-const ChannelItem = Type.Object({
-  channel: Type.String({
-    description:
-      "The channel the devices were reached through: the provider's own (umeng, simulator), an OEM " +
-      "vendor's (huawei, xiaomi, oppo, vivo, honor) or apns; empty when the app did not know it.",
-  }),
-  totalSent: count('Devices of this channel handed to the provider.'),
-  deliveries: count('Devices with send result success.'),
-  failures: count('Devices the provider rejected.'),
-  noFeedback: count('Android: accepted, no delivery receipt (yet). iOS: always 0.'),
-  impressions: count('Devices with an impression receipt.'),
-  opens: count('Devices with an open receipt.'),
-  dismissals: count('Devices with a dismissal receipt. iOS: always 0.'),
-});
-
-const TimelineBucketItem = Type.Object({
-  at: Type.String({
-    description: "Start of the bucket: the task's startedAt plus a whole number of buckets.",
-  }),
-  deliveries: count('Devices whose delivery receipt time falls in the bucket (iOS: accepted at send).'),
-  impressions: count('Devices whose impression receipt time falls in the bucket.'),
-  opens: count('Devices whose open receipt time falls in the bucket.'),
-  dismissals: count('Devices whose dismissal receipt time falls in the bucket. iOS: always 0.'),
-});
-
-/** Failure reasons a breakdown lists. */
-const FAILURE_REASONS_SHOWN = 10;
-
-const Breakdown = Type.Object({
-  channels: Type.Array(ChannelItem, {
-    description:
-      'One item per channel, most devices first. Summed over the channels, every count equals the ' +
-      "task's statistic of the same name (pending devices have no channel yet and are in none).",
-  }),
-  timeline: Type.Object({
-    bucketMinutes: Type.Integer({
-      minimum: 1,
-      description:
-        'Minutes per bucket: the finest of 1, 5, 15, 30 or 60 that covers the time since the send ' +
-        `started (up to the end of the statistics window) in at most ${MAX_TIMELINE_BUCKETS} buckets.`,
-    }),
-    buckets: Type.Array(TimelineBucketItem, {
-      description:
-        'Consecutive buckets from startedAt to now (or to the end of the statistics window once it has ' +
-        'closed), empty ones included; empty before the task starts.',
-    }),
-  }),
-  failureReasons: Type.Array(
-    Type.Object({
-      reason: Type.String({ description: "The failure reason as recorded, in the provider's words." }),
-      devices: Type.Integer(),
-    }),
-    {
-      description: `The ${FAILURE_REASONS_SHOWN} most frequent failure reasons of the task's devices, most devices first.`,
-    },
-  ),
-});
-
-const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
-
 const expiredResponse = { 410: Type.Ref('ErrorEnvelope') };
 
 /** CSV columns, in order; iOS exports leave out `dismissalAt`. */
@@ -238,92 +91,6 @@ const CSV_COLUMNS = [
 ] as const;
 
 type DeviceItemView = Static<typeof DeviceItem>;
-
-/** What a page cursor carries: where the last page ended, the total counted on the first, its filter. */
-interface PageCursor {
-  after: string;
-  total: number;
-  filter: string;
-}
-
-/** The filter as one comparable string, so a cursor is only accepted with the filter it was made for. */
-function filterKey(filter: DeviceFilter): string {
-  return [filter.sendResult ?? '', filter.receipt ?? '', filter.without ?? ''].join('|');
-}
-
-/** The filter parts of a query or body that are set: other query parameters are not part of it. */
-function filterOf({ sendResult, receipt, without }: DeviceFilter): DeviceFilter {
-  return {
-    ...(sendResult !== undefined && { sendResult }),
-    ...(receipt !== undefined && { receipt }),
-    ...(without !== undefined && { without }),
-  };
-}
-
-/** The opaque `nextCursor`: base64url JSON, URL-safe without escaping. */
-function encodeCursor(cursor: PageCursor): string {
-  return Buffer.from(JSON.stringify(cursor), 'utf8').toString('base64url');
-}
-
-/** The cursor a client passed back, or `VALIDATION_FAILED` when it is not one this API made for this filter. */
-function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
-  const malformed = () =>
-    validationError([
-      {
-        field: 'cursor',
-        message:
-          'is not a cursor this API returned: pass back `nextCursor` unchanged, or leave cursor out for the first page',
-      },
-    ]);
-  if (!/^[A-Za-z0-9_-]+$/.test(text)) throw malformed();
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    throw malformed();
-  }
-  const cursor = value as Partial<PageCursor> | null;
-  if (
-    typeof cursor !== 'object' ||
-    cursor === null ||
-    typeof cursor.after !== 'string' ||
-    cursor.after === '' ||
-    typeof cursor.filter !== 'string' ||
-    !Number.isSafeInteger(cursor.total) ||
-    (cursor.total as number) < 0
-  ) {
-    throw malformed();
-  }
-  if (cursor.filter !== filterKey(filter)) {
-    throw validationError([
-      {
-        field: 'cursor',
-        message: 'was made for another filter: keep the same sendResult, receipt and without on every page',
-      },
-    ]);
-  }
-  return cursor as PageCursor;
-}
-
-/**
- * The total of a filter when a task counter holds it exactly (SPEC §2.3 counts each device once, in
- * the same transaction as its row), so the first page needs no COUNT over millions of rows.
- */
-function counterTotal(task: TaskRecord, filter: DeviceFilter): number | undefined {
-  const { sendResult, receipt, without } = filter;
-  if (sendResult === 'pending') {
-    // A device not handed over has no receipt: "without" is always true, "receipt" never.
-    if (receipt !== undefined) return 0;
-    return task.status === 'sending' ? task.pending : 0;
-  }
-  if (without !== undefined) return undefined;
-  if (sendResult === undefined) {
-    if (receipt === undefined) return task.total_sent;
-    return { impression: task.impressions, open: task.opens, dismissal: task.dismissals }[receipt];
-  }
-  if (receipt !== undefined) return undefined;
-  return { success: task.deliveries, failure: task.failures, no_feedback: task.no_feedback }[sendResult];
-}
 
 /** The SSE frame of one event. */
 function sseEvent(event: string, data: string): string {
@@ -441,7 +208,7 @@ export function registerDeviceResultRoutes(
   function statisticsPayload(task: TaskRecord) {
     return {
       status: task.status,
-      statistics: taskStatistics(countsOf(task)),
+      statistics: taskStatistics(taskCountsOf(task)),
       ...taskWindows(task.started_at, deps.config),
     };
   }

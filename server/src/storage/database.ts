@@ -4,6 +4,7 @@
  * sort correctly as text in every backend; booleans are 0/1 integers; JSON is stored as text.
  */
 import type { Generated, Kysely, Selectable } from 'kysely';
+import type { CounterColumns } from './task-counts.ts';
 
 /** The Kysely handle every store is built on. */
 export type Db = Kysely<Database>;
@@ -233,8 +234,11 @@ export interface SubCampaignRow {
   updated_at: string;
 }
 
-/** A push task with its content, schedule, state and statistics counters (SPEC §2). */
-export interface TasksTable {
+/**
+ * A push task with its content, schedule, state and statistics counters (SPEC §2); the counter
+ * columns are listed once, in `task-counts.ts`.
+ */
+export interface TasksTable extends CounterColumns {
   id: string;
   workspace_id: string;
   app_id: string;
@@ -256,17 +260,6 @@ export interface TasksTable {
   updated_at: string;
   started_at: string | null;
   completed_at: string | null;
-  planned_sends: number;
-  unmatched: number;
-  total_sent: number;
-  deliveries: number;
-  failures: number;
-  no_feedback: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
-  pending: number;
-  late: number;
   /** When the retention job deleted the task's device results (SPEC §2.4); null while they are held. */
   details_purged_at: string | null;
 }

@@ -3,23 +3,18 @@
  * whole — the schema first, then every domain rule at once, so one answer lists every field to fix —
  * and can be edited or deleted only while scheduled, a rule the SQL write itself enforces.
  */
-import { type Static, type TSchema, Type } from 'typebox';
+import { type Static, Type } from 'typebox';
 import type { Api, RouteDeps } from '../app.ts';
 import { importAudienceFile } from '../audiences/audience-import.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
 import { signalTaskMayBeDue } from '../dispatch/due-signal.ts';
-import { type TaskCounts, taskStatistics } from '../domain/statistics.ts';
+import { taskStatistics } from '../domain/statistics.ts';
 import {
-  CLICK_ACTION_TYPES,
   type ClickAction,
   contentErrors,
   DEFAULT_TTL_SECONDS,
-  MAX_PARAMS,
-  MAX_TTL_SECONDS,
-  MIN_TTL_SECONDS,
   type SendType,
   scheduleErrors,
-  TASK_CATEGORIES,
   type TaskCategory,
   type TaskContent,
   ttlErrors,
@@ -27,182 +22,16 @@ import {
 import { canEdit, isTaskStatus, TASK_STATUSES, type TaskStatus } from '../domain/task-state.ts';
 import { taskWindows } from '../domain/windows.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
-import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
+import { authErrors, PageOf } from '../http/schemas.ts';
 import { untruncated } from '../http/uploads.ts';
 import { assertNoNulCharacter, schemaError } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { TaskRow } from '../storage/database.ts';
-import {
-  createTaskStore,
-  type SubCampaignRef,
-  type TaskRecord,
-  type TaskSortKey,
-  UNSENT_TASK_COUNTERS,
-} from './task-store.ts';
+import { taskCountsOf } from '../storage/task-counts.ts';
+import { CreateBody, ListQuery, PatchBody, TaskParams, TaskSchema, UploadBody } from './task-schemas.ts';
+import { createTaskStore, type SubCampaignRef, type TaskRecord, UNSENT_TASK_COUNTERS } from './task-store.ts';
 
-const SEND_TYPES = ['immediate', 'scheduled'] as const;
-const SORT_KEYS = [
-  'createdAt',
-  'startedAt',
-  'scheduledAt',
-  'name',
-  'plannedSends',
-  'deliveries',
-] as const satisfies readonly TaskSortKey[];
-const MAX_SUB_CAMPAIGNS = 100;
 const tags = ['tasks'];
-
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
-
-const ClickActionSchema = Type.Object(
-  {
-    type: Type.Enum(CLICK_ACTION_TYPES, {
-      description: 'open_url and open_page are Android-only; custom needs params.',
-    }),
-    url: Type.Optional(Type.String({ description: 'open_url only: the http(s) URL to open.' })),
-    page: Type.Optional(Type.String({ description: 'open_page only: the Android activity class to open.' })),
-    params: Type.Optional(
-      Type.Record(Type.String(), Type.String(), {
-        maxProperties: MAX_PARAMS,
-        description:
-          'String → string parameters delivered with the notification (Android `extra`, iOS custom keys); ' +
-          'names starting with pb_, and on iOS aps, d and p, are reserved.',
-      }),
-    ),
-  },
-  { additionalProperties: false },
-);
-
-const taskFields = {
-  name: Name,
-  appId: Type.String({ minLength: 1 }),
-  title: Type.String({
-    minLength: 1,
-    description:
-      'With the content and params it must fit the provider payload (Android 1840, iOS 2012 bytes).',
-  }),
-  content: Type.String({ minLength: 1 }),
-  clickAction: ClickActionSchema,
-  audienceId: Type.String({ minLength: 1, description: 'A ready audience of this workspace.' }),
-  sendType: Type.Enum(SEND_TYPES),
-  scheduledAt: Type.Optional(
-    Type.String({
-      format: 'date-time',
-      description: 'Required for a scheduled task and in the future; left out for an immediate one.',
-    }),
-  ),
-  subCampaignIds: Type.Array(Type.String({ minLength: 1 }), { maxItems: MAX_SUB_CAMPAIGNS }),
-  ttlSeconds: Type.Integer({
-    minimum: MIN_TTL_SECONDS,
-    description:
-      `How long the provider keeps trying to reach an offline device, in seconds (default ${DEFAULT_TTL_SECONDS} = 3 days). ` +
-      `At most the provider's maximum: Umeng ${MAX_TTL_SECONDS.umeng} (7 days), FCM ${MAX_TTL_SECONDS.fcm} (28 days), ` +
-      `APNs ${MAX_TTL_SECONDS.apns} (28 days, Pushboard's choice: Apple documents none), simulator ${MAX_TTL_SECONDS.simulator}.`,
-  }),
-  category: Type.Enum(TASK_CATEGORIES, {
-    description:
-      "marketing (default): promotions; service: about the user's own account or orders (Umeng category 1, " +
-      'which helps Xiaomi and vivo pick the channel).',
-  }),
-};
-
-const CreateBody = Type.Object(
-  {
-    ...taskFields,
-    subCampaignIds: Type.Optional(taskFields.subCampaignIds),
-    ttlSeconds: Type.Optional(taskFields.ttlSeconds),
-    category: Type.Optional(taskFields.category),
-  },
-  { additionalProperties: false },
-);
-// The `task` part of an upload: the create body, its audience being the uploaded file.
-const UploadBody = Type.Omit(CreateBody, ['audienceId'], { additionalProperties: false });
-// No defaults here: a field left out of a patch must stay as it is.
-const PatchBody = Type.Partial(Type.Object(taskFields), { additionalProperties: false });
-
-const StatisticsSchema = Type.Object({
-  plannedSends: Type.Integer(),
-  unmatched: Type.Integer(),
-  totalSent: Type.Integer(),
-  deliveries: Type.Integer(),
-  failures: Type.Integer(),
-  noFeedback: Type.Integer(),
-  impressions: Type.Integer(),
-  opens: Type.Integer(),
-  dismissals: Type.Integer(),
-  pending: Type.Integer(),
-  late: Type.Integer(),
-  impressionRate: Nullable(
-    Type.Number({ description: 'impressions ÷ deliveries; null when deliveries is 0.' }),
-  ),
-  openRate: Nullable(Type.Number({ description: 'opens ÷ deliveries; null when deliveries is 0.' })),
-  dismissalRate: Nullable(
-    Type.Number({ description: 'dismissals ÷ deliveries; null when deliveries is 0.' }),
-  ),
-});
-
-const SubCampaignRefSchema = Type.Object({ id: Type.String(), name: Type.String() });
-
-const TaskSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  status: Type.Enum(TASK_STATUSES),
-  appId: Type.String(),
-  appName: Type.String(),
-  platform: Type.Enum(['ios', 'android']),
-  title: Type.String(),
-  content: Type.String(),
-  clickAction: ClickActionSchema,
-  audienceId: Type.String(),
-  audienceName: Nullable(Type.String({ description: 'Null once the audience has been deleted.' })),
-  sendType: Type.Enum(SEND_TYPES),
-  scheduledAt: Nullable(Type.String()),
-  ttlSeconds: Type.Integer({ description: 'How long providers keep trying to reach a device, in seconds.' }),
-  category: Type.Enum(TASK_CATEGORIES),
-  subCampaignIds: Type.Array(Type.String()),
-  subCampaigns: Type.Array(SubCampaignRefSchema),
-  failureReason: Nullable(Type.String({ description: 'Why nothing could be sent; null unless failed.' })),
-  sendError: Nullable(
-    Type.String({
-      description:
-        'The provider error that stopped the send early (after retries); the devices not handed over ' +
-        'count as failures. Null when every batch was handed over.',
-    }),
-  ),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-  startedAt: Nullable(Type.String({ description: 'When sending started.' })),
-  completedAt: Nullable(Type.String()),
-  statisticsFinalAt: Nullable(
-    Type.String({ description: 'startedAt + the statistics window; later receipts count as late.' }),
-  ),
-  detailsExpireAt: Nullable(
-    Type.String({ description: 'startedAt + the retention window; device results are deleted then.' }),
-  ),
-  statistics: StatisticsSchema,
-});
-
-const DateTime = (description: string) => Type.Optional(Type.String({ format: 'date-time', description }));
-const ListQuery = Type.Object({
-  ...PageQuery,
-  status: Type.Optional(
-    Type.Array(Type.String(), {
-      description: 'One or several statuses, repeated (status=a&status=b) or comma-separated (status=a,b).',
-    }),
-  ),
-  sendType: Type.Optional(Type.Enum(SEND_TYPES)),
-  appId: Type.Optional(Type.String()),
-  subCampaignId: Type.Optional(Type.String()),
-  q: Type.Optional(Type.String({ maxLength: 200, description: 'Name contains, ignoring case.' })),
-  createdFrom: DateTime('Created at or after this time.'),
-  createdTo: DateTime('Created at or before this time.'),
-  sentFrom: DateTime('Started sending at or after this time.'),
-  sentTo: DateTime('Started sending at or before this time.'),
-  sort: Type.Enum(SORT_KEYS, { default: 'createdAt' }),
-  order: Type.Enum(['asc', 'desc'], { default: 'desc', description: 'Ties are ordered by ID.' }),
-});
-
-const TaskParams = Type.Object({ workspaceId: Type.String(), taskId: Type.String() });
 
 /** A complete task as the user describes it: the create body, or a stored task with a patch applied. */
 interface TaskDraft extends TaskContent {
@@ -246,23 +75,6 @@ function parseClickAction(json: string): ClickAction {
 function toUtc(value: string): string {
   const at = new Date(value);
   return Number.isNaN(at.getTime()) ? value : at.toISOString();
-}
-
-/** The statistics counters of a task row, as the task read shows them (shared with the live event stream). */
-export function countsOf(row: TaskRow): TaskCounts {
-  return {
-    plannedSends: row.planned_sends,
-    unmatched: row.unmatched,
-    totalSent: row.total_sent,
-    deliveries: row.deliveries,
-    failures: row.failures,
-    noFeedback: row.no_feedback,
-    impressions: row.impressions,
-    opens: row.opens,
-    dismissals: row.dismissals,
-    pending: row.pending,
-    late: row.late,
-  };
 }
 
 function taskNotFound(id: string): AppError {
@@ -335,7 +147,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       startedAt: row.started_at,
       completedAt: row.completed_at,
       ...taskWindows(row.started_at, deps.config),
-      statistics: taskStatistics(countsOf(row)),
+      statistics: taskStatistics(taskCountsOf(row)),
     };
   }
 

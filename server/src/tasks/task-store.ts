@@ -19,21 +19,12 @@ import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domai
 import { validationError } from '../errors.ts';
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
 import { isPostgres } from '../storage/dialect.ts';
+import { withNumericCounters, ZERO_COUNTER_COLUMNS } from '../storage/task-counts.ts';
 import { containsText } from '../storage/text-search.ts';
 
 /** The statistics counters (all zero) and retention mark (none) of a task that has not started sending. */
 export const UNSENT_TASK_COUNTERS = {
-  planned_sends: 0,
-  unmatched: 0,
-  total_sent: 0,
-  deliveries: 0,
-  failures: 0,
-  no_feedback: 0,
-  impressions: 0,
-  opens: 0,
-  dismissals: 0,
-  pending: 0,
-  late: 0,
+  ...ZERO_COUNTER_COLUMNS,
   details_purged_at: null,
 } as const satisfies Partial<TaskRow>;
 
@@ -135,27 +126,6 @@ export interface TaskStore {
 }
 
 type TaskExpressions = ExpressionBuilder<Database, 'tasks'>;
-
-// Counter columns are `bigint`: PostgreSQL returns them as strings, SQLite as numbers.
-const COUNTER_COLUMNS = [
-  'planned_sends',
-  'unmatched',
-  'total_sent',
-  'deliveries',
-  'failures',
-  'no_feedback',
-  'impressions',
-  'opens',
-  'dismissals',
-  'pending',
-  'late',
-] as const;
-
-function withNumericCounters<T extends TaskRow>(row: T): T {
-  const copy = { ...row };
-  for (const column of COUNTER_COLUMNS) copy[column] = Number(row[column]);
-  return copy;
-}
 
 function filterExpression(eb: TaskExpressions, filter: TaskFilter): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];

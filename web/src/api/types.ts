@@ -1,7 +1,25 @@
 /**
- * The shapes of the Pushboard API v1 (SPEC §6, `/api/v1/openapi.json`), written by hand and kept
- * in the server's words. Only what the console reads or sends is here.
+ * The shapes of the Pushboard API v1 (SPEC §6, `/api/v1/openapi.json`) that the console reads or
+ * sends. The task and device-result shapes are the server's own TypeBox schemas, imported as types
+ * only (nothing of the server is bundled); the rest is written by hand in the server's words.
  */
+import type { Static } from 'typebox';
+import type { CampaignSchema, SubCampaignSchema } from '../../../server/src/campaigns/campaign-schemas.ts';
+import type {
+  Breakdown,
+  ChannelItem,
+  DeviceItem,
+  FilterQuery,
+  TimelineBucketItem,
+} from '../../../server/src/results/device-result-schemas.ts';
+import type {
+  ClickActionSchema,
+  StatisticsSchema,
+  SubCampaignRefSchema,
+  ListQuery as TaskListQuerySchema,
+  TaskSchema,
+  UploadBody,
+} from '../../../server/src/tasks/task-schemas.ts';
 
 /** A member's or API token's power in a workspace. */
 export type Role = 'owner' | 'operator' | 'viewer';
@@ -10,9 +28,12 @@ export type Platform = 'ios' | 'android';
 export type ProviderName = 'simulator' | 'umeng' | 'fcm' | 'apns';
 /** Whether a device's push token still works: `invalid` once the provider said it does not (SPEC §4.4). */
 export type TokenStatus = 'active' | 'invalid';
-export type TaskStatus = 'scheduled' | 'sending' | 'completed' | 'failed';
-export type SendType = 'immediate' | 'scheduled';
-export type ClickActionType = 'open_app' | 'open_url' | 'open_page' | 'custom';
+/** Where a task is in its lifecycle. */
+export type TaskStatus = Task['status'];
+/** How a task is sent: at once, or at its `scheduledAt`. */
+export type SendType = Task['sendType'];
+/** What a tap on the notification does. */
+export type ClickActionType = ClickAction['type'];
 export type AudienceSource = 'upload' | 'api' | 'task_result';
 
 /** Every task status, in lifecycle order. */
@@ -249,100 +270,29 @@ export interface Audience {
   activeTasks: number;
 }
 
-export interface SubCampaignRef {
-  id: string;
-  name: string;
-}
+/** A sub-campaign as a task shows it. */
+export type SubCampaignRef = Static<typeof SubCampaignRefSchema>;
 
-export interface Campaign {
-  id: string;
-  name: string;
-  description: string;
-  subCampaigns: SubCampaignRef[];
-  createdAt: string;
-  updatedAt: string;
-}
+/** A campaign with its sub-campaigns. */
+export type Campaign = Static<typeof CampaignSchema>;
 
-export interface SubCampaign {
-  id: string;
-  name: string;
-  campaignId: string | null;
-  campaignName: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A sub-campaign with the campaign it belongs to, if any. */
+export type SubCampaign = Static<typeof SubCampaignSchema>;
 
-export interface ClickAction {
-  type: ClickActionType;
-  url?: string;
-  page?: string;
-  params?: Record<string, string>;
-}
+/** What a tap on the notification does. */
+export type ClickAction = Static<typeof ClickActionSchema>;
 
 /** Per-task counts (SPEC §2.3); rates are fractions, null over zero deliveries. */
-export interface TaskStatistics {
-  plannedSends: number;
-  unmatched: number;
-  totalSent: number;
-  deliveries: number;
-  failures: number;
-  noFeedback: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
-  pending: number;
-  late: number;
-  impressionRate: number | null;
-  openRate: number | null;
-  dismissalRate: number | null;
-}
+export type TaskStatistics = Static<typeof StatisticsSchema>;
 
-export interface Task {
-  id: string;
-  name: string;
-  status: TaskStatus;
-  appId: string;
-  appName: string;
-  platform: Platform;
-  title: string;
-  content: string;
-  clickAction: ClickAction;
-  audienceId: string;
-  audienceName: string | null;
-  sendType: SendType;
-  scheduledAt: string | null;
-  /** How long the provider keeps trying to reach a device, in seconds (default 259200 = 3 days). */
-  ttlSeconds: number;
-  category: TaskCategory;
-  subCampaignIds: string[];
-  subCampaigns: SubCampaignRef[];
-  failureReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-  startedAt: string | null;
-  completedAt: string | null;
-  statisticsFinalAt: string | null;
-  detailsExpireAt: string | null;
-  statistics: TaskStatistics;
-}
+/** A task as the task routes answer it. */
+export type Task = Static<typeof TaskSchema>;
 
 /** The body of a task create (`audienceId` is left out for an upload) or, partially, of a patch. */
-export interface TaskInput {
-  name: string;
-  appId: string;
-  title: string;
-  content: string;
-  clickAction: ClickAction;
-  audienceId?: string;
-  sendType: SendType;
-  scheduledAt?: string;
-  subCampaignIds: string[];
-  ttlSeconds?: number;
-  category?: TaskCategory;
-}
+export type TaskInput = Static<typeof UploadBody> & { audienceId?: string };
 
 /** Marketing pushes (promotions) or service pushes (about the user's own account or orders). */
-export type TaskCategory = 'marketing' | 'service';
+export type TaskCategory = Task['category'];
 
 /**
  * Longest time to live each provider takes, in seconds (the server's `MAX_TTL_SECONDS`): Umeng 7
@@ -358,7 +308,8 @@ export const MAX_TTL_SECONDS: Readonly<Record<ProviderName, number>> = {
 /** A task's time to live when none is given, in seconds (3 days). */
 export const DEFAULT_TTL_SECONDS = 259_200;
 
-export type TaskSortKey = 'createdAt' | 'startedAt' | 'scheduledAt' | 'name' | 'plannedSends' | 'deliveries';
+/** What the task list sorts by. */
+export type TaskSortKey = Static<typeof TaskListQuerySchema>['sort'];
 
 /** The query of the task list; every field maps to the query parameter of the same name. */
 export interface TaskListQuery {
@@ -375,65 +326,28 @@ export interface TaskListQuery {
   order?: 'asc' | 'desc';
 }
 
-export type SendResult = 'success' | 'failure' | 'no_feedback' | 'pending';
-export type ReceiptKind = 'impression' | 'open' | 'dismissal';
+/** A device's send result in a task; `pending` devices have not been handed to the provider yet. */
+export type SendResult = DeviceResult['sendResult'];
+/** A receipt kind a device list can be filtered on. */
+export type ReceiptKind = NonNullable<DeviceFilter['receipt']>;
 
 /** Which device results of a task to list, export or save as an audience (SPEC §6.1). */
-export interface DeviceFilter {
-  sendResult?: SendResult;
-  receipt?: ReceiptKind;
-  without?: ReceiptKind;
-}
+export type DeviceFilter = Static<typeof FilterQuery>;
 
 /** One device's result in one task. */
-export interface DeviceResult {
-  deviceId: string;
-  batchId: string | null;
-  platform: Platform;
-  channel: string | null;
-  sendResult: SendResult;
-  failureReason: string | null;
-  deliveredAt: string | null;
-  impressionAt: string | null;
-  openAt: string | null;
-  dismissalAt: string | null;
-}
+export type DeviceResult = Static<typeof DeviceItem>;
 
 /** The counts of one channel in a task's breakdown, in the words of the task statistics. */
-export interface ChannelBreakdown {
-  /** `umeng`, `simulator`, `huawei`, `xiaomi`, `oppo`, `vivo`, `honor`, `apns`…; '' when unknown. */
-  channel: string;
-  totalSent: number;
-  deliveries: number;
-  failures: number;
-  noFeedback: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
-}
+export type ChannelBreakdown = Static<typeof ChannelItem>;
 
 /** The receipts whose time falls in one bucket of a task's timeline (from `at`, `bucketMinutes` long). */
-export interface TimelineBucket {
-  at: string;
-  deliveries: number;
-  impressions: number;
-  opens: number;
-  dismissals: number;
-}
-
-/** How many of a task's devices failed for one reason, in the provider's words. */
-export interface FailureReasonCount {
-  reason: string;
-  devices: number;
-}
+export type TimelineBucket = Static<typeof TimelineBucketItem>;
 
 /** A task's device results per channel and its receipts over time (`GET …/tasks/{id}/breakdown`). */
-export interface TaskBreakdown {
-  channels: ChannelBreakdown[];
-  timeline: { bucketMinutes: number; buckets: TimelineBucket[] };
-  /** The most frequent failure reasons, most devices first. */
-  failureReasons: FailureReasonCount[];
-}
+export type TaskBreakdown = Static<typeof Breakdown>;
+
+/** How many of a task's devices failed for one reason, in the provider's words. */
+export type FailureReasonCount = TaskBreakdown['failureReasons'][number];
 
 /** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */
 export interface TaskLiveStatistics {
