@@ -11,6 +11,7 @@ import type { TaskContent } from '../domain/task-content.ts';
 import { applyTaskEvent } from '../domain/task-state.ts';
 import type { BatchDevice, DeviceSendOutcome } from '../providers/provider.ts';
 import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
+import { COUNTER_COLUMN_NAMES, taskCountsOf } from '../storage/task-counts.ts';
 import { createJournalStore } from './journal-store.ts';
 import { createPrepareStore } from './prepare-store.ts';
 import { createRecordStore } from './record-store.ts';
@@ -321,35 +322,10 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
     async counts(taskId) {
       const row = await db
         .selectFrom('tasks')
-        .select([
-          'planned_sends',
-          'unmatched',
-          'total_sent',
-          'deliveries',
-          'failures',
-          'no_feedback',
-          'impressions',
-          'opens',
-          'dismissals',
-          'pending',
-          'late',
-        ])
+        .select(COUNTER_COLUMN_NAMES)
         .where('id', '=', taskId)
         .executeTakeFirstOrThrow();
-      // Counter columns are bigint: PostgreSQL answers strings.
-      return {
-        plannedSends: Number(row.planned_sends),
-        unmatched: Number(row.unmatched),
-        totalSent: Number(row.total_sent),
-        deliveries: Number(row.deliveries),
-        failures: Number(row.failures),
-        noFeedback: Number(row.no_feedback),
-        impressions: Number(row.impressions),
-        opens: Number(row.opens),
-        dismissals: Number(row.dismissals),
-        pending: Number(row.pending),
-        late: Number(row.late),
-      };
+      return taskCountsOf(row);
     },
 
     async topFailureReason(taskId) {
