@@ -17,9 +17,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import type { Platform } from '../domain/task-content.ts';
 import { AppError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors } from '../http/schemas.ts';
 import {
   acceptRawBodies,

@@ -12,12 +12,12 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Static, type TSchema, Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
 import { batchIdOf } from '../dispatch/sender.ts';
 import { taskStatistics } from '../domain/statistics.ts';
 import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../domain/windows.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import { countsOf } from '../tasks/task-routes.ts';

@@ -4,7 +4,6 @@
  * and can be edited or deleted only while scheduled, a rule the SQL write itself enforces.
  */
 import { type Static, type TSchema, Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { importAudienceFile } from '../audiences/audience-import.ts';
 import { createAudienceStore } from '../audiences/audience-store.ts';
 import { signalTaskMayBeDue } from '../dispatch/due-signal.ts';
@@ -27,6 +26,7 @@ import {
 import { canEdit, isTaskStatus, TASK_STATUSES, type TaskStatus } from '../domain/task-state.ts';
 import { taskWindows } from '../domain/windows.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import { untruncated } from '../http/uploads.ts';
 import { assertNoNulCharacter, schemaError } from '../http/validation.ts';

@@ -1,0 +1,45 @@
+/**
+ * What every route module is registered with: the typed Fastify instance and the dependencies the
+ * composition root (`buildApp`) builds once and passes in — never built by a route module itself.
+ */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Config } from '../config.ts';
+import { onTaskMayBeDue, signalTaskMayBeDue } from '../dispatch/due-signal.ts';
+import type { Db } from '../storage/database.ts';
+import type { Stores } from '../stores.ts';
+
+/** The Fastify instance type every route module registers on (TypeBox-typed schemas). */
+export type Api = FastifyInstance<
+  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
+  any,
+  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
+  any,
+  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
+  any,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/**
+ * The "a task may be due" hint (`dispatch/due-signal.ts`): the task routes `raise` it after creating or
+ * rescheduling a task, the scheduler and the API's start queue `listen` to it.
+ */
+export interface DueSignal {
+  raise: typeof signalTaskMayBeDue;
+  listen: typeof onTaskMayBeDue;
+}
+
+/** The process's due signal: the one every route module, scheduler and start queue share. */
+export const PROCESS_DUE_SIGNAL: DueSignal = { raise: signalTaskMayBeDue, listen: onTaskMayBeDue };
+
+/** What route modules receive besides the Fastify instance. */
+export interface RouteDeps {
+  config: Config;
+  db: Db;
+  clock: () => Date;
+  /** The stores over `db`, built once by the composition root. */
+  stores: Stores;
+  /** The hint raised when a task may have become due. */
+  dueSignal: DueSignal;
+}
