@@ -16,7 +16,6 @@ import formatsPlugin from 'ajv-formats';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
-  type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
@@ -26,10 +25,12 @@ import { registerAudienceRoutes } from './audiences/audience-routes.ts';
 import { registerCampaignRoutes } from './campaigns/campaign-routes.ts';
 import type { Config } from './config.ts';
 import { registerDeviceRoutes } from './devices/device-routes.ts';
+import { type DueSignal, PROCESS_DUE_SIGNAL } from './dispatch/due-signal.ts';
 import { AppError } from './errors.ts';
 import { watchBodyArrival } from './http/body-deadline.ts';
 import { assertRoom, freeBytes } from './http/disk-space.ts';
 import { createLogger, withoutQuery } from './http/logging.ts';
+import type { Api, RouteDeps } from './http/route-deps.ts';
 import { ErrorEnvelope } from './http/schemas.ts';
 import { assertNoNulCharacter, schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
@@ -42,6 +43,7 @@ import {
 } from './results/device-result-routes.ts';
 import { registerSdkDeviceRoutes } from './sdk/sdk-device-routes.ts';
 import type { Db, Role } from './storage/database.ts';
+import { createStores, type Stores } from './stores.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
 import {
   assertRole,
@@ -52,7 +54,6 @@ import {
   type WorkspaceContext,
 } from './tenancy/access.ts';
 import { registerAuthRoutes } from './tenancy/auth-routes.ts';
-import { createTenancyStore } from './tenancy/tenancy-store.ts';
 import { registerWorkspaceRoutes } from './tenancy/workspace-routes.ts';
 
 /** What the HTTP API is built from; `main.ts` and the tests supply it. */
@@ -69,25 +70,10 @@ export interface AppDeps {
   providers?: ProviderRegistry;
   /** Limits of the live-statistics streams, over `EVENT_STREAM_LIMITS` (tests shorten the intervals). */
   eventStreams?: Partial<EventStreamLimits>;
-}
-
-/** The Fastify instance type every route module registers on (TypeBox-typed schemas). */
-export type Api = FastifyInstance<
-  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
-  any,
-  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
-  any,
-  // biome-ignore lint/suspicious/noExplicitAny: Fastify's default server generics.
-  any,
-  FastifyBaseLogger,
-  TypeBoxTypeProvider
->;
-
-/** What route modules receive besides the Fastify instance. */
-export interface RouteDeps {
-  config: Config;
-  db: Db;
-  clock: () => Date;
+  /** The stores over `db`; built from it when absent (tests). */
+  stores?: Stores;
+  /** The "a task may be due" hint; the process's own by default. */
+  dueSignal?: DueSignal;
 }
 
 declare module 'fastify' {
@@ -189,7 +175,8 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     },
   );
 
-  const tenancy = createTenancyStore(deps.db);
+  const stores = deps.stores ?? createStores(deps.db);
+  const tenancy = stores.tenancy;
   app.decorateRequest('principal', null as never);
   app.decorateRequest('workspace', null as never);
   app.addHook('onRequest', async (request) => {
@@ -299,11 +286,17 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     app.swagger(),
   );
 
-  const routeDeps: RouteDeps = { config: deps.config, db: deps.db, clock };
+  const routeDeps: RouteDeps = {
+    config: deps.config,
+    db: deps.db,
+    clock,
+    stores,
+    dueSignal: deps.dueSignal ?? PROCESS_DUE_SIGNAL,
+  };
   await app.register(
     async (api) => {
-      registerAuthRoutes(api, routeDeps, tenancy);
-      registerWorkspaceRoutes(api, routeDeps, tenancy);
+      registerAuthRoutes(api, routeDeps);
+      registerWorkspaceRoutes(api, routeDeps);
     },
     { prefix: '/api/v1' },
   );

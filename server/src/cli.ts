@@ -7,8 +7,9 @@ import { registerAudienceCommands } from './audiences/audience-cli.ts';
 import { ConfigError, type ConfigFlags, loadConfig, parsePortFlag } from './config.ts';
 import { registerDeviceCommands } from './devices/device-cli.ts';
 import { AppError } from './errors.ts';
-import { openStore, PROCESS_ROLES, type ProcessRole, startServer } from './main.ts';
+import { PROCESS_ROLES, type ProcessRole, startServer } from './main.ts';
 import { registerRetentionCommands } from './retention/retention-cli.ts';
+import { openStore } from './storage/open-store.ts';
 import { registerUserCommands } from './tenancy/users-cli.ts';
 
 /** Flags every sub-command accepts, mapped onto `ConfigFlags`. */

@@ -3,18 +3,16 @@
  * dispatcher, for the process's role (API, worker or both). Every subsystem is wired here and nowhere
  * else; `cli.ts` calls `startServer` for `pushboard serve`.
  */
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type pino from 'pino';
 import { buildApp } from './app.ts';
 import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
-import { type Config, ConfigError, MAKE_SECRET_KEY } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
-import { createDeviceStore } from './devices/device-store.ts';
 import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
-import { onTaskMayBeDue } from './dispatch/due-signal.ts';
+import { createDueSignal } from './dispatch/due-signal.ts';
 import { sleep } from './dispatch/rate-limit.ts';
 import { createRedisRateLimiter } from './dispatch/redis-rate-limit.ts';
 import type { SendJob } from './dispatch/scheduler.ts';
@@ -26,12 +24,8 @@ import { createBullmqQueue } from './queue/bullmq-queue.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { openRedis } from './queue/redis.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
-import { createSecretBox, loadSecretKey } from './security/secret-box.ts';
-import type { Db } from './storage/database.ts';
-import { migrateToLatest } from './storage/migrations/index.ts';
-import { openPostgres } from './storage/postgres.ts';
-import { sealStoredSecrets } from './storage/sealed-columns.ts';
-import { openSqlite } from './storage/sqlite.ts';
+import { openStore } from './storage/open-store.ts';
+import { createStores } from './stores.ts';
 import { bootstrapTenancy } from './tenancy/bootstrap.ts';
 
 /** Folder of the web console's static files. */
@@ -39,38 +33,6 @@ export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 /** How long a stopping server lets in-flight requests finish before it closes their connections. */
 export const SHUTDOWN_GRACE_MS = 2000;
-
-/**
- * Opens the configured store (PostgreSQL with `DATABASE_URL`, else the SQLite file), brings its schema
- * up to date and seals the app secrets an older version left in clear (proving the key opens the
- * sealed ones). The data folder is made 0700.
- */
-export async function openStore(config: Config): Promise<Db> {
-  const { secretKey } = config;
-  if (config.databaseUrl && !secretKey) {
-    // A key file would differ from machine to machine: each process would seal with its own key.
-    throw new ConfigError(
-      'PUSHBOARD_SECRET_KEY is required with DATABASE_URL: every process of a scaled deployment seals and opens ' +
-        `app secrets with the same key; ${MAKE_SECRET_KEY}`,
-    );
-  }
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  fs.chmodSync(config.dataDir, 0o700);
-  const key = secretKey ?? loadSecretKey(undefined, path.dirname(config.sqliteFile));
-  const db = config.databaseUrl
-    ? await openPostgres(config.databaseUrl, { secretKey: key })
-    : openSqlite(config.sqliteFile, { secretKey: key });
-  try {
-    await migrateToLatest(db);
-    const sealed = await sealStoredSecrets(db, createSecretBox(key));
-    if (sealed > 0)
-      process.stderr.write(`pushboard: sealed the secrets of ${sealed} app(s) stored in clear\n`);
-  } catch (error) {
-    await db.destroy();
-    throw error;
-  }
-  return db;
-}
 
 /** The URL at which this process reaches its own HTTP server (for the simulator's receipts). */
 export function loopbackUrl(host: string, address: AddressInfo | string | null): string {
@@ -131,6 +93,8 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
   }
   const logger = createLogger(config.logLevel).child({ role });
   const db = await openStore(config);
+  const stores = createStores(db);
+  const dueSignal = createDueSignal();
   const serves = role !== 'worker';
   const works = role !== 'api';
   const queues = redisUrl ? openQueues(config, redisUrl, logger) : undefined;
@@ -157,19 +121,21 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     const embedded = !config.databaseUrl;
     const now = new Date();
     const abandoned = await purgeAbandonedAudiences(db, now, { everyImport: embedded });
-    const staged = embedded ? await createDeviceStore(db).rejectStaleImports(now.toISOString()) : 0;
+    const staged = embedded ? await stores.devices.rejectStaleImports(now.toISOString()) : 0;
     if (abandoned > 0 || staged > 0) {
       logger.info({ audiences: abandoned, deviceImports: staged }, 'cleaned up abandoned imports');
     }
   }
 
   const providers = createProviders(db, undefined, config.providerUrlAllowlist);
-  const app = serves ? await buildApp({ config, db, logger, webRoot: WEB_ROOT, providers }) : undefined;
+  const app = serves
+    ? await buildApp({ config, db, stores, dueSignal, logger, webRoot: WEB_ROOT, providers })
+    : undefined;
   if (app) await app.listen({ port: config.port, host: config.host });
   // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.
   const unsubscribe =
     serves && queues
-      ? onTaskMayBeDue((dueAt) => {
+      ? dueSignal.listen((dueAt) => {
           scheduleWakeUp(queues.starts, dueAt, new Date()).catch((error: unknown) =>
             logger.error({ err: error }, 'queueing the start of a task failed; the next poll starts it'),
           );
@@ -198,6 +164,8 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
     const rateRedis = redisUrl ? openRedis(redisUrl, `${config.redisPrefix}:rate`) : undefined;
     const dispatcher = createDispatcher({
       db,
+      store: stores.dispatch,
+      dueSignal,
       settings: config.dispatch,
       publicUrl: config.publicUrl,
       providers,

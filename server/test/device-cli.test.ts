@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createAppStore, newAppRow } from '../src/apps/app-store.ts';
 import { loadConfig } from '../src/config.ts';
-import { openStore } from '../src/main.ts';
+import { openStore } from '../src/storage/open-store.ts';
 import { bootstrapTenancy } from '../src/tenancy/bootstrap.ts';
 import { storeEnvFor } from './backends.ts';
 import { ADMIN_PASSWORD, tempDir } from './helpers.ts';

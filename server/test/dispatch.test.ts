@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { type StartJob, scheduleWakeUp } from '../src/dispatch/dispatcher.ts';
-import { onTaskMayBeDue } from '../src/dispatch/due-signal.ts';
+import { PROCESS_DUE_SIGNAL } from '../src/dispatch/due-signal.ts';
 import { createRateLimiter } from '../src/dispatch/rate-limit.ts';
 import type { SendJob } from '../src/dispatch/scheduler.ts';
 import { batchIdOf, MAX_RETRY_DELAY_MS, retryDelayMs } from '../src/domain/batch.ts';
@@ -106,7 +106,7 @@ describe('scheduling', () => {
   test('creating an immediate task or changing a schedule wakes the scheduler at once; renaming does not', async () => {
     const fixture = await sendFixture(t, { devices: 5 });
     let signals = 0;
-    const unsubscribe = onTaskMayBeDue(() => signals++);
+    const unsubscribe = PROCESS_DUE_SIGNAL.listen(() => signals++);
     try {
       const taskId = await createTask(t, fixture, {
         scheduledAt: new Date(t.clock.now.getTime() + MINUTE_MS),

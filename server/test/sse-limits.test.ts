@@ -6,7 +6,8 @@
  * streams are real HTTP on a listening server.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { type Api, buildApp } from '../src/app.ts';
+import { buildApp } from '../src/app.ts';
+import type { Api } from '../src/http/route-deps.ts';
 import { EVENT_STREAM_LIMITS, type EventStreamLimits } from '../src/results/device-result-routes.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
 

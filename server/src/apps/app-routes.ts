@@ -6,12 +6,12 @@
  * is always shown.
  */
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import type { AppRow } from '../storage/database.ts';
 import { hasRole, type WorkspaceContext } from '../tenancy/access.ts';
-import { createAppStore, type DeviceCounts, NO_DEVICES, newAppRow, newAppSecrets } from './app-store.ts';
+import { type DeviceCounts, NO_DEVICES, newAppRow, newAppSecrets } from './app-store.ts';
 import {
   changesCredentials,
   checkProviderConfig,
@@ -112,7 +112,7 @@ function assertMayWriteCredentials(workspace: WorkspaceContext, provider: Provid
 
 /** Registers the app routes (under a workspace). */
 export function registerAppRoutes(app: Api, deps: RouteDeps): void {
-  const store = createAppStore(deps.db);
+  const store = deps.stores.apps;
   const urlAllowlist = deps.config.providerUrlAllowlist;
 
   async function getApp(workspaceId: string, id: string): Promise<AppRow> {

@@ -10,8 +10,8 @@ import type { Command } from 'commander';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, type CsvInvalidDetails } from '../errors.ts';
 import { assertRoom, withRoomChecks } from '../http/disk-space.ts';
-import { openStore } from '../main.ts';
 import { progressBar } from '../progress-bar.ts';
+import { openStore } from '../storage/open-store.ts';
 import { DEFAULT_WORKSPACE_ID } from '../tenancy/bootstrap.ts';
 import { importAudienceFile } from './audience-import.ts';
 

@@ -6,8 +6,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { type Static, Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
 import {
@@ -16,7 +16,7 @@ import {
   importAudienceIds,
   MAX_DEVICE_ID_CHARS,
 } from './audience-import.ts';
-import { type AudienceWithUsage, createAudienceStore } from './audience-store.ts';
+import type { AudienceWithUsage } from './audience-store.ts';
 
 /** Most device IDs one JSON request may carry; bigger audiences are uploaded as a file. */
 export const MAX_INLINE_DEVICE_IDS = 100_000;
@@ -100,7 +100,7 @@ function decodeCursor(cursor: string): string {
 
 /** Registers the audience routes (under a workspace). */
 export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
-  const store = createAudienceStore(deps.db);
+  const store = deps.stores.audiences;
   const { uploadLimitBytes } = deps.config;
 
   async function getAudience(workspaceId: string, id: string): Promise<AudienceWithUsage> {

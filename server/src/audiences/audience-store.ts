@@ -6,7 +6,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { AudienceRow, Db } from '../storage/database.ts';
-import { isPostgres } from '../storage/dialect.ts';
+import { lockRowsForUpdate } from '../storage/dialect.ts';
 import { containsText } from '../storage/text-search.ts';
 
 /** Task statuses during which a task still needs its audience (deletion is refused). */
@@ -188,15 +188,14 @@ export function createAudienceStore(db: Db): AudienceStore {
       return db.transaction().execute(async (trx) => {
         // PostgreSQL: a task being written on this audience holds a shared lock on its row
         // (task-store.ts); waiting for it here means the search below sees that task.
-        if (isPostgres(trx)) {
-          await trx
+        await lockRowsForUpdate(
+          trx,
+          trx
             .selectFrom('audiences')
             .select('id')
             .where('workspace_id', '=', workspaceId)
-            .where('id', '=', id)
-            .forUpdate()
-            .execute();
-        }
+            .where('id', '=', id),
+        );
         const active = await trx
           .selectFrom('tasks')
           .select('id')

@@ -4,8 +4,8 @@
  * deleted.
  */
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { AppError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import type { CampaignRow, SubCampaignRow } from '../storage/database.ts';
@@ -17,7 +17,7 @@ import {
   SubCampaignParams,
   SubCampaignSchema,
 } from './campaign-schemas.ts';
-import { createCampaignStore, type SubCampaignWithCampaign } from './campaign-store.ts';
+import type { SubCampaignWithCampaign } from './campaign-store.ts';
 
 const tags = ['campaigns'];
 
@@ -45,7 +45,7 @@ function subCampaignView(row: SubCampaignWithCampaign) {
 
 /** Registers the campaign and sub-campaign routes (under a workspace). */
 export function registerCampaignRoutes(app: Api, deps: RouteDeps): void {
-  const store = createCampaignStore(deps.db);
+  const store = deps.stores.campaigns;
 
   async function getCampaign(workspaceId: string, id: string): Promise<CampaignRow> {
     const row = await store.findCampaign(workspaceId, id);

@@ -5,9 +5,8 @@
  */
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
-import { createAppStore } from '../apps/app-store.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, PageOf, PageQuery } from '../http/schemas.ts';
 import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
 import type { AppRow, DeviceRow } from '../storage/database.ts';
@@ -20,7 +19,7 @@ import {
   isProblem,
   MAX_DEVICE_ID_LENGTH,
 } from './device-input.ts';
-import { createDeviceStore, registrationOf } from './device-store.ts';
+import { registrationOf } from './device-store.ts';
 
 /** Most devices in one batch request; larger sets go through the CSV import. */
 export const MAX_BATCH_DEVICES = 50_000;
@@ -130,8 +129,8 @@ export function deviceView(row: DeviceRow) {
 
 /** Registers the device routes (under a workspace). */
 export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
-  const apps = createAppStore(deps.db);
-  const store = createDeviceStore(deps.db);
+  const apps = deps.stores.apps;
+  const store = deps.stores.devices;
 
   async function getApp(workspaceId: string, id: string): Promise<AppRow> {
     const row = await apps.findApp(workspaceId, id);

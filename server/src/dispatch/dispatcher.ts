@@ -10,8 +10,8 @@ import type { ProviderRegistry } from '../providers/provider.ts';
 import { createInProcessQueue } from '../queue/in-process-queue.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
-import { createDispatchStore } from './dispatch-store.ts';
-import { onTaskMayBeDue } from './due-signal.ts';
+import { createDispatchStore, type DispatchStore } from './dispatch-store.ts';
+import { type DueSignal, PROCESS_DUE_SIGNAL } from './due-signal.ts';
 import { createRateLimiter, type RateLimiter, sleep as realSleep, type Sleep } from './rate-limit.ts';
 import { createScheduler, type SendJob } from './scheduler.ts';
 import { createSender, type DispatchLogger } from './sender.ts';
@@ -76,6 +76,10 @@ export interface DispatcherDeps {
   clock?: () => Date;
   /** How waits (rate limit, retry backoff) are made; tests inject one that moves their clock. */
   sleep?: Sleep;
+  /** The dispatch store (the composition root's); one over `db` with `clock` by default. */
+  store?: DispatchStore;
+  /** The hint that wakes the scheduler when a task may be due; the process's shared one by default. */
+  dueSignal?: DueSignal;
 }
 
 /** The running dispatcher. */
@@ -102,7 +106,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const clock = deps.clock ?? (() => new Date());
   const sleep = deps.sleep ?? realSleep;
   const { logger, settings } = deps;
-  const store = createDispatchStore(deps.db, clock);
+  const store = deps.store ?? createDispatchStore(deps.db, clock);
   const { scaled } = deps;
   const queue =
     scaled?.sends ??
@@ -164,7 +168,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           await scheduler.poll();
         }, 1);
       }
-      unsubscribe = onTaskMayBeDue(() => scheduler.wake());
+      unsubscribe = (deps.dueSignal ?? PROCESS_DUE_SIGNAL).listen(() => scheduler.wake());
       await scheduler.start();
     },
     poll: () => scheduler.poll(),

@@ -9,17 +9,35 @@
 
 type Listener = (dueAt: string | null) => void;
 
-const listeners = new Set<Listener>();
-
-/** Says that a task may be due at `dueAt` (ISO time; null: now), being created or rescheduled. */
-export function signalTaskMayBeDue(dueAt: string | null): void {
-  for (const listener of listeners) listener(dueAt);
+/**
+ * The hint's two ends: the task routes `raise` it, the scheduler and the API's start queue `listen`.
+ * The composition root (`main.ts`) makes one per process and hands it to both ends.
+ */
+export interface DueSignal {
+  /** Says that a task may be due at `dueAt` (ISO time; null: now), being created or rescheduled. */
+  raise(dueAt: string | null): void;
+  /** Calls `listener` on every signal until the returned function is called. */
+  listen(listener: Listener): () => void;
 }
 
-/** Calls `listener` on every signal until the returned function is called. */
-export function onTaskMayBeDue(listener: Listener): () => void {
-  listeners.add(listener);
-  return () => {
-    listeners.delete(listener);
+/** A due signal with listeners of its own. */
+export function createDueSignal(): DueSignal {
+  const listeners = new Set<Listener>();
+  return {
+    raise(dueAt) {
+      for (const listener of listeners) listener(dueAt);
+    },
+    listen(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
   };
 }
+
+/**
+ * The signal `buildApp` and `createDispatcher` share when their caller passes none (tests that build
+ * an app and a dispatcher side by side), so that the two ends still meet in one process.
+ */
+export const PROCESS_DUE_SIGNAL: DueSignal = createDueSignal();

@@ -6,8 +6,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Api } from '../app.ts';
 import { AppError } from '../errors.ts';
+import type { Api } from './route-deps.ts';
 
 /** Header with the hex HMAC-SHA256 of the raw body. */
 export const SIGNATURE_HEADER = 'x-pushboard-signature';

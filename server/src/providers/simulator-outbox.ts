@@ -13,7 +13,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { sql } from 'kysely';
 import type { Db, ReceiptKind, SimulatorReceiptRow } from '../storage/database.ts';
-import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
+import { jsonArrayRows, skipLockedRows } from '../storage/dialect.ts';
 
 /** Receipts the SDK reports; the provider reports the rest. */
 const SDK_KINDS: ReadonlySet<ReceiptKind> = new Set(['impression', 'dismissal']);
@@ -134,7 +134,7 @@ export function createSimulatorReporter(options: SimulatorReporterOptions): Simu
     const at = now.toISOString();
     const until = new Date(now.getTime() + CLAIM_MS).toISOString();
     // PostgreSQL: rows another reporter is claiming right now are skipped rather than waited for.
-    const skipLocked = isPostgres(db) ? sql`for update skip locked` : sql``;
+    const skipLocked = skipLockedRows(db);
     const { rows } = await sql<SimulatorReceiptRow>`
       update simulator_receipts set claimed_until = ${until}
       where (task_id, device_id, kind) in (

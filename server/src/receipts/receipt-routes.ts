@@ -17,9 +17,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import type { Platform } from '../domain/task-content.ts';
 import { AppError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors } from '../http/schemas.ts';
 import {
   acceptRawBodies,
@@ -38,7 +38,6 @@ import {
 } from '../providers/provider.ts';
 import { sdkAuthentication } from '../sdk/sdk-auth.ts';
 import { createReceiptIngest } from './receipt-ingest.ts';
-import { createReceiptStore } from './receipt-store.ts';
 
 /** Most receipts one request may carry (SPEC §6.1); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
 export const MAX_RECEIPTS_PER_REQUEST = 5000;
@@ -136,7 +135,7 @@ function assertBatchSize(parsed: ParsedReceipts): void {
 /** Registers the receipt endpoints under `/api/v1/receipts`. */
 export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
   const { db, clock, config } = deps;
-  const store = createReceiptStore(db);
+  const store = deps.stores.receipts;
   const ingest = createReceiptIngest({
     store,
     windows: { statisticsWindowHours: config.statisticsWindowHours, retentionHours: config.retentionHours },

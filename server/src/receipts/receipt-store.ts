@@ -15,7 +15,7 @@
 import { type Kysely, sql } from 'kysely';
 import { newId } from '../ids.ts';
 import type { Database, Db, ReceiptKind } from '../storage/database.ts';
-import { isPostgres, jsonArrayRows } from '../storage/dialect.ts';
+import { jsonArrayRows, lockRowsInKeyOrder, selectForUpdate } from '../storage/dialect.ts';
 import {
   type ApplicableReceipt,
   type CounterMoves,
@@ -332,7 +332,7 @@ export async function keepUnreadable(
       .select(['stored_rows', 'stored_bytes'])
       .where('app_id', '=', appId);
     // SQLite has one writer at a time and no FOR UPDATE.
-    const held = await (isPostgres(trx) ? read.forUpdate() : read).executeTakeFirstOrThrow();
+    const held = await selectForUpdate(trx, read).executeTakeFirstOrThrow();
     let rows = Number(held.stored_rows);
     let bytes = Number(held.stored_bytes);
     const kept: { payload: string; bytes: number }[] = [];
@@ -469,16 +469,15 @@ async function taskFacts(db: Db, taskIds: readonly string[]): Promise<Map<string
 }
 
 async function lockDeviceResults(trx: Db, receipts: readonly ApplicableReceipt[]): Promise<void> {
-  if (!isPostgres(trx) || receipts.length === 0) return;
   // The updates lock rows kind by kind, so two concurrent requests could take the same rows in
   // opposite orders and deadlock. Locking the chunk's rows first, in key order, makes every request
   // take them in one order (SQLite has one writer and never gets there).
-  const keys = JSON.stringify(receipts.map((c) => [c.taskId, c.deviceId]));
-  await sql`
-    select 1 from device_results as r
-    where (r.task_id, r.device_id) in (select value ->> 0, value ->> 1 from ${jsonArrayRows(trx, keys)} as j)
-    order by r.task_id, r.device_id
-    for update`.execute(trx);
+  await lockRowsInKeyOrder(
+    trx,
+    'device_results',
+    ['task_id', 'device_id'],
+    receipts.map((c) => [c.taskId, c.deviceId]),
+  );
 }
 
 /**

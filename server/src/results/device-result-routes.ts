@@ -12,20 +12,18 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Static, Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
-import { createAudienceStore } from '../audiences/audience-store.ts';
 import { batchIdOf } from '../domain/batch.ts';
 import { taskStatistics } from '../domain/statistics.ts';
 import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../domain/windows.ts';
 import { AppError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors } from '../http/schemas.ts';
 import { newId } from '../ids.ts';
 import { taskCountsOf } from '../storage/task-counts.ts';
 import { TaskParams } from '../tasks/task-schemas.ts';
-import { createTaskStore, type TaskRecord } from '../tasks/task-store.ts';
+import type { TaskRecord } from '../tasks/task-store.ts';
 import { authenticate, resolveWorkspace } from '../tenancy/access.ts';
-import { createTenancyStore } from '../tenancy/tenancy-store.ts';
-import { createBreakdownStore, MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
+import { MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
 import { csvLine } from './csv.ts';
 import { counterTotal, decodeCursor, encodeCursor, filterKey, filterOf } from './device-pages.ts';
 import {
@@ -38,7 +36,7 @@ import {
   GeneratedAudience,
   ListQuery,
 } from './device-result-schemas.ts';
-import { createDeviceResultStore, type DeviceDetailRow, type DeviceFilter } from './device-result-store.ts';
+import type { DeviceDetailRow, DeviceFilter } from './device-result-store.ts';
 
 /** Devices read per keyset page while streaming a CSV export: bounded memory, few round trips. */
 const CSV_PAGE_ROWS = 5_000;
@@ -103,11 +101,7 @@ export function registerDeviceResultRoutes(
   deps: RouteDeps,
   limits: EventStreamLimits = EVENT_STREAM_LIMITS,
 ): void {
-  const tasks = createTaskStore(deps.db);
-  const tenancy = createTenancyStore(deps.db);
-  const results = createDeviceResultStore(deps.db);
-  const audiences = createAudienceStore(deps.db);
-  const breakdowns = createBreakdownStore(deps.db);
+  const { tasks, tenancy, deviceResults: results, audiences, breakdowns } = deps.stores;
   /** Open event streams, ended when the server closes so that it never waits on a client. */
   const openStreams = new Set<AbortController>();
   /** Open event streams per bearer token ID. */

@@ -4,7 +4,7 @@
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Config, ConfigFlags } from '../config.ts';
-import { openStore } from '../main.ts';
+import { openStore } from '../storage/open-store.ts';
 import { purgeExpiredDetails } from './retention.ts';
 
 /** Parses `--as-of`: an ISO 8601 time with a date, e.g. `2026-12-01T00:00:00Z`. */

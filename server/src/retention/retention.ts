@@ -19,8 +19,7 @@ import { sql } from 'kysely';
 import type { WindowSettings } from '../domain/windows.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
-import { isPostgres } from '../storage/dialect.ts';
-import { dropExpiredResultPartitions, ensureResultPartitions } from '../storage/result-partitions.ts';
+import { resultsDeletedRowByRow, rotateResultPartitions } from '../storage/result-partitions.ts';
 import { createTenancyStore } from '../tenancy/tenancy-store.ts';
 
 /**
@@ -71,9 +70,8 @@ export async function purgeExpiredDetails(
     unreadableReceipts: 0,
     loginThrottles: 0,
   };
-  const partitioned = isPostgres(db);
   // Row by row only where rows are not dropped with their partition.
-  const rowsTable = sql.table(partitioned ? 'device_results_default' : 'device_results');
+  const rowsTable = sql.table(resultsDeletedRowByRow(db));
   const due = await db
     .selectFrom('tasks')
     .select('id')
@@ -121,10 +119,9 @@ export async function purgeExpiredDetails(
     options.signal,
   );
   report.loginThrottles = await createTenancyStore(db).forgetLoginAttempts(asOf.getTime());
-  if (partitioned && !options.signal?.aborted) {
+  if (!options.signal?.aborted) {
     // Partitions follow the real time task IDs are made at, not the as-of time of the rule.
-    report.partitionsDropped = (await dropExpiredResultPartitions(db, new Date())).length;
-    await ensureResultPartitions(db, new Date());
+    report.partitionsDropped = await rotateResultPartitions(db, new Date());
   }
   return report;
 }

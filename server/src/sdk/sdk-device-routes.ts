@@ -9,11 +9,11 @@
  * bad one is `401` and nothing is stored.
  */
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { checkDeviceItem, defaultChannel, isProblem } from '../devices/device-input.ts';
 import { DeviceBody, PROBLEM_FIELD } from '../devices/device-routes.ts';
-import { createDeviceStore, registrationOf } from '../devices/device-store.ts';
+import { registrationOf } from '../devices/device-store.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { acceptRawBodies, parseJsonBody, rawBody } from '../http/signed-bodies.ts';
 import { createRegistrationLimiter } from './registration-limit.ts';
 import { sdkAuthentication } from './sdk-auth.ts';
@@ -26,7 +26,7 @@ const errorEnvelope = { $ref: 'ErrorEnvelope#' };
 /** Registers `POST /devices` (under `/api/v1/sdk`). */
 export function registerSdkDeviceRoutes(app: Api, deps: RouteDeps): void {
   const { db, clock } = deps;
-  const devices = createDeviceStore(db);
+  const devices = deps.stores.devices;
   const limiter = createRegistrationLimiter(deps.config.sdkRegistrationsPerSecond, clock);
   const sdk = sdkAuthentication(db, 'SDK_SIGNATURE_INVALID');
 

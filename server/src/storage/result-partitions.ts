@@ -11,6 +11,7 @@
 import { sql } from 'kysely';
 import { idFloor } from '../ids.ts';
 import type { Db } from './database.ts';
+import { isPostgres } from './dialect.ts';
 
 /** Day partitions kept ready beyond today, so a task created tomorrow already has its partition. */
 export const PARTITION_DAYS_AHEAD = 2;
@@ -96,5 +97,24 @@ export async function dropExpiredResultPartitions(db: Db, now: Date): Promise<st
     await sql`drop table if exists ${sql.id(part.table)}`.execute(db);
     dropped.push(part.table);
   }
+  return dropped;
+}
+
+/**
+ * The table retention deletes device results from row by row: on PostgreSQL only the default
+ * partition (the day partitions are dropped whole), on SQLite the one `device_results` table.
+ */
+export function resultsDeletedRowByRow(db: Db): 'device_results_default' | 'device_results' {
+  return isPostgres(db) ? 'device_results_default' : 'device_results';
+}
+
+/**
+ * Retention's partition step: drops the expired day partitions and makes the ones ahead; answers how
+ * many it dropped. SQLite has no partitions: nothing to do, 0.
+ */
+export async function rotateResultPartitions(db: Db, now: Date): Promise<number> {
+  if (!isPostgres(db)) return 0;
+  const dropped = (await dropExpiredResultPartitions(db, now)).length;
+  await ensureResultPartitions(db, now);
   return dropped;
 }

@@ -4,10 +4,7 @@
  * and can be edited or deleted only while scheduled, a rule the SQL write itself enforces.
  */
 import { type Static, Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { importAudienceFile } from '../audiences/audience-import.ts';
-import { createAudienceStore } from '../audiences/audience-store.ts';
-import { signalTaskMayBeDue } from '../dispatch/due-signal.ts';
 import { taskStatistics } from '../domain/statistics.ts';
 import {
   type ClickAction,
@@ -22,6 +19,7 @@ import {
 import { canEdit, isTaskStatus, TASK_STATUSES, type TaskStatus } from '../domain/task-state.ts';
 import { taskWindows } from '../domain/windows.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, PageOf } from '../http/schemas.ts';
 import { untruncated } from '../http/uploads.ts';
 import { assertNoNulCharacter, schemaError } from '../http/validation.ts';
@@ -29,7 +27,7 @@ import { newId } from '../ids.ts';
 import type { TaskRow } from '../storage/database.ts';
 import { taskCountsOf } from '../storage/task-counts.ts';
 import { CreateBody, ListQuery, PatchBody, TaskParams, TaskSchema, UploadBody } from './task-schemas.ts';
-import { createTaskStore, type SubCampaignRef, type TaskRecord, UNSENT_TASK_COUNTERS } from './task-store.ts';
+import { type SubCampaignRef, type TaskRecord, UNSENT_TASK_COUNTERS } from './task-store.ts';
 
 const tags = ['tasks'];
 
@@ -118,8 +116,8 @@ function parseStatuses(values: string[] | undefined): TaskStatus[] | undefined {
 
 /** Registers the task routes (under a workspace). */
 export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
-  const store = createTaskStore(deps.db);
-  const audiences = createAudienceStore(deps.db);
+  const store = deps.stores.tasks;
+  const audiences = deps.stores.audiences;
 
   function taskView(row: TaskRecord, subCampaigns: SubCampaignRef[]) {
     return {
@@ -196,7 +194,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       [...new Set(draft.subCampaignIds)],
     );
     // An immediate task is due now: the dispatcher polls at once instead of at its next tick.
-    signalTaskMayBeDue(draft.scheduledAt);
+    deps.dueSignal.raise(draft.scheduledAt);
   }
 
   async function readTask(workspaceId: string, id: string) {
@@ -463,7 +461,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         const latest = await store.findTask(workspace.id, taskId);
         throw latest ? taskNotEditable(latest) : taskNotFound(taskId);
       }
-      if (scheduleTouched) signalTaskMayBeDue(draft.scheduledAt);
+      if (scheduleTouched) deps.dueSignal.raise(draft.scheduledAt);
       return readTask(workspace.id, taskId);
     },
   );

@@ -18,7 +18,7 @@ import type { Platform } from '../domain/task-content.ts';
 import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domain/task-state.ts';
 import { validationError } from '../errors.ts';
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
-import { isPostgres } from '../storage/dialect.ts';
+import { selectForShare } from '../storage/dialect.ts';
 import { withNumericCounters, ZERO_COUNTER_COLUMNS } from '../storage/task-counts.ts';
 import { containsText } from '../storage/text-search.ts';
 
@@ -200,7 +200,7 @@ async function lockReadyAudience(
     .select('status')
     .where('workspace_id', '=', workspaceId)
     .where('id', '=', audienceId)
-    .$call((query) => (isPostgres(trx) ? query.forShare() : query))
+    .$call((query) => selectForShare(trx, query))
     .executeTakeFirst();
   if (audience?.status !== 'ready') {
     throw validationError([

@@ -17,8 +17,8 @@
 import { isIPv6 } from 'node:net';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import { requireUser } from './access.ts';
 import {
@@ -168,7 +168,8 @@ export const NewPassword = Type.String({
 });
 
 /** Registers the `/auth/…` routes (under `/api/v1`). */
-export function registerAuthRoutes(app: Api, deps: RouteDeps, store: TenancyStore): void {
+export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
+  const store = deps.stores.tenancy;
   app.post(
     '/auth/login',
     {

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import { Value } from 'typebox/value';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, validationError } from '../errors.ts';
-import { openStore } from '../main.ts';
+import { openStore } from '../storage/open-store.ts';
 import { NewPassword } from './auth-routes.ts';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords.ts';
 import { createTenancyStore } from './tenancy-store.ts';

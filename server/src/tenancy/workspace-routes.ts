@@ -3,8 +3,8 @@
  * tokens. Members and tokens are managed by owners only; users by the instance admin only.
  */
 import { Type } from 'typebox';
-import type { Api, RouteDeps } from '../app.ts';
 import { AppError, validationError } from '../errors.ts';
+import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, Name, RoleSchema } from '../http/schemas.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import type { AccessTokenRow, UserRow } from '../storage/database.ts';
@@ -74,7 +74,8 @@ function tokenView(row: AccessTokenRow, createdBy: string | null, token?: string
 }
 
 /** Registers the workspace, user, member and token routes (under `/api/v1`). */
-export function registerWorkspaceRoutes(app: Api, deps: RouteDeps, store: TenancyStore): void {
+export function registerWorkspaceRoutes(app: Api, deps: RouteDeps): void {
+  const store = deps.stores.tenancy;
   app.get(
     '/workspaces',
     {
