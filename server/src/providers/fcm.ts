@@ -6,9 +6,9 @@
  * Guarantees and assumptions are summed up in README.md.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import type { FcmConfig, ServiceAccountKey } from '../apps/provider-config.ts';
 import { DEFAULT_TTL_SECONDS, TASK_ID_KEY, type TaskContent } from '../domain/task-content.ts';
 import { endpointAllowed, FCM_BASE_URL, GOOGLE_TOKEN_URI } from './endpoints.ts';
+import type { FcmConfig, ServiceAccountKey } from './fcm-config.ts';
 import { createHttp2Origin, type Http2Answer, type Http2Origin, Http2RequestError } from './http2-session.ts';
 import { readPrivateKey, signJwt } from './jwt.ts';
 import {

@@ -5,7 +5,6 @@
  * Umeng itself drops a repeat of it. Guarantees and assumptions are summed up in README.md.
  */
 import { createHash } from 'node:crypto';
-import type { UmengConfig } from '../apps/provider-config.ts';
 import {
   buildPushPayload,
   DEFAULT_TTL_SECONDS,
@@ -27,9 +26,7 @@ import {
   type SendBatchResult,
 } from './provider.ts';
 import { remoteCode, remoteMessage } from './remote-text.ts';
-
-/** Umeng's API address, used when an app's config names no `baseUrl`. */
-export const UMENG_BASE_URL = 'https://msgapi.umeng.com';
+import { UMENG_BASE_URL, type UmengConfig } from './umeng-config.ts';
 
 /** Most device tokens one `listcast` may carry; larger batches go through upload + `filecast`. */
 export const LISTCAST_MAX_TOKENS = 500;
