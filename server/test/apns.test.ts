@@ -6,9 +6,9 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import type { ApnsConfig } from '../src/apps/provider-config.ts';
 import { DEFAULT_TTL_SECONDS } from '../src/domain/task-content.ts';
 import { type ApnsProviderOptions, apnsBaseUrl, createApnsProvider } from '../src/providers/apns.ts';
+import type { ApnsConfig } from '../src/providers/apns-config.ts';
 import { APNS_BASE_URLS } from '../src/providers/endpoints.ts';
 import {
   type BatchDevice,

@@ -6,7 +6,6 @@
 import { sql } from 'kysely';
 import { expect } from 'vitest';
 import { newAppRow } from '../src/apps/app-store.ts';
-import type { SimulatorConfig } from '../src/apps/provider-config.ts';
 import type { DispatchSettings } from '../src/config.ts';
 import { createDispatcher, type Dispatcher } from '../src/dispatch/dispatcher.ts';
 import type { Sleep } from '../src/dispatch/rate-limit.ts';
@@ -16,6 +15,7 @@ import { statisticsViolations, type TaskCounts } from '../src/domain/statistics.
 import { newId } from '../src/ids.ts';
 import type { Provider, ProviderRegistry } from '../src/providers/provider.ts';
 import { createSimulatorLedger, createSimulatorProvider } from '../src/providers/simulator.ts';
+import type { SimulatorConfig } from '../src/providers/simulator-config.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
 import type { Db } from '../src/storage/database.ts';
 import { numberedId, type TestInstance } from './helpers.ts';

@@ -5,10 +5,10 @@
  * provider's `sleep` moves forward (and records), so retries and token expiry need no real waiting.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test, vi } from 'vitest';
-import type { FcmConfig } from '../src/apps/provider-config.ts';
 import type { ClickAction } from '../src/domain/task-content.ts';
 import { DEFAULT_TTL_SECONDS } from '../src/domain/task-content.ts';
 import { createFcmProvider, type FcmProviderOptions } from '../src/providers/fcm.ts';
+import type { FcmConfig } from '../src/providers/fcm-config.ts';
 import {
   type BatchDevice,
   type DeviceSendOutcome,

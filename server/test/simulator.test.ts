@@ -4,7 +4,6 @@
  * batch twice.
  */
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { SimulatorConfig } from '../src/apps/provider-config.ts';
 import type { Platform } from '../src/domain/task-content.ts';
 import { type BatchDevice, ProviderError, type SendBatchRequest } from '../src/providers/provider.ts';
 import {
@@ -15,6 +14,7 @@ import {
   type SimulatedDevice,
   simulateDevice,
 } from '../src/providers/simulator.ts';
+import type { SimulatorConfig } from '../src/providers/simulator-config.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
 
 const VENDORS = ['huawei', 'xiaomi', 'oppo', 'vivo', 'honor'];

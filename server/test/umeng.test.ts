@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import type { UmengConfig } from '../src/apps/provider-config.ts';
 import { buildPushPayload, type ClickAction, type Platform } from '../src/domain/task-content.ts';
 import {
   type BatchDevice,
@@ -16,6 +15,7 @@ import {
   type SendBatchRequest,
 } from '../src/providers/provider.ts';
 import { createUmengProvider, type UmengProviderOptions } from '../src/providers/umeng.ts';
+import type { UmengConfig } from '../src/providers/umeng-config.ts';
 import { type FakeUmeng, startFakeUmeng } from './fake-umeng.ts';
 
 const APP_KEY = '5f8e2a1b9c3d4e5f6a7b8c9d';

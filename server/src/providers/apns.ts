@@ -6,8 +6,8 @@
  * Guarantees and assumptions are summed up in README.md.
  */
 import { createHash, type KeyObject, randomUUID } from 'node:crypto';
-import type { ApnsConfig } from '../apps/provider-config.ts';
 import { DEFAULT_TTL_SECONDS, TASK_ID_KEY } from '../domain/task-content.ts';
+import type { ApnsConfig } from './apns-config.ts';
 import { APNS_BASE_URLS, endpointAllowed } from './endpoints.ts';
 import { createHttp2Origin, type Http2Answer, type Http2Origin, Http2RequestError } from './http2-session.ts';
 import { readPrivateKey, signJwt } from './jwt.ts';

@@ -3,12 +3,22 @@
  * Each device gets its own `messages:send` request, many in flight at once on one shared HTTP/2
  * connection (`sendEachDevice` paces and retries them), authorised by an OAuth 2.0 access token that
  * the app's service-account key obtains through the JWT-bearer grant and that is cached per app.
- * Guarantees and assumptions are summed up in README.md.
+ * Guarantees and assumptions are summed up in README.md; FCM's error answers are read in
+ * `fcm-answers.ts`.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import type { FcmConfig, ServiceAccountKey } from '../apps/provider-config.ts';
 import { DEFAULT_TTL_SECONDS, TASK_ID_KEY, type TaskContent } from '../domain/task-content.ts';
 import { endpointAllowed, FCM_BASE_URL, GOOGLE_TOKEN_URI } from './endpoints.ts';
+import {
+  credentialsError,
+  isObject,
+  type Json,
+  parseJson,
+  readError,
+  refusesCredentials,
+  TOKEN_REASONS,
+} from './fcm-answers.ts';
+import type { FcmConfig, ServiceAccountKey } from './fcm-config.ts';
 import { createHttp2Origin, type Http2Answer, type Http2Origin, Http2RequestError } from './http2-session.ts';
 import { readPrivateKey, signJwt } from './jwt.ts';
 import {
@@ -50,8 +60,6 @@ const ASSERTION_LIFETIME_S = 3600;
 const TOKEN_RENEW_MARGIN_MS = 60_000;
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
-const FCM_ERROR_TYPE = 'type.googleapis.com/google.firebase.fcm.v1.FcmError';
-const BAD_REQUEST_TYPE = 'type.googleapis.com/google.rpc.BadRequest';
 
 /** Things a test (or a caller with special needs) can swap; each defaults to the real one. */
 export interface FcmProviderOptions {
@@ -90,29 +98,6 @@ interface CachedToken {
   key: string;
   pending: Promise<AccessToken>;
   token?: AccessToken;
-}
-
-/** An FCM error answer, read: the code to act on, the canonical status, FCM's message. */
-interface FcmErrorAnswer {
-  /** FCM's `errorCode` from `details` when given, else the canonical `status`, else `HTTP_<status>`. */
-  code: string;
-  status: string | undefined;
-  message: string;
-  /** Whether FCM says the problem is the registration token (`message.token`). */
-  aboutToken: boolean;
-}
-
-/** Why a device failed, in a marketer's words, for the answers that name its token. */
-const TOKEN_REASONS: Record<string, string> = {
-  UNREGISTERED: 'the app was uninstalled or its push token expired (UNREGISTERED)',
-  INVALID_ARGUMENT: 'the push token is not a valid FCM registration token (INVALID_ARGUMENT)',
-  SENDER_ID_MISMATCH: 'the push token belongs to another Firebase project (SENDER_ID_MISMATCH)',
-};
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** Creates the FCM provider; `options` swap the clock, waits, limits and trusted CA (tests do). */
@@ -487,64 +472,6 @@ export function createFcmProvider(options: FcmProviderOptions = {}): Provider {
     if (/^\d+$/.test(value.trim())) return { afterMs: Number(value.trim()) * 1000 };
     const at = Date.parse(value);
     return Number.isNaN(at) ? {} : { afterMs: Math.max(0, at - now()) };
-  }
-}
-
-/** Whether FCM refused the access token (401) or the account's right to send for the project (403 PERMISSION_DENIED). */
-function refusesCredentials(answer: Http2Answer): boolean {
-  if (answer.status === 401) return true;
-  if (answer.status !== 403) return false;
-  const body = parseJson(answer.body);
-  const error = isObject(body) && isObject(body.error) ? body.error : {};
-  return error.status === 'PERMISSION_DENIED' && fcmErrorCode(error) !== 'SENDER_ID_MISMATCH';
-}
-
-function credentialsError(account: ServiceAccountKey, said: FcmErrorAnswer): ProviderError {
-  return new ProviderError(
-    'FCM_CREDENTIALS',
-    `FCM refused the service account ${account.client_email} for project ${account.project_id} (${said.code}): ` +
-      'check that the Firebase Cloud Messaging API is enabled and the account may send (role Firebase Cloud ' +
-      "Messaging API Admin); a workspace owner can upload a new key in the app's settings",
-    false,
-  );
-}
-
-function fcmErrorCode(error: Json): string | undefined {
-  if (!Array.isArray(error.details)) return undefined;
-  for (const detail of error.details) {
-    if (isObject(detail) && detail['@type'] === FCM_ERROR_TYPE && typeof detail.errorCode === 'string') {
-      return detail.errorCode;
-    }
-  }
-  return undefined;
-}
-
-/** Reads `{error:{code, message, status, details}}`; whatever is missing falls back to the HTTP status. */
-function readError(answer: Http2Answer, clean: (text: string) => string): FcmErrorAnswer {
-  const body = parseJson(answer.body);
-  const error = isObject(body) && isObject(body.error) ? body.error : {};
-  const status = typeof error.status === 'string' ? remoteCode(error.status) : undefined;
-  const given = fcmErrorCode(error);
-  const code = remoteCode(given ?? status, `HTTP_${answer.status}`);
-  const message = typeof error.message === 'string' ? clean(error.message) : '';
-  const fieldViolation =
-    Array.isArray(error.details) &&
-    error.details.some(
-      (detail) =>
-        isObject(detail) &&
-        detail['@type'] === BAD_REQUEST_TYPE &&
-        Array.isArray(detail.fieldViolations) &&
-        detail.fieldViolations.some((v) => isObject(v) && v.field === 'message.token'),
-    );
-  const aboutToken = fieldViolation || /registration token/i.test(message);
-  return { code, status, message, aboutToken };
-}
-
-function parseJson(raw: string): unknown {
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,11 +1,14 @@
 /**
  * The one small interface every push provider implements (SPEC §4): send a batch, cancel what was
- * handed over, parse the receipts it posts back. The dispatcher owns this interface; `simulator.ts`
- * and `umeng.ts` implement it. Providers never touch storage: they answer, the dispatcher records.
+ * handed over, parse the receipts it posts back. The dispatcher owns this interface; `simulator.ts`,
+ * `umeng.ts`, `fcm.ts` and `apns.ts` implement it. Providers never touch storage: they answer, the dispatcher records.
  */
-import type { ApnsConfig, FcmConfig, SimulatorConfig, UmengConfig } from '../apps/provider-config.ts';
 import type { Platform, TaskContent } from '../domain/task-content.ts';
 import { AppError } from '../errors.ts';
+import type { ApnsConfig } from './apns-config.ts';
+import type { FcmConfig } from './fcm-config.ts';
+import type { SimulatorConfig } from './simulator-config.ts';
+import type { UmengConfig } from './umeng-config.ts';
 
 /** The app a batch is sent for, with its provider config (credentials in clear). */
 export type ProviderApp =

@@ -16,7 +16,7 @@
  * Like a real service, it remembers the batches it accepted (`simulator_batches`): a batch sent again
  * with the same ID — after a restart — is recognised and not handed over a second time.
  */
-import type { SimulatorConfig } from '../apps/provider-config.ts';
+
 import {
   buildPushPayload,
   PAYLOAD_LIMIT_BYTES,
@@ -34,6 +34,7 @@ import {
   readReceiptList,
   type SendBatchResult,
 } from './provider.ts';
+import type { SimulatorConfig } from './simulator-config.ts';
 import type { PlannedRow, SimulatorOutbox } from './simulator-outbox.ts';
 
 /** The simulator's own delivery channel (the persistent connection of its SDK). */

@@ -2,14 +2,12 @@
  * The `umeng` provider: Umeng U-Push's server API (wire facts in UMENG.md) behind the `Provider`
  * interface. A batch of at most 500 tokens sent now is a `listcast`; a larger or scheduled batch is
  * uploaded as a token file and sent as a `filecast` whose `policy.out_biz_no` is the batch ID, so
- * Umeng itself drops a repeat of it. Guarantees and assumptions are summed up in README.md.
+ * Umeng itself drops a repeat of it. Guarantees and assumptions are summed up in README.md. The
+ * request fields and signature are built in `umeng-wire.ts`, answers read in `umeng-answers.ts`,
+ * receipts in `umeng-receipts.ts`, the app's config checked in `umeng-config.ts`.
  */
-import { createHash } from 'node:crypto';
-import type { UmengConfig } from '../apps/provider-config.ts';
 import {
   buildPushPayload,
-  DEFAULT_TTL_SECONDS,
-  MAX_TTL_SECONDS,
   PAYLOAD_LIMIT_BYTES,
   type Platform,
   payloadBytes,
@@ -18,7 +16,6 @@ import {
 import { endpointAllowed } from './endpoints.ts';
 import {
   type DeviceSendOutcome,
-  type ParsedReceipt,
   type ParsedReceipts,
   type ProviderApp,
   ProviderError,
@@ -26,10 +23,26 @@ import {
   type SendBatchRequest,
   type SendBatchResult,
 } from './provider.ts';
-import { remoteCode, remoteMessage } from './remote-text.ts';
-
-/** Umeng's API address, used when an app's config names no `baseUrl`. */
-export const UMENG_BASE_URL = 'https://msgapi.umeng.com';
+import {
+  type Answer,
+  errorMessage,
+  NOT_REPEATED,
+  readAnswer,
+  readSendAnswer,
+  umengError,
+} from './umeng-answers.ts';
+import { UMENG_BASE_URL, type UmengConfig } from './umeng-config.ts';
+import { parseUmengReceipts } from './umeng-receipts.ts';
+import {
+  expiryPolicy,
+  type Json,
+  neverConnected,
+  requestTexts,
+  sign,
+  text,
+  utf8Bytes,
+  vendorChannelFields,
+} from './umeng-wire.ts';
 
 /** Most device tokens one `listcast` may carry; larger batches go through upload + `filecast`. */
 export const LISTCAST_MAX_TOKENS = 500;
@@ -78,10 +91,6 @@ const RECEIPT_TYPE_BOTH = 3;
 // Umeng's `category`: 0 marketing, 1 service ("helps Xiaomi and vivo choose the channel").
 const CATEGORY_CODE = { marketing: 0, service: 1 } as const;
 
-// Assumption: Umeng reads `start_time` as China Standard Time (UTC+8, no daylight saving time), the
-// time of its console and of every client library we compared; UMENG.md does not name a zone.
-const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
-
 // A token joined into a comma (listcast) or newline (upload) separated list must not contain either,
 // or one bad token would silently become two wrong ones.
 const SENDABLE_TOKEN = /^[^\s,]+$/;
@@ -98,182 +107,6 @@ const TASK_STATUS: Record<number, string> = {
   7: 'scheduled, not started',
 };
 const STATUS_CANCELLED = 4;
-
-/** The codes Umeng itself asks to retry (UMENG.md); network errors, timeouts and HTTP 5xx are added below. */
-const RETRYABLE_CODES = new Set(['2020', '2026', '4000', '4001']);
-
-/**
- * Codes about device tokens rather than the request: the batch is answered device by device (the
- * named tokens fail, see `readSendAnswer`) instead of failing as a whole.
- */
-const DEVICE_CODES = new Set(['4014', '4020', '4025', '4026']);
-
-/** What each known Umeng code means, for operators reading a failed batch or task. */
-const ERROR_MESSAGES: Record<string, string> = {
-  '2000': 'the app is disabled on Umeng — check its status in the Umeng console',
-  '2004':
-    "Umeng refused this server's IP address: it is not in the app's server IP whitelist — add the public IP " +
-    'this Pushboard sends from to the whitelist in the Umeng console (App → Settings → server IP whitelist), ' +
-    'or turn the whitelist off, then send the task again',
-  '2021': "Umeng says the appKey does not exist — check the app's Umeng appKey",
-  '2046': 'Umeng refused the scheduled send time: it is more than 7 days after the send was created',
-  '2001': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
-  '2002': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
-  '2003': 'Umeng refused the scheduled send time (start_time) or the expiry time of the push',
-  '2007': "bad appKey or app master secret — check the app's Umeng credentials",
-  '2008': 'Umeng could not read the request JSON',
-  '2012': "the app's daily broadcast limit on Umeng is reached",
-  '2013': 'the Umeng task is still queued',
-  '2014': 'Umeng could not cancel the task',
-  '2020': 'Umeng is upgrading its service — the batch will be retried',
-  '2022': 'the push payload is too long for Umeng (Android at most 1840 bytes, iOS at most 2012)',
-  '2026':
-    'more than 10 sends in a minute for this Umeng app — the batch is retried after waiting at least a minute',
-  '2027': "Umeng rejected the request signature — check the app's master secret",
-  '2028': "Umeng says the request timestamp has expired — check this server's clock",
-  '2040': 'the expiry time is more than 7 days away',
-  '4000': 'Umeng system error — the batch will be retried',
-  '4001': 'Umeng is busy — the batch will be retried',
-  '4021':
-    'Umeng timed out handling the send and cannot say whether it went out; it is not repeated, so no device receives it twice',
-  '5002':
-    'Umeng refused the iOS payload because it uses a key Umeng reserves (d or p) — rename that parameter of the task',
-  '4014': "device token does not belong to this Umeng app (appKey and device token don't match)",
-  '4020': 'invalid device token (Umeng Android tokens are 44 characters)',
-  '4025': 'every device token of the batch was rejected by Umeng',
-  '4026': 'some device tokens of the batch were rejected by Umeng',
-};
-
-/** Why a device failed, in a marketer's words, for the codes that name device tokens. */
-const DEVICE_REASONS: Record<string, string> = {
-  '4014': 'device token belongs to another Umeng app',
-  '4020': 'invalid device token',
-  '4025': 'device token rejected by Umeng',
-  '4026': 'device token rejected by Umeng',
-};
-
-/**
- * The texts of one request that an answer must not repeat: every string of its fields (the receipt
- * URL with its secret, the app key, the payload…), the query values of URLs (the receipt secret
- * alone), and `extra` (the signature, the master secret); longest first, so that a longer text is
- * replaced before a part of it. The token lists (`TOKEN_LIST_FIELDS`) are left out: a provider names
- * refused tokens by design, and thousands of them would make every message costly to clean.
- */
-function requestTexts(fields: Json, extra: string[]): string[] {
-  const texts = new Set<string>(extra);
-  const visit = (value: unknown) => {
-    if (typeof value === 'string') {
-      texts.add(value);
-      if (/^https?:\/\//.test(value)) {
-        try {
-          for (const v of new URL(value).searchParams.values()) texts.add(v);
-        } catch {
-          // not a URL after all: the whole text is already listed
-        }
-      }
-    } else if (typeof value === 'object' && value !== null) {
-      for (const [key, inner] of Object.entries(value)) if (!TOKEN_LIST_FIELDS.has(key)) visit(inner);
-    }
-  };
-  visit(fields);
-  return [...texts].filter((t) => t.length >= 6).sort((a, b) => b.length - a.length);
-}
-
-/** Request fields that hold the batch's device tokens (listcast, upload). */
-const TOKEN_LIST_FIELDS = new Set(['device_tokens', 'content']);
-
-function errorMessage(code: string, umengMessage: string): string {
-  const known =
-    ERROR_MESSAGES[code] ??
-    (/^10(0\d|1\d|20)$/.test(code) ? 'Umeng refused a field of the request' : undefined) ??
-    (/^500\d$/.test(code)
-      ? 'APNs refused the push through Umeng (bad device token, certificate problem or reserved payload key)'
-      : undefined);
-  const detail = umengMessage ? `Umeng ${code}: ${umengMessage}` : `Umeng ${code}`;
-  return known ? `${known} (${detail})` : `Umeng error ${code}${umengMessage ? `: ${umengMessage}` : ''}`;
-}
-
-function deviceReason(code: string | undefined, umengMessage = ''): string {
-  if (code === undefined) return 'device token rejected by Umeng';
-  return DEVICE_REASONS[code] ?? errorMessage(code, umengMessage);
-}
-
-/** A `ProviderError` for a failure Umeng answered with a code. */
-function umengError(code: string, umengMessage: string): ProviderError {
-  return new ProviderError(code, errorMessage(code, umengMessage), RETRYABLE_CODES.has(code));
-}
-
-/** Umeng's answer to one call: `SUCCESS` with its data, or `FAIL` with a code (and maybe data). */
-type Answer = (
-  | { ok: true; data: Record<string, unknown> }
-  | { ok: false; code: string; message: string; data: Record<string, unknown> }
-) & {
-  /** A text of the answer as it may be copied into a device result or task (see `remoteMessage`). */
-  clean(raw: string): string;
-};
-
-type Json = Record<string, unknown>;
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function text(value: unknown): string | undefined {
-  if (typeof value === 'string' && value !== '') return value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
-}
-
-/**
- * Umeng's signature of one call: `md5_hex_lowercase("POST" + url + body + app_master_secret)`, where
- * `url` has no query and `body` is exactly the text sent.
- */
-function sign(url: string, body: string, secret: string): string {
-  return createHash('md5').update(`POST${url}${body}${secret}`, 'utf8').digest('hex');
-}
-
-/** `date` as Umeng's `yyyy-MM-dd HH:mm:ss`, in Beijing time (see BEIJING_OFFSET_MS). */
-function formatUmengTime(date: Date): string {
-  const beijing = new Date(date.getTime() + BEIJING_OFFSET_MS);
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return (
-    `${beijing.getUTCFullYear()}-${pad(beijing.getUTCMonth() + 1)}-${pad(beijing.getUTCDate())} ` +
-    `${pad(beijing.getUTCHours())}:${pad(beijing.getUTCMinutes())}:${pad(beijing.getUTCSeconds())}`
-  );
-}
-
-function utf8Bytes(value: string): number {
-  return Buffer.byteLength(value, 'utf8');
-}
-
-// Connection failures that prove the request never reached Umeng: safe to repeat whatever it was.
-const NOT_CONNECTED = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
-
-/** Whether a `fetch` failure proves the request never left: every error code in it is a connect failure. */
-function neverConnected(error: unknown): boolean {
-  const codes: string[] = [];
-  const collect = (value: unknown, depth: number) => {
-    if (typeof value !== 'object' || value === null || depth > 3) return;
-    const { code, cause, errors } = value as { code?: unknown; cause?: unknown; errors?: unknown };
-    if (typeof code === 'string') codes.push(code);
-    collect(cause, depth + 1);
-    // Node tries every address of a host in turn and reports them together in an AggregateError.
-    if (Array.isArray(errors)) for (const inner of errors) collect(inner, depth + 1);
-  };
-  collect(error, 0);
-  return codes.length > 0 && codes.every((code) => NOT_CONNECTED.has(code));
-}
-
-// Added to the message of a failure that may have reached devices when the call cannot be repeated.
-const NOT_REPEATED =
-  '; Umeng may already have sent it, and a listcast has no idempotency key, so it is not retried (no device may receive the push twice)';
 
 /** Creates the Umeng provider; `options` swap the HTTP client, clock and time limit (tests do). */
 export function createUmengProvider(options: UmengProviderOptions = {}): ReceiptPostingProvider {
@@ -349,64 +182,6 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
     return readAnswer(path, status, raw, repeatable, () =>
       requestTexts(sent, [signature, config.appMasterSecret]),
     );
-  }
-
-  function readAnswer(
-    path: string,
-    status: number,
-    raw: string,
-    repeatable: boolean,
-    texts: () => string[],
-  ): Answer {
-    // Listed on first use only: most answers carry no message to clean.
-    let listed: string[] | undefined;
-    const clean = (message: string) => {
-      listed ??= texts();
-      return remoteMessage(message, listed);
-    };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(raw);
-    } catch {
-      parsed = undefined;
-    }
-    const data = isObject(parsed) && isObject(parsed.data) ? parsed.data : {};
-    // A FAIL answer is Umeng saying what it did, whatever the HTTP status: a refusal (nothing was
-    // sent), or for 4026 a partial send whose data names the refused tokens.
-    if (isObject(parsed) && parsed.ret === 'FAIL') {
-      const given = text(data.error_code) ?? text(parsed.error_code);
-      const code = remoteCode(given);
-      const message = text(data.error_msg) ?? text(parsed.error_msg);
-      return { ok: false, code, message: message ? clean(message) : '', data, clean };
-    }
-    if (isObject(parsed) && parsed.ret === 'SUCCESS' && status >= 200 && status < 300) {
-      return { ok: true, data, clean };
-    }
-    if (status >= 300 && status < 400) {
-      throw new ProviderError(
-        `HTTP_${status}`,
-        `Umeng answered ${path} with a redirect (HTTP ${status}), which is not followed: the request carries ` +
-          "the app's credentials — check the app's Umeng base URL",
-        false,
-      );
-    }
-    if (status === 429) {
-      throw new ProviderError('HTTP_429', `Umeng answered ${path} with HTTP 429 (too many requests)`, true);
-    }
-    if (status >= 400 && status < 500) {
-      throw new ProviderError(
-        `HTTP_${status}`,
-        `Umeng answered ${path} with HTTP ${status} — check the app's Umeng base URL`,
-        false,
-      );
-    }
-    // HTTP 5xx, or a 2xx that is not a U-Push answer: Umeng may or may not have acted on it.
-    const code = status >= 500 ? `HTTP_${status}` : 'BAD_ANSWER';
-    const message =
-      status >= 500
-        ? `Umeng answered ${path} with HTTP ${status}`
-        : `Umeng answered ${path} with something that is not a U-Push answer`;
-    throw new ProviderError(code, repeatable ? message : message + NOT_REPEATED, repeatable);
   }
 
   /** The status number of a task-type send, or null when Umeng does not say. */
@@ -538,61 +313,12 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
     },
 
     parseReceipts(body: unknown): ParsedReceipts {
-      const result: ParsedReceipts = { receipts: [], unreadable: [] };
-      for (const item of receiptItems(body)) {
-        try {
-          const receipts = readReceipt(item, clock);
-          if (receipts) result.receipts.push(...receipts);
-          else result.unreadable.push(item);
-        } catch {
-          result.unreadable.push(item);
-        }
-      }
-      return result;
+      return parseUmengReceipts(body, clock);
     },
   };
 }
 
-/**
- * The `policy` of a send: `expire_time` from the task's time to live (Umeng's 7 days at most), and
- * `start_time` for a provider-side scheduled send. The expiry counts from the start, capped at 7 days
- * from now; a start at or after its expiry is refused locally, since Umeng would never deliver it.
- */
-function expiryPolicy(request: SendBatchRequest, now: Date, sendAt: Date | null): Json {
-  const ttlMs = Math.min(request.content.ttlSeconds ?? DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS.umeng) * 1000;
-  const start = sendAt ?? now;
-  const expiresAt = new Date(Math.min(start.getTime() + ttlMs, now.getTime() + MAX_TTL_SECONDS.umeng * 1000));
-  if (sendAt !== null && sendAt.getTime() >= expiresAt.getTime()) {
-    throw new ProviderError(
-      'START_AFTER_EXPIRY',
-      `the scheduled send time ${sendAt.toISOString()} is not before the push's expiry ${expiresAt.toISOString()} ` +
-        '(Umeng keeps a push at most 7 days) — schedule it earlier',
-      false,
-    );
-  }
-  return {
-    expire_time: formatUmengTime(expiresAt),
-    ...(sendAt !== null && { start_time: formatUmengTime(sendAt) }),
-  };
-}
-
-/**
- * The vendor-channel fields of an Android send (SPEC §5.1): the activity vendor channels open, as
- * `channel_properties.channel_activity` and, for older Umeng SDKs, `mipush` + `mi_activity`; and the
- * app's other `channel_properties` as they are.
- */
-function vendorChannelFields(config: UmengConfig): Json {
-  const properties: Json = { ...config.channelProperties };
-  const fields: Json = {};
-  if (config.channelActivity !== undefined) {
-    properties.channel_activity = config.channelActivity;
-    fields.mipush = 'true';
-    fields.mi_activity = config.channelActivity;
-  }
-  if (Object.keys(properties).length > 0) fields.channel_properties = properties;
-  return fields;
-}
-
+/** The Umeng config and platform of `app`; an app of another provider is refused. */
 function umengApp(app: ProviderApp): { config: UmengConfig; platform: Platform } {
   if (app.provider !== 'umeng') {
     throw new ProviderError(
@@ -602,187 +328,4 @@ function umengApp(app: ProviderApp): { config: UmengConfig; platform: Platform }
     );
   }
   return { config: app.config, platform: app.platform };
-}
-
-// Where a per-token answer may list the tokens Umeng refused. Umeng's shape is not documented
-// (UMENG.md), so the adapter reads any of these: a comma or newline separated string, an array of
-// tokens, an array of `{device_token, error_code?, error_msg?}`, or an object of token → code/message.
-const FAILED_TOKEN_KEYS = [
-  'fail_device_tokens',
-  'failed_device_tokens',
-  'invalid_device_tokens',
-  'invalid_tokens',
-  'fail_tokens',
-  'failed_tokens',
-  'error_tokens',
-];
-
-/**
- * Umeng codes that say a token can never be sent to by this app (invalid, or another app's): the
- * device's token is marked invalid (SPEC §4.4). 4025/4026 only say that tokens failed.
- */
-const INVALID_TOKEN_CODES = new Set(['4014', '4020']);
-
-/** A token a send answer names as refused: why, and Umeng's code for it. */
-interface RefusedToken {
-  reason: string;
-  code: string | undefined;
-}
-
-/** The tokens a send answer names as refused, each with its reason and code. */
-function failedTokens(
-  data: Json,
-  code: string | undefined,
-  clean: (raw: string) => string,
-): Map<string, RefusedToken> {
-  const failed = new Map<string, RefusedToken>();
-  const add = (token: unknown, itemCode?: unknown, itemMessage?: unknown) => {
-    const name = text(token)?.trim();
-    const given = text(itemCode);
-    const message = text(itemMessage);
-    const reasonCode = remoteCode(given, code);
-    if (name) {
-      const reason = deviceReason(reasonCode, message === undefined ? undefined : clean(message));
-      failed.set(name, { reason, code: reasonCode });
-    }
-  };
-  for (const key of FAILED_TOKEN_KEYS) {
-    const value = data[key];
-    if (typeof value === 'string') for (const token of value.split(/[,\n]/)) add(token);
-    else if (Array.isArray(value)) {
-      for (const entry of value) {
-        if (isObject(entry)) {
-          add(
-            entry.device_token ?? entry.token,
-            entry.error_code ?? entry.code,
-            entry.error_msg ?? entry.msg,
-          );
-        } else add(entry);
-      }
-    } else if (isObject(value)) {
-      for (const [token, detail] of Object.entries(value)) {
-        if (/^\d+$/.test(String(detail))) add(token, detail);
-        else add(token, undefined, detail);
-      }
-    }
-  }
-  return failed;
-}
-
-/**
- * Turns a send answer into device outcomes. Accepted devices are `success` on iOS (acceptance is
- * delivery there) and `no_feedback` on Android (a delivery receipt may follow). A FAIL with a device
- * code (4014, 4020, 4025, 4026) fails the tokens it names; tokens it does not name count as accepted
- * when Umeng still sent the push (it answered a msg_id/task_id, or 4026 "some failed"), and as failed
- * otherwise. Assumption: a 4026 that names no token is read as "the rest went out" — the failed ones
- * cannot be told apart, and on Android their missing delivery receipt shows it. Any other FAIL is a
- * batch-level `ProviderError`.
- */
-function readSendAnswer(
-  answer: Answer,
-  devicesByToken: Map<string, string[]>,
-  platform: Platform,
-  outcomes: DeviceSendOutcome[],
-): SendBatchResult {
-  const accepted: DeviceSendOutcome['sendResult'] = platform === 'ios' ? 'success' : 'no_feedback';
-  if (!answer.ok && !DEVICE_CODES.has(answer.code)) throw umengError(answer.code, answer.message);
-  const providerRef = text(answer.data.task_id) ?? text(answer.data.msg_id) ?? null;
-  const code = answer.ok ? undefined : answer.code;
-  const failed = failedTokens(answer.data, code, answer.clean);
-  const restSent = answer.ok || code === '4026' || (providerRef !== null && code !== '4025');
-  const restReason =
-    code === undefined
-      ? ''
-      : failed.size > 0
-        ? `not sent: Umeng refused the whole batch because of other devices' tokens (Umeng ${code})`
-        : deviceReason(code, answer.ok ? '' : answer.message);
-  for (const [token, deviceIds] of devicesByToken) {
-    const refused = failed.get(token);
-    const invalid = refused?.code !== undefined && INVALID_TOKEN_CODES.has(refused.code);
-    for (const deviceId of deviceIds) {
-      if (refused !== undefined) {
-        outcomes.push({
-          deviceId,
-          sendResult: 'failure',
-          failureReason: refused.reason,
-          ...(invalid && { invalidToken: refused.code }),
-        });
-      } else if (restSent) outcomes.push({ deviceId, sendResult: accepted });
-      else {
-        // A refusal of a one-token send names its token even when Umeng lists none.
-        const alone = devicesByToken.size === 1 && code !== undefined && INVALID_TOKEN_CODES.has(code);
-        outcomes.push({
-          deviceId,
-          sendResult: 'failure',
-          failureReason: restReason,
-          ...(alone && { invalidToken: code }),
-        });
-      }
-    }
-  }
-  return { providerRef, outcomes };
-}
-
-/*
- * Receipt callbacks, in the shape integrations report (SPEC §5.1, UMENG.md "Receipts"): one object or
- * an array of them (also as JSON text or bytes), each
- *   {thirdparty_id, action_type, msg_id, device_tokens, alias, channel}
- * - `action_type` 0 = arrival → `delivered`, 1 = open (click) → `open`; any other value (a dismissal
- *   may be one, unverified) makes the item unreadable: it is kept and counted, never guessed.
- * - `thirdparty_id` is the batch ID every send carries: it names the task and the batch. `msg_id` (or
- *   `task_id`) is Umeng's reference of the send, the fallback when `thirdparty_id` is missing.
- * - `device_tokens` holds one or several tokens, comma-separated: one receipt per token.
- * - `channel` (e.g. `huawei`) is passed through; `alias` is not used (Pushboard sends by token).
- * - No time field is reported: a receipt is dated when it arrives.
- * An item without a readable kind, a token, or either reference goes to `unreadable` as it came.
- */
-
-/** Umeng's `action_type` codes Pushboard reads; every other code is unreadable. */
-const ACTION_KINDS: Record<string, ParsedReceipt['kind']> = { '0': 'delivered', '1': 'open' };
-
-function fromText(value: unknown): unknown {
-  const raw = value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : value;
-  if (typeof raw !== 'string') return value;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    return value;
-  }
-}
-
-/** The items of a callback body: an array's members, or the body itself as one item. */
-function receiptItems(body: unknown): unknown[] {
-  const value = fromText(body);
-  return Array.isArray(value) ? value : [value];
-}
-
-/** The tokens of `device_tokens`: comma-separated text (a list is read too); blanks dropped. */
-function readTokens(value: unknown): string[] {
-  const tokens = typeof value === 'string' ? value.split(',') : Array.isArray(value) ? value : [];
-  return tokens.map((token) => (typeof token === 'string' ? token.trim() : '')).filter((t) => t !== '');
-}
-
-/** The receipts of one callback item, or null when it is unreadable. */
-function readReceipt(raw: unknown, clock: () => Date): ParsedReceipt[] | null {
-  const item = fromText(raw);
-  if (!isObject(item)) return null;
-  const action = text(item.action_type)?.trim();
-  const kind = action === undefined ? undefined : ACTION_KINDS[action];
-  const tokens = readTokens(item.device_tokens);
-  const batchId = text(item.thirdparty_id);
-  const providerRef = text(item.msg_id) ?? text(item.task_id);
-  if (kind === undefined || tokens.length === 0) return null;
-  if (batchId === undefined && providerRef === undefined) return null;
-  const channel = text(item.channel);
-  const at = clock();
-  return tokens.map((pushToken) => ({
-    taskId: null,
-    deviceId: null,
-    pushToken,
-    kind,
-    at,
-    ...(batchId !== undefined && { batchId }),
-    ...(providerRef !== undefined && { providerRef }),
-    ...(channel !== undefined && { channel }),
-  }));
 }
