@@ -1,5 +1,5 @@
 /**
- * The shape every benchmark scenario shares (BENCH.md): a scenario measures one figure, beside the
+ * The shape every benchmark scenario shares (docs/benchmarks.md): a scenario measures one figure, beside the
  * physical-limit probe measured in the same run where there is one, and judges it against a target.
  */
 import type { ScaledRun } from './scaled.ts';
@@ -37,7 +37,7 @@ export interface BenchContext {
   scaled?: ScaledRun;
 }
 
-/** A benchmark scenario, by the name BENCH.md gives it. */
+/** A benchmark scenario, by the name docs/benchmarks.md gives it. */
 export interface Scenario {
   name: string;
   /** What the value means, shown in the table (sizes as run: full or quick; mode as run). */

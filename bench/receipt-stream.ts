@@ -1,5 +1,5 @@
 /**
- * The receipt traffic of the API scenarios (BENCH.md `receipts`): batches of 1,000 receipts for the
+ * The receipt traffic of the API scenarios (docs/benchmarks.md `receipts`): batches of 1,000 receipts for the
  * seeded tasks (`results-fixture.ts`), 30 % of them duplicates — half repeated inside the batch, half
  * receipts an earlier batch already applied — and the rest new: each names a (task, device, kind) that
  * the device result does not have yet, so it changes a row. One batch in three is a provider callback
@@ -32,9 +32,9 @@ export interface ReceiptBatch {
   fresh: number;
 }
 
-/** Receipts per request (BENCH.md). */
+/** Receipts per request (docs/benchmarks.md). */
 export const BATCH_RECEIPTS = 1_000;
-/** Share of duplicates in every batch (BENCH.md). */
+/** Share of duplicates in every batch (docs/benchmarks.md). */
 export const DUPLICATE_SHARE = 0.3;
 /** A prime: not a factor of any task size (powers of ten), so the visit order is a permutation. */
 const STRIDE = 7_368_787;
@@ -134,7 +134,7 @@ export function receiptRequest(batch: ReceiptBatch): HttpRequest {
       };
 }
 
-/** The answer of the receipt endpoints (SPEC §6.1). */
+/** The answer of the receipt endpoints (docs/api.md#shapes). */
 export interface ReceiptAnswer {
   accepted: number;
   duplicate: number;

@@ -559,7 +559,7 @@ export function removeDatabase(file: string): void {
   for (const suffix of ['', '-wal', '-shm']) fs.rmSync(file + suffix, { force: true });
 }
 
-/** The run's seeded database at BENCH.md's sizes: 1M results per task and 10,000 tasks (÷ 10 with --quick). */
+/** The run's seeded database at docs/benchmarks.md sizes: 1M results per task and 10,000 tasks (÷ 10 with --quick). */
 export function benchFixture(ctx: BenchContext): Promise<ResultsFixture> {
   return resultsFixture(
     { resultsPerTask: ctx.scale(1_000_000), tasks: ctx.scale(10_000) },

@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — runs the BENCH.md scenarios, each beside its physical-limit probe measured in the
+ * `npm run bench` — runs the docs/benchmarks.md scenarios, each beside its physical-limit probe measured in the
  * same run, prints a table with the machine, Node, SQLite (and PostgreSQL) versions and the commit,
  * and writes `bench/results/latest.json`:
  *   { commit, machine, mode, node, sqlite, postgres?, redis?, quick, date, scenarios: { <name>: { value, unit, probe, ratio, target, pass } } }
@@ -32,7 +32,7 @@ import { taskListScenario } from './scenarios/task-list.ts';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = path.join(ROOT, 'bench/results/latest.json');
 
-/** Every scenario, in BENCH.md order. */
+/** Every scenario, in docs/benchmarks.md order. */
 const SCENARIOS: Scenario[] = [
   {
     name: 'dispatch',

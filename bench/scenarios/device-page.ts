@@ -1,5 +1,5 @@
 /**
- * `device_page` (BENCH.md): the p99 latency of a task's device list, `GET
+ * `device_page` (docs/benchmarks.md): the p99 latency of a task's device list, `GET
  * /api/v1/workspaces/default/tasks/{id}/devices?<filter>&cursor=<nextCursor>&limit=50` — the "next
  * page" request a console user makes — on a device_results table of 11M rows (1.1M with --quick),
  * for a task of 1M devices (100k). Five filters, from dense to sparse (every device; delivered but
@@ -43,7 +43,7 @@ import {
   storeLocation,
 } from '../store.ts';
 
-/** Target of BENCH.md: p99 ≤ 30 ms. */
+/** Target of docs/benchmarks.md: p99 ≤ 30 ms. */
 const TARGET_P99_MS = 30;
 const PAGE = 50;
 /** Next pages followed per filter. */

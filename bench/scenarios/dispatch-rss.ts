@@ -1,5 +1,5 @@
 /**
- * `dispatch_rss` (BENCH.md): the peak resident memory of the real server (`pushboard serve`, a child
+ * `dispatch_rss` (docs/benchmarks.md): the peak resident memory of the real server (`pushboard serve`, a child
  * process) while it sends one task to 1,000,000 devices, then — in a fresh process — to 10,000,000
  * (100,000 and 1,000,000 with --quick), through the built-in simulator provider. Memory must not grow
  * with the audience: target ≤ 256 MB, and RSS(10M) ≤ 1.1 × RSS(1M). Linux only (reads /proc).
@@ -25,7 +25,7 @@ import type { BenchContext, ScenarioResult } from '../harness.ts';
 
 const PASSWORD = 'bench-admin-password';
 const APP = 'app_benchrss000000000000000000';
-/** Target of BENCH.md, in MB (10^6 bytes). */
+/** Target of docs/benchmarks.md, in MB (10^6 bytes). */
 const TARGET_MB = 256;
 /** Largest growth allowed from the small send to the ten-times larger one. */
 const MAX_GROWTH = 1.1;

@@ -1,5 +1,5 @@
 /**
- * `dispatch` (BENCH.md): a task to N matched devices (1,000,000; 100,000 with --quick) through a no-op
+ * `dispatch` (docs/benchmarks.md): a task to N matched devices (1,000,000; 100,000 with --quick) through a no-op
  * provider that accepts every device at once — audience streaming, matching, batching, one device
  * result per device, statistics — in devices per second from the task's start to `completed`.
  *
@@ -35,7 +35,7 @@ import {
   WORKSPACE,
 } from './dispatch-trial.ts';
 
-/** Target of BENCH.md: at least 0.6 of the raw insert rate. */
+/** Target of docs/benchmarks.md: at least 0.6 of the raw insert rate. */
 const TARGET_RATIO = 0.6;
 /** Probe and send trials, alternating; the best of each counts. */
 const ROUNDS = 3;

@@ -1,5 +1,5 @@
 /**
- * `generate_audience` (BENCH.md): the time of Generate Audience, `POST
+ * `generate_audience` (docs/benchmarks.md): the time of Generate Audience, `POST
  * /api/v1/workspaces/default/tasks/{id}/audiences {name, filter}` → 201, from the result of a task
  * sent to 1M devices (100k with --quick; 11M device results in the table), over loopback HTTP, for
  * two filters: every device (1M members) and "delivered but not opened" (`{sendResult: 'success',
@@ -32,7 +32,7 @@ import {
 } from '../results-fixture.ts';
 import { copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 
-/** Target of BENCH.md: at most 2 s… */
+/** Target of docs/benchmarks.md: at most 2 s… */
 const TARGET_SECONDS = 2;
 /** …and at least half the raw INSERT … SELECT's speed. */
 const TARGET_RATIO = 0.5;

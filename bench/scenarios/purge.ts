@@ -1,5 +1,5 @@
 /**
- * `purge` (BENCH.md): the retention purge of 10M expired device results (ten tasks of 1M, started
+ * `purge` (docs/benchmarks.md): the retention purge of 10M expired device results (ten tasks of 1M, started
  * past the retention window; 1M with --quick) by `purgeExpiredDetails`, run inside the API server
  * process as its retention job runs it, while receipts keep arriving for another, unexpired task
  * (1M results) — and the p99 latency of those receipt requests during the purge against its idle value.
@@ -39,7 +39,7 @@ import { benchFixture, expiredStart, openRaw, storePragmas } from '../results-fi
 import { type BenchStore, copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 import { RECEIPT_CLIENTS } from './receipts.ts';
 
-/** Target of BENCH.md: the purge takes at most twice the raw chunked DELETE… */
+/** Target of docs/benchmarks.md: the purge takes at most twice the raw chunked DELETE… */
 const TARGET_RATIO = 0.5;
 /** …and receipts p99 during the purge is at most twice its idle value. */
 const MAX_P99_GROWTH = 2;

@@ -1,5 +1,5 @@
 /**
- * `receipts` (BENCH.md): receipts per second through the public receipt endpoints over loopback HTTP
+ * `receipts` (docs/benchmarks.md): receipts per second through the public receipt endpoints over loopback HTTP
  * — batches of 1,000, 30 % duplicates, provider callbacks (`delivered`) and SDK batches (impression,
  * open, dismissal) — for ten tasks of 1M device results each (100k with --quick; 11M results in the
  * table), sent by four concurrent clients; and the p99 latency of those requests (target ≤ 250 ms).
@@ -29,7 +29,7 @@ import { BATCH_RECEIPTS, type ReceiptBatch, ReceiptStream, sendReceipts } from '
 import { benchFixture, openRaw, storePragmas } from '../results-fixture.ts';
 import { copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 
-/** Target of BENCH.md: at least half the probe's rate… */
+/** Target of docs/benchmarks.md: at least half the probe's rate… */
 const TARGET_RATIO = 0.5;
 /** …and a p99 request latency of at most 250 ms. */
 const TARGET_P99_MS = 250;

@@ -1,5 +1,5 @@
 /**
- * `task_list` (BENCH.md): the p99 latency of the console's task list — `GET
+ * `task_list` (docs/benchmarks.md): the p99 latency of the console's task list — `GET
  * /api/v1/workspaces/default/tasks?page=1&pageSize=50`, each item with its statistics and
  * sub-campaigns — over 10,000 tasks (1,000 with --quick) while the `receipts` load (four clients
  * sending 1,000-receipt batches back to back) runs against the same server.
@@ -46,7 +46,7 @@ import {
 } from '../store.ts';
 import { RECEIPT_CLIENTS } from './receipts.ts';
 
-/** Target of BENCH.md: p99 ≤ 20 ms. */
+/** Target of docs/benchmarks.md: p99 ≤ 20 ms. */
 const TARGET_P99_MS = 20;
 const PAGE_SIZE = 50;
 /** Console users sampling the list at once under load: more samples in the same time. */

@@ -348,7 +348,7 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** The security headers of every answer (SPEC §9); HSTS only when the public URL is https. */
+/** The security headers of every answer (docs/operations.md#http); HSTS only when the public URL is https. */
 function securityHeaders(config: Config): Record<string, string> {
   return {
     'content-security-policy': CONTENT_SECURITY_POLICY,
@@ -361,7 +361,7 @@ function securityHeaders(config: Config): Record<string, string> {
   };
 }
 
-/** The SPEC §6 envelope of `error`. */
+/** The docs/api.md#errors envelope of `error`. */
 function envelope(error: AppError) {
   return { error: { code: error.code, message: error.message, details: error.details } };
 }

@@ -42,9 +42,9 @@ export interface Config {
   bodyLimitBytes: number;
   /** Largest accepted uploaded file (device CSV, audience file), in bytes. */
   uploadLimitBytes: number;
-  /** Hours after a task starts sending during which receipts count; later ones are `late` (SPEC §2.4). */
+  /** Hours after a task starts sending during which receipts count; later ones are `late` (docs/statistics.md#windows). */
   statisticsWindowHours: number;
-  /** Hours after a task starts sending that its device results are kept (SPEC §2.4). */
+  /** Hours after a task starts sending that its device results are kept (docs/statistics.md#windows). */
   retentionHours: number;
   /** Milliseconds between two runs of the retention job that deletes expired device results. */
   retentionIntervalMs: number;
@@ -57,7 +57,7 @@ export interface Config {
   dispatch: DispatchSettings;
   /**
    * URL prefixes (`PUSHBOARD_PROVIDER_URL_ALLOWLIST`, comma-separated, normalised by `urlPrefix`) an
-   * app's provider endpoint (`baseUrl`…) may start with besides the provider's real one (SPEC §4.1).
+   * app's provider endpoint (`baseUrl`…) may start with besides the provider's real one (docs/providers.md#endpoints-and-credentials).
    * Empty by default: every provider request goes to the provider's real endpoint.
    */
   providerUrlAllowlist: string[];

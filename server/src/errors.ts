@@ -1,7 +1,7 @@
 /**
  * The error catalogue: every error the API can answer, with its stable code and HTTP status.
  * Domain code throws `AppError(code, message)`; the single error handler in `app.ts` turns it into
- * the SPEC §6 envelope `{"error":{"code","message","details"}}`.
+ * the docs/api.md#errors envelope `{"error":{"code","message","details"}}`.
  */
 
 /** Stable error codes and the HTTP status each one is answered with. */

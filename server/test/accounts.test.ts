@@ -1,5 +1,5 @@
 /**
- * Account controls (SPEC §9): changing one's password, ending all of one's sessions, the instance
+ * Account controls (docs/operations.md#passwords-and-accounts): changing one's password, ending all of one's sessions, the instance
  * admin resetting or disabling a user, and the generated first-start password that must be changed
  * before anything else.
  */

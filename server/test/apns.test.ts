@@ -64,7 +64,7 @@ afterEach(async () => {
 });
 
 function provider(options: ApnsProviderOptions = {}): Provider {
-  // The fake listens on loopback: the deployment's allowlist names it (SPEC §4.1).
+  // The fake listens on loopback: the deployment's allowlist names it (docs/providers.md#endpoints-and-credentials).
   return createApnsProvider({
     ca: certificate.cert,
     urlAllowlist: ['https://127.0.0.1:'],

@@ -4,7 +4,7 @@ import { createTestInstance, type TestInstance } from './helpers.ts';
 
 let t: TestInstance;
 beforeEach(async () => {
-  // Umeng apps below point at a local address, which the deployment must allow (SPEC §4.1).
+  // Umeng apps below point at a local address, which the deployment must allow (docs/providers.md#endpoints-and-credentials).
   t = await createTestInstance({ PUSHBOARD_PROVIDER_URL_ALLOWLIST: 'http://127.0.0.1:' });
 });
 afterEach(async () => {

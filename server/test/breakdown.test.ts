@@ -1,5 +1,5 @@
 /**
- * A task's breakdown (`GET …/tasks/{taskId}/breakdown`, SPEC §7): its device results counted per
+ * A task's breakdown (`GET …/tasks/{taskId}/breakdown`, docs/console.md): its device results counted per
  * channel and its receipts counted per time bucket since the send started, each from one aggregate
  * query; the bucket size by the task's age; iOS rules; retention (410), tenancy (404) and roles.
  * Tasks are created through the API; their send is written straight into the database so that every

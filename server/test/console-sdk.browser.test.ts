@@ -1,6 +1,6 @@
 /**
  * The console's device-side integration in a real browser (headless Chromium) against the real
- * server (SPEC §11): an app's integration drawer shows the SDK key in full as the API reads it, the
+ * server (docs/devices.md#sdk-registration): an app's integration drawer shows the SDK key in full as the API reads it, the
  * two SDK endpoints as absolute URLs of this server, and code that opens on the app's platform and
  * copies exactly as shown; rotating the secrets from the drawer shows the new SDK key; the device
  * list shows what each device reported about itself. It holds at 1280×720 as at 1440×900, and in

@@ -1,5 +1,5 @@
 /**
- * CSV formula injection (SPEC §9, OWASP "CSV injection"): every text cell of an export that starts
+ * CSV formula injection (docs/operations.md#receipts-streams-and-exports, OWASP "CSV injection"): every text cell of an export that starts
  * with = + - @, a tab or a carriage return reaches a spreadsheet with a leading single quote and
  * quoted, so that opening the file never runs it; the bytes of the export are checked as sent.
  */

@@ -1,5 +1,5 @@
 /**
- * The device-details API of a task (SPEC §2.5, §6, §6.1): the filtered device list with keyset
+ * The device-details API of a task (docs/statistics.md#device-results, docs/api.md, docs/api.md#shapes): the filtered device list with keyset
  * pages and exact totals, the streamed CSV export, Generate Audience, retention (410) and tenancy,
  * and the live statistics stream. Tasks are created through the API; their send is written straight
  * into the database (results, batches, counters) so that every filter has a known answer.
@@ -147,7 +147,7 @@ function countersOf(rows: DeviceResultRow[], unmatched = 0): Partial<TaskRow> {
 
 const RECEIPT_COLUMN = { impression: 'impression_at', open: 'open_at', dismissal: 'dismissal_at' } as const;
 
-/** Whether a result row matches a filter, as the SPEC defines it. */
+/** Whether a result row matches a filter, as the product contract (docs/) defines it. */
 function matches(row: DeviceResultRow, filter: DeviceFilter): boolean {
   if (filter.sendResult !== undefined && row.send_result !== filter.sendResult) return false;
   if (filter.receipt !== undefined && row[RECEIPT_COLUMN[filter.receipt]] === null) return false;

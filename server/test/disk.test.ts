@@ -1,5 +1,5 @@
 /**
- * Disk rules of SPEC §9: an upload that would leave less than PUSHBOARD_MIN_FREE_BYTES free is
+ * Disk rules of docs/operations.md#disk: an upload that would leave less than PUSHBOARD_MIN_FREE_BYTES free is
  * refused with 507 (before reading when its size is announced, while streaming otherwise) and a
  * failed import leaves nothing behind at once; health degrades while the store cannot write.
  */

@@ -1,14 +1,14 @@
 /**
- * A local fake of Umeng's U-Push API (UMENG.md) on loopback, for the `umeng` provider's tests. It is
+ * A local fake of Umeng's U-Push API (docs/providers.md#umeng) on loopback, for the `umeng` provider's tests. It is
  * strict where the real service is: it checks the signature, timestamp, appkey, JSON and the body of
  * each send type, issues file IDs and task IDs, drops a repeated `out_biz_no`, and records every
  * request and every send that would reach devices. Tests can script failures: an error code, a bare
  * HTTP answer, or a call that never answers.
  *
  * Where the real error code of a check is unknown (field errors), it answers 1000 with a message
- * naming the problem; only the codes of UMENG.md are used otherwise. Message IDs look like Umeng's:
+ * naming the problem; only the codes of docs/providers.md#umeng are used otherwise. Message IDs look like Umeng's:
  * `ul…` for a listcast, `uf…` for a filecast. It posts receipts the way integrations report Umeng
- * does (UMENG.md "Receipts"): `{thirdparty_id, action_type, msg_id, device_tokens, alias, channel}`,
+ * does (docs/providers.md#umeng-receipts): `{thirdparty_id, action_type, msg_id, device_tokens, alias, channel}`,
  * to the `receipt_url` of the send.
  */
 import { createHash } from 'node:crypto';
@@ -46,7 +46,7 @@ export interface FakeSend {
   body: Json;
 }
 
-/** One receipt item as Umeng posts it (UMENG.md): `action_type` 0 = arrival, 1 = open. */
+/** One receipt item as Umeng posts it (docs/providers.md#umeng): `action_type` 0 = arrival, 1 = open. */
 export interface UmengReceiptItem {
   thirdparty_id: string;
   action_type: number;
@@ -64,7 +64,7 @@ export type ReceiptPoster = (url: string, body: string) => Promise<{ status: num
 export interface FakeTask {
   taskId: string;
   appKey: string;
-  /** Umeng's status number (UMENG.md): 2 done, 4 cancelled, 7 scheduled… */
+  /** Umeng's status number (docs/providers.md#umeng): 2 done, 4 cancelled, 7 scheduled… */
   status: number;
   startTime: string | null;
 }

@@ -64,7 +64,7 @@ afterEach(async () => {
 });
 
 function provider(options: FcmProviderOptions = {}): Provider {
-  // The fake listens on loopback: the deployment's allowlist names it (SPEC §4.1).
+  // The fake listens on loopback: the deployment's allowlist names it (docs/providers.md#endpoints-and-credentials).
   return createFcmProvider({
     ca: certificate.cert,
     urlAllowlist: ['https://127.0.0.1:'],

@@ -1,5 +1,5 @@
 /**
- * The HTTP rules of SPEC §9: security headers on every answer, the envelope on every 4xx, bounded
+ * The HTTP rules of docs/operations.md#http: security headers on every answer, the envelope on every 4xx, bounded
  * paging, request timeouts on a real listening server, receipt requests refused before their body
  * is read, and logs and config errors that hold no secret.
  */

@@ -1,5 +1,5 @@
 /**
- * Late receipts (SPEC §2.4, §9, CONTEXT.md "Late receipt"): after the statistics window a receipt
+ * Late receipts (docs/statistics.md#windows, docs/operations.md#receipts-streams-and-exports, CONTEXT.md "Late receipt"): after the statistics window a receipt
  * counts in the task's `late` counter only, and only for a device that was in the send, once per
  * (task, device, kind) however often it is replayed; a receipt dated in the future is refused before
  * any window is judged; once the device details are gone nothing can be checked, so late receipts

@@ -1,5 +1,5 @@
 /**
- * Login throttling (SPEC §9): an attempt is counted before its password is checked, per
+ * Login throttling (docs/operations.md#login-throttling): an attempt is counted before its password is checked, per
  * (username, client IP) and per client IP, so parallel attempts test no more passwords than
  * sequential ones and one address cannot lock a user out from another. Password checks are counted
  * by wrapping `verifyPassword`.

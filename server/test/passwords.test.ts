@@ -1,5 +1,5 @@
 /**
- * Password hashes (SPEC §9): scrypt at N=2^17 with the parameters in each hash, hashes of the first
+ * Password hashes (docs/operations.md#passwords-and-accounts): scrypt at N=2^17 with the parameters in each hash, hashes of the first
  * format still verify and are upgraded at the next login, and at most a few checks run at once.
  */
 import { randomBytes, scryptSync } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
- * FCM and APNs app configs through the API (SPEC §4.1–§4.3): what each takes and refuses, one
- * platform per provider, keys masked on every read, a key file's unused fields not kept, and §4.1's
+ * FCM and APNs app configs through the API (docs/providers.md): what each takes and refuses, one
+ * platform per provider, keys masked on every read, a key file's unused fields not kept, and docs/providers.md#endpoints-and-credentials
  * rules (owners only, a new identity or endpoint needs the key again, endpoints on the allowlist)
  * holding for their nested and second endpoints.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §4.1: provider credentials are written by owners only, a new endpoint or identity needs the
+ * docs/providers.md#endpoints-and-credentials: provider credentials are written by owners only, a new endpoint or identity needs the
  * secret again, endpoints are limited to the deployment's allowlist (checked on writes and again at
  * send time), and what a provider answers is copied into a task bounded and without the request.
  */

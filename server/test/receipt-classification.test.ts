@@ -1,5 +1,5 @@
 /**
- * Receipt classification (SPEC §5), without storage: the checks a receipt must pass before it may
+ * Receipt classification (docs/receipts.md), without storage: the checks a receipt must pass before it may
  * touch a device result, the deliveries shown/opened/dismissed receipts imply, which receipts of a
  * write count, and what a receipt that changed nothing is.
  */

@@ -1,8 +1,8 @@
 /**
- * Receipt ingestion (SPEC §2.3, §2.4, §5, §6.1) through the public endpoints: every rule that keeps
+ * Receipt ingestion (docs/statistics.md#counters, docs/statistics.md#windows, docs/receipts.md, docs/api.md#shapes) through the public endpoints: every rule that keeps
  * statistics exact — duplicates, replays, concurrent copies, out-of-order arrival, unknown tasks,
  * foreign devices, late receipts, forged signatures, oversized batches, iOS dismissals, receipts that
- * overtake their batch's recording, Umeng's reported shape — with the SPEC §2.3 invariants and the
+ * overtake their batch's recording, Umeng's reported shape — with the docs/statistics.md#invariants invariants and the
  * agreement of counters and device results checked after each.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * The retention rule (SPEC §2.4): device results are deleted once a task's retention window has
+ * The retention rule (docs/statistics.md#windows): device results are deleted once a task's retention window has
  * passed — by the function, the periodic job and `pushboard purge --as-of` — while the aggregate
  * statistics stay; nothing before the window's end is touched.
  */

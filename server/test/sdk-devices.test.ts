@@ -1,5 +1,5 @@
 /**
- * Device registration from the app on the device (SPEC §11): `POST /api/v1/sdk/devices` signed with
+ * Device registration from the app on the device (docs/devices.md#sdk-registration): `POST /api/v1/sdk/devices` signed with
  * the app's SDK key and secret — what it stores and answers, what it refuses (forged signatures,
  * bad fields, too large bodies) without storing anything, the per-app rate limit, and the time zone,
  * locale and app version it adds to device reads, which server-side writes leave as they are.

@@ -1,5 +1,5 @@
 /**
- * SPEC §9 "Secrets at rest": app secrets and provider credentials are sealed (AES-256-GCM) in the
+ * docs/operations.md#secrets-at-rest "Secrets at rest": app secrets and provider credentials are sealed (AES-256-GCM) in the
  * database file and rows; the data folder is 0700 and the SQLite files 0600; secrets of older
  * databases are sealed at start; a wrong key stops the start with a clear error.
  */

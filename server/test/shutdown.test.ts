@@ -1,5 +1,5 @@
 /**
- * Stopping (SPEC §9): a real `pushboard serve` sent SIGTERM in the middle of a large send exits
+ * Stopping (docs/operations.md#stopping): a real `pushboard serve` sent SIGTERM in the middle of a large send exits
  * within 10 s with code 0, and a restart over the same store completes the task with every device
  * sent exactly once; a second SIGTERM ends the process at once and loses nothing either; and a
  * SIGTERM sent to a parent process (`npm start`) reaches the server.
@@ -37,7 +37,7 @@ const ENV = {
   LOG_LEVEL: 'info',
 };
 
-/** The bound SPEC §9 sets on stopping. */
+/** The bound docs/operations.md#stopping sets on stopping. */
 const EXIT_BOUND_MS = 10_000;
 
 async function serve(dataDir: string): Promise<ServeProcess> {

@@ -1,5 +1,5 @@
 /**
- * Limits of the live-statistics event streams (SPEC §9): at most 20 open streams per token and
+ * Limits of the live-statistics event streams (docs/operations.md#receipts-streams-and-exports): at most 20 open streams per token and
  * 1,000 per process (`429 TOO_MANY_EVENT_STREAMS` with `Retry-After` beyond), the caller's token
  * re-checked while a stream is open (a revoked token's stream ends), and every stream ended after
  * its maximum age (clients reconnect). The intervals are shortened through the app's deps; the

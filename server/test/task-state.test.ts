@@ -13,13 +13,13 @@ import {
 } from '../src/domain/task-state.ts';
 import { AppError } from '../src/errors.ts';
 
-// The whole of SPEC §2.2, written out independently of the implementation's table.
+// The whole of docs/tasks.md#states-and-rules, written out independently of the implementation's table.
 const ALLOWED = new Set(['scheduled→sending', 'sending→completed', 'sending→failed']);
 
 const pairs = TASK_STATUSES.flatMap((from) => TASK_STATUSES.map((to) => [from, to] as const));
 
 describe('task state machine', () => {
-  test.each(pairs)('%s → %s is allowed exactly when SPEC §2.2 lists it', (from, to) => {
+  test.each(pairs)('%s → %s is allowed exactly when docs/tasks.md#states-and-rules lists it', (from, to) => {
     const allowed = ALLOWED.has(`${from}→${to}`);
     expect(canTransition(from, to)).toBe(allowed);
     if (allowed) {

@@ -1,5 +1,5 @@
 /**
- * The push-token lifecycle (SPEC §4.4) and the hand-over journal of providers that answer each device
+ * The push-token lifecycle (docs/devices.md#push-token-lifecycle) and the hand-over journal of providers that answer each device
  * on its own (FCM, APNs; dispatch/README.md "Write-ahead"), through the real dispatcher and store on
  * both backends. The provider here is a stand-in that answers per device the way FCM and APNs do;
  * fcm.test.ts, apns.test.ts and provider-crash.test.ts run the real adapters against local fakes.

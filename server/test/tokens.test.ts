@@ -1,5 +1,5 @@
 /**
- * API tokens and sessions (SPEC §9): a token works only while its creator is an owner of its
+ * API tokens and sessions (docs/operations.md#sessions-and-api-tokens): a token works only while its creator is an owner of its
  * workspace, lists show the creator, `expiresAt` ends it; sessions end after 30 days and after
  * 7 days unused; and authentication needs no write, so reading works on a store that cannot write.
  */

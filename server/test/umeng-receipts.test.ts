@@ -1,5 +1,5 @@
 /**
- * Umeng end to end in one process (SPEC §5.1): a Umeng app pointing at the local fake U-Push server,
+ * Umeng end to end in one process (docs/providers.md#umeng): a Umeng app pointing at the local fake U-Push server,
  * the real dispatcher and the real adapter, and the fake posting receipts in the shape integrations
  * report — `{thirdparty_id, action_type, msg_id, device_tokens, alias, channel}` — to the receipt URL
  * the adapter handed over. Receipts move exactly the devices whose tokens they name, are stored once

@@ -41,7 +41,7 @@ afterEach(async () => {
 });
 
 function provider(options: UmengProviderOptions = {}): ReceiptPostingProvider {
-  // The fake listens on loopback: the deployment's allowlist names it (SPEC §4.1).
+  // The fake listens on loopback: the deployment's allowlist names it (docs/providers.md#endpoints-and-credentials).
   return createUmengProvider({
     clock: () => clock.now,
     timeoutMs: 5_000,

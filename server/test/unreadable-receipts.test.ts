@@ -1,5 +1,5 @@
 /**
- * Unreadable receipts (SPEC §9): provider callback items nobody could read are kept as received for
+ * Unreadable receipts (docs/operations.md#receipts-streams-and-exports): provider callback items nobody could read are kept as received for
  * an operator, but at most 10,000 rows and 50 MB of payload per app; beyond that they are still
  * counted (in the answer, and in the app's tally as `dropped`) but not stored. The retention job
  * purges those older than the retention window, which frees the cap.

@@ -31,7 +31,7 @@ const ProviderSchema = Type.Union([
   Type.Literal('apns'),
 ]);
 
-/** The one platform a provider serves, for the providers that serve only one (SPEC §4.2, §4.3). */
+/** The one platform a provider serves, for the providers that serve only one (docs/providers.md#fcm, docs/providers.md#apns). */
 const PROVIDER_PLATFORM: Partial<Record<Provider, AppRow['platform']>> = { fcm: 'android', apns: 'ios' };
 // Checked per provider in `checkProviderConfig`, which names each wrong field; a schema union here
 // would only say "does not match any of".
@@ -67,7 +67,7 @@ const AppSchema = Type.Object({
   devices: Type.Integer({ description: 'Registered devices.' }),
   invalidTokens: Type.Integer({
     description:
-      'Registered devices whose push token the provider called invalid (SPEC §4.4): sends skip them.',
+      'Registered devices whose push token the provider called invalid (docs/devices.md#push-token-lifecycle): sends skip them.',
   }),
   createdAt: Type.String(),
   updatedAt: Type.String(),
@@ -98,7 +98,7 @@ function appView(row: AppRow, counts: DeviceCounts, revealSecrets = false) {
 }
 
 /**
- * Refuses a write of provider credentials by anyone but an owner (SPEC §4.1): whoever may change them
+ * Refuses a write of provider credentials by anyone but an owner (docs/providers.md#endpoints-and-credentials): whoever may change them
  * decides where the app's secrets, push tokens and receipt URL are sent.
  */
 function assertMayWriteCredentials(workspace: WorkspaceContext, provider: Provider): void {

@@ -119,7 +119,7 @@ export function createAppStore(db: Db): AppStore {
   };
 }
 
-/** An app's device counts (SPEC §4.4). */
+/** An app's device counts (docs/devices.md#push-token-lifecycle). */
 export interface DeviceCounts {
   /** Registered devices. */
   devices: number;

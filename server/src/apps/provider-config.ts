@@ -3,7 +3,7 @@
  * and how credentials are masked. Credentials are write-only: every read shows them masked, and a
  * change that leaves a credential out keeps the stored one. Each provider declares its own fields,
  * checks and credential fields (`providers/<provider>-config.ts`); this module composes them and
- * applies SPEC §4.1's rules to the `CREDENTIAL_FIELDS` of each.
+ * applies docs/providers.md#endpoints-and-credentials rules to the `CREDENTIAL_FIELDS` of each.
  */
 import { Type } from 'typebox';
 import { AppError, type FieldError, validationError } from '../errors.ts';
@@ -153,7 +153,7 @@ export function sameProviderConfig(a: ProviderConfig, b: ProviderConfig): boolea
 /**
  * Whether writing `input` as the provider config changes the provider's credentials: any config of a
  * provider that takes credentials on create (`stored` absent), any difference from `stored` on a
- * change (a secret sent back masked or left out is no difference). Owners only may do that (§4.1).
+ * change (a secret sent back masked or left out is no difference). Owners only may do that (docs/providers.md#endpoints-and-credentials).
  */
 export function changesCredentials(provider: Provider, input: unknown, stored?: ProviderConfig): boolean {
   if (!takesCredentials(provider)) return false;

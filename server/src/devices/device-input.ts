@@ -22,7 +22,7 @@ export const MAX_APP_VERSION_LENGTH = 64;
 export const MAX_LOCALE_LENGTH = 35;
 
 /**
- * What a device says about itself besides its token (SDK §11): its IANA time zone, its locale and
+ * What a device says about itself besides its token (docs/devices.md#device-profile): its IANA time zone, its locale and
  * the version of the app it runs. Each is optional; one left out keeps what the device said before.
  */
 export interface DeviceProfile {

@@ -22,7 +22,7 @@ export interface DeviceFilter {
   channel?: string;
   /** Device IDs starting with this (printable ASCII, as device IDs are). */
   deviceIdPrefix?: string;
-  /** Only devices whose push token is active, or only those a provider called invalid (SPEC §4.4). */
+  /** Only devices whose push token is active, or only those a provider called invalid (docs/devices.md#push-token-lifecycle). */
   tokenStatus?: DeviceRow['token_status'];
 }
 
@@ -93,7 +93,7 @@ const LOOKUP_CHUNK = 500;
 const AFTER_PRINTABLE = '\x7f';
 
 const DEVICE_COLUMNS = ['app_id', 'device_id', 'push_token', 'channel', 'created_at', 'updated_at'] as const;
-// A registration that may carry what the device says about itself (SDK §11).
+// A registration that may carry what the device says about itself (docs/devices.md#device-profile).
 const PROFILE_COLUMNS = [...DEVICE_COLUMNS, 'time_zone', 'locale', 'app_version'] as const;
 
 /** A registration with every profile column present (null when the device did not say). */
@@ -111,7 +111,7 @@ function profiled(row: DeviceRegistration): ProfiledRegistration {
 
 // Whether the push token a device is registered again with is the one it had (`devices` is the row
 // as stored, `excluded` the registration): the same token keeps its status, a different one is a new
-// token, active again (SPEC §4.4).
+// token, active again (docs/devices.md#push-token-lifecycle).
 const SAME_TOKEN = sql`devices.push_token = excluded.push_token`;
 
 /**

@@ -11,7 +11,7 @@ import type { TaskSend } from './dispatch-store.ts';
 /**
  * The matched devices of an audience range: the audience's device IDs (its primary key, in order)
  * joined to the app's devices (their primary key), read in one pass of both B-trees. A device whose
- * token a provider called invalid has no token to send to: it is not matched (SPEC §4.4).
+ * token a provider called invalid has no token to send to: it is not matched (docs/devices.md#push-token-lifecycle).
  */
 export const matchedInRange = (executor: Kysely<Database>, send: TaskSend, first: string, last: string) =>
   executor

@@ -1,7 +1,7 @@
 /**
  * What the dispatcher needs from storage, and its Kysely implementation. Every write that moves a
  * task's statistics happens in the same transaction as the rows it counts, so a reader sees the
- * SPEC §2.3 invariants hold at every moment:
+ * docs/statistics.md#invariants invariants hold at every moment:
  *   plannedSends = unmatched + totalSent + pending;   totalSent = deliveries + failures + noFeedback.
  */
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
@@ -61,7 +61,7 @@ export interface ResultException {
   deliveredAt: string | null;
 }
 
-/** A push token a provider called invalid while sending a batch (SPEC §4.4). */
+/** A push token a provider called invalid while sending a batch (docs/devices.md#push-token-lifecycle). */
 export interface InvalidToken {
   deviceId: string;
   /** The token that was sent: the mark is not set if the device registered another one meanwhile. */

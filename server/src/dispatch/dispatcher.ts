@@ -93,7 +93,7 @@ export interface Dispatcher {
 }
 
 /**
- * The URL a provider posts an app's receipts to (SPEC §5). It carries the receipt secret, which
+ * The URL a provider posts an app's receipts to (docs/receipts.md). It carries the receipt secret, which
  * authenticates providers that cannot sign their callbacks (Umeng); it is only ever given to the
  * app's own provider.
  */

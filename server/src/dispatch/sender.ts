@@ -39,7 +39,7 @@ export interface SenderDeps {
   providers: ProviderRegistry;
   settings: { batchSize: number; maxAttempts: number; retryBaseMs: number; rateLimitPerSecond: number };
   rateLimiter: RateLimiter;
-  /** The receipt URL of an app (SPEC §5), carrying its receipt secret for providers that cannot sign. */
+  /** The receipt URL of an app (docs/receipts.md), carrying its receipt secret for providers that cannot sign. */
   receiptUrl: (app: TaskSend['app']) => string;
   /** The dispatcher's one clock: every time the sender writes or measures comes from it. */
   clock: () => Date;

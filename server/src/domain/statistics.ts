@@ -1,5 +1,5 @@
 /**
- * A task's delivery statistics (SPEC §2.3): the counters kept per task, the rates derived from
+ * A task's delivery statistics (docs/statistics.md#counters): the counters kept per task, the rates derived from
  * them, and the invariants that must hold at every moment — the dispatcher and receipt ingestion
  * check them while sending, and tests check them everywhere.
  */
@@ -52,7 +52,7 @@ export function rate(count: number, denominator: number): number | null {
   return denominator > 0 ? count / denominator : null;
 }
 
-/** The statistics object of SPEC §6.1: the counters and their rates over deliveries. */
+/** The statistics object of docs/api.md#shapes: the counters and their rates over deliveries. */
 export function taskStatistics(counts: TaskCounts): TaskStatistics {
   return {
     ...counts,
@@ -69,7 +69,7 @@ export interface StatisticsContext {
 }
 
 /**
- * Every SPEC §2.3 invariant the counters break, as readable sentences (empty when consistent).
+ * Every docs/statistics.md#invariants invariant the counters break, as readable sentences (empty when consistent).
  * Returning a list rather than throwing lets tests and logs show every problem at once.
  */
 export function statisticsViolations(counts: TaskCounts, context: StatisticsContext = {}): string[] {

@@ -1,6 +1,6 @@
 /**
- * What a task sends and when (SPEC §2.1): its title, content and click action, checked per
- * platform against the real provider payload (UMENG.md), and its send type and schedule.
+ * What a task sends and when (docs/tasks.md#content-and-options): its title, content and click action, checked per
+ * platform against the real provider payload (docs/providers.md#umeng), and its send type and schedule.
  * `buildPushPayload` is the one place the provider payload is shaped, so the size measured here is
  * exactly the size the dispatcher sends.
  */
@@ -25,7 +25,7 @@ export interface ClickAction {
   params?: Record<string, string>;
 }
 
-/** Every task category (SPEC §10.3). */
+/** Every task category (docs/tasks.md#delivery-options). */
 export const TASK_CATEGORIES = ['marketing', 'service'] as const;
 
 /**
@@ -40,7 +40,7 @@ export interface TaskContent {
   content: string;
   clickAction: ClickAction;
   /**
-   * How long the provider keeps trying to reach a device, in seconds (SPEC §10.4): Umeng
+   * How long the provider keeps trying to reach a device, in seconds (docs/tasks.md#delivery-options): Umeng
    * `policy.expire_time`, FCM `android.ttl`, APNs `apns-expiration`. `DEFAULT_TTL_SECONDS` when absent.
    */
   ttlSeconds?: number;
@@ -48,7 +48,7 @@ export interface TaskContent {
   category?: TaskCategory;
 }
 
-/** A task's time to live when none is given, in seconds: 3 days, Umeng's own default (SPEC §10.4). */
+/** A task's time to live when none is given, in seconds: 3 days, Umeng's own default (docs/tasks.md#delivery-options). */
 export const DEFAULT_TTL_SECONDS = 259_200;
 
 /** Shortest time to live a task may ask for, in seconds: a push must outlive the request that carries it. */
@@ -98,7 +98,7 @@ const PARAM_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 // A fully qualified Java class name, optionally relative to the app package (`.PromoActivity`).
 const ACTIVITY_NAME = /^\.?[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$/;
 
-/** The Umeng Android payload (UMENG.md): a notification whose `extra` carries the params and the task ID. */
+/** The Umeng Android payload (docs/providers.md#umeng): a notification whose `extra` carries the params and the task ID. */
 export interface AndroidPayload {
   display_type: 'notification';
   body: {
@@ -113,7 +113,7 @@ export interface AndroidPayload {
   extra: Record<string, string>;
 }
 
-/** The Umeng iOS payload (UMENG.md): the `aps` alert plus custom top-level keys, the task ID among them. */
+/** The Umeng iOS payload (docs/providers.md#umeng): the `aps` alert plus custom top-level keys, the task ID among them. */
 export interface IosPayload {
   aps: { alert: { title: string; body: string } };
   [key: string]: unknown;

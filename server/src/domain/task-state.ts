@@ -1,5 +1,5 @@
 /**
- * The task state machine of SPEC §2.2: `scheduled → sending → completed`, or `sending → failed`,
+ * The task state machine of docs/tasks.md#states-and-rules: `scheduled → sending → completed`, or `sending → failed`,
  * and nothing else. Which states allow editing and deleting is decided here too, so the HTTP layer
  * and the SQL that makes those writes conditional share one rule.
  */

@@ -1,5 +1,5 @@
 /**
- * The two time windows of SPEC §2.4, both counted from the moment a task started sending: the
+ * The two time windows of docs/statistics.md#windows, both counted from the moment a task started sending: the
  * statistics window (receipts after it are `late`) and the device-detail retention (device results
  * are deleted after it). A task that has not started has neither.
  */

@@ -1,5 +1,5 @@
 /**
- * How long a request body may take to arrive (SPEC §9, `PUSHBOARD_REQUEST_TIMEOUT_MS`). A JSON body
+ * How long a request body may take to arrive (docs/operations.md#http, `PUSHBOARD_REQUEST_TIMEOUT_MS`). A JSON body
  * must arrive whole within the timeout. An upload is streamed into its import as it arrives and may
  * hold gigabytes, so it may take as long as it keeps coming, but may not stall for longer than the
  * timeout. Node's own `requestTimeout` times the whole request whatever its size, which would cut

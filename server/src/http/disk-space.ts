@@ -1,5 +1,5 @@
 /**
- * Free space in the data folder (SPEC §9): an upload or import that would leave less than
+ * Free space in the data folder (docs/operations.md#disk): an upload or import that would leave less than
  * `PUSHBOARD_MIN_FREE_BYTES` free is refused with `507 INSUFFICIENT_STORAGE` — before anything is
  * read when its size is announced, and while it streams otherwise — so that the disk never fills
  * and reading, logging in and health keep working.

@@ -1,5 +1,5 @@
 /**
- * The process's logger, made so that logs never hold a secret (SPEC §9): a logged request shows
+ * The process's logger, made so that logs never hold a secret (docs/operations.md#http): a logged request shows
  * its path without the query string (a provider's receipt URL carries `?secret=`), and credential
  * headers are redacted wherever a log line carries them.
  */

@@ -4,7 +4,7 @@
  */
 import { type TSchema, Type } from 'typebox';
 
-/** The SPEC §6 error envelope, referenced by every route's error responses in the OpenAPI document. */
+/** The docs/api.md#errors error envelope, referenced by every route's error responses in the OpenAPI document. */
 export const ErrorEnvelope = Type.Object(
   {
     error: Type.Object({

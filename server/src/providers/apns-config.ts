@@ -1,5 +1,5 @@
 /**
- * The config of an iOS app on the Apple Push Notification service (SPEC §4.3): its fields, its
+ * The config of an iOS app on the Apple Push Notification service (docs/providers.md#apns): its fields, its
  * schema as shown on reads, how a client's config is checked and which fields are credentials.
  * `apps/provider-config.ts` composes it with the other providers'.
  */
@@ -17,7 +17,7 @@ import {
 } from './config-checks.ts';
 import { APNS_BASE_URLS } from './endpoints.ts';
 
-/** Credentials and options of an iOS app on the Apple Push Notification service (SPEC §4.3). */
+/** Credentials and options of an iOS app on the Apple Push Notification service (docs/providers.md#apns). */
 export interface ApnsConfig {
   /** The Apple developer team ID (10 characters): the provider token's `iss`. */
   teamId: string;

@@ -1,5 +1,5 @@
 /**
- * The `apns` provider: the Apple Push Notification service's HTTP/2 API (SPEC §4.3) behind the
+ * The `apns` provider: the Apple Push Notification service's HTTP/2 API (docs/providers.md#apns) behind the
  * `Provider` interface. Each device gets its own `POST /3/device/<token>`, many streams in flight on
  * one shared HTTP/2 connection (`sendEachDevice` paces and retries them), authorised by an ES256
  * provider token that is signed once per signing key and reused until it is 40 minutes old.
@@ -41,7 +41,7 @@ export const DEFAULT_CONCURRENCY = 100;
 
 /**
  * Age at which a provider token is replaced, in milliseconds. APNs refuses tokens older than an hour
- * and renewals more often than every 20 minutes (SPEC §4.3 asks for 20–50 minutes): 40 minutes keeps
+ * and renewals more often than every 20 minutes (docs/providers.md#apns asks for 20–50 minutes): 40 minutes keeps
  * clear of both, even with some clock skew.
  */
 export const PROVIDER_TOKEN_RENEW_MS = 40 * 60 * 1000;

@@ -2,7 +2,7 @@
  * The pieces every provider's config module checks its fields with (`umeng-config.ts`,
  * `fcm-config.ts`, `apns-config.ts`, `simulator-config.ts`): the shape of a field rule, the checks
  * several providers share, and the shape of the credential fields `apps/provider-config.ts` applies
- * SPEC §4.1's rules to. Providers import nothing from `apps/`: it composes them.
+ * docs/providers.md#endpoints-and-credentials rules to. Providers import nothing from `apps/`: it composes them.
  */
 import { createPrivateKey } from 'node:crypto';
 import { Type } from 'typebox';
@@ -20,7 +20,7 @@ export interface FieldRule {
 }
 
 /**
- * What the fields of one provider's config are, for the rules of SPEC §4.1. Every provider's config
+ * What the fields of one provider's config are, for the rules of docs/providers.md#endpoints-and-credentials. Every provider's config
  * module lists its fields, as paths into the config (`serviceAccount.private_key`), so that owner-only writes,
  * re-entered secrets and the endpoint allowlist hold for each provider without code of its own.
  */

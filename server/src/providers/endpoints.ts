@@ -1,18 +1,18 @@
 /**
- * Where provider requests may go (SPEC §4.1): each provider's real endpoint, or a URL that starts with
+ * Where provider requests may go (docs/providers.md#endpoints-and-credentials): each provider's real endpoint, or a URL that starts with
  * one of the deployment's `PUSHBOARD_PROVIDER_URL_ALLOWLIST` prefixes. Both sides are compared as
  * parsed, normalised URLs, never as the text a client typed, so that userinfo (`https://127.0.0.1:@evil`),
  * a query or fragment (which would change the path the request really goes to) or a look-alike host
  * (`https://127.0.0.1.evil`) cannot pass for an allowed address.
  */
 
-/** FCM HTTP v1's real endpoint (SPEC §4.2). */
+/** FCM HTTP v1's real endpoint (docs/providers.md#fcm). */
 export const FCM_BASE_URL = 'https://fcm.googleapis.com';
 
 /** Google's OAuth 2.0 token endpoint, a service-account key's usual `token_uri`. */
 export const GOOGLE_TOKEN_URI = 'https://oauth2.googleapis.com/token';
 
-/** APNs' real endpoints per environment (SPEC §4.3). */
+/** APNs' real endpoints per environment (docs/providers.md#apns). */
 export const APNS_BASE_URLS = Object.freeze({
   production: 'https://api.push.apple.com',
   sandbox: 'https://api.sandbox.push.apple.com',

@@ -1,5 +1,5 @@
 /**
- * FCM's answers read (SPEC §4.2): its error body (`readError`), which answers refuse the credentials,
+ * FCM's answers read (docs/providers.md#fcm): its error body (`readError`), which answers refuse the credentials,
  * and the reasons a device's token fails for, in a marketer's words. `fcm.ts` acts on them.
  */
 import type { ServiceAccountKey } from './fcm-config.ts';

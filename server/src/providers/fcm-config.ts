@@ -1,5 +1,5 @@
 /**
- * The config of an Android app on Firebase Cloud Messaging HTTP v1 (SPEC §4.2): its fields (the
+ * The config of an Android app on Firebase Cloud Messaging HTTP v1 (docs/providers.md#fcm): its fields (the
  * service-account key among them), its schema as shown on reads, how a client's config is checked
  * and which fields are credentials. `apps/provider-config.ts` composes it with the other providers'.
  */
@@ -19,7 +19,7 @@ import {
 import { FCM_BASE_URL, GOOGLE_TOKEN_URI } from './endpoints.ts';
 
 /**
- * The fields of a Google service-account JSON key that FCM needs (SPEC §4.2); a key file's other
+ * The fields of a Google service-account JSON key that FCM needs (docs/providers.md#fcm); a key file's other
  * fields (`client_id`, `auth_uri`…) are not kept.
  */
 export interface ServiceAccountKey {
@@ -33,7 +33,7 @@ export interface ServiceAccountKey {
   token_uri?: string;
 }
 
-/** Credentials and options of an Android app on Firebase Cloud Messaging HTTP v1 (SPEC §4.2). */
+/** Credentials and options of an Android app on Firebase Cloud Messaging HTTP v1 (docs/providers.md#fcm). */
 export interface FcmConfig {
   serviceAccount: ServiceAccountKey;
   /** Base URL of the FCM API; `https://fcm.googleapis.com` when absent (tests point it at a fake). */

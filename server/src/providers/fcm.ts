@@ -1,5 +1,5 @@
 /**
- * The `fcm` provider: Firebase Cloud Messaging HTTP v1 (SPEC §4.2) behind the `Provider` interface.
+ * The `fcm` provider: Firebase Cloud Messaging HTTP v1 (docs/providers.md#fcm) behind the `Provider` interface.
  * Each device gets its own `messages:send` request, many in flight at once on one shared HTTP/2
  * connection (`sendEachDevice` paces and retries them), authorised by an OAuth 2.0 access token that
  * the app's service-account key obtains through the JWT-bearer grant and that is cached per app.
@@ -504,7 +504,7 @@ function messageWithoutToken(request: SendBatchRequest, config: FcmConfig): Json
   };
 }
 
-/** `value` parsed, when requests may go there (SPEC §4.1); else the batch stops before anything is sent. */
+/** `value` parsed, when requests may go there (docs/providers.md#endpoints-and-credentials); else the batch stops before anything is sent. */
 function checkedUrl(
   value: string,
   realEndpoint: string,

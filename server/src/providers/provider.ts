@@ -1,5 +1,5 @@
 /**
- * The one small interface every push provider implements (SPEC §4): send a batch, cancel what was
+ * The one small interface every push provider implements (docs/providers.md#the-provider-interface): send a batch, cancel what was
  * handed over, parse the receipts it posts back. The dispatcher owns this interface; `simulator.ts`,
  * `umeng.ts`, `fcm.ts` and `apns.ts` implement it. Providers never touch storage: they answer, the dispatcher records.
  */
@@ -75,7 +75,7 @@ export interface DeviceSendOutcome {
   /**
    * Set when the provider said the device's push token is no longer valid, in the provider's own word
    * (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…): the token is marked invalid in the same
-   * transaction as the device's result, and later sends treat the device as unmatched (SPEC §4.4).
+   * transaction as the device's result, and later sends treat the device as unmatched (docs/devices.md#push-token-lifecycle).
    */
   invalidToken?: string;
   /** The provider's reference of this device's message (FCM message `name`, APNs `apns-id`), if any. */
@@ -150,7 +150,7 @@ export interface ParsedReceipts {
 
 /**
  * Reads a body in Pushboard's own wire shape, `{"receipts": [{taskId, deviceId, kind, at}]}` (SPEC
- * §6.1: the simulator's callbacks and SDK batches): each receipt keeps its position in the list, an
+ * docs/api.md#shapes: the simulator's callbacks and SDK batches): each receipt keeps its position in the list, an
  * item that is not a receipt is refused as `INVALID_RECEIPT` and one of a kind outside `kinds` as
  * `KIND_NOT_SUPPORTED`. A body of another shape is refused as a whole (`VALIDATION_FAILED`).
  */

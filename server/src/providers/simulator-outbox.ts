@@ -1,5 +1,5 @@
 /**
- * How the simulator reports receipts (SPEC §4): like a real push service and a real SDK, through the
+ * How the simulator reports receipts (docs/providers.md#simulator): like a real push service and a real SDK, through the
  * public receipt endpoints over HTTP, signed with the app's secrets — so the whole pipeline (signature,
  * ingestion, counters, late receipts) runs on a fresh machine.
  *

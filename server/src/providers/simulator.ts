@@ -1,5 +1,5 @@
 /**
- * The built-in `simulator` provider (SPEC §4): behaves like a real push service, so the whole
+ * The built-in `simulator` provider (docs/providers.md#simulator): behaves like a real push service, so the whole
  * pipeline runs on a fresh machine with no account anywhere. Every answer about a device is a pure
  * function of (seed, task, device) — a hash, not a random generator's state — so a restart, a repeat
  * or a test gets the same answers:
@@ -364,11 +364,11 @@ export function createSimulatorProvider(options: SimulatorOptions): ReceiptPosti
   };
 }
 
-/** What a push service sees, and so what the simulator reports: deliveries and opens (SPEC §6.1). */
+/** What a push service sees, and so what the simulator reports: deliveries and opens (docs/api.md#shapes). */
 const RECEIPT_KINDS = new Set<ParsedReceipt['kind']>(['delivered', 'open']);
 
 /**
- * Reads a simulator callback body (SPEC §6.1): `{receipts: [{taskId, deviceId, kind, at}]}`. Items
+ * Reads a simulator callback body (docs/api.md#shapes): `{receipts: [{taskId, deviceId, kind, at}]}`. Items
  * that cannot be read, or report a kind the simulator does not, are refused by position, never thrown.
  */
 export function parseSimulatorReceipts(body: unknown): ParsedReceipts {

@@ -1,5 +1,5 @@
 /**
- * Umeng's answers (UMENG.md): what each code means in plain words, which codes are retried or name
+ * Umeng's answers (docs/providers.md#umeng): what each code means in plain words, which codes are retried or name
  * device tokens, how the text of one call's answer is read (`readAnswer`) and how a send answer becomes
  * device outcomes (`readSendAnswer`). Umeng's own text is kept cleaned of every text of the request.
  */
@@ -8,7 +8,7 @@ import { type DeviceSendOutcome, ProviderError, type SendBatchResult } from './p
 import { remoteCode, remoteMessage } from './remote-text.ts';
 import { isObject, type Json, text } from './umeng-wire.ts';
 
-/** The codes Umeng itself asks to retry (UMENG.md); network errors, timeouts and HTTP 5xx are added below. */
+/** The codes Umeng itself asks to retry (docs/providers.md#umeng); network errors, timeouts and HTTP 5xx are added below. */
 const RETRYABLE_CODES = new Set(['2020', '2026', '4000', '4001']);
 
 /**
@@ -161,7 +161,7 @@ export function readAnswer(
 }
 
 // Where a per-token answer may list the tokens Umeng refused. Umeng's shape is not documented
-// (UMENG.md), so the adapter reads any of these: a comma or newline separated string, an array of
+// (docs/providers.md#umeng), so the adapter reads any of these: a comma or newline separated string, an array of
 // tokens, an array of `{device_token, error_code?, error_msg?}`, or an object of token → code/message.
 const FAILED_TOKEN_KEYS = [
   'fail_device_tokens',
@@ -175,7 +175,7 @@ const FAILED_TOKEN_KEYS = [
 
 /**
  * Umeng codes that say a token can never be sent to by this app (invalid, or another app's): the
- * device's token is marked invalid (SPEC §4.4). 4025/4026 only say that tokens failed.
+ * device's token is marked invalid (docs/devices.md#push-token-lifecycle). 4025/4026 only say that tokens failed.
  */
 const INVALID_TOKEN_CODES = new Set(['4014', '4020']);
 

@@ -98,7 +98,7 @@ const VENDOR_WORD: FieldCheck = (value) =>
     ? undefined
     : 'must be the vendor\'s upper-case word for it, e.g. "MARKETING" or "IM"';
 
-/** Vendor-channel options whose values Pushboard knows (UMENG.md); other names pass with any short text. */
+/** Vendor-channel options whose values Pushboard knows (docs/providers.md#umeng); other names pass with any short text. */
 const KNOWN_CHANNEL_PROPERTIES: Record<string, FieldCheck> = {
   xiaomi_channel_id: VENDOR_ID,
   oppo_channel_id: VENDOR_ID,

@@ -5,7 +5,7 @@ import type { ParsedReceipt, ParsedReceipts } from './provider.ts';
 import { isObject, text } from './umeng-wire.ts';
 
 /*
- * Receipt callbacks, in the shape integrations report (SPEC §5.1, UMENG.md "Receipts"): one object or
+ * Receipt callbacks, in the shape integrations report (docs/providers.md#umeng, docs/providers.md#umeng-receipts): one object or
  * an array of them (also as JSON text or bytes), each
  *   {thirdparty_id, action_type, msg_id, device_tokens, alias, channel}
  * - `action_type` 0 = arrival → `delivered`, 1 = open (click) → `open`; any other value (a dismissal

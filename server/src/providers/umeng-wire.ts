@@ -1,5 +1,5 @@
 /**
- * The wire of Umeng U-Push calls (UMENG.md): how a request is signed, how its times are written, the
+ * The wire of Umeng U-Push calls (docs/providers.md#umeng): how a request is signed, how its times are written, the
  * `policy` and vendor-channel fields of a send, which texts of a request an answer must not repeat,
  * and which connection failures prove a request never left. `umeng.ts` builds each call from these.
  */
@@ -32,7 +32,7 @@ export function sign(url: string, body: string, secret: string): string {
 }
 
 // Assumption: Umeng reads `start_time` as China Standard Time (UTC+8, no daylight saving time), the
-// time of its console and of every client library we compared; UMENG.md does not name a zone.
+// time of its console and of every client library we compared; docs/providers.md#umeng does not name a zone.
 const BEIJING_OFFSET_MS = 8 * 60 * 60 * 1000;
 
 /** `date` as Umeng's `yyyy-MM-dd HH:mm:ss`, in Beijing time (see BEIJING_OFFSET_MS). */
@@ -129,7 +129,7 @@ export function expiryPolicy(request: SendBatchRequest, now: Date, sendAt: Date 
 }
 
 /**
- * The vendor-channel fields of an Android send (SPEC §5.1): the activity vendor channels open, as
+ * The vendor-channel fields of an Android send (docs/providers.md#umeng): the activity vendor channels open, as
  * `channel_properties.channel_activity` and, for older Umeng SDKs, `mipush` + `mi_activity`; and the
  * app's other `channel_properties` as they are.
  */

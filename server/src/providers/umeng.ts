@@ -1,5 +1,5 @@
 /**
- * The `umeng` provider: Umeng U-Push's server API (wire facts in UMENG.md) behind the `Provider`
+ * The `umeng` provider: Umeng U-Push's server API (wire facts in docs/providers.md#umeng) behind the `Provider`
  * interface. A batch of at most 500 tokens sent now is a `listcast`; a larger or scheduled batch is
  * uploaded as a token file and sent as a `filecast` whose `policy.out_biz_no` is the batch ID, so
  * Umeng itself drops a repeat of it. Guarantees and assumptions are summed up in README.md. The
@@ -239,7 +239,7 @@ export function createUmengProvider(options: UmengProviderOptions = {}): Receipt
         // Umeng's own default is production; `false` limits broadcast and groupcast to test devices.
         production_mode: config.productionMode === false ? 'false' : 'true',
         description: `Pushboard ${TASK_ID_KEY}=${request.taskId} batch=${request.batchId}`,
-        // Read back from every receipt: it names the task and the batch (SPEC §5.1).
+        // Read back from every receipt: it names the task and the batch (docs/providers.md#umeng).
         thirdparty_id: request.batchId,
         category: CATEGORY_CODE[request.content.category ?? 'marketing'],
         receipt_url: request.receiptUrl,

@@ -1,5 +1,5 @@
 /**
- * What a receipt means for a device's result (SPEC §5), decided without storage: whether it may be
+ * What a receipt means for a device's result (docs/receipts.md), decided without storage: whether it may be
  * applied at all and why not, whether it is late, which deliveries it implies, and — once the store
  * has said whether it changed a row — whether it was accepted, a duplicate, or is to be held for a
  * batch not recorded yet. `receipt-ingest.ts` asks these questions; `receipt-store.ts` writes the
@@ -158,7 +158,7 @@ export function byDeviceResult(a: ApplicableReceipt, b: ApplicableReceipt): numb
 
 /**
  * Receipt kinds only a notification that reached the device can have: it was shown (impression),
- * opened, or shown and swiped away (dismissal). Each is also a delivery (SPEC §4.2, §11): a provider
+ * opened, or shown and swiped away (dismissal). Each is also a delivery (docs/providers.md#fcm, docs/devices.md#sdk-registration): a provider
  * that reports none (FCM) or a delivery receipt that never came must not leave such a device
  * `no_feedback`, nor let impressions outnumber deliveries.
  */

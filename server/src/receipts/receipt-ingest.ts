@@ -1,5 +1,5 @@
 /**
- * Receipt ingestion (SPEC §5): checks each receipt of a request against its task, then applies the
+ * Receipt ingestion (docs/receipts.md): checks each receipt of a request against its task, then applies the
  * good ones in short transactions and answers what became of every receipt. Nothing is acknowledged
  * before it is stored: the answer is computed from the committed transactions. The contract —
  * idempotency, held and late receipts, the order of operations — is in `README.md`; what each
@@ -44,7 +44,7 @@ import {
 } from './receipt-classification.ts';
 import type { BatchRange, ReceiptStore, ReceiptTransaction } from './receipt-store.ts';
 
-/** What became of a request's receipts (the SPEC §6.1 answer). */
+/** What became of a request's receipts (the docs/api.md#shapes answer). */
 export interface ReceiptTally {
   accepted: number;
   duplicate: number;

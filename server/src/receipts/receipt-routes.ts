@@ -1,5 +1,5 @@
 /**
- * The public receipt endpoints (SPEC §5, §6.1): provider callbacks and SDK batches. They carry no
+ * The public receipt endpoints (docs/receipts.md, docs/api.md#shapes): provider callbacks and SDK batches. They carry no
  * bearer token; each request proves it comes from the app's provider or SDK with the app's secrets:
  *
  * - `POST /api/v1/receipts/{provider}/{appId}`: either the header `X-Pushboard-Signature` (hex
@@ -39,7 +39,7 @@ import {
 import { sdkAuthentication } from '../sdk/sdk-auth.ts';
 import { createReceiptIngest } from './receipt-ingest.ts';
 
-/** Most receipts one request may carry (SPEC §6.1); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
+/** Most receipts one request may carry (docs/api.md#shapes); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
 export const MAX_RECEIPTS_PER_REQUEST = 5000;
 
 /** Largest receipt request body, in bytes: room for a full batch with long IDs. */
@@ -57,7 +57,7 @@ export interface ReceiptRouteDeps extends RouteDeps {
   providers: ProviderRegistry;
 }
 
-// Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, §11).
+// Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, docs/devices.md#sdk-registration).
 const SDK_KINDS: ReadonlySet<ParsedReceipt['kind']> = new Set([
   'delivered',
   'impression',

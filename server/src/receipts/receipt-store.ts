@@ -225,7 +225,7 @@ function takesReceipt(kind: ReceiptKind) {
 }
 
 /**
- * Records late receipts of one kind (SPEC §9) and answers the (task, device) pairs it recorded: each
+ * Records late receipts of one kind (docs/operations.md#receipts-streams-and-exports) and answers the (task, device) pairs it recorded: each
  * pair once per kind, ever (`late_receipts` is keyed so), and only for a device result that would
  * have taken the receipt inside the window — a device of the send, not rejected by the provider,
  * without that receipt. A recorded pair moves the task's `late` counter and nothing else.
@@ -296,10 +296,10 @@ async function moveCounters(
     .execute();
 }
 
-/** Most unreadable receipts one app keeps (SPEC §9); more are counted, not stored. */
+/** Most unreadable receipts one app keeps (docs/operations.md#receipts-streams-and-exports); more are counted, not stored. */
 export const UNREADABLE_ROWS_PER_APP = 10_000;
 
-/** Most bytes of unreadable payload one app keeps (SPEC §9: 50 MB). */
+/** Most bytes of unreadable payload one app keeps (docs/operations.md#receipts-streams-and-exports: 50 MB). */
 export const UNREADABLE_BYTES_PER_APP = 50_000_000;
 
 /** Longest payload kept of one unreadable item, in characters: a pathological item is cut, not refused. */

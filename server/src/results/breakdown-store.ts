@@ -1,5 +1,5 @@
 /**
- * A task's breakdown (SPEC §7 task details): its device results counted per channel, and its receipts
+ * A task's breakdown (docs/console.md task details): its device results counted per channel, and its receipts
  * counted per time bucket since the send started. Both are one aggregate query each over the task's
  * `device_results` (a GROUP BY inside the database); only the grouped counts — a row per channel, a
  * row per (bucket, receipt kind) — come back to JavaScript, whatever the size of the task.
@@ -9,7 +9,7 @@ import type { TaskCounts } from '../domain/statistics.ts';
 import type { Platform } from '../domain/task-content.ts';
 import type { Database, Db } from '../storage/database.ts';
 
-/** The counts of one channel, in the words of the task statistics (SPEC §2.3). */
+/** The counts of one channel, in the words of the task statistics (docs/statistics.md#counters). */
 export interface ChannelCounts
   extends Pick<
     TaskCounts,
@@ -140,7 +140,7 @@ export function createBreakdownStore(db: Db): BreakdownStore {
         noFeedback: Number(row.no_feedback),
         impressions: Number(row.impressions),
         opens: Number(row.opens),
-        // iOS has no dismissal receipts (SPEC §2.3): 0, whatever a row holds.
+        // iOS has no dismissal receipts (docs/statistics.md#counters): 0, whatever a row holds.
         dismissals: ios ? 0 : Number(row.dismissals),
       }));
     },

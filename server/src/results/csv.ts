@@ -1,5 +1,5 @@
 /**
- * The one way a CSV cell is written (SPEC §9): every export goes through `csvCell`, so that no value
+ * The one way a CSV cell is written (docs/operations.md#receipts-streams-and-exports): every export goes through `csvCell`, so that no value
  * a device, an app's provider or an import put in the store can turn into a spreadsheet formula.
  */
 

@@ -1,5 +1,5 @@
 /**
- * How a task's device list is paged (SPEC §2.5): the device filter as given, the opaque keyset
+ * How a task's device list is paged (docs/statistics.md#device-results): the device filter as given, the opaque keyset
  * cursor that carries the position, the exact total and the filter from page to page, and the
  * totals a task counter already holds, so that most first pages count nothing.
  */
@@ -90,7 +90,7 @@ export function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
 }
 
 /**
- * The total of a filter when a task counter holds it exactly (SPEC §2.3 counts each device once, in
+ * The total of a filter when a task counter holds it exactly (docs/statistics.md#counters counts each device once, in
  * the same transaction as its row), so the first page needs no COUNT over millions of rows.
  */
 export function counterTotal(task: TaskRecord, filter: DeviceFilter): number | undefined {

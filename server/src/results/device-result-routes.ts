@@ -1,8 +1,8 @@
 /**
- * A task's device-level details (SPEC §2.5, §6): the filtered device list (keyset pages with an exact
+ * A task's device-level details (docs/statistics.md#device-results, docs/api.md): the filtered device list (keyset pages with an exact
  * total), its CSV export (streamed), Generate Audience (a filter saved as a new audience), and the
  * server-sent events of the task's live statistics, and the breakdown per channel and over time.
- * Event streams are limited (SPEC §9, `EventStreamLimits`): per token and per process — in the scaled
+ * Event streams are limited (docs/operations.md#receipts-streams-and-exports, `EventStreamLimits`): per token and per process — in the scaled
  * mode each API process counts its own, so a token may hold the per-token limit on every process —
  * and each stream re-checks its caller's token while it is open and ends after its maximum age.
  * Device details exist from the start of the send until the retention window closes; after that
@@ -47,7 +47,7 @@ export const EVENTS_INTERVAL_MS = 1_000;
 /** Longest silence on an event stream before a comment keeps proxies from closing it, in milliseconds. */
 export const KEEP_ALIVE_MS = 15_000;
 
-/** How many live-statistics streams may be open, and for how long (SPEC §9); counted per process. */
+/** How many live-statistics streams may be open, and for how long (docs/operations.md#receipts-streams-and-exports); counted per process. */
 export interface EventStreamLimits {
   /** Streams one bearer token (a session or an API token) may hold open at once. */
   perToken: number;
@@ -59,7 +59,7 @@ export interface EventStreamLimits {
   maxAgeMs: number;
 }
 
-/** The limits of SPEC §9; tests shorten the intervals through `AppDeps.eventStreams`. */
+/** The limits of docs/operations.md#receipts-streams-and-exports; tests shorten the intervals through `AppDeps.eventStreams`. */
 export const EVENT_STREAM_LIMITS: EventStreamLimits = {
   perToken: 20,
   perProcess: 1000,
@@ -174,7 +174,7 @@ export function registerDeviceResultRoutes(
       deliveredAt: row.delivered_at,
       impressionAt: row.impression_at,
       openAt: row.open_at,
-      // iOS has no dismissal receipts (SPEC §2.3): never shown, whatever a row holds.
+      // iOS has no dismissal receipts (docs/statistics.md#counters): never shown, whatever a row holds.
       dismissalAt: task.platform === 'ios' ? null : row.dismissal_at,
     };
   }
@@ -418,7 +418,7 @@ export function registerDeviceResultRoutes(
         tags,
         summary: "A task's device results per channel, and its receipts over time since the send started.",
         description:
-          '`channels`: the counts of the task statistics (SPEC §2.3) for each channel the devices were ' +
+          '`channels`: the counts of the task statistics (docs/statistics.md#counters) for each channel the devices were ' +
           'reached through, so that a weak OEM channel stands out. `timeline`: per bucket of time from ' +
           '`startedAt`, the devices whose delivery, impression, open or dismissal receipt time falls in ' +
           'it. `failureReasons`: why devices failed, most frequent first. Buckets are 1 minute while the task is young and grow (5, 15, 30 minutes) up to 1 hour, ' +

@@ -1,5 +1,5 @@
 /**
- * The shapes of a task's device-details routes (SPEC §2.5, §6): the device filter, the device list,
+ * The shapes of a task's device-details routes (docs/statistics.md#device-results, docs/api.md): the device filter, the device list,
  * Generate Audience and the breakdown, as TypeBox schemas. The routes validate and serialise with
  * them, and the console takes its types from them (`web/src/api/types.ts`, type-only imports).
  */
@@ -13,7 +13,7 @@ export const MAX_DEVICE_PAGE = 1_000;
 
 const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
-/** The device filter of SPEC §6.1, as query parameters or body fields; each part is optional. */
+/** The device filter of docs/api.md#shapes, as query parameters or body fields; each part is optional. */
 const filterFields = {
   sendResult: Type.Optional(
     Type.Enum(SEND_RESULT_FILTERS, {

@@ -1,5 +1,5 @@
 /**
- * What the device-details API (SPEC §2.5) needs from storage, and its Kysely implementation. Every
+ * What the device-details API (docs/statistics.md#device-results) needs from storage, and its Kysely implementation. Every
  * read walks the `device_results` primary key (task_id, device_id) in device ID order from a keyset
  * bound: no other index exists on that table (each one would cost as much again on every send), and
  * a keyset page costs the same however deep it is. Devices not sent yet (`pending`) have no result
@@ -22,7 +22,7 @@ export type SendResultFilter = (typeof SEND_RESULT_FILTERS)[number];
 /** A receipt kind to filter on. */
 export type ReceiptFilter = (typeof RECEIPT_FILTERS)[number];
 
-/** The device filter of SPEC §6.1; every part is optional and they combine with AND. */
+/** The device filter of docs/api.md#shapes; every part is optional and they combine with AND. */
 export interface DeviceFilter {
   sendResult?: SendResultFilter;
   /** The device has this receipt. */

@@ -1,5 +1,5 @@
 /**
- * `pushboard purge [--as-of <ISO time>]`: runs the retention rule (SPEC §2.4) once, as of now or of
+ * `pushboard purge [--as-of <ISO time>]`: runs the retention rule (docs/statistics.md#windows) once, as of now or of
  * the given time, and reports what it deleted. Exit codes: 0 done, 1 failure, 2 bad usage.
  */
 import { type Command, InvalidArgumentError } from 'commander';

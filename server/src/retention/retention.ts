@@ -1,7 +1,7 @@
 /**
- * The retention rule of SPEC §2.4: a task's device results are deleted once its retention window
+ * The retention rule of docs/statistics.md#windows: a task's device results are deleted once its retention window
  * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever. Unreadable
- * receipts older than the same window go too (SPEC §9). The job runs periodically in the server and
+ * receipts older than the same window go too (docs/operations.md#receipts-streams-and-exports). The job runs periodically in the server and
  * on demand as `pushboard purge --as-of <time>`.
  *
  * Results are deleted in bounded chunks, each its own short transaction, so a purge of tens of
@@ -127,7 +127,7 @@ export async function purgeExpiredDetails(
 }
 
 /**
- * Deletes the unreadable receipts received before `receivedBefore` (SPEC §9), in chunks, each in one
+ * Deletes the unreadable receipts received before `receivedBefore` (docs/operations.md#receipts-streams-and-exports), in chunks, each in one
  * transaction with the apps' tallies it frees, so the per-app cap always counts what is held.
  * Answers how many it deleted.
  */

@@ -1,7 +1,7 @@
 /**
  * How everything a device's SDK sends proves which app it comes from: the app's SDK key in
  * `X-Pushboard-Key`, and the hex HMAC-SHA256 of the raw body with the app's SDK secret in
- * `X-Pushboard-Signature` (SPEC §6.1, §11). The key is looked up before the body is read, so an
+ * `X-Pushboard-Signature` (docs/api.md#shapes, docs/devices.md#sdk-registration). The key is looked up before the body is read, so an
  * unknown key never gets a body buffered; the signature is checked on the exact bytes received,
  * before anything is parsed or stored.
  */

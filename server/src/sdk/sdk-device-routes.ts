@@ -1,5 +1,5 @@
 /**
- * `POST /api/v1/sdk/devices` (SPEC §11): an app on a device registers itself, or refreshes its push
+ * `POST /api/v1/sdk/devices` (docs/devices.md#sdk-registration): an app on a device registers itself, or refreshes its push
  * token and what it says about itself (time zone, locale, app version). Like SDK receipts it carries
  * no bearer token — an app must never hold one — but the app's SDK key (`X-Pushboard-Key`) and the
  * hex HMAC-SHA256 of the raw body with the app's SDK secret (`X-Pushboard-Signature`).
@@ -43,7 +43,7 @@ export function registerSdkDeviceRoutes(app: Api, deps: RouteDeps): void {
         summary: 'Register or refresh a device from the app on it (SDK key + HMAC, no bearer token).',
         description:
           "Headers: `X-Pushboard-Key` = the app's sdkKey, `X-Pushboard-Signature` = hex HMAC-SHA256 of the raw " +
-          "body with the app's sdkSecret. A new push token makes an invalid device active again (SPEC §4.4); " +
+          "body with the app's sdkSecret. A new push token makes an invalid device active again (docs/devices.md#push-token-lifecycle); " +
           'a field left out keeps its stored value. Each app may register ' +
           `${deps.config.sdkRegistrationsPerSecond || 'any number of'} devices per second per API process ` +
           "(bursts of ten seconds' worth); beyond, `429 TOO_MANY_REGISTRATIONS` with `Retry-After`.",

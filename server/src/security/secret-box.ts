@@ -1,5 +1,5 @@
 /**
- * Secrets at rest (SPEC §9): app secrets and provider credentials are stored sealed with AES-256-GCM
+ * Secrets at rest (docs/operations.md#secrets-at-rest): app secrets and provider credentials are stored sealed with AES-256-GCM
  * under one 32-byte key, `PUSHBOARD_SECRET_KEY` or, when it is unset (embedded mode only), a key file
  * the first start creates beside the SQLite file (mode 0600). A sealed value is text:
  * `pbenc1:` + base64url(12-byte IV ‖ 16-byte GCM tag ‖ ciphertext). A value without that prefix is

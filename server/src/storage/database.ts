@@ -128,13 +128,13 @@ export interface DevicesTable {
   push_token: string;
   /** Delivery channel the device is reached through (`umeng`, `huawei`, `xiaomi`, `apns`…). */
   channel: string;
-  /** `invalid` once a provider said the push token is no longer valid (SPEC §4.4); sends then skip it. */
+  /** `invalid` once a provider said the push token is no longer valid (docs/devices.md#push-token-lifecycle); sends then skip it. */
   token_status: Generated<'active' | 'invalid'>;
   /** When the token was marked invalid; null while it is active. */
   token_invalid_at: string | null;
   /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, `4020`…); null while active. */
   token_invalid_reason: string | null;
-  /** IANA time zone the device reported through the SDK (SPEC §11); null until it did. */
+  /** IANA time zone the device reported through the SDK (docs/devices.md#device-profile); null until it did. */
   time_zone: string | null;
   /** BCP 47 locale the device reported; null until it did. */
   locale: string | null;
@@ -235,7 +235,7 @@ export interface SubCampaignRow {
 }
 
 /**
- * A push task with its content, schedule, state and statistics counters (SPEC §2); the counter
+ * A push task with its content, schedule, state and statistics counters (docs/tasks.md); the counter
  * columns are listed once, in `task-counts.ts`.
  */
 export interface TasksTable extends CounterColumns {
@@ -250,9 +250,9 @@ export interface TasksTable extends CounterColumns {
   audience_id: string;
   send_type: 'immediate' | 'scheduled';
   scheduled_at: string | null;
-  /** How long providers keep trying to deliver the push, in seconds (SPEC §10.4; default 259200 = 3 days). */
+  /** How long providers keep trying to deliver the push, in seconds (docs/tasks.md#delivery-options; default 259200 = 3 days). */
   ttl_seconds: Generated<number>;
-  /** `marketing` or `service` (SPEC §10.3; default marketing): Umeng's `category`, and later the fatigue cap. */
+  /** `marketing` or `service` (docs/tasks.md#delivery-options; default marketing): Umeng's `category`, and later the fatigue cap. */
   category: Generated<'marketing' | 'service'>;
   status: 'scheduled' | 'sending' | 'completed' | 'failed';
   failure_reason: string | null;
@@ -260,7 +260,7 @@ export interface TasksTable extends CounterColumns {
   updated_at: string;
   started_at: string | null;
   completed_at: string | null;
-  /** When the retention job deleted the task's device results (SPEC §2.4); null while they are held. */
+  /** When the retention job deleted the task's device results (docs/statistics.md#windows); null while they are held. */
   details_purged_at: string | null;
 }
 
@@ -285,7 +285,7 @@ export interface TaskDispatchRow {
   updated_at: string;
 }
 
-/** One provider request of a task (SPEC §1 "Batch"), written ahead before the provider sees it. */
+/** One provider request of a task (CONTEXT.md "Batch"), written ahead before the provider sees it. */
 export interface BatchRow {
   task_id: string;
   /** 1, 2, 3… within the task; the batch ID shown to users is derived from task ID and seq. */
@@ -308,7 +308,7 @@ export interface BatchRow {
   sent_at: string | null;
 }
 
-/** One device's result in one task (SPEC §2.5): written once when its batch is recorded. */
+/** One device's result in one task (docs/statistics.md#device-results): written once when its batch is recorded. */
 export interface DeviceResultRow {
   task_id: string;
   device_id: string;
@@ -334,7 +334,7 @@ export interface SimulatorBatchRow {
   accepted_at: string;
 }
 
-/** The kinds of receipt (SPEC §1): the provider reports deliveries and opens, the SDK impressions, opens and dismissals. */
+/** The kinds of receipt (CONTEXT.md): the provider reports deliveries and opens, the SDK impressions, opens and dismissals. */
 export type ReceiptKind = 'delivered' | 'impression' | 'open' | 'dismissal';
 
 /** A receipt for a device of a batch not recorded yet; applied when the batch is recorded. */

@@ -1,7 +1,7 @@
 /**
  * Sealed columns: the app secrets (`receipt_secret`, `sdk_secret`) and provider credentials
  * (`provider_config`, the whole JSON, so that every future secret field of every provider is covered)
- * are sealed by the store itself (SPEC §9), so that no reader or writer can forget to.
+ * are sealed by the store itself (docs/operations.md#secrets-at-rest), so that no reader or writer can forget to.
  *
  * `SealedColumnsPlugin` is a Kysely plugin on the store's connection: it seals these columns in every
  * INSERT into and UPDATE of `apps` built with the query builder — `INSERT … VALUES`, the `DO UPDATE

@@ -1,5 +1,5 @@
 /**
- * Push tasks (SPEC §2, §6): create, list with filters, read, edit and delete. A task is checked as a
+ * Push tasks (docs/tasks.md, docs/api.md): create, list with filters, read, edit and delete. A task is checked as a
  * whole — the schema first, then every domain rule at once, so one answer lists every field to fix —
  * and can be edited or deleted only while scheduled, a rule the SQL write itself enforces.
  */

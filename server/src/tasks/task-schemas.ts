@@ -1,5 +1,5 @@
 /**
- * The shapes of the task routes (SPEC §6): bodies, queries and answers as TypeBox schemas. The
+ * The shapes of the task routes (docs/api.md): bodies, queries and answers as TypeBox schemas. The
  * routes validate and serialise with them, and the console takes its types from them
  * (`web/src/api/types.ts`, type-only imports), so the two never drift apart.
  */
@@ -107,7 +107,7 @@ const counterProperties = Object.fromEntries(
   COUNTER_NAMES.map((name) => [name, Type.Integer({ description: COUNTERS[name] })]),
 ) as Record<CounterName, TInteger>;
 
-/** A task's statistics (SPEC §2.3): every counter of `domain/statistics.ts`, then the rates. */
+/** A task's statistics (docs/statistics.md#counters): every counter of `domain/statistics.ts`, then the rates. */
 export const StatisticsSchema = Type.Object({
   ...counterProperties,
   impressionRate: Nullable(

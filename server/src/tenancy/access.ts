@@ -44,7 +44,7 @@ export function hasRole(role: Role, required: Role): boolean {
   return RANK[role] >= RANK[required];
 }
 
-/** A session ends this long after its last use (SPEC §9); its 30-day lifetime is its `expires_at`. */
+/** A session ends this long after its last use (docs/operations.md#sessions-and-api-tokens); its 30-day lifetime is its `expires_at`. */
 export const SESSION_IDLE_MS = 7 * 24 * 3600 * 1000;
 /**
  * `last_used_at` is written at most this often per token, and only as a best effort: authentication

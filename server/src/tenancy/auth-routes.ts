@@ -1,7 +1,7 @@
 /**
  * Login, logout, "who am I", changing one's password and ending one's sessions.
  *
- * Login throttling (SPEC §9): each attempt is counted in the store *before* its password is checked,
+ * Login throttling (docs/operations.md#login-throttling): each attempt is counted in the store *before* its password is checked,
  * under two keys — (username, client IP) and client IP — with one conditional write each, so that
  * parallel attempts get no further than sequential ones and several processes share the counts.
  * After `USER_FREE_ATTEMPTS` failures for a username from one address (or `ADDRESS_FREE_ATTEMPTS`

@@ -6,7 +6,7 @@
  *
  * One check at N=2^17 takes 128 MiB and about a third of a second of one core, so at most
  * `PASSWORD_CHECK_CONCURRENCY` run at once in a process; up to `PASSWORD_CHECK_QUEUE_LIMIT` others
- * wait their turn, and more are refused (SPEC §9).
+ * wait their turn, and more are refused (docs/operations.md#passwords-and-accounts).
  */
 import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto';
 import { AppError } from '../errors.ts';
@@ -33,7 +33,7 @@ interface ScryptParams {
   p: number;
 }
 
-/** The cost new hashes are made with (SPEC §9: N ≥ 2^17). */
+/** The cost new hashes are made with (docs/operations.md#passwords-and-accounts: N ≥ 2^17). */
 const CURRENT: ScryptParams = { N: 2 ** 17, r: 8, p: 1 };
 /** The cost of hashes in the first format, which did not record it (Node's defaults). */
 const LEGACY: ScryptParams = { N: 2 ** 14, r: 8, p: 1 };

@@ -1,5 +1,5 @@
 /**
- * Tenancy endpoints of SPEC §6.1: workspaces, instance users, workspace members and workspace API
+ * Tenancy endpoints of docs/api.md#shapes: workspaces, instance users, workspace members and workspace API
  * tokens. Members and tokens are managed by owners only; users by the instance admin only.
  */
 import { Type } from 'typebox';

@@ -1,5 +1,5 @@
 /**
- * The shapes of the Pushboard API v1 (SPEC §6, `/api/v1/openapi.json`) that the console reads or
+ * The shapes of the Pushboard API v1 (docs/api.md, `/api/v1/openapi.json`) that the console reads or
  * sends. The task and device-result shapes are the server's own TypeBox schemas, imported as types
  * only (nothing of the server is bundled); the rest is written by hand in the server's words.
  */
@@ -26,7 +26,7 @@ export type Role = 'owner' | 'operator' | 'viewer';
 export type Platform = 'ios' | 'android';
 /** The push service an app sends through; `fcm` serves Android apps only, `apns` iOS apps only. */
 export type ProviderName = 'simulator' | 'umeng' | 'fcm' | 'apns';
-/** Whether a device's push token still works: `invalid` once the provider said it does not (SPEC §4.4). */
+/** Whether a device's push token still works: `invalid` once the provider said it does not (docs/devices.md#push-token-lifecycle). */
 export type TokenStatus = 'active' | 'invalid';
 /** Where a task is in its lifecycle. */
 export type TaskStatus = Task['status'];
@@ -142,7 +142,7 @@ export interface ServiceAccountKey {
   token_uri?: string;
 }
 
-/** Credentials and options of an Android app on Firebase Cloud Messaging (SPEC §4.2). */
+/** Credentials and options of an Android app on Firebase Cloud Messaging (docs/providers.md#fcm). */
 export interface FcmConfig {
   serviceAccount: ServiceAccountKey;
   baseUrl?: string;
@@ -156,7 +156,7 @@ export interface FcmConfig {
 /** APNs environments: where the provider token and the device tokens belong. */
 export type ApnsEnvironment = 'production' | 'sandbox';
 
-/** Credentials and options of an iOS app on the Apple Push Notification service (SPEC §4.3). */
+/** Credentials and options of an iOS app on the Apple Push Notification service (docs/providers.md#apns). */
 export interface ApnsConfig {
   teamId: string;
   keyId: string;
@@ -282,7 +282,7 @@ export type SubCampaign = Static<typeof SubCampaignSchema>;
 /** What a tap on the notification does. */
 export type ClickAction = Static<typeof ClickActionSchema>;
 
-/** Per-task counts (SPEC §2.3); rates are fractions, null over zero deliveries. */
+/** Per-task counts (docs/statistics.md#counters); rates are fractions, null over zero deliveries. */
 export type TaskStatistics = Static<typeof StatisticsSchema>;
 
 /** A task as the task routes answer it. */
@@ -331,7 +331,7 @@ export type SendResult = DeviceResult['sendResult'];
 /** A receipt kind a device list can be filtered on. */
 export type ReceiptKind = NonNullable<DeviceFilter['receipt']>;
 
-/** Which device results of a task to list, export or save as an audience (SPEC §6.1). */
+/** Which device results of a task to list, export or save as an audience (docs/api.md#shapes). */
 export type DeviceFilter = Static<typeof FilterQuery>;
 
 /** One device's result in one task. */

@@ -1,5 +1,5 @@
 /**
- * How numbers, rates, times and durations read in the console. Rates follow SPEC §2.3: a
+ * How numbers, rates, times and durations read in the console. Rates follow docs/statistics.md#counters: a
  * percentage with one decimal, and "–" over a zero denominator — never NaN, never blank.
  */
 import dayjs from 'dayjs';

@@ -1,5 +1,5 @@
 /**
- * Account controls and login throttling of SPEC §9: a user can be disabled or be required to change
+ * Account controls and login throttling of docs/operations.md#login-throttling: a user can be disabled or be required to change
  * their password (the generated first-start password), and failed logins are counted per
  * (username, client IP) and per client IP in `login_throttles`, which replaces the per-username
  * `login_failures` (its counts are not carried over: they expire within 15 minutes anyway).

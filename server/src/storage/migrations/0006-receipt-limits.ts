@@ -1,5 +1,5 @@
 /**
- * Limits on what receipts can make the store hold or count (SPEC §9): the late receipts counted per
+ * Limits on what receipts can make the store hold or count (docs/operations.md#receipts-streams-and-exports): the late receipts counted per
  * (task, device, kind), so that a replayed late receipt counts once (`late_receipts`); the size of
  * each unreadable receipt and a per-app tally of them, so that an app's unreadable receipts are
  * capped and purged by age (`unreadable_receipt_counts`).

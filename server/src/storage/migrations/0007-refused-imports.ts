@@ -1,5 +1,5 @@
 /**
- * A refused device import now leaves nothing behind at once (SPEC §9); older versions kept its row
+ * A refused device import now leaves nothing behind at once (docs/operations.md#disk); older versions kept its row
  * marked `rejected`. Those rows, and any staged lines still under them, are removed.
  */
 import type { Kysely } from 'kysely';

@@ -1,5 +1,5 @@
 /**
- * The push-token lifecycle (SPEC §4.4) and the hand-over journal of per-device providers (FCM, APNs):
+ * The push-token lifecycle (docs/devices.md#push-token-lifecycle) and the hand-over journal of per-device providers (FCM, APNs):
  * a device's token may be marked invalid by a provider, and each device's answer is journaled while
  * its batch is in flight so that a resumed batch does not send it again (dispatch/README.md).
  */

@@ -1,8 +1,8 @@
 /**
- * Delivery options of a task that every provider receives (SPEC §10.3–10.4): how long the push may
+ * Delivery options of a task that every provider receives (docs/tasks.md#delivery-options): how long the push may
  * wait for its device (`ttl_seconds`) and whether it is a marketing or a service push (`category`);
  * and the channel a provider reports with a receipt that arrives before its batch is recorded, so the
- * held receipt keeps it (SPEC §5.1).
+ * held receipt keeps it (docs/providers.md#umeng).
  */
 import type { Kysely } from 'kysely';
 

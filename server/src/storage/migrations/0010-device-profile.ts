@@ -1,5 +1,5 @@
 /**
- * What a device says about itself when it registers through the SDK (SPEC §11): its time zone, its
+ * What a device says about itself when it registers through the SDK (docs/devices.md#device-profile): its time zone, its
  * locale and its app's version. Devices registered before keep nulls until they register again.
  */
 import type { Kysely } from 'kysely';

@@ -3,7 +3,7 @@
  * provider are fixed once created), and the provider's config. FCM and APNs keys are uploaded as
  * the files Google and Apple give and read in the browser (key-files.ts). On a change, stored
  * secrets are shown masked and kept unless a new one is given; when the credentials' identity or
- * endpoint changes, the form says a new key is needed, as the server requires (SPEC §4.1).
+ * endpoint changes, the form says a new key is needed, as the server requires (docs/providers.md#endpoints-and-credentials).
  */
 import { CheckCircleFilled, FileTextOutlined, UploadOutlined } from '@ant-design/icons';
 import { useQueryClient } from '@tanstack/react-query';

@@ -1,5 +1,5 @@
 /**
- * How an app's devices talk to Pushboard (SPEC §11): the SDK key in full, the two endpoints as
+ * How an app's devices talk to Pushboard (docs/devices.md#sdk-registration): the SDK key in full, the two endpoints as
  * absolute URLs with the headers that authenticate them, and code to copy in TypeScript, Kotlin and
  * Swift, opened on the app's own platform. The SDK secret shows masked, as every read has it: it
  * was shown in full once, and rotating the secrets is the way to a new one.

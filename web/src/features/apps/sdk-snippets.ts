@@ -1,5 +1,5 @@
 /**
- * What an app's devices send to Pushboard (SPEC §11), and the code that sends it in each language:
+ * What an app's devices send to Pushboard (docs/devices.md#sdk-registration), and the code that sends it in each language:
  * TypeScript with the `@pushboard/sdk` package, and Kotlin and Swift straight on the wire. The
  * snippets carry the real base URL and SDK key; the SDK secret stays a placeholder, because the
  * console never has it after the app was created.

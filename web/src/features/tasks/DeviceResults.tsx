@@ -1,5 +1,5 @@
 /**
- * The device-level results of a task (SPEC §2.5): one row per device with its batch, channel, send
+ * The device-level results of a task (docs/statistics.md#device-results): one row per device with its batch, channel, send
  * result and receipt times, filtered by result and receipt, a page at a time; any filter can be
  * saved as a new audience (Generate Audience) or exported as CSV. Device results are kept for the
  * retention window only; a server without the device endpoints gets a plain "not available" note.

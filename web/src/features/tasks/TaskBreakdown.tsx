@@ -1,5 +1,5 @@
 /**
- * The breakdown of a task's details page (SPEC §7): its device results per channel — so that a weak
+ * The breakdown of a task's details page (docs/console.md): its device results per channel — so that a weak
  * OEM vendor channel stands out —, why its devices failed, and the timeline of its receipts over the
  * statistics window. All three
  * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details: it exists
@@ -287,7 +287,7 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
       cell: (c) => <CountAndRate count={c.deliveries} rate={rateOf(c.deliveries, c.totalSent)} />,
     },
     { key: 'failures', title: head(t('stat.failures'), 'provider'), cell: (c) => formatCount(c.failures) },
-    // iOS has no "no feedback" and no dismissals (SPEC §2.3): no columns that would always read 0.
+    // iOS has no "no feedback" and no dismissals (docs/statistics.md#counters): no columns that would always read 0.
     ...(ios
       ? []
       : [
@@ -416,7 +416,7 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
 /**
  * The failure reasons card: why the provider refused devices, most devices first, each with its
  * share of the task's failures. Reasons are the provider's words (`UNREGISTERED`, `BadDeviceToken`,
- * Umeng `4020`…); a token the provider calls invalid is skipped by the next sends (SPEC §4.4).
+ * Umeng `4020`…); a token the provider calls invalid is skipped by the next sends (docs/devices.md#push-token-lifecycle).
  */
 export function FailureReasonsCard({ task, breakdown }: { task: Task; breakdown: BreakdownState }) {
   const { t } = useI18n();

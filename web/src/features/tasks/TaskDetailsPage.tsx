@@ -394,7 +394,7 @@ function Figure({
 
 /**
  * For a task sent through Umeng with nothing reported back yet: Umeng sends delivery and click
- * receipts only on its Pro tier (UMENG.md), so a marketer must learn why the numbers stay empty.
+ * receipts only on its Pro tier (docs/providers.md#umeng), so a marketer must learn why the numbers stay empty.
  */
 function UmengReceiptsNote({ task }: { task: Task }) {
   const { t } = useI18n();

@@ -1,5 +1,5 @@
 /**
- * Create or edit a push task (SPEC §2.1): name, app, title and content with a live phone preview,
+ * Create or edit a push task (docs/tasks.md#content-and-options): name, app, title and content with a live phone preview,
  * click action and custom parameters, an audience (picked, or an ID file uploaded at creation),
  * send type and time, and the sub-campaigns it serves. The server checks the task as a whole and
  * every problem it finds is shown next to its field. The cards are in `Task*Section.tsx`, the
