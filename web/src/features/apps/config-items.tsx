@@ -31,7 +31,7 @@ export function SendingLimits() {
   );
 }
 
-/** The most notifications a second sent for the app; the provider's default when empty. */
+/** How many devices a second the app hands to its provider; the deployment's default when empty, 0 for no limit. */
 export function RateLimitItem() {
   const { t } = useI18n();
   return (
