@@ -4,7 +4,28 @@
  * only (nothing of the server is bundled); the rest is written by hand in the server's words.
  */
 import type { Static } from 'typebox';
+import type {
+  AppCreateBody,
+  AppSchema,
+  AppUpdateBody,
+  PlatformSchema,
+  ProviderSchema,
+} from '../../../server/src/apps/app-schemas.ts';
+import type { ProviderConfigSchema } from '../../../server/src/apps/provider-config.ts';
+import type {
+  AudienceSchema,
+  AudienceSource as AudienceSourceSchema,
+} from '../../../server/src/audiences/audience-schemas.ts';
 import type { CampaignSchema, SubCampaignSchema } from '../../../server/src/campaigns/campaign-schemas.ts';
+import type {
+  DeviceListQuery as DeviceListQuerySchema,
+  DeviceSchema,
+  ImportResultSchema,
+} from '../../../server/src/devices/device-schemas.ts';
+import type { ApnsConfigSchema } from '../../../server/src/providers/apns-config.ts';
+import type { FcmConfigSchema } from '../../../server/src/providers/fcm-config.ts';
+import type { SimulatorConfigSchema } from '../../../server/src/providers/simulator-config.ts';
+import type { UmengConfigSchema } from '../../../server/src/providers/umeng-config.ts';
 import type {
   Breakdown,
   ChannelItem,
@@ -23,18 +44,20 @@ import type {
 
 /** A member's or API token's power in a workspace. */
 export type Role = 'owner' | 'operator' | 'viewer';
-export type Platform = 'ios' | 'android';
+/** The platform of an app. */
+export type Platform = Static<typeof PlatformSchema>;
 /** The push service an app sends through; `fcm` serves Android apps only, `apns` iOS apps only. */
-export type ProviderName = 'simulator' | 'umeng' | 'fcm' | 'apns';
+export type ProviderName = Static<typeof ProviderSchema>;
 /** Whether a device's push token still works: `invalid` once the provider said it does not (docs/devices.md#push-token-lifecycle). */
-export type TokenStatus = 'active' | 'invalid';
+export type TokenStatus = Device['tokenStatus'];
 /** Where a task is in its lifecycle. */
 export type TaskStatus = Task['status'];
 /** How a task is sent: at once, or at its `scheduledAt`. */
 export type SendType = Task['sendType'];
 /** What a tap on the notification does. */
 export type ClickActionType = ClickAction['type'];
-export type AudienceSource = 'upload' | 'api' | 'task_result';
+/** Where an audience's device IDs came from. */
+export type AudienceSource = Static<typeof AudienceSourceSchema>;
 
 /** Every task status, in lifecycle order. */
 export const TASK_STATUSES: readonly TaskStatus[] = ['scheduled', 'sending', 'completed', 'failed'];
@@ -118,157 +141,65 @@ export interface ApiToken {
 }
 
 /** Credentials and options of a Umeng U-Push app; `appMasterSecret` is masked on reads. */
-export interface UmengConfig {
-  appKey: string;
-  appMasterSecret: string;
-  baseUrl?: string;
-  /** false limits only broadcast and groupcast to test devices; Pushboard's sends reach every device. */
-  productionMode?: boolean;
-  /** Devices per second handed to the provider; absent = the deployment's default, 0 = no limit. */
-  rateLimitPerSecond?: number;
-  /** Android: the activity vendor channels open (`channel_properties.channel_activity`, `mi_activity`). */
-  channelActivity?: string;
-  /** Android: vendor-channel options passed as they are (`xiaomi_channel_id`, `vivo_category`…). */
-  channelProperties?: Record<string, string>;
-}
-
-/** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
-export interface ServiceAccountKey {
-  type?: 'service_account';
-  project_id: string;
-  private_key_id: string;
-  private_key: string;
-  client_email: string;
-  token_uri?: string;
-}
+export type UmengConfig = Static<typeof UmengConfigSchema>;
 
 /** Credentials and options of an Android app on Firebase Cloud Messaging (docs/providers.md#fcm). */
-export interface FcmConfig {
-  serviceAccount: ServiceAccountKey;
-  baseUrl?: string;
-  /** Android notification channel the notifications are posted in. */
-  androidChannelId?: string;
-  /** Requests in flight at once; 100 when absent. */
-  concurrency?: number;
-  rateLimitPerSecond?: number;
-}
+export type FcmConfig = Static<typeof FcmConfigSchema>;
 
-/** APNs environments: where the provider token and the device tokens belong. */
-export type ApnsEnvironment = 'production' | 'sandbox';
+/** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
+export type ServiceAccountKey = FcmConfig['serviceAccount'];
 
 /** Credentials and options of an iOS app on the Apple Push Notification service (docs/providers.md#apns). */
-export interface ApnsConfig {
-  teamId: string;
-  keyId: string;
-  /** PEM text of the `.p8` signing key; masked on reads. */
-  privateKey: string;
-  bundleId: string;
-  environment: ApnsEnvironment;
-  baseUrl?: string;
-  /** Streams in flight at once on the app's HTTP/2 connection; 100 when absent. */
-  concurrency?: number;
-  rateLimitPerSecond?: number;
-}
+export type ApnsConfig = Static<typeof ApnsConfigSchema>;
 
-export interface SimulatorConfig {
-  seed?: number;
-  acceptRate?: number;
-  deliveryRate?: number;
-  impressionRate?: number;
-  openRate?: number;
-  dismissalRate?: number;
-  timeScale?: number;
-  rateLimitPerSecond?: number;
-}
+/** APNs environments: where the provider token and the device tokens belong. */
+export type ApnsEnvironment = ApnsConfig['environment'];
+
+/** Behaviour of the built-in simulator provider. */
+export type SimulatorConfig = Static<typeof SimulatorConfigSchema>;
 
 /** The provider config of an app, whichever its provider. */
-export type ProviderConfig = UmengConfig | SimulatorConfig | FcmConfig | ApnsConfig;
+export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 /** An app; its secrets are in full only in the answers to create and rotate. */
-export interface App {
-  id: string;
-  name: string;
-  platform: Platform;
-  provider: ProviderName;
-  providerConfig: ProviderConfig;
-  /** Signs provider receipt callbacks; masked except in the create and rotate answers. */
-  receiptSecret: string;
-  /** Identifies the app in SDK requests; in full on every read, as it ships in every app binary. */
-  sdkKey: string;
-  /** Signs SDK requests (HMAC); masked except in the create and rotate answers. */
-  sdkSecret: string;
-  /** Registered devices. */
-  devices: number;
-  /** Registered devices whose push token the provider called invalid (sends skip them). */
-  invalidTokens: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type App = Static<typeof AppSchema>;
 
-export interface AppCreate {
-  name: string;
-  platform: Platform;
-  provider: ProviderName;
+/**
+ * The body of an app create. The server's schema takes any object as `providerConfig` (each
+ * provider's config is checked by code, which names each wrong field); it must be the provider's.
+ */
+export type AppCreate = Omit<Static<typeof AppCreateBody>, 'providerConfig'> & {
   providerConfig?: ProviderConfig;
-}
+};
 
 /**
  * The body of an app change: a new name and/or a whole new provider config (a secret left out, or
  * sent back masked, keeps the stored one unless the credentials' identity or endpoint changed).
  */
-export interface AppUpdate {
-  name?: string;
+export type AppUpdate = Omit<Static<typeof AppUpdateBody>, 'providerConfig'> & {
   providerConfig?: ProviderConfig;
-}
+};
 
 /** A device registered for an app, with the state of its push token. */
-export interface Device {
-  deviceId: string;
-  pushToken: string;
-  channel: string;
-  tokenStatus: TokenStatus;
-  /** When the provider called the token invalid; null while it is active. */
-  tokenInvalidAt: string | null;
-  /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…). */
-  tokenInvalidReason: string | null;
-  /** IANA time zone the device reported (`Asia/Shanghai`), or null when it never did. */
-  timeZone: string | null;
-  /** BCP 47 language tag the device reported (`zh-CN`), or null. */
-  locale: string | null;
-  /** The app version the device reported running (`5.2.0 (1234)`), or null. */
-  appVersion: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Device = Static<typeof DeviceSchema>;
 
-/** The query of an app's device list; every field maps to the query parameter of the same name. */
-export interface DeviceListQuery {
-  page: number;
-  pageSize: number;
-  /** Device IDs starting with this. */
-  q?: string;
-  tokenStatus?: TokenStatus;
-}
+/**
+ * The query of an app's device list; every field maps to the query parameter of the same name. The
+ * console always sends `page` and `pageSize`; the rest falls back to the server's defaults.
+ */
+export type DeviceListQuery = Pick<Static<typeof DeviceListQuerySchema>, 'page' | 'pageSize'> &
+  Partial<Static<typeof DeviceListQuerySchema>>;
 
-export interface DeviceImportResult {
-  lines: number;
-  inserted: number;
-  updated: number;
-}
+/** What a device CSV import did. */
+export type DeviceImportResult = Static<typeof ImportResultSchema>;
 
-export interface Audience {
-  id: string;
-  name: string;
-  size: number;
-  source: AudienceSource;
-  status: 'ready';
-  fileName: string | null;
-  sourceTaskId: string | null;
+/**
+ * A ready audience with the tasks that use it. Its `sourceFilter` is the device filter a task result
+ * was saved with (the server documents it as a map of strings; it stores the filter it validated).
+ */
+export type Audience = Omit<Static<typeof AudienceSchema>, 'sourceFilter'> & {
   sourceFilter: DeviceFilter | null;
-  createdAt: string;
-  usedByTasks: number;
-  activeTasks: number;
-}
+};
 
 /** A sub-campaign as a task shows it. */
 export type SubCampaignRef = Static<typeof SubCampaignRefSchema>;
