@@ -3,7 +3,7 @@
  * sends. The task and device-result shapes are the server's own TypeBox schemas, imported as types
  * only (nothing of the server is bundled); the rest is written by hand in the server's words.
  */
-import type { Static } from 'typebox';
+import type { Static, TUnsafe } from 'typebox';
 import type {
   AppCreateBody,
   AppSchema,
@@ -22,6 +22,8 @@ import type {
   DeviceSchema,
   ImportResultSchema,
 } from '../../../server/src/devices/device-schemas.ts';
+import type { FieldError as ServerFieldError } from '../../../server/src/errors.ts';
+import type { ErrorEnvelope, PageOf, RoleSchema } from '../../../server/src/http/schemas.ts';
 import type { ApnsConfigSchema } from '../../../server/src/providers/apns-config.ts';
 import type { FcmConfigSchema } from '../../../server/src/providers/fcm-config.ts';
 import type { SimulatorConfigSchema } from '../../../server/src/providers/simulator-config.ts';
@@ -41,9 +43,17 @@ import type {
   TaskSchema,
   UploadBody,
 } from '../../../server/src/tasks/task-schemas.ts';
+import type {
+  LoginResultSchema,
+  MemberSchema,
+  MeSchema,
+  TokenSchema,
+  UserSchema,
+  WorkspaceSchema,
+} from '../../../server/src/tenancy/tenancy-schemas.ts';
 
 /** A member's or API token's power in a workspace. */
-export type Role = 'owner' | 'operator' | 'viewer';
+export type Role = Static<typeof RoleSchema>;
 /** The platform of an app. */
 export type Platform = Static<typeof PlatformSchema>;
 /** The push service an app sends through; `fcm` serves Android apps only, `apns` iOS apps only. */
@@ -64,12 +74,7 @@ export const TASK_STATUSES: readonly TaskStatus[] = ['scheduled', 'sending', 'co
 export const CLICK_ACTION_TYPES: readonly ClickActionType[] = ['open_app', 'open_url', 'open_page', 'custom'];
 
 /** A paged list (`page` is 1-based). */
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  pageSize: number;
-}
+export type Page<T> = Static<ReturnType<typeof PageOf<TUnsafe<T>>>>;
 
 /** A keyset-paged list: pass `nextCursor` back as `cursor` for the next items. */
 export interface CursorPage<T> {
@@ -79,66 +84,28 @@ export interface CursorPage<T> {
 }
 
 /** The error envelope every failing call answers with. */
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+export type ErrorBody = Static<typeof ErrorEnvelope>;
 
 /** One wrong field of a `VALIDATION_FAILED` answer. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type FieldError = ServerFieldError;
 
-export interface LoginResult {
-  token: string;
-  expiresAt: string;
-  /** The password was generated at the first start: change it before anything else. */
-  passwordChangeRequired: boolean;
-}
+/** The answer to a login; `passwordChangeRequired` means the password was generated at the first start: change it before anything else. */
+export type LoginResult = Static<typeof LoginResultSchema>;
 
-export interface Me {
-  kind: 'user' | 'api';
-  username?: string;
-  isAdmin: boolean;
-  passwordChangeRequired: boolean;
-  workspaceId?: string;
-  role?: Role;
-}
+/** The caller: a user or a workspace API token. The server documents `role` as a string; it is a workspace role. */
+export type Me = Omit<Static<typeof MeSchema>, 'role'> & { role?: Role };
 
-export interface Workspace {
-  id: string;
-  name: string;
-  role: Role;
-}
+/** A workspace with the caller's role in it. */
+export type Workspace = Static<typeof WorkspaceSchema>;
 
-export interface Member {
-  userId: string;
-  username: string;
-  role: Role;
-  createdAt: string;
-}
+/** A member of a workspace. */
+export type Member = Static<typeof MemberSchema>;
 
-export interface User {
-  id: string;
-  username: string;
-  isAdmin: boolean;
-  disabled: boolean;
-  createdAt: string;
-}
+/** A user of the instance. */
+export type User = Static<typeof UserSchema>;
 
 /** An API token; `token` is masked except in the answer that created it. */
-export interface ApiToken {
-  id: string;
-  name: string;
-  role: Role;
-  token: string;
-  createdAt: string;
-  /** Username of the creator; the token works only while that user is an owner. */
-  createdBy: string | null;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+export type ApiToken = Static<typeof TokenSchema>;
 
 /** Credentials and options of a Umeng U-Push app; `appMasterSecret` is masked on reads. */
 export type UmengConfig = Static<typeof UmengConfigSchema>;
