@@ -1,7 +1,10 @@
 /**
  * The shapes of the Pushboard API v1 (docs/api.md, `/api/v1/openapi.json`) that the console reads or
- * sends. The task and device-result shapes are the server's own TypeBox schemas, imported as types
- * only (nothing of the server is bundled); the rest is written by hand in the server's words.
+ * sends. They are the server's own TypeBox schemas (`server/src/<feature>/*-schemas.ts`), imported as
+ * types only so nothing of the server is bundled; where a schema is looser than the JSON it describes
+ * (a provider config taken as any object, a saved filter or a role documented as strings) the type
+ * narrows that field. What has no server schema (keyset pages, live statistics, list queries as the
+ * console builds them) is written by hand in the server's words.
  */
 import type { Static, TUnsafe } from 'typebox';
 import type {
