@@ -8,9 +8,10 @@
 import { Type } from 'typebox';
 import { AppError, type FieldError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
-import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
+import { authErrors, PageOf } from '../http/schemas.ts';
 import type { AppRow } from '../storage/database.ts';
 import { hasRole, type WorkspaceContext } from '../tenancy/access.ts';
+import { AppCreateBody, AppListQuery, AppParams, AppSchema, AppUpdateBody } from './app-schemas.ts';
 import { type DeviceCounts, NO_DEVICES, newAppRow, newAppSecrets } from './app-store.ts';
 import {
   changesCredentials,
@@ -18,61 +19,12 @@ import {
   maskProviderConfig,
   maskSecret,
   type Provider,
-  ProviderConfigSchema,
   readProviderConfig,
   sameProviderConfig,
 } from './provider-config.ts';
 
-const PlatformSchema = Type.Union([Type.Literal('ios'), Type.Literal('android')]);
-const ProviderSchema = Type.Union([
-  Type.Literal('simulator'),
-  Type.Literal('umeng'),
-  Type.Literal('fcm'),
-  Type.Literal('apns'),
-]);
-
 /** The one platform a provider serves, for the providers that serve only one (docs/providers.md#fcm, docs/providers.md#apns). */
 const PROVIDER_PLATFORM: Partial<Record<Provider, AppRow['platform']>> = { fcm: 'android', apns: 'ios' };
-// Checked per provider in `checkProviderConfig`, which names each wrong field; a schema union here
-// would only say "does not match any of".
-const ProviderConfigInput = Type.Object(
-  {},
-  {
-    additionalProperties: true,
-    description:
-      'umeng: {appKey, appMasterSecret, baseUrl?, productionMode?}. fcm (Android): {serviceAccount: <the ' +
-      'service-account JSON key object>, baseUrl?, androidChannelId?, concurrency?}. apns (iOS): {teamId, ' +
-      'keyId, privateKey: <the .p8 PEM text>, bundleId, environment: "production"|"sandbox", baseUrl?, ' +
-      'concurrency?}. simulator (all optional): {seed, acceptRate, deliveryRate, impressionRate, openRate, ' +
-      'dismissalRate, timeScale}; rates are fractions in [0,1], timeScale > 0. Every provider also takes ' +
-      'rateLimitPerSecond. Unknown keys are refused.',
-  },
-);
-const AppSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  platform: PlatformSchema,
-  provider: ProviderSchema,
-  providerConfig: ProviderConfigSchema,
-  receiptSecret: Type.String({
-    description: 'Signs provider receipt callbacks. In full only in the create and rotate answers.',
-  }),
-  sdkKey: Type.String({
-    description:
-      'Identifies the app in everything its SDK sends (registrations, receipts). Always in full: it ships in every copy of the app and proves nothing without the sdkSecret.',
-  }),
-  sdkSecret: Type.String({
-    description: 'Signs what the SDK sends (registrations, receipts). In full only when created/rotated.',
-  }),
-  devices: Type.Integer({ description: 'Registered devices.' }),
-  invalidTokens: Type.Integer({
-    description:
-      'Registered devices whose push token the provider called invalid (docs/devices.md#push-token-lifecycle): sends skip them.',
-  }),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
-const AppParams = Type.Object({ workspaceId: Type.String(), appId: Type.String() });
 const tags = ['apps'];
 
 /**
@@ -131,12 +83,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       schema: {
         tags,
         summary: 'Apps with their device counts, newest first; secrets masked.',
-        querystring: Type.Object({
-          ...PageQuery,
-          q: Type.Optional(Type.String({ maxLength: 200, description: 'Name contains (any case).' })),
-          platform: Type.Optional(PlatformSchema),
-          provider: Type.Optional(ProviderSchema),
-        }),
+        querystring: AppListQuery,
         response: { 200: PageOf(AppSchema), ...authErrors },
       },
     },
@@ -163,15 +110,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
           'An app of a provider that takes credentials (umeng, fcm, apns) is created by workspace owners ' +
           'only (403 FORBIDDEN otherwise); its endpoints (baseUrl, FCM token_uri) must be allowed by ' +
           'PUSHBOARD_PROVIDER_URL_ALLOWLIST (400 PROVIDER_URL_NOT_ALLOWED). fcm apps are android, apns apps ios.',
-        body: Type.Object(
-          {
-            name: Name,
-            platform: PlatformSchema,
-            provider: ProviderSchema,
-            providerConfig: Type.Optional(ProviderConfigInput),
-          },
-          { additionalProperties: false },
-        ),
+        body: AppCreateBody,
         response: { 201: AppSchema, ...authErrors },
       },
     },
@@ -234,15 +173,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
           'the same request (400 PROVIDER_SECRET_REQUIRED), and an endpoint must be allowed by ' +
           'PUSHBOARD_PROVIDER_URL_ALLOWLIST (400 PROVIDER_URL_NOT_ALLOWED).',
         params: AppParams,
-        body: Type.Object(
-          {
-            name: Type.Optional(Name),
-            providerConfig: Type.Optional(ProviderConfigInput),
-            platform: Type.Optional(PlatformSchema),
-            provider: Type.Optional(ProviderSchema),
-          },
-          { additionalProperties: false },
-        ),
+        body: AppUpdateBody,
         response: { 200: AppSchema, ...authErrors },
       },
     },

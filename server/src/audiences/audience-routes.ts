@@ -5,10 +5,10 @@
  */
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { type Static, Type } from 'typebox';
+import { Type } from 'typebox';
 import { AppError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
-import { authErrors, Name, PageOf, PageQuery } from '../http/schemas.ts';
+import { authErrors, PageOf } from '../http/schemas.ts';
 import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
 import {
   type ImportedAudience,
@@ -16,55 +16,27 @@ import {
   importAudienceIds,
   MAX_DEVICE_ID_CHARS,
 } from './audience-import.ts';
+import {
+  AudienceCreateQuery,
+  AudienceIdsBody,
+  AudienceListQuery,
+  AudienceMembersPage,
+  AudienceMembersQuery,
+  AudienceParams,
+  AudienceRenameBody,
+  AudienceSchema,
+  MAX_INLINE_DEVICE_IDS,
+} from './audience-schemas.ts';
 import type { AudienceWithUsage } from './audience-store.ts';
-
-/** Most device IDs one JSON request may carry; bigger audiences are uploaded as a file. */
-export const MAX_INLINE_DEVICE_IDS = 100_000;
-
-/** Most members one page of `…/members` returns. */
-const MAX_MEMBERS_PAGE = 1_000;
 
 /** Media types whose bodies `app.ts` hands over as a raw stream. */
 const RAW_MEDIA_TYPES = ['text/csv', 'text/plain', 'application/octet-stream'];
 
-const Source = Type.Union([Type.Literal('upload'), Type.Literal('api'), Type.Literal('task_result')]);
-const AudienceSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  size: Type.Integer({ description: 'Number of distinct device IDs.' }),
-  source: Source,
-  status: Type.Literal('ready', { description: 'Audiences still importing or being deleted are not shown.' }),
-  fileName: Type.Union([Type.String(), Type.Null()], { description: 'The uploaded file, for `upload`.' }),
-  sourceTaskId: Type.Union([Type.String(), Type.Null()], { description: 'The task, for `task_result`.' }),
-  sourceFilter: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
-    description: 'The device filter the audience was generated with, for `task_result`.',
-  }),
-  createdAt: Type.String(),
-  usedByTasks: Type.Integer({ description: 'Tasks of any status that target this audience.' }),
-  activeTasks: Type.Integer({
-    description: 'Scheduled or sending tasks that target it; it cannot be deleted while this is not 0.',
-  }),
-});
-const AudienceIdsBody = Type.Object(
-  {
-    name: Name,
-    deviceIds: Type.Array(
-      Type.String({
-        description: `A device ID: trimmed; at most ${MAX_DEVICE_ID_CHARS} characters, no whitespace or control characters.`,
-      }),
-      { minItems: 1, maxItems: MAX_INLINE_DEVICE_IDS, description: 'Duplicates collapse.' },
-    ),
-  },
-  { additionalProperties: false },
-);
-const AudienceParams = Type.Object({ workspaceId: Type.String(), audienceId: Type.String() });
 const fileDescription =
   'A CSV or TXT file: one device ID per line, or a header row with a `deviceId` column (other ' +
   'columns ignored). UTF-8 (a BOM is fine), LF or CRLF; blank lines skipped, duplicates collapse. ' +
   'A bad line rejects the whole file with `CSV_INVALID` listing the line numbers.';
 const tags = ['audiences'];
-
-type AudienceIdsBody = Static<typeof AudienceIdsBody>;
 
 function audienceView(row: AudienceWithUsage) {
   return {
@@ -155,11 +127,7 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
       schema: {
         tags,
         summary: 'Ready audiences, newest first; `q` searches names, `source` filters by origin.',
-        querystring: Type.Object({
-          ...PageQuery,
-          q: Type.Optional(Type.String({ maxLength: 200 })),
-          source: Type.Optional(Source),
-        }),
+        querystring: AudienceListQuery,
         response: { 200: PageOf(AudienceSchema), ...authErrors },
       },
     },
@@ -189,10 +157,7 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
           'Create an audience from a JSON list of device IDs (source `api`), or from a CSV/TXT file ' +
           '(source `upload`): multipart with a `name` field then one file, or a raw `text/csv` / ' +
           '`text/plain` body with `?name=`.',
-        querystring: Type.Object({
-          name: Type.Optional(Name),
-          fileName: Type.Optional(Type.String({ maxLength: 255 })),
-        }),
+        querystring: AudienceCreateQuery,
         body: {
           content: {
             'application/json': { schema: AudienceIdsBody },
@@ -278,16 +243,9 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary: 'The device IDs of an audience in ID order, a page at a time (pass back `nextCursor`).',
         params: AudienceParams,
-        querystring: Type.Object({
-          cursor: Type.Optional(Type.String({ maxLength: 1024, pattern: '^[A-Za-z0-9_-]*$' })),
-          limit: Type.Integer({ minimum: 1, maximum: MAX_MEMBERS_PAGE, default: 100 }),
-        }),
+        querystring: AudienceMembersQuery,
         response: {
-          200: Type.Object({
-            items: Type.Array(Type.Object({ deviceId: Type.String() })),
-            total: Type.Integer({ description: 'The audience size.' }),
-            nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Null on the last page.' }),
-          }),
+          200: AudienceMembersPage,
           ...authErrors,
         },
       },
@@ -318,7 +276,7 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary: 'Rename an audience (its members are frozen).',
         params: AudienceParams,
-        body: Type.Object({ name: Name }, { additionalProperties: false }),
+        body: AudienceRenameBody,
         response: { 200: AudienceSchema, ...authErrors },
       },
     },

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { Type } from 'typebox';
 import { AppError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
-import { authErrors, PageOf, PageQuery } from '../http/schemas.ts';
+import { authErrors, PageOf } from '../http/schemas.ts';
 import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
 import type { AppRow, DeviceRow } from '../storage/database.ts';
 import { importDevices } from './device-import.ts';
@@ -17,8 +17,18 @@ import {
   type DeviceProblem,
   defaultChannel,
   isProblem,
-  MAX_DEVICE_ID_LENGTH,
 } from './device-input.ts';
+import {
+  AppParams,
+  DeviceBatchBody,
+  DeviceBatchResultSchema,
+  DeviceBody,
+  DeviceCountsSchema,
+  DeviceListQuery,
+  DeviceParams,
+  DeviceSchema,
+  ImportResultSchema,
+} from './device-schemas.ts';
 import { registrationOf } from './device-store.ts';
 
 /** Most devices in one batch request; larger sets go through the CSV import. */
@@ -26,78 +36,6 @@ export const MAX_BATCH_DEVICES = 50_000;
 /** Body limit of the batch route, in bytes: 50,000 devices with long tokens fit. */
 const BATCH_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
-const ChannelSchema = Type.String({ pattern: '^[a-z0-9_-]{1,32}$', description: 'e.g. huawei, apns.' });
-const DeviceSchema = Type.Object({
-  deviceId: Type.String(),
-  pushToken: Type.String(),
-  channel: Type.String(),
-  tokenStatus: Type.Union([Type.Literal('active'), Type.Literal('invalid')], {
-    description: '`invalid` once the provider said the push token is no longer valid: sends skip the device.',
-  }),
-  tokenInvalidAt: Type.Union([Type.String(), Type.Null()]),
-  tokenInvalidReason: Type.Union([Type.String(), Type.Null()], {
-    description: "The provider's word for why: UNREGISTERED, Unregistered, BadDeviceToken, Umeng 4020…",
-  }),
-  timeZone: Type.Union([Type.String(), Type.Null()], {
-    description: 'IANA time zone the device reported (SDK registration); null until it did.',
-  }),
-  locale: Type.Union([Type.String(), Type.Null()], { description: 'BCP 47 locale the device reported.' }),
-  appVersion: Type.Union([Type.String(), Type.Null()], {
-    description: 'Version of the app the device last registered from.',
-  }),
-  createdAt: Type.String(),
-  updatedAt: Type.String(),
-});
-/** What the device fields mean and which values they take, for the API documentation. */
-const DeviceFieldDocs = {
-  deviceId: 'The ID the customer knows the device by (OAID, IDFA, custom): 1–128 printable ASCII, no spaces.',
-  pushToken: "The provider's token for the device: 1–512 printable ASCII, no spaces.",
-  channel: 'Lowercase [a-z0-9_-]{1,32}. Default: apns on iOS, otherwise the provider (umeng or simulator).',
-  timeZone: 'IANA time zone, e.g. Asia/Shanghai. Left out, the stored one stays.',
-  locale: 'BCP 47 language tag, e.g. zh-CN (kept in canonical form). Left out, the stored one stays.',
-  appVersion: 'The app version, 1–64 printable ASCII characters. Left out, the stored one stays.',
-};
-/** One device to register, as the single upsert and the SDK registration take it. */
-export const DeviceBody = Type.Object(
-  {
-    deviceId: Type.String({ description: DeviceFieldDocs.deviceId }),
-    pushToken: Type.String({ description: DeviceFieldDocs.pushToken }),
-    channel: Type.Optional(Type.String({ description: DeviceFieldDocs.channel })),
-    timeZone: Type.Optional(Type.String({ description: DeviceFieldDocs.timeZone })),
-    locale: Type.Optional(Type.String({ description: DeviceFieldDocs.locale })),
-    appVersion: Type.Optional(Type.String({ description: DeviceFieldDocs.appVersion })),
-  },
-  { additionalProperties: false },
-);
-// Field types are checked by `checkDevice` rather than by the schema, so that a batch refuses a
-// bad item on its own instead of refusing the whole request.
-const DeviceItem = Type.Object(
-  {
-    deviceId: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.deviceId })),
-    pushToken: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.pushToken })),
-    channel: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.channel })),
-    timeZone: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.timeZone })),
-    locale: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.locale })),
-    appVersion: Type.Optional(Type.Unknown({ description: DeviceFieldDocs.appVersion })),
-  },
-  { additionalProperties: true },
-);
-const ImportResultSchema = Type.Object({
-  lines: Type.Integer({ description: 'Device lines in the file (header and blank lines not counted).' }),
-  inserted: Type.Integer({ description: 'Lines that registered a new device.' }),
-  updated: Type.Integer({
-    description:
-      'Lines that replaced the token or channel of a registered device, one registered by an earlier ' +
-      'line included: lines are upserts in file order, so inserted + updated = lines.',
-  }),
-});
-const CountSchema = Type.Integer();
-const AppParams = Type.Object({ workspaceId: Type.String(), appId: Type.String() });
-const DeviceParams = Type.Object({
-  workspaceId: Type.String(),
-  appId: Type.String(),
-  deviceId: Type.String({ description: 'Percent-encoded in the path.' }),
-});
 const tags = ['devices'];
 /** The request field a device problem is about, for single-device errors. */
 export const PROBLEM_FIELD: Record<DeviceProblem['code'], string> = {
@@ -145,24 +83,7 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary: "An app's devices, newest first or by device ID.",
         params: AppParams,
-        querystring: Type.Object({
-          ...PageQuery,
-          sort: Type.Union([Type.Literal('newest'), Type.Literal('deviceId')], { default: 'newest' }),
-          channel: Type.Optional(ChannelSchema),
-          tokenStatus: Type.Optional(
-            Type.Union([Type.Literal('active'), Type.Literal('invalid')], {
-              description:
-                'Only devices with an active push token, or only those the provider called invalid.',
-            }),
-          ),
-          q: Type.Optional(
-            Type.String({
-              maxLength: MAX_DEVICE_ID_LENGTH,
-              pattern: '^[\\x21-\\x7e]+$',
-              description: 'Device IDs starting with this (case-sensitive).',
-            }),
-          ),
-        }),
+        querystring: DeviceListQuery,
         response: { 200: PageOf(DeviceSchema), ...authErrors },
       },
     },
@@ -262,25 +183,9 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
           'index), the others are stored. A device ID repeated in the batch is upserted in order (the ' +
           'last one wins). More items answer 413; use the CSV import for larger sets.',
         params: AppParams,
-        body: Type.Object({ devices: Type.Array(DeviceItem) }, { additionalProperties: false }),
+        body: DeviceBatchBody,
         response: {
-          200: Type.Object({
-            inserted: CountSchema,
-            updated: CountSchema,
-            rejected: CountSchema,
-            errors: Type.Array(
-              Type.Object({
-                index: Type.Integer(),
-                deviceId: Type.Union([Type.String(), Type.Null()]),
-                code: Type.String({
-                  description:
-                    'DEVICE_ID_INVALID, PUSH_TOKEN_INVALID, CHANNEL_INVALID, TIME_ZONE_INVALID, LOCALE_INVALID, ' +
-                    'APP_VERSION_INVALID or DEVICE_INVALID.',
-                }),
-                message: Type.String(),
-              }),
-            ),
-          }),
+          200: DeviceBatchResultSchema,
           413: Type.Ref('ErrorEnvelope'),
           ...authErrors,
         },
@@ -368,20 +273,7 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
         tags,
         summary: "Registered devices of the workspace's apps, per app, per platform and per channel.",
         response: {
-          200: Type.Object({
-            total: CountSchema,
-            apps: Type.Array(
-              Type.Object({
-                appId: Type.String(),
-                name: Type.String(),
-                platform: Type.String(),
-                devices: CountSchema,
-                channels: Type.Array(Type.Object({ channel: Type.String(), devices: CountSchema })),
-              }),
-            ),
-            platforms: Type.Array(Type.Object({ platform: Type.String(), devices: CountSchema })),
-            channels: Type.Array(Type.Object({ channel: Type.String(), devices: CountSchema })),
-          }),
+          200: DeviceCountsSchema,
           ...authErrors,
         },
       },

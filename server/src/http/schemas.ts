@@ -1,6 +1,6 @@
 /**
- * Schemas shared by many routes: the error envelope, paging parameters and list shapes. Route
- * modules keep their own schemas inline; only what is used by several of them lives here.
+ * Schemas shared by many routes: the error envelope, paging parameters and list shapes. Each
+ * feature keeps its own in its `<feature>-schemas.ts`; only what several of them use lives here.
  */
 import { type TSchema, Type } from 'typebox';
 

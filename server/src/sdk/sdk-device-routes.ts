@@ -10,7 +10,8 @@
  */
 import { Type } from 'typebox';
 import { checkDeviceItem, defaultChannel, isProblem } from '../devices/device-input.ts';
-import { DeviceBody, PROBLEM_FIELD } from '../devices/device-routes.ts';
+import { PROBLEM_FIELD } from '../devices/device-routes.ts';
+import { DeviceBody } from '../devices/device-schemas.ts';
 import { registrationOf } from '../devices/device-store.ts';
 import { AppError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';

@@ -21,14 +21,8 @@ import { AppError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import { requireUser } from './access.ts';
-import {
-  decoyHash,
-  hashPassword,
-  isOutdatedHash,
-  PASSWORD_MAX_LENGTH,
-  PASSWORD_MIN_LENGTH,
-  verifyPassword,
-} from './passwords.ts';
+import { decoyHash, hashPassword, isOutdatedHash, PASSWORD_MAX_LENGTH, verifyPassword } from './passwords.ts';
+import { LoginResultSchema, MeSchema, NewPassword } from './tenancy-schemas.ts';
 import { MAX_LOCKOUT_S, type TenancyStore } from './tenancy-store.ts';
 
 /** Failed logins for one username from one address before attempts are slowed down. */
@@ -160,13 +154,6 @@ async function checkPassword(
   return user;
 }
 
-/** A new password as the password policy wants it (over HTTP and in `pushboard users`). */
-export const NewPassword = Type.String({
-  minLength: PASSWORD_MIN_LENGTH,
-  maxLength: PASSWORD_MAX_LENGTH,
-  description: `At least ${PASSWORD_MIN_LENGTH} characters.`,
-});
-
 /** Registers the `/auth/…` routes (under `/api/v1`). */
 export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
   const store = deps.stores.tenancy;
@@ -190,11 +177,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
           { additionalProperties: false },
         ),
         response: {
-          200: Type.Object({
-            token: Type.String(),
-            expiresAt: Type.String({ format: 'date-time' }),
-            passwordChangeRequired: Type.Boolean(),
-          }),
+          200: LoginResultSchema,
           401: Type.Ref('ErrorEnvelope'),
           403: Type.Ref('ErrorEnvelope'),
           429: Type.Ref('ErrorEnvelope'),
@@ -311,14 +294,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
         tags: ['auth'],
         summary: 'The caller: a user (with admin flag) or a workspace API token.',
         response: {
-          200: Type.Object({
-            kind: Type.Union([Type.Literal('user'), Type.Literal('api')]),
-            username: Type.Optional(Type.String()),
-            isAdmin: Type.Boolean(),
-            passwordChangeRequired: Type.Boolean(),
-            workspaceId: Type.Optional(Type.String()),
-            role: Type.Optional(Type.String()),
-          }),
+          200: MeSchema,
         },
       },
     },

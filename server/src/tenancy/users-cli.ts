@@ -10,8 +10,8 @@ import { Value } from 'typebox/value';
 import type { Config, ConfigFlags } from '../config.ts';
 import { AppError, validationError } from '../errors.ts';
 import { openStore } from '../storage/open-store.ts';
-import { NewPassword } from './auth-routes.ts';
 import { hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './passwords.ts';
+import { NewPassword } from './tenancy-schemas.ts';
 import { createTenancyStore } from './tenancy-store.ts';
 
 /** Reads all of standard input as text, without its final line break. */

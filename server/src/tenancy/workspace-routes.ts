@@ -9,39 +9,17 @@ import { authErrors, Name, RoleSchema } from '../http/schemas.ts';
 import { newId, newSecret, sha256 } from '../ids.ts';
 import type { AccessTokenRow, UserRow } from '../storage/database.ts';
 import { type Principal, requireUser } from './access.ts';
-import { NewPassword } from './auth-routes.ts';
 import { hashPassword } from './passwords.ts';
+import {
+  MemberSchema,
+  NewPassword,
+  TokenSchema,
+  Username,
+  UserSchema,
+  WorkspaceParams,
+  WorkspaceSchema,
+} from './tenancy-schemas.ts';
 import type { TenancyStore, UserChanges } from './tenancy-store.ts';
-
-const WorkspaceSchema = Type.Object({ id: Type.String(), name: Type.String(), role: RoleSchema });
-const MemberSchema = Type.Object({
-  userId: Type.String(),
-  username: Type.String(),
-  role: RoleSchema,
-  createdAt: Type.String(),
-});
-const TokenSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  role: RoleSchema,
-  token: Type.String({ description: 'Masked (only the last 4 characters) except in the create response.' }),
-  createdAt: Type.String(),
-  createdBy: Type.Union([Type.String(), Type.Null()], {
-    description: 'Username of the user who created the token; it works only while that user is an owner.',
-  }),
-  expiresAt: Type.Union([Type.String(), Type.Null()]),
-  lastUsedAt: Type.Union([Type.String(), Type.Null()]),
-  revokedAt: Type.Union([Type.String(), Type.Null()]),
-});
-const UserSchema = Type.Object({
-  id: Type.String(),
-  username: Type.String(),
-  isAdmin: Type.Boolean(),
-  disabled: Type.Boolean(),
-  createdAt: Type.String(),
-});
-const WorkspaceParams = Type.Object({ workspaceId: Type.String() });
-const Username = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._@-]+$' });
 
 function userView(row: UserRow) {
   return {

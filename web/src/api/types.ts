@@ -1,10 +1,36 @@
 /**
  * The shapes of the Pushboard API v1 (docs/api.md, `/api/v1/openapi.json`) that the console reads or
- * sends. The task and device-result shapes are the server's own TypeBox schemas, imported as types
- * only (nothing of the server is bundled); the rest is written by hand in the server's words.
+ * sends. They are the server's own TypeBox schemas (`server/src/<feature>/*-schemas.ts`), imported as
+ * types only so nothing of the server is bundled; where a schema is looser than the JSON it describes
+ * (a provider config taken as any object, a saved filter or a role documented as strings) the type
+ * narrows that field. What has no server schema (keyset pages, live statistics, list queries as the
+ * console builds them) is written by hand in the server's words.
  */
-import type { Static } from 'typebox';
+import type { Static, TUnsafe } from 'typebox';
+import type {
+  AppCreateBody,
+  AppSchema,
+  AppUpdateBody,
+  PlatformSchema,
+  ProviderSchema,
+} from '../../../server/src/apps/app-schemas.ts';
+import type { ProviderConfigSchema } from '../../../server/src/apps/provider-config.ts';
+import type {
+  AudienceSchema,
+  AudienceSource as AudienceSourceSchema,
+} from '../../../server/src/audiences/audience-schemas.ts';
 import type { CampaignSchema, SubCampaignSchema } from '../../../server/src/campaigns/campaign-schemas.ts';
+import type {
+  DeviceListQuery as DeviceListQuerySchema,
+  DeviceSchema,
+  ImportResultSchema,
+} from '../../../server/src/devices/device-schemas.ts';
+import type { FieldError as ServerFieldError } from '../../../server/src/errors.ts';
+import type { ErrorEnvelope, PageOf, RoleSchema } from '../../../server/src/http/schemas.ts';
+import type { ApnsConfigSchema } from '../../../server/src/providers/apns-config.ts';
+import type { FcmConfigSchema } from '../../../server/src/providers/fcm-config.ts';
+import type { SimulatorConfigSchema } from '../../../server/src/providers/simulator-config.ts';
+import type { UmengConfigSchema } from '../../../server/src/providers/umeng-config.ts';
 import type {
   Breakdown,
   ChannelItem,
@@ -20,33 +46,38 @@ import type {
   TaskSchema,
   UploadBody,
 } from '../../../server/src/tasks/task-schemas.ts';
+import type {
+  LoginResultSchema,
+  MemberSchema,
+  MeSchema,
+  TokenSchema,
+  UserSchema,
+  WorkspaceSchema,
+} from '../../../server/src/tenancy/tenancy-schemas.ts';
 
 /** A member's or API token's power in a workspace. */
-export type Role = 'owner' | 'operator' | 'viewer';
-export type Platform = 'ios' | 'android';
+export type Role = Static<typeof RoleSchema>;
+/** The platform of an app. */
+export type Platform = Static<typeof PlatformSchema>;
 /** The push service an app sends through; `fcm` serves Android apps only, `apns` iOS apps only. */
-export type ProviderName = 'simulator' | 'umeng' | 'fcm' | 'apns';
+export type ProviderName = Static<typeof ProviderSchema>;
 /** Whether a device's push token still works: `invalid` once the provider said it does not (docs/devices.md#push-token-lifecycle). */
-export type TokenStatus = 'active' | 'invalid';
+export type TokenStatus = Device['tokenStatus'];
 /** Where a task is in its lifecycle. */
 export type TaskStatus = Task['status'];
 /** How a task is sent: at once, or at its `scheduledAt`. */
 export type SendType = Task['sendType'];
 /** What a tap on the notification does. */
 export type ClickActionType = ClickAction['type'];
-export type AudienceSource = 'upload' | 'api' | 'task_result';
+/** Where an audience's device IDs came from. */
+export type AudienceSource = Static<typeof AudienceSourceSchema>;
 
 /** Every task status, in lifecycle order. */
 export const TASK_STATUSES: readonly TaskStatus[] = ['scheduled', 'sending', 'completed', 'failed'];
 export const CLICK_ACTION_TYPES: readonly ClickActionType[] = ['open_app', 'open_url', 'open_page', 'custom'];
 
 /** A paged list (`page` is 1-based). */
-export interface Page<T> {
-  items: T[];
-  total: number;
-  page: number;
-  pageSize: number;
-}
+export type Page<T> = Static<ReturnType<typeof PageOf<TUnsafe<T>>>>;
 
 /** A keyset-paged list: pass `nextCursor` back as `cursor` for the next items. */
 export interface CursorPage<T> {
@@ -56,219 +87,89 @@ export interface CursorPage<T> {
 }
 
 /** The error envelope every failing call answers with. */
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
-}
+export type ErrorBody = Static<typeof ErrorEnvelope>;
 
 /** One wrong field of a `VALIDATION_FAILED` answer. */
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type FieldError = ServerFieldError;
 
-export interface LoginResult {
-  token: string;
-  expiresAt: string;
-  /** The password was generated at the first start: change it before anything else. */
-  passwordChangeRequired: boolean;
-}
+/** The answer to a login; `passwordChangeRequired` means the password was generated at the first start: change it before anything else. */
+export type LoginResult = Static<typeof LoginResultSchema>;
 
-export interface Me {
-  kind: 'user' | 'api';
-  username?: string;
-  isAdmin: boolean;
-  passwordChangeRequired: boolean;
-  workspaceId?: string;
-  role?: Role;
-}
+/** The caller: a user or a workspace API token. The server documents `role` as a string; it is a workspace role. */
+export type Me = Omit<Static<typeof MeSchema>, 'role'> & { role?: Role };
 
-export interface Workspace {
-  id: string;
-  name: string;
-  role: Role;
-}
+/** A workspace with the caller's role in it. */
+export type Workspace = Static<typeof WorkspaceSchema>;
 
-export interface Member {
-  userId: string;
-  username: string;
-  role: Role;
-  createdAt: string;
-}
+/** A member of a workspace. */
+export type Member = Static<typeof MemberSchema>;
 
-export interface User {
-  id: string;
-  username: string;
-  isAdmin: boolean;
-  disabled: boolean;
-  createdAt: string;
-}
+/** A user of the instance. */
+export type User = Static<typeof UserSchema>;
 
 /** An API token; `token` is masked except in the answer that created it. */
-export interface ApiToken {
-  id: string;
-  name: string;
-  role: Role;
-  token: string;
-  createdAt: string;
-  /** Username of the creator; the token works only while that user is an owner. */
-  createdBy: string | null;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
+export type ApiToken = Static<typeof TokenSchema>;
 
 /** Credentials and options of a Umeng U-Push app; `appMasterSecret` is masked on reads. */
-export interface UmengConfig {
-  appKey: string;
-  appMasterSecret: string;
-  baseUrl?: string;
-  /** false limits only broadcast and groupcast to test devices; Pushboard's sends reach every device. */
-  productionMode?: boolean;
-  /** Devices per second handed to the provider; absent = the deployment's default, 0 = no limit. */
-  rateLimitPerSecond?: number;
-  /** Android: the activity vendor channels open (`channel_properties.channel_activity`, `mi_activity`). */
-  channelActivity?: string;
-  /** Android: vendor-channel options passed as they are (`xiaomi_channel_id`, `vivo_category`…). */
-  channelProperties?: Record<string, string>;
-}
-
-/** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
-export interface ServiceAccountKey {
-  type?: 'service_account';
-  project_id: string;
-  private_key_id: string;
-  private_key: string;
-  client_email: string;
-  token_uri?: string;
-}
+export type UmengConfig = Static<typeof UmengConfigSchema>;
 
 /** Credentials and options of an Android app on Firebase Cloud Messaging (docs/providers.md#fcm). */
-export interface FcmConfig {
-  serviceAccount: ServiceAccountKey;
-  baseUrl?: string;
-  /** Android notification channel the notifications are posted in. */
-  androidChannelId?: string;
-  /** Requests in flight at once; 100 when absent. */
-  concurrency?: number;
-  rateLimitPerSecond?: number;
-}
+export type FcmConfig = Static<typeof FcmConfigSchema>;
 
-/** APNs environments: where the provider token and the device tokens belong. */
-export type ApnsEnvironment = 'production' | 'sandbox';
+/** The fields of a Google service-account JSON key file that FCM needs; `private_key` is masked on reads. */
+export type ServiceAccountKey = FcmConfig['serviceAccount'];
 
 /** Credentials and options of an iOS app on the Apple Push Notification service (docs/providers.md#apns). */
-export interface ApnsConfig {
-  teamId: string;
-  keyId: string;
-  /** PEM text of the `.p8` signing key; masked on reads. */
-  privateKey: string;
-  bundleId: string;
-  environment: ApnsEnvironment;
-  baseUrl?: string;
-  /** Streams in flight at once on the app's HTTP/2 connection; 100 when absent. */
-  concurrency?: number;
-  rateLimitPerSecond?: number;
-}
+export type ApnsConfig = Static<typeof ApnsConfigSchema>;
 
-export interface SimulatorConfig {
-  seed?: number;
-  acceptRate?: number;
-  deliveryRate?: number;
-  impressionRate?: number;
-  openRate?: number;
-  dismissalRate?: number;
-  timeScale?: number;
-  rateLimitPerSecond?: number;
-}
+/** APNs environments: where the provider token and the device tokens belong. */
+export type ApnsEnvironment = ApnsConfig['environment'];
+
+/** Behaviour of the built-in simulator provider. */
+export type SimulatorConfig = Static<typeof SimulatorConfigSchema>;
 
 /** The provider config of an app, whichever its provider. */
-export type ProviderConfig = UmengConfig | SimulatorConfig | FcmConfig | ApnsConfig;
+export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 /** An app; its secrets are in full only in the answers to create and rotate. */
-export interface App {
-  id: string;
-  name: string;
-  platform: Platform;
-  provider: ProviderName;
-  providerConfig: ProviderConfig;
-  /** Signs provider receipt callbacks; masked except in the create and rotate answers. */
-  receiptSecret: string;
-  /** Identifies the app in SDK requests; in full on every read, as it ships in every app binary. */
-  sdkKey: string;
-  /** Signs SDK requests (HMAC); masked except in the create and rotate answers. */
-  sdkSecret: string;
-  /** Registered devices. */
-  devices: number;
-  /** Registered devices whose push token the provider called invalid (sends skip them). */
-  invalidTokens: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type App = Static<typeof AppSchema>;
 
-export interface AppCreate {
-  name: string;
-  platform: Platform;
-  provider: ProviderName;
+/**
+ * The body of an app create. The server's schema takes any object as `providerConfig` (each
+ * provider's config is checked by code, which names each wrong field); it must be the provider's.
+ */
+export type AppCreate = Omit<Static<typeof AppCreateBody>, 'providerConfig'> & {
   providerConfig?: ProviderConfig;
-}
+};
 
 /**
  * The body of an app change: a new name and/or a whole new provider config (a secret left out, or
  * sent back masked, keeps the stored one unless the credentials' identity or endpoint changed).
  */
-export interface AppUpdate {
-  name?: string;
+export type AppUpdate = Omit<Static<typeof AppUpdateBody>, 'providerConfig'> & {
   providerConfig?: ProviderConfig;
-}
+};
 
 /** A device registered for an app, with the state of its push token. */
-export interface Device {
-  deviceId: string;
-  pushToken: string;
-  channel: string;
-  tokenStatus: TokenStatus;
-  /** When the provider called the token invalid; null while it is active. */
-  tokenInvalidAt: string | null;
-  /** The provider's word for why (`UNREGISTERED`, `BadDeviceToken`, Umeng `4020`…). */
-  tokenInvalidReason: string | null;
-  /** IANA time zone the device reported (`Asia/Shanghai`), or null when it never did. */
-  timeZone: string | null;
-  /** BCP 47 language tag the device reported (`zh-CN`), or null. */
-  locale: string | null;
-  /** The app version the device reported running (`5.2.0 (1234)`), or null. */
-  appVersion: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+export type Device = Static<typeof DeviceSchema>;
 
-/** The query of an app's device list; every field maps to the query parameter of the same name. */
-export interface DeviceListQuery {
-  page: number;
-  pageSize: number;
-  /** Device IDs starting with this. */
-  q?: string;
-  tokenStatus?: TokenStatus;
-}
+/**
+ * The query of an app's device list; every field maps to the query parameter of the same name. The
+ * console always sends `page` and `pageSize`; the rest falls back to the server's defaults.
+ */
+export type DeviceListQuery = Pick<Static<typeof DeviceListQuerySchema>, 'page' | 'pageSize'> &
+  Partial<Static<typeof DeviceListQuerySchema>>;
 
-export interface DeviceImportResult {
-  lines: number;
-  inserted: number;
-  updated: number;
-}
+/** What a device CSV import did. */
+export type DeviceImportResult = Static<typeof ImportResultSchema>;
 
-export interface Audience {
-  id: string;
-  name: string;
-  size: number;
-  source: AudienceSource;
-  status: 'ready';
-  fileName: string | null;
-  sourceTaskId: string | null;
+/**
+ * A ready audience with the tasks that use it. Its `sourceFilter` is the device filter a task result
+ * was saved with (the server documents it as a map of strings; it stores the filter it validated).
+ */
+export type Audience = Omit<Static<typeof AudienceSchema>, 'sourceFilter'> & {
   sourceFilter: DeviceFilter | null;
-  createdAt: string;
-  usedByTasks: number;
-  activeTasks: number;
-}
+};
 
 /** A sub-campaign as a task shows it. */
 export type SubCampaignRef = Static<typeof SubCampaignRefSchema>;
