@@ -323,7 +323,9 @@ async function seedContent(
     scheduled_at: null,
     failure_reason: null,
     unmatched: 0,
+    capped: 0,
     pending: 0,
+    cancelled: 0,
     late: 0,
     details_purged_at: null,
   };

@@ -408,3 +408,73 @@ describe('access', () => {
     );
   });
 });
+
+describe('delivery settings (docs/delivery-controls.md)', () => {
+  const quiet = { start: '22:00', end: '08:00', timeZone: 'Asia/Shanghai' };
+
+  test('a frequency cap and quiet hours are stored, read back, changed and removed', async () => {
+    const created = await createApp({
+      name: 'Capped',
+      platform: 'android',
+      provider: 'simulator',
+      frequencyCap: { perDay: 1, perWeek: 3 },
+      quietHours: quiet,
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json()).toMatchObject({ frequencyCap: { perDay: 1, perWeek: 3 }, quietHours: quiet });
+    const url = `${APPS}/${created.json().id}`;
+    const renamed = await t.request(t.adminToken, { method: 'PATCH', url, body: { name: 'Renamed' } });
+    expect(renamed.json()).toMatchObject({ frequencyCap: { perDay: 1, perWeek: 3 }, quietHours: quiet });
+    const changed = await t.request(t.adminToken, {
+      method: 'PATCH',
+      url,
+      body: { frequencyCap: { perWeek: 2 }, quietHours: null },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.json()).toMatchObject({ frequencyCap: { perWeek: 2 }, quietHours: null });
+    const read = await t.request(t.adminToken, { method: 'GET', url });
+    expect(read.json()).toMatchObject({ frequencyCap: { perWeek: 2 }, quietHours: null });
+    const plain = await createApp({ name: 'Plain', platform: 'ios', provider: 'simulator' });
+    expect(plain.json()).toMatchObject({ frequencyCap: null, quietHours: null });
+  });
+
+  test('bad settings are refused field by field and change nothing', async () => {
+    const res = await createApp({
+      name: 'Bad',
+      platform: 'android',
+      provider: 'simulator',
+      frequencyCap: { perDay: 3, perWeek: 2 },
+      quietHours: { start: '22:00', end: '22:00', timeZone: 'Mars/Olympus_Mons' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(fields(res)).toEqual(['frequencyCap.perWeek', 'quietHours.end', 'quietHours.timeZone']);
+    expect(res.json().error.message).toBeTruthy();
+    const empty = await createApp({
+      name: 'E',
+      platform: 'android',
+      provider: 'simulator',
+      frequencyCap: {},
+    });
+    expect(fields(empty)).toEqual(['frequencyCap']);
+    const malformed = await createApp({
+      name: 'M',
+      platform: 'android',
+      provider: 'simulator',
+      frequencyCap: { perDay: 0 },
+      quietHours: { start: '24:00', end: '8:00', timeZone: 'UTC' },
+    });
+    expect(malformed.statusCode).toBe(400);
+    expect(fields(malformed)).toEqual(
+      expect.arrayContaining(['frequencyCap.perDay', 'quietHours.start', 'quietHours.end']),
+    );
+    const app = (await createApp({ name: 'Ok', platform: 'android', provider: 'simulator' })).json();
+    const patch = await t.request(t.adminToken, {
+      method: 'PATCH',
+      url: `${APPS}/${app.id}`,
+      body: { name: 'Changed', quietHours: { ...quiet, timeZone: 'Nowhere' } },
+    });
+    expect(patch.statusCode).toBe(400);
+    const after = await t.request(t.adminToken, { method: 'GET', url: `${APPS}/${app.id}` });
+    expect(after.json()).toMatchObject({ name: 'Ok', quietHours: null });
+  });
+});

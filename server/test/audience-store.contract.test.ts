@@ -83,6 +83,8 @@ describe.each(BACKENDS)('audience store on $name', (backend) => {
       provider: 'simulator',
       provider_config: '{}',
       ...newAppSecrets(),
+      frequency_cap: null,
+      quiet_hours: null,
       created_at: at(0),
       updated_at: at(0),
     });

@@ -18,6 +18,7 @@ import { createSimulatorLedger, createSimulatorProvider } from '../src/providers
 import type { SimulatorConfig } from '../src/providers/simulator-config.ts';
 import type { JobQueue } from '../src/queue/queue.ts';
 import type { Db } from '../src/storage/database.ts';
+import { taskCountsOf } from '../src/storage/task-counts.ts';
 import { numberedId, type TestInstance } from './helpers.ts';
 
 /** A logger that keeps what it is told, for tests that look at it. */
@@ -192,19 +193,7 @@ export async function waitFor<T>(
 /** A task's status, failure reason and counters, read from the store. */
 export async function readTask(db: Db, taskId: string) {
   const row = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
-  const counts: TaskCounts = {
-    plannedSends: Number(row.planned_sends),
-    unmatched: Number(row.unmatched),
-    totalSent: Number(row.total_sent),
-    deliveries: Number(row.deliveries),
-    failures: Number(row.failures),
-    noFeedback: Number(row.no_feedback),
-    impressions: Number(row.impressions),
-    opens: Number(row.opens),
-    dismissals: Number(row.dismissals),
-    pending: Number(row.pending),
-    late: Number(row.late),
-  };
+  const counts: TaskCounts = taskCountsOf(row);
   return { status: row.status, failureReason: row.failure_reason, startedAt: row.started_at, counts };
 }
 

@@ -106,6 +106,7 @@ describe('a task sent through the simulator, watched over HTTP', () => {
     const expected = {
       plannedSends: DEVICES + UNMATCHED,
       unmatched: UNMATCHED,
+      capped: 0,
       totalSent: DEVICES,
       deliveries: delivered.length,
       failures,
@@ -114,6 +115,7 @@ describe('a task sent through the simulator, watched over HTTP', () => {
       opens: planned.filter((p) => has(p, 'open')).length,
       dismissals: planned.filter((p) => has(p, 'dismissal')).length,
       pending: 0,
+      cancelled: 0,
       late: 0,
     };
     expect(expected.opens).toBeGreaterThan(20);

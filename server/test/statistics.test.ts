@@ -13,6 +13,7 @@ import { areDetailsExpired, isStatisticsFinal, taskWindows } from '../src/domain
 const sending: TaskCounts = {
   plannedSends: 100,
   unmatched: 10,
+  capped: 0,
   totalSent: 80,
   deliveries: 60,
   failures: 5,
@@ -21,6 +22,7 @@ const sending: TaskCounts = {
   opens: 12,
   dismissals: 3,
   pending: 10,
+  cancelled: 0,
   late: 0,
 };
 
@@ -66,10 +68,22 @@ describe('invariants', () => {
     expect(() => assertStatisticsConsistent(sending)).not.toThrow();
   });
 
-  test('plannedSends must equal unmatched + totalSent + pending', () => {
+  test('plannedSends must equal unmatched + capped + totalSent + pending + cancelled', () => {
     const problems = statisticsViolations({ ...sending, pending: 9 });
-    expect(problems).toHaveLength(1);
-    expect(problems[0]).toContain('plannedSends (100) must equal unmatched + totalSent + pending');
+    expect(problems).toEqual([
+      'plannedSends (100) must equal unmatched + capped + totalSent + pending + cancelled (10 + 0 + 80 + 9 + 0)',
+    ]);
+    // Capped and cancelled devices are part of the plan: moving pending devices there keeps it whole.
+    const stopped = { ...sending, pending: 0, capped: 4, cancelled: 6 };
+    expect(statisticsViolations(stopped, { status: 'stopped' })).toEqual([]);
+  });
+
+  test('only a stopped (or stopping) task has cancelled devices', () => {
+    const completed = { ...sending, pending: 0, cancelled: 10 };
+    expect(statisticsViolations(completed, { status: 'completed' })).toEqual([
+      'cancelled must be 0 unless the task was stopped (it is completed), got 10',
+    ]);
+    expect(statisticsViolations({ ...sending, pending: 4, cancelled: 6 }, { status: 'sending' })).toEqual([]);
   });
 
   test('totalSent must equal deliveries + failures + noFeedback', () => {

@@ -509,6 +509,8 @@ describe.each(BACKENDS)('stores on $name', (backend) => {
         provider: 'simulator',
         provider_config: '{}',
         ...newAppSecrets(),
+        frequency_cap: null,
+        quiet_hours: null,
         created_at: T0,
         updated_at: T0,
       });

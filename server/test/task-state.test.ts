@@ -3,6 +3,7 @@ import {
   applyTaskEvent,
   canDelete,
   canEdit,
+  canStop,
   canTransition,
   DELETABLE_STATUSES,
   EDITABLE_STATUSES,
@@ -14,7 +15,7 @@ import {
 import { AppError } from '../src/errors.ts';
 
 // The whole of docs/tasks.md#states-and-rules, written out independently of the implementation's table.
-const ALLOWED = new Set(['scheduled→sending', 'sending→completed', 'sending→failed']);
+const ALLOWED = new Set(['scheduled→sending', 'sending→completed', 'sending→failed', 'sending→stopped']);
 
 const pairs = TASK_STATUSES.flatMap((from) => TASK_STATUSES.map((to) => [from, to] as const));
 
@@ -52,6 +53,11 @@ describe('task state machine', () => {
     expect(applyTaskEvent('scheduled', 'start')).toBe('sending');
     expect(applyTaskEvent('sending', 'complete')).toBe('completed');
     expect(applyTaskEvent('sending', 'fail')).toBe('failed');
+    expect(applyTaskEvent('sending', 'stop')).toBe('stopped');
+  });
+
+  test('only a sending task can be stopped', () => {
+    for (const status of TASK_STATUSES) expect(canStop(status)).toBe(status === 'sending');
   });
 
   test.each([
@@ -64,6 +70,10 @@ describe('task state machine', () => {
     ['failed', 'start'],
     ['failed', 'complete'],
     ['failed', 'fail'],
+    ['scheduled', 'stop'],
+    ['completed', 'stop'],
+    ['stopped', 'start'],
+    ['stopped', 'stop'],
   ] as const)('event %s → %s is refused', (from, event) => {
     expect(() => applyTaskEvent(from, event)).toThrow(
       expect.objectContaining({ code: 'TASK_TRANSITION_REFUSED' }),

@@ -555,8 +555,8 @@ describe.each(BACKENDS)('task store on $name', (backend) => {
       expect(await store.findTask('ws_1', 'tsk_scheduled')).toBeUndefined();
       expect(await store.deleteDeletableTask('ws_1', 'tsk_scheduled')).toBe(false);
       const left = await store.listTasks('ws_1', {}, { key: 'name', order: 'asc' }, 0, 10);
-      expect(left.rows.map((r) => r.status)).toEqual(['completed', 'failed', 'sending']);
-      expect(await createCampaignStore(h.db).countLinkedTasks(['sub_x'])).toBe(3);
+      expect(left.rows.map((r) => r.status)).toEqual(['completed', 'failed', 'sending', 'stopped']);
+      expect(await createCampaignStore(h.db).countLinkedTasks(['sub_x'])).toBe(4);
     });
   });
 });

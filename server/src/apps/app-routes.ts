@@ -6,6 +6,7 @@
  * is always shown.
  */
 import { Type } from 'typebox';
+import { deliverySettingsProblems, readFrequencyCap, readQuietHours } from '../domain/delivery-settings.ts';
 import { AppError, type FieldError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, PageOf } from '../http/schemas.ts';
@@ -44,9 +45,16 @@ function appView(row: AppRow, counts: DeviceCounts, revealSecrets = false) {
     sdkSecret: secret(row.sdk_secret),
     devices: counts.devices,
     invalidTokens: counts.invalidTokens,
+    frequencyCap: readFrequencyCap(row.frequency_cap),
+    quietHours: readQuietHours(row.quiet_hours),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+}
+
+/** The stored form of a delivery setting: its JSON, or null when removed. */
+function settingColumn(setting: object | null): string | null {
+  return setting === null ? null : JSON.stringify(setting);
 }
 
 /**
@@ -125,6 +133,8 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
           },
         ]);
       }
+      const settingsProblems = deliverySettingsProblems(body);
+      if (settingsProblems.length > 0) throw validationError(settingsProblems);
       if (changesCredentials(body.provider, body.providerConfig)) {
         assertMayWriteCredentials(request.workspace, body.provider);
       }
@@ -134,6 +144,8 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         platform: body.platform,
         provider: body.provider,
         providerConfig: checkProviderConfig(body.provider, body.providerConfig, { urlAllowlist }),
+        frequencyCap: body.frequencyCap ?? null,
+        quietHours: body.quietHours ?? null,
         now: deps.clock(),
       });
       await store.insertApp(row);
@@ -194,6 +206,7 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
           message: `cannot change (the app uses ${row.provider}); create a new app for another provider`,
         });
       }
+      immutable.push(...deliverySettingsProblems(body));
       if (immutable.length > 0) throw validationError(immutable);
       const stored = readProviderConfig(row);
       if (
@@ -212,6 +225,8 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       await store.updateApp(workspace.id, row.id, {
         ...(body.name !== undefined && { name: body.name.trim() }),
         ...(providerConfig !== undefined && { provider_config: JSON.stringify(providerConfig) }),
+        ...(body.frequencyCap !== undefined && { frequency_cap: settingColumn(body.frequencyCap) }),
+        ...(body.quietHours !== undefined && { quiet_hours: settingColumn(body.quietHours) }),
         updated_at: deps.clock().toISOString(),
       });
       return appView(await getApp(workspace.id, row.id), await deviceCounts(row.id));

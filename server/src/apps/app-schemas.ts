@@ -4,7 +4,8 @@
  * config schema lives with its provider (`providers/<provider>-config.ts`).
  */
 import { Type } from 'typebox';
-import { Name, PageQuery } from '../http/schemas.ts';
+import { MAX_PER_DAY, MAX_PER_WEEK, TIME_OF_DAY_PATTERN } from '../domain/delivery-settings.ts';
+import { Name, Nullable, PageQuery } from '../http/schemas.ts';
 import { ProviderConfigSchema } from './provider-config.ts';
 
 /** The platform of an app. */
@@ -33,6 +34,58 @@ export const ProviderConfigInput = Type.Object(
       'rateLimitPerSecond. Unknown keys are refused.',
   },
 );
+/** An app's frequency cap (docs/delivery-controls.md#fatigue-control). */
+export const FrequencyCapSchema = Type.Object(
+  {
+    perDay: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_PER_DAY,
+        description: 'Most marketing tasks one device is handed in any rolling 24 hours.',
+      }),
+    ),
+    perWeek: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_PER_WEEK,
+        description: 'Most marketing tasks one device is handed in any rolling 7 days.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** An app's quiet hours (docs/delivery-controls.md#quiet-hours). */
+export const QuietHoursSchema = Type.Object(
+  {
+    start: Type.String({ pattern: TIME_OF_DAY_PATTERN, description: 'HH:MM, local to timeZone.' }),
+    end: Type.String({
+      pattern: TIME_OF_DAY_PATTERN,
+      description: 'HH:MM, local to timeZone; before start means the window wraps midnight.',
+    }),
+    timeZone: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'IANA time zone, e.g. Asia/Shanghai.',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+/** The delivery settings an app is created or changed with; null removes one. */
+const deliverySettings = {
+  frequencyCap: Type.Optional(
+    Nullable(FrequencyCapSchema, {
+      description: 'Fatigue control for marketing tasks; null: no cap.',
+    }),
+  ),
+  quietHours: Type.Optional(
+    Nullable(QuietHoursSchema, {
+      description: 'Marketing tasks due inside this daily window wait until it ends; null: none.',
+    }),
+  ),
+};
+
 /** An app as the API shows it; its secrets are in full only in the create and rotate answers. */
 export const AppSchema = Type.Object({
   id: Type.String(),
@@ -55,6 +108,8 @@ export const AppSchema = Type.Object({
     description:
       'Registered devices whose push token the provider called invalid (docs/devices.md#push-token-lifecycle): sends skip them.',
   }),
+  frequencyCap: Nullable(FrequencyCapSchema),
+  quietHours: Nullable(QuietHoursSchema),
   createdAt: Type.String(),
   updatedAt: Type.String(),
 });
@@ -74,6 +129,7 @@ export const AppCreateBody = Type.Object(
     platform: PlatformSchema,
     provider: ProviderSchema,
     providerConfig: Type.Optional(ProviderConfigInput),
+    ...deliverySettings,
   },
   { additionalProperties: false },
 );
@@ -85,6 +141,7 @@ export const AppUpdateBody = Type.Object(
   {
     name: Type.Optional(Name),
     providerConfig: Type.Optional(ProviderConfigInput),
+    ...deliverySettings,
     platform: Type.Optional(PlatformSchema),
     provider: Type.Optional(ProviderSchema),
   },

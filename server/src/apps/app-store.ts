@@ -3,6 +3,7 @@
  * fresh secrets) is made. Rows are in clear here: the store seals the secrets and provider config on
  * their way into the database and opens them on their way out (`storage/sealed-columns.ts`).
  */
+import type { FrequencyCap, QuietHours } from '../domain/delivery-settings.ts';
 import { newId, newSecret } from '../ids.ts';
 import type { AppRow, Db } from '../storage/database.ts';
 import { containsText } from '../storage/text-search.ts';
@@ -32,7 +33,9 @@ export interface AppStore {
   updateApp(
     workspaceId: string,
     id: string,
-    changes: Partial<Pick<AppRow, 'name' | 'provider_config' | 'updated_at'> & AppSecrets>,
+    changes: Partial<
+      Pick<AppRow, 'name' | 'provider_config' | 'frequency_cap' | 'quiet_hours' | 'updated_at'> & AppSecrets
+    >,
   ): Promise<void>;
   /**
    * Deletes an app with its devices and imports, unless a task uses it; answers the number of tasks
@@ -147,6 +150,9 @@ export interface NewApp {
   provider: Provider;
   /** Already checked (`checkProviderConfig`). */
   providerConfig: ProviderConfig;
+  /** Already checked (`checkDeliverySettings`); absent: none. */
+  frequencyCap?: FrequencyCap | null;
+  quietHours?: QuietHours | null;
   now: Date;
 }
 
@@ -161,6 +167,8 @@ export function newAppRow(app: NewApp): AppRow {
     provider: app.provider,
     provider_config: JSON.stringify(app.providerConfig),
     ...newAppSecrets(),
+    frequency_cap: app.frequencyCap ? JSON.stringify(app.frequencyCap) : null,
+    quiet_hours: app.quietHours ? JSON.stringify(app.quietHours) : null,
     created_at: iso,
     updated_at: iso,
   };

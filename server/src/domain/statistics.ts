@@ -15,6 +15,7 @@ import type { TaskStatus } from './task-state.ts';
 export const COUNTERS = {
   plannedSends: 'Devices in the target audience at send time.',
   unmatched: 'Audience devices with no registered push token for the app (matching loss).',
+  capped: "Audience devices not handed over because they had reached the app's frequency cap.",
   totalSent: 'Devices handed to the provider.',
   deliveries: 'Devices with send result success.',
   failures: 'Devices the provider rejected.',
@@ -22,7 +23,8 @@ export const COUNTERS = {
   impressions: 'Devices with an impression receipt.',
   opens: 'Devices with an open receipt.',
   dismissals: 'Android only: devices that dismissed the notification individually.',
-  pending: 'Audience devices neither handed to the provider nor found unmatched yet.',
+  pending: 'Audience devices neither handed to the provider nor found unmatched or capped yet.',
+  cancelled: 'Audience devices never handed over because the task was stopped.',
   late: 'Receipts that arrived after the statistics window closed; not counted anywhere else.',
 } as const;
 
@@ -79,10 +81,12 @@ export function statisticsViolations(counts: TaskCounts, context: StatisticsCont
       problems.push(`${name} must be a non-negative integer, got ${value}`);
     }
   }
-  const { plannedSends, unmatched, totalSent, pending, deliveries, failures, noFeedback } = counts;
-  if (plannedSends !== unmatched + totalSent + pending) {
+  const { plannedSends, unmatched, capped, totalSent, pending, cancelled } = counts;
+  const { deliveries, failures, noFeedback } = counts;
+  if (plannedSends !== unmatched + capped + totalSent + pending + cancelled) {
     problems.push(
-      `plannedSends (${plannedSends}) must equal unmatched + totalSent + pending (${unmatched} + ${totalSent} + ${pending})`,
+      `plannedSends (${plannedSends}) must equal unmatched + capped + totalSent + pending + cancelled ` +
+        `(${unmatched} + ${capped} + ${totalSent} + ${pending} + ${cancelled})`,
     );
   }
   if (totalSent !== deliveries + failures + noFeedback) {
@@ -102,6 +106,17 @@ export function statisticsViolations(counts: TaskCounts, context: StatisticsCont
   }
   if (context.status !== undefined && context.status !== 'sending' && pending !== 0) {
     problems.push(`pending must be 0 unless the task is sending (it is ${context.status}), got ${pending}`);
+  }
+  // Only a stop cancels devices; a stopped task may have cancelled none (it was stopped on its last batch).
+  if (
+    context.status !== undefined &&
+    context.status !== 'sending' &&
+    context.status !== 'stopped' &&
+    cancelled !== 0
+  ) {
+    problems.push(
+      `cancelled must be 0 unless the task was stopped (it is ${context.status}), got ${cancelled}`,
+    );
   }
   return problems;
 }

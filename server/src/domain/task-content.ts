@@ -54,6 +54,12 @@ export const DEFAULT_TTL_SECONDS = 259_200;
 /** Shortest time to live a task may ask for, in seconds: a push must outlive the request that carries it. */
 export const MIN_TTL_SECONDS = 60;
 
+/** Shortest pacing a task may ask for, in minutes (docs/delivery-controls.md#pacing). */
+export const MIN_SPREAD_MINUTES = 1;
+
+/** Longest pacing a task may ask for, in minutes: one day. */
+export const MAX_SPREAD_MINUTES = 1440;
+
 /**
  * Longest time to live each provider takes, in seconds. Umeng refuses an expiry more than 7 days
  * ahead (2040); FCM caps `android.ttl` at 28 days. APNs documents no maximum (it keeps one

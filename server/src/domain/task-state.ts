@@ -1,31 +1,33 @@
 /**
  * The task state machine of docs/tasks.md#states-and-rules: `scheduled → sending → completed`, or `sending → failed`,
- * and nothing else. Which states allow editing and deleting is decided here too, so the HTTP layer
+ * or `sending → stopped` (a marketer stopped it, docs/delivery-controls.md#stop), and nothing else. Which states allow editing and deleting is decided here too, so the HTTP layer
  * and the SQL that makes those writes conditional share one rule.
  */
 import { AppError } from '../errors.ts';
 
 /** Every task status, in lifecycle order. */
-export const TASK_STATUSES = ['scheduled', 'sending', 'completed', 'failed'] as const;
+export const TASK_STATUSES = ['scheduled', 'sending', 'completed', 'failed', 'stopped'] as const;
 
 /** Where a task is in its lifecycle. */
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
-/** What moves a task forward: the dispatcher starts it, then it completes or fails. */
-export type TaskEvent = 'start' | 'complete' | 'fail';
+/** What moves a task forward: the dispatcher starts it, then it completes, fails or ends stopped. */
+export type TaskEvent = 'start' | 'complete' | 'fail' | 'stop';
 
-// The only legal moves; `completed` and `failed` are final.
+// The only legal moves; `completed`, `failed` and `stopped` are final.
 const NEXT: Record<TaskStatus, readonly TaskStatus[]> = {
   scheduled: ['sending'],
-  sending: ['completed', 'failed'],
+  sending: ['completed', 'failed', 'stopped'],
   completed: [],
   failed: [],
+  stopped: [],
 };
 
 const EVENT_TARGET: Record<TaskEvent, TaskStatus> = {
   start: 'sending',
   complete: 'completed',
   fail: 'failed',
+  stop: 'stopped',
 };
 
 /** Whether `status` is one of the task statuses (for untrusted input such as query strings). */
@@ -68,6 +70,14 @@ export function canEdit(status: TaskStatus): boolean {
  */
 export function canDelete(status: TaskStatus): boolean {
   return status === 'scheduled';
+}
+
+/**
+ * Whether a task in `status` may be stopped: only while sending; a scheduled task is deleted instead,
+ * and a finished one has nothing left to stop.
+ */
+export function canStop(status: TaskStatus): boolean {
+  return status === 'sending';
 }
 
 /** The statuses in which a task may be edited, for conditional SQL writes. */

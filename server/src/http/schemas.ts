@@ -38,6 +38,10 @@ export function PageOf<T extends TSchema>(item: T) {
   });
 }
 
+/** `schema` or null (options such as a description apply to the union). */
+export const Nullable = <T extends TSchema>(schema: T, options: { description?: string } = {}) =>
+  Type.Union([schema, Type.Null()], options);
+
 /** A non-blank, trimmed-length-limited display name. */
 export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '\\S' });
 

@@ -21,6 +21,8 @@ const SEND_RESULT_COUNTERS = {
   success: 'deliveries',
   failure: 'failures',
   no_feedback: 'noFeedback',
+  capped: 'capped',
+  cancelled: 'cancelled',
 } as const satisfies Record<Exclude<SendResultFilter, 'pending'>, CounterName>;
 
 /** What a page cursor carries: where the last page ended, the total counted on the first, its filter. */

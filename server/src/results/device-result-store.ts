@@ -10,8 +10,18 @@ import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { TaskStatus } from '../domain/task-state.ts';
 import type { Database, Db, DeviceResultRow } from '../storage/database.ts';
 
-/** Send results a device list can be filtered on; `pending` devices have no result row yet. */
-export const SEND_RESULT_FILTERS = ['success', 'failure', 'no_feedback', 'pending'] as const;
+/**
+ * Send results a device list can be filtered on; `pending` devices have no result row yet, `capped`
+ * and `cancelled` ones were never handed over (docs/delivery-controls.md).
+ */
+export const SEND_RESULT_FILTERS = [
+  'success',
+  'failure',
+  'no_feedback',
+  'pending',
+  'capped',
+  'cancelled',
+] as const;
 
 /** Receipt kinds a device list can be filtered on (has it, or lacks it). */
 export const RECEIPT_FILTERS = ['impression', 'open', 'dismissal'] as const;

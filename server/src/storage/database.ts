@@ -117,6 +117,10 @@ export interface AppRow {
   receipt_secret: string;
   sdk_key: string;
   sdk_secret: string;
+  /** JSON `{perDay?, perWeek?}` (docs/delivery-controls.md#fatigue-control), or null: no cap. */
+  frequency_cap: string | null;
+  /** JSON `{start, end, timeZone}` (docs/delivery-controls.md#quiet-hours), or null: none. */
+  quiet_hours: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -254,7 +258,13 @@ export interface TasksTable extends CounterColumns {
   ttl_seconds: Generated<number>;
   /** `marketing` or `service` (docs/tasks.md#delivery-options; default marketing): Umeng's `category`, and later the fatigue cap. */
   category: Generated<'marketing' | 'service'>;
-  status: 'scheduled' | 'sending' | 'completed' | 'failed';
+  /** Minutes to spread the hand-over over (docs/delivery-controls.md#pacing), or null: as fast as allowed. */
+  spread_minutes: Generated<number | null>;
+  /** Where quiet hours hold a due marketing task until (docs/delivery-controls.md#quiet-hours). */
+  deferred_until: Generated<string | null>;
+  /** When a marketer's stop was acknowledged (docs/delivery-controls.md#stop); the task ends `stopped`. */
+  stopped_at: Generated<string | null>;
+  status: 'scheduled' | 'sending' | 'completed' | 'failed' | 'stopped';
   failure_reason: string | null;
   created_at: string;
   updated_at: string;
@@ -290,8 +300,11 @@ export interface BatchRow {
   task_id: string;
   /** 1, 2, 3… within the task; the batch ID shown to users is derived from task ID and seq. */
   seq: number;
-  /** `prepared` (written ahead, maybe handed over), then `sent` or `failed` with its device results. */
-  status: 'prepared' | 'sent' | 'failed';
+  /**
+   * `prepared` (written ahead, maybe handed over), then `sent` or `failed` with its device results, or
+   * `cancelled` when the task was stopped before the batch was handed over.
+   */
+  status: 'prepared' | 'sent' | 'failed' | 'cancelled';
   /** Inclusive range of audience device IDs the batch was taken from. */
   first_device_id: string;
   last_device_id: string;
@@ -312,10 +325,12 @@ export interface BatchRow {
 export interface DeviceResultRow {
   task_id: string;
   device_id: string;
+  /** The batch the device was handed over in; 0 for a device in no batch (`capped`, `cancelled`). */
   batch_seq: number;
   /** Channel the provider reached (or tried to reach) the device through. */
   channel: string;
-  send_result: 'success' | 'failure' | 'no_feedback' | 'pending';
+  /** `capped` (frequency cap) and `cancelled` (stopped before hand-over): never handed over. */
+  send_result: 'success' | 'failure' | 'no_feedback' | 'pending' | 'capped' | 'cancelled';
   failure_reason: string | null;
   delivered_at: string | null;
   impression_at: string | null;

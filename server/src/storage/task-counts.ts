@@ -9,6 +9,7 @@ import { COUNTER_NAMES, type CounterName, type TaskCounts } from '../domain/stat
 export const COUNTER_COLUMNS = {
   plannedSends: 'planned_sends',
   unmatched: 'unmatched',
+  capped: 'capped',
   totalSent: 'total_sent',
   deliveries: 'deliveries',
   failures: 'failures',
@@ -17,6 +18,7 @@ export const COUNTER_COLUMNS = {
   opens: 'opens',
   dismissals: 'dismissals',
   pending: 'pending',
+  cancelled: 'cancelled',
   late: 'late',
 } as const satisfies Record<CounterName, string>;
 

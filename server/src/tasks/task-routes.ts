@@ -41,6 +41,7 @@ interface TaskDraft extends TaskContent {
   subCampaignIds: string[];
   ttlSeconds: number;
   category: TaskCategory;
+  spreadMinutes: number | null;
 }
 
 /** Trims what the user typed; untrimmed text would reach devices and break URL checks. */
@@ -136,6 +137,9 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       scheduledAt: row.scheduled_at,
       ttlSeconds: row.ttl_seconds,
       category: row.category,
+      spreadMinutes: row.spread_minutes,
+      deferredUntil: row.status === 'scheduled' ? row.deferred_until : null,
+      stoppedAt: row.stopped_at,
       subCampaignIds: subCampaigns.map((s) => s.id),
       subCampaigns,
       failureReason: row.status === 'failed' ? row.failure_reason : null,
@@ -163,6 +167,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       subCampaignIds: body.subCampaignIds ?? [],
       ttlSeconds: body.ttlSeconds ?? DEFAULT_TTL_SECONDS,
       category: body.category ?? 'marketing',
+      spreadMinutes: body.spreadMinutes ?? null,
     };
   }
 
@@ -183,6 +188,9 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         scheduled_at: draft.scheduledAt,
         ttl_seconds: draft.ttlSeconds,
         category: draft.category,
+        spread_minutes: draft.spreadMinutes,
+        deferred_until: null,
+        stopped_at: null,
         status: 'scheduled',
         failure_reason: null,
         created_at: now,
@@ -433,6 +441,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         subCampaignIds: body.subCampaignIds ?? currentSubCampaigns.map((s) => s.id),
         ttlSeconds: body.ttlSeconds ?? current.ttl_seconds,
         category: body.category ?? current.category,
+        spreadMinutes: body.spreadMinutes !== undefined ? body.spreadMinutes : current.spread_minutes,
       };
       const scheduleTouched = body.sendType !== undefined || body.scheduledAt !== undefined;
       const errors = await draftErrors(workspace.id, taskId, draft, scheduleTouched);
@@ -452,6 +461,9 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
           scheduled_at: draft.scheduledAt,
           ttl_seconds: draft.ttlSeconds,
           category: draft.category,
+          spread_minutes: draft.spreadMinutes,
+          // Quiet hours are judged again when the edited task falls due.
+          deferred_until: null,
           updated_at: deps.clock().toISOString(),
         },
         body.subCampaignIds === undefined ? undefined : [...new Set(draft.subCampaignIds)],

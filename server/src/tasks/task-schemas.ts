@@ -9,12 +9,14 @@ import {
   CLICK_ACTION_TYPES,
   DEFAULT_TTL_SECONDS,
   MAX_PARAMS,
+  MAX_SPREAD_MINUTES,
   MAX_TTL_SECONDS,
+  MIN_SPREAD_MINUTES,
   MIN_TTL_SECONDS,
   TASK_CATEGORIES,
 } from '../domain/task-content.ts';
 import { TASK_STATUSES } from '../domain/task-state.ts';
-import { Name, PageQuery } from '../http/schemas.ts';
+import { Name, Nullable, PageQuery } from '../http/schemas.ts';
 import type { TaskSortKey } from './task-store.ts';
 
 /** How a task is sent: at once, or at its `scheduledAt`. */
@@ -30,8 +32,6 @@ export const SORT_KEYS = [
 ] as const satisfies readonly TaskSortKey[];
 /** Most sub-campaigns one task serves. */
 export const MAX_SUB_CAMPAIGNS = 100;
-
-const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 /** What a tap on the notification does. */
 export const ClickActionSchema = Type.Object(
@@ -82,8 +82,14 @@ const taskFields = {
   }),
   category: Type.Enum(TASK_CATEGORIES, {
     description:
-      "marketing (default): promotions; service: about the user's own account or orders (Umeng category 1, " +
-      'which helps Xiaomi and vivo pick the channel).',
+      "marketing (default): promotions, subject to the app's frequency cap and quiet hours; service: about " +
+      "the user's own account or orders, never capped or held (Umeng category 1, which helps Xiaomi and vivo " +
+      'pick the channel).',
+  }),
+  spreadMinutes: Nullable(Type.Integer({ minimum: MIN_SPREAD_MINUTES, maximum: MAX_SPREAD_MINUTES }), {
+    description:
+      'Hand the audience over evenly over this many minutes (pacing), within every rate limit; ' +
+      'null (default): as fast as the rate limits allow.',
   }),
 };
 
@@ -94,6 +100,7 @@ export const CreateBody = Type.Object(
     subCampaignIds: Type.Optional(taskFields.subCampaignIds),
     ttlSeconds: Type.Optional(taskFields.ttlSeconds),
     category: Type.Optional(taskFields.category),
+    spreadMinutes: Type.Optional(taskFields.spreadMinutes),
   },
   { additionalProperties: false },
 );
@@ -139,6 +146,22 @@ export const TaskSchema = Type.Object({
   scheduledAt: Nullable(Type.String()),
   ttlSeconds: Type.Integer({ description: 'How long providers keep trying to reach a device, in seconds.' }),
   category: Type.Enum(TASK_CATEGORIES),
+  spreadMinutes: Nullable(
+    Type.Integer({ description: 'Minutes the hand-over is spread over; null: not paced.' }),
+  ),
+  deferredUntil: Nullable(
+    Type.String({
+      description:
+        "Set while the app's quiet hours hold this due marketing task: when it will start. Null otherwise.",
+    }),
+  ),
+  stoppedAt: Nullable(
+    Type.String({
+      description:
+        'When a stop was acknowledged: no batch is handed over after it; the task is sending until the ' +
+        'batches already at the provider are recorded, then stopped.',
+    }),
+  ),
   subCampaignIds: Type.Array(Type.String()),
   subCampaigns: Type.Array(SubCampaignRefSchema),
   failureReason: Nullable(Type.String({ description: 'Why nothing could be sent; null unless failed.' })),

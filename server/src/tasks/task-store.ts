@@ -83,6 +83,8 @@ export type TaskChanges = Partial<
     | 'scheduled_at'
     | 'ttl_seconds'
     | 'category'
+    | 'spread_minutes'
+    | 'deferred_until'
     | 'updated_at'
   >
 >;

@@ -73,7 +73,13 @@ export type ClickActionType = ClickAction['type'];
 export type AudienceSource = Static<typeof AudienceSourceSchema>;
 
 /** Every task status, in lifecycle order. */
-export const TASK_STATUSES: readonly TaskStatus[] = ['scheduled', 'sending', 'completed', 'failed'];
+export const TASK_STATUSES: readonly TaskStatus[] = [
+  'scheduled',
+  'sending',
+  'completed',
+  'failed',
+  'stopped',
+];
 export const CLICK_ACTION_TYPES: readonly ClickActionType[] = ['open_app', 'open_url', 'open_page', 'custom'];
 
 /** A paged list (`page` is 1-based). */

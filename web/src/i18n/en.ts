@@ -85,6 +85,7 @@ export const en = {
   'status.sending': 'Sending',
   'status.completed': 'Completed',
   'status.failed': 'Failed',
+  'status.stopped': 'Stopped',
 
   'sendType.immediate': 'Immediate',
   'sendType.scheduled': 'Scheduled',
@@ -381,6 +382,8 @@ export const en = {
   'sendResult.failure': 'Failure',
   'sendResult.no_feedback': 'No feedback',
   'sendResult.pending': 'Pending',
+  'sendResult.capped': 'Capped',
+  'sendResult.cancelled': 'Cancelled',
   'receipt.impression': 'impression',
   'receipt.open': 'open',
   'receipt.dismissal': 'dismissal',

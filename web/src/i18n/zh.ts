@@ -86,6 +86,7 @@ export const zh: Record<MessageKey, string> = {
   'status.sending': '发送中',
   'status.completed': '已完成',
   'status.failed': '发送失败',
+  'status.stopped': '已停止',
 
   'sendType.immediate': '立即发送',
   'sendType.scheduled': '定时发送',
@@ -370,6 +371,8 @@ export const zh: Record<MessageKey, string> = {
   'sendResult.failure': '失败',
   'sendResult.no_feedback': '无回执',
   'sendResult.pending': '待处理',
+  'sendResult.capped': '频控拦截',
+  'sendResult.cancelled': '已取消',
   'receipt.impression': '展示',
   'receipt.open': '打开',
   'receipt.dismissal': '忽略',

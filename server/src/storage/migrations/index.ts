@@ -15,6 +15,7 @@ import * as refusedImports from './0007-refused-imports.ts';
 import * as tokenLifecycle from './0008-token-lifecycle.ts';
 import * as umengDelivery from './0009-umeng-delivery.ts';
 import * as deviceProfile from './0010-device-profile.ts';
+import * as deliveryControls from './0011-delivery-controls.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0008-token-lifecycle': tokenLifecycle,
   '0009-umeng-delivery': umengDelivery,
   '0010-device-profile': deviceProfile,
+  '0011-delivery-controls': deliveryControls,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -40,6 +40,8 @@ const RESULT_COLORS: Record<SendResult, string> = {
   failure: 'error',
   no_feedback: 'warning',
   pending: 'default',
+  capped: 'default',
+  cancelled: 'default',
 };
 
 /** A receipt choice of the filter: `impression` (has it) or `!impression` (lacks it). */

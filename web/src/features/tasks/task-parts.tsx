@@ -14,6 +14,7 @@ const STATUS_BADGE: Record<TaskStatus, 'default' | 'processing' | 'success' | 'e
   scheduled: 'default',
   sending: 'processing',
   completed: 'success',
+  stopped: 'default',
   failed: 'error',
 };
 
