@@ -23,9 +23,16 @@ interface Bucket {
   at: number;
 }
 
-/** A limiter of `perSecond` registrations per second per app (0: no limit), on `clock`. */
-export function createRegistrationLimiter(perSecond: number, clock: () => Date): RegistrationLimiter {
-  const capacity = perSecond * BURST_SECONDS;
+/**
+ * A limiter of `perSecond` registrations per second per app (0: no limit), on `clock`, whose bucket
+ * holds `burstSeconds` of them (test pushes reuse it per workspace: a minute's worth).
+ */
+export function createRegistrationLimiter(
+  perSecond: number,
+  clock: () => Date,
+  burstSeconds = BURST_SECONDS,
+): RegistrationLimiter {
+  const capacity = perSecond * burstSeconds;
   const buckets = new Map<string, Bucket>();
   return {
     take(appId) {
