@@ -196,6 +196,37 @@ describe('POST /tasks/{id}/test', () => {
     expect(unknown.json().error.code).toBe('TASK_NOT_FOUND');
   });
 
+  test("a viewer may not test-push, and another workspace's task is unknown", async () => {
+    const { taskId } = await scheduledTask('android', { acceptRate: 1 });
+    const viewer = await t.request(t.adminToken, {
+      method: 'POST',
+      url: `${WS()}/tokens`,
+      body: { name: 'read only', role: 'viewer' },
+    });
+    expect(viewer.statusCode, viewer.body).toBe(201);
+    const refused = await t.request(viewer.json().token, {
+      method: 'POST',
+      url: `${WS()}/tasks/${taskId}/test`,
+      body: { deviceIds: [dev(0)] },
+    });
+    expect(refused.statusCode).toBe(403);
+
+    const other = await t.request(t.adminToken, {
+      method: 'POST',
+      url: '/api/v1/workspaces',
+      body: { name: 'Other team' },
+    });
+    expect(other.statusCode, other.body).toBe(201);
+    const elsewhere = await t.request(t.adminToken, {
+      method: 'POST',
+      url: `/api/v1/workspaces/${other.json().id}/tasks/${taskId}/test`,
+      body: { deviceIds: [dev(0)] },
+    });
+    expect(elsewhere.statusCode).toBe(404);
+    expect(elsewhere.json().error.code).toBe('TASK_NOT_FOUND');
+    expect(await t.db.selectFrom('simulator_batches').selectAll().execute()).toEqual([]);
+  });
+
   test('1 to 20 device IDs', async () => {
     const { taskId } = await scheduledTask('android', { acceptRate: 1 });
     for (const deviceIds of [[], Array.from({ length: 21 }, (_, i) => dev(i)), ['']]) {
@@ -369,4 +400,16 @@ describe('through FCM', () => {
     expect(results[2].failureReason).toBe(results[0].failureReason);
     expect(fake.sends).toEqual([]);
   });
+});
+
+test('both routes are in the OpenAPI document, with their refusals', async () => {
+  const doc = (await t.request(null, { method: 'GET', url: '/api/v1/openapi.json' })).json();
+  const onTask = doc.paths['/api/v1/workspaces/{workspaceId}/tasks/{taskId}/test'].post;
+  expect(Object.keys(onTask.responses)).toEqual(expect.arrayContaining(['200', '409', '429']));
+  expect(onTask.description).toContain('TASK_NOT_TESTABLE');
+  const unsaved = doc.paths['/api/v1/workspaces/{workspaceId}/test-pushes'].post;
+  expect(Object.keys(unsaved.responses)).toEqual(expect.arrayContaining(['200', '400', '429']));
+  const body = unsaved.requestBody.content['application/json'].schema;
+  expect(body.required.sort()).toEqual(['appId', 'content', 'deviceIds', 'title']);
+  expect(body.properties.deviceIds.maxItems).toBe(20);
 });

@@ -2,7 +2,8 @@
  * The per-app limit of SDK device registrations: a token bucket per app, refilled at the configured
  * rate and holding ten seconds' worth, so an app whose whole fleet starts at once (a release, a
  * campaign) is spread over time instead of flooding the store. A refused registration is told when a
- * token will be there; the SDK keeps it and retries then.
+ * token will be there; the SDK keeps it and retries then. Test pushes use the same bucket per
+ * workspace, holding a minute's worth (`tasks/test-push-routes.ts`).
  */
 
 /** Seconds of registrations an app's bucket holds: the burst it may make at once. */
