@@ -45,6 +45,7 @@ import { registerSdkDeviceRoutes } from './sdk/sdk-device-routes.ts';
 import type { Db, Role } from './storage/database.ts';
 import { createStores, type Stores } from './stores.ts';
 import { registerTaskRoutes } from './tasks/task-routes.ts';
+import { registerTestPushRoutes } from './tasks/test-push-routes.ts';
 import {
   assertRole,
   authenticate,
@@ -66,7 +67,7 @@ export interface AppDeps {
   logger?: FastifyBaseLogger | boolean;
   /** Folder of the built web console (`web/dist`): served at `/`, with `index.html` for its routes. */
   webRoot?: string;
-  /** The providers whose receipt callbacks the API reads; the built-in ones by default. */
+  /** The providers whose receipt callbacks the API reads and test pushes go through; the built-in ones by default. */
   providers?: ProviderRegistry;
   /** Limits of the live-statistics streams, over `EVENT_STREAM_LIMITS` (tests shorten the intervals). */
   eventStreams?: Partial<EventStreamLimits>;
@@ -286,6 +287,7 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     app.swagger(),
   );
 
+  const providers = deps.providers ?? createProviders(deps.db, clock, deps.config.providerUrlAllowlist);
   const routeDeps: RouteDeps = {
     config: deps.config,
     db: deps.db,
@@ -307,11 +309,11 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
       registerAudienceRoutes(scoped, routeDeps);
       registerCampaignRoutes(scoped, routeDeps);
       registerTaskRoutes(scoped, routeDeps);
+      registerTestPushRoutes(scoped, { ...routeDeps, providers });
       registerDeviceResultRoutes(scoped, routeDeps, { ...EVENT_STREAM_LIMITS, ...deps.eventStreams });
     },
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );
-  const providers = deps.providers ?? createProviders(deps.db, clock);
   await app.register(async (receipts) => registerReceiptRoutes(receipts, { ...routeDeps, providers }), {
     prefix: '/api/v1/receipts',
   });

@@ -126,6 +126,8 @@ beforeAll(async () => {
     'PATCH /sub-campaigns/{subCampaignId}': { name: 'X' },
     'PATCH /tasks/{taskId}': { name: 'X' },
     'POST /tasks/{taskId}/audiences': { name: 'X', filter: { sendResult: 'success', without: 'open' } },
+    'POST /tasks/{taskId}/test': { deviceIds: ['dev-1'] },
+    'POST /test-pushes': { appId: ids.appId, title: 'X', content: 'X', deviceIds: ['dev-1'] },
     'POST /members': { username: 'mallory', role: 'owner' },
     'PATCH /members/{username}': { role: 'viewer' },
     'POST /tokens': { name: 'X', role: 'owner' },

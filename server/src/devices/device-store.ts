@@ -51,6 +51,8 @@ export interface DeviceStore {
     limit: number,
   ): Promise<{ rows: DeviceRow[]; total: number }>;
   findDevice(appId: string, deviceId: string): Promise<DeviceRow | undefined>;
+  /** The devices of `appId` among a few `deviceIds` (a test push's), in one query; unknown IDs are absent. */
+  findDevices(appId: string, deviceIds: readonly string[]): Promise<DeviceRow[]>;
   /** Registers a device or replaces its token and channel; answers which of the two happened. */
   upsertDevice(row: DeviceRegistration): Promise<'inserted' | 'updated'>;
   /**
@@ -253,6 +255,15 @@ export function createDeviceStore(db: Db): DeviceStore {
         .where('app_id', '=', appId)
         .where('device_id', '=', deviceId)
         .executeTakeFirst(),
+    findDevices: async (appId, deviceIds) =>
+      deviceIds.length === 0
+        ? []
+        : db
+            .selectFrom('devices')
+            .selectAll()
+            .where('app_id', '=', appId)
+            .where('device_id', 'in', [...deviceIds])
+            .execute(),
     upsertDevice: (row) =>
       db.transaction().execute(async (trx) => {
         const existing = await trx

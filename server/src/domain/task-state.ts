@@ -80,6 +80,14 @@ export function canStop(status: TaskStatus): boolean {
   return status === 'sending';
 }
 
+/**
+ * Whether a task in `status` may be test-pushed (docs/delivery-controls.md#test-push): only while
+ * scheduled, when trying the content on a few devices can still change what is sent.
+ */
+export function canTest(status: TaskStatus): boolean {
+  return status === 'scheduled';
+}
+
 /** The statuses in which a task may be edited, for conditional SQL writes. */
 export const EDITABLE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(canEdit);
 

@@ -2,7 +2,8 @@
  * The per-app limit of SDK device registrations: a token bucket per app, refilled at the configured
  * rate and holding ten seconds' worth, so an app whose whole fleet starts at once (a release, a
  * campaign) is spread over time instead of flooding the store. A refused registration is told when a
- * token will be there; the SDK keeps it and retries then.
+ * token will be there; the SDK keeps it and retries then. Test pushes use the same bucket per
+ * workspace, holding a minute's worth (`tasks/test-push-routes.ts`).
  */
 
 /** Seconds of registrations an app's bucket holds: the burst it may make at once. */
@@ -23,9 +24,16 @@ interface Bucket {
   at: number;
 }
 
-/** A limiter of `perSecond` registrations per second per app (0: no limit), on `clock`. */
-export function createRegistrationLimiter(perSecond: number, clock: () => Date): RegistrationLimiter {
-  const capacity = perSecond * BURST_SECONDS;
+/**
+ * A limiter of `perSecond` registrations per second per app (0: no limit), on `clock`, whose bucket
+ * holds `burstSeconds` of them (test pushes reuse it per workspace: a minute's worth).
+ */
+export function createRegistrationLimiter(
+  perSecond: number,
+  clock: () => Date,
+  burstSeconds = BURST_SECONDS,
+): RegistrationLimiter {
+  const capacity = perSecond * burstSeconds;
   const buckets = new Map<string, Bucket>();
   return {
     take(appId) {

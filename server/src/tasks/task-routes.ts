@@ -45,7 +45,7 @@ interface TaskDraft extends TaskContent {
 }
 
 /** Trims what the user typed; untrimmed text would reach devices and break URL checks. */
-function trimClickAction(action: ClickAction): ClickAction {
+export function trimClickAction(action: ClickAction): ClickAction {
   return {
     type: action.type,
     ...(action.url !== undefined && { url: action.url.trim() }),
