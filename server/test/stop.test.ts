@@ -4,10 +4,13 @@
  * (listed, saved as an audience) and the task ends `stopped` with the invariants holding at every
  * observation; a stop survives a restart. Runs on both backends (`PUSHBOARD_TEST_SCALED=1`: PostgreSQL).
  */
-import { afterEach, beforeEach, expect, test } from 'vitest';
+import { once } from 'node:events';
+import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { createDispatchStore } from '../src/dispatch/dispatch-store.ts';
 import { batchIdOf } from '../src/domain/batch.ts';
 import { statisticsViolations } from '../src/domain/statistics.ts';
+import type { Db } from '../src/storage/database.ts';
+import { freshStoreEnv, openStoreOf, SCALED, type StoreEnv } from './backends.ts';
 import {
   createTask,
   expectConsistentSend,
@@ -19,7 +22,18 @@ import {
   testDispatcher,
   waitFor,
 } from './dispatch-fixtures.ts';
-import { createTestInstance, type TestInstance } from './helpers.ts';
+import { createTestInstance, type TestInstance, tempDir } from './helpers.ts';
+import {
+  baseUrlOf,
+  call,
+  killAll,
+  LISTENING,
+  sendToDemoAudience,
+  spawnServe,
+  type TaskView,
+  WS,
+  watchTask,
+} from './serve-harness.ts';
 
 let t: TestInstance;
 beforeEach(async () => {
@@ -288,4 +302,87 @@ test('only a sending task can be stopped: scheduled, completed and unknown tasks
   expect((await stop('tsk_unknown')).statusCode).toBe(404);
   const doc = await t.request(null, { method: 'GET', url: '/api/v1/openapi.json' });
   expect(doc.json().paths['/api/v1/workspaces/{workspaceId}/tasks/{taskId}/stop'].post).toBeTruthy();
+});
+
+let scaledStore: StoreEnv | undefined;
+let scaledDb: Db | undefined;
+afterAll(async () => {
+  killAll();
+  await scaledDb?.destroy();
+  await scaledStore?.dispose();
+});
+
+describe.runIf(SCALED)('scaled deployment: one API, two BullMQ workers', () => {
+  test('a send stopped mid-way ends stopped: batch jobs claimed before the answer finish, no other reaches the provider', async () => {
+    scaledStore = await freshStoreEnv(tempDir('pushboard-stop-'));
+    const password = 'stop-test-password';
+    const env = {
+      ...scaledStore.env,
+      PUSHBOARD_ADMIN_PASSWORD: password,
+      // 40,000 Android devices (the task's) and 20,000 iOS ones, all in the demo audience.
+      PUSHBOARD_DEMO_FLEET_SIZE: '40000',
+      PUSHBOARD_DISPATCH_BATCH_SIZE: '500',
+      // Spreads the send over about five seconds, so that the stop lands mid-send.
+      PUSHBOARD_DISPATCH_RATE_LIMIT: '8000',
+      PUSHBOARD_JOB_LOCK_MS: '2000',
+      LOG_LEVEL: 'info',
+    };
+    const api = await spawnServe(['--role', 'api'], env, LISTENING);
+    const base = baseUrlOf(api);
+    const workerEnv = { ...env, PUSHBOARD_PUBLIC_URL: base };
+    const workers = await Promise.all([
+      spawnServe(['--role', 'worker'], workerEnv, /worker started/),
+      spawnServe(['--role', 'worker'], workerEnv, /worker started/),
+    ]);
+    const send = await sendToDemoAudience(base, password, 'Stop test');
+    await watchTask(base, send.token, send.taskId, (task) => Number(task.statistics.totalSent) >= 8000);
+
+    const answered = await call<TaskView & { stoppedAt: string | null }>(
+      base,
+      send.token,
+      'POST',
+      `${WS}/tasks/${send.taskId}/stop`,
+    );
+    expect(answered.stoppedAt).not.toBe(null);
+    scaledDb = await openStoreOf(scaledStore.env);
+    const claimedRows = await scaledDb
+      .selectFrom('batches')
+      .select('seq')
+      .where('task_id', '=', send.taskId)
+      .where('attempts', '>', 0)
+      .execute();
+    const claimed = new Set(claimedRows.map((r) => batchIdOf(send.taskId, r.seq)));
+
+    // Every reading checks the invariants (watchTask) while the stop completes.
+    const task = await watchTask(base, send.token, send.taskId, (task) => task.status !== 'sending', 20);
+    expect(task.status).toBe('stopped');
+    const c = task.statistics as Record<string, number>;
+    expect(c.plannedSends).toBe(60_000);
+    expect(c.totalSent! + c.cancelled! + c.unmatched!).toBe(60_000);
+    expect(c.cancelled).toBeGreaterThan(0);
+    expect(c.totalSent).toBeLessThan(40_000);
+    for (const worker of workers) {
+      worker.child.kill('SIGTERM');
+      await once(worker.child, 'exit');
+    }
+    expect(workers.some((w) => /task stopped/.test(w.output()))).toBe(true);
+
+    const { task: stored } = await expectConsistentSend(scaledDb, send.taskId);
+    expect(stored.counts.cancelled).toBe(c.cancelled);
+    // Nothing handed over after the answer, and nothing twice: the simulator saw claimed batches only.
+    const ledger = await scaledDb
+      .selectFrom('simulator_batches')
+      .select(['batch_id', 'device_count'])
+      .where('task_id', '=', send.taskId)
+      .execute();
+    for (const row of ledger) expect(claimed).toContain(row.batch_id);
+    expect(ledger.reduce((sum, b) => sum + Number(b.device_count), 0)).toBe(stored.counts.totalSent);
+    const cancelledRows = await scaledDb
+      .selectFrom('device_results')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('task_id', '=', send.taskId)
+      .where('send_result', '=', 'cancelled')
+      .executeTakeFirstOrThrow();
+    expect(Number(cancelledRows.n)).toBe(stored.counts.cancelled);
+  }, 240_000);
 });
