@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from 'vitest'
 import { createDispatchStore } from '../src/dispatch/dispatch-store.ts';
 import { batchIdOf } from '../src/domain/batch.ts';
 import { statisticsViolations } from '../src/domain/statistics.ts';
+import { classifyUnchanged } from '../src/receipts/receipt-classification.ts';
 import type { Db } from '../src/storage/database.ts';
 import { freshStoreEnv, openStoreOf, SCALED, type StoreEnv } from './backends.ts';
 import {
@@ -262,6 +263,19 @@ test('a batch written ahead but not claimed when the stop comes is cancelled, ne
   } finally {
     await dispatcher.stop();
   }
+});
+
+test('a receipt for a cancelled device counts nowhere: refused as not in the send', () => {
+  const receipt = {
+    index: 0,
+    taskId: 'tsk_x',
+    deviceId: 'dev-1',
+    kind: 'impression',
+    at: new Date().toISOString(),
+    late: false,
+    detailsExpired: false,
+  } as Parameters<typeof classifyUnchanged>[0];
+  expect(classifyUnchanged(receipt, 'cancelled')).toBe('DEVICE_NOT_IN_SEND');
 });
 
 test('only a sending task can be stopped: scheduled, completed and unknown tasks are refused', async () => {

@@ -49,8 +49,8 @@ export interface NamedBatch {
   seq: number;
 }
 
-/** The send result a device result holds. */
-export type SendResult = 'success' | 'failure' | 'no_feedback';
+/** The send result a device result holds (`capped`, `cancelled`: never handed over). */
+export type SendResult = 'success' | 'failure' | 'no_feedback' | 'capped' | 'cancelled';
 
 /** The statements of one receipt transaction; see `ReceiptStore.transaction`. */
 export interface ReceiptTransaction {
