@@ -314,6 +314,18 @@ test('only a sending task can be stopped: scheduled, completed and unknown tasks
   expect(row.stopped_at).toBe(null);
 
   expect((await stop('tsk_unknown')).statusCode).toBe(404);
+  // Stopping is editing: a viewer may not.
+  const token = await t.request(t.adminToken, {
+    method: 'POST',
+    url: `/api/v1/workspaces/${t.workspaceId}/tokens`,
+    body: { name: 'read only', role: 'viewer' },
+  });
+  expect(token.statusCode, token.body).toBe(201);
+  const asViewer = await t.request(token.json().token, {
+    method: 'POST',
+    url: `${tasksUrl()}/${scheduled}/stop`,
+  });
+  expect(asViewer.statusCode).toBe(403);
   const doc = await t.request(null, { method: 'GET', url: '/api/v1/openapi.json' });
   expect(doc.json().paths['/api/v1/workspaces/{workspaceId}/tasks/{taskId}/stop'].post).toBeTruthy();
 });
