@@ -2,7 +2,8 @@
  * What the dispatcher needs from storage, and its Kysely implementation. Every write that moves a
  * task's statistics happens in the same transaction as the rows it counts, so a reader sees the
  * docs/statistics.md#invariants invariants hold at every moment:
- *   plannedSends = unmatched + totalSent + pending;   totalSent = deliveries + failures + noFeedback.
+ *   plannedSends = unmatched + capped + totalSent + pending + cancelled;
+ *   totalSent = deliveries + failures + noFeedback.
  */
 import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import type { ProviderConfig } from '../apps/provider-config.ts';
@@ -15,6 +16,7 @@ import { COUNTER_COLUMN_NAMES, taskCountsOf } from '../storage/task-counts.ts';
 import { createJournalStore } from './journal-store.ts';
 import { createPrepareStore } from './prepare-store.ts';
 import { createRecordStore } from './record-store.ts';
+import { createStopStore } from './stop-store.ts';
 
 /** A task in `sending`, with what sending it needs. */
 export interface TaskSend {
@@ -109,16 +111,28 @@ export interface DispatchStore {
    * batch of the matched ones ahead (none when every one is unmatched) and advances the cursor, in
    * one transaction. `handingOver` counts the provider call that follows at once as the batch's first
    * attempt, in the same write. Answers null when the audience is exhausted, else the batch (null when
-   * every member was unmatched) and the send advanced past it (`send` itself is left unchanged).
+   * every member was unmatched) and the send advanced past it (`send` itself is left unchanged), or
+   * `stopped` without writing anything once the task's stop was acknowledged.
    */
   prepareBatch(
     send: TaskSend,
     size: number,
     now: string,
     handingOver: boolean,
-  ): Promise<{ batch: PreparedBatch | null; send: TaskSend } | null>;
-  /** Counts one more provider call of a batch, before it is made. */
-  noteHandOver(taskId: string, seq: number): Promise<void>;
+  ): Promise<{ batch: PreparedBatch | null; send: TaskSend; stopped?: true } | null>;
+  /**
+   * Counts one more provider call of batch `seq`, before it is made, unless the stop forbids it: a
+   * batch never handed over (`attempts = 0`) of a task whose stop was acknowledged is cancelled
+   * instead, in the same transaction (`stop-store.ts`). `gone`: the batch is not prepared any more.
+   */
+  claimHandOver(send: TaskSend, seq: number, now: string): Promise<'counted' | 'cancelled' | 'gone'>;
+  /**
+   * Once a stop was acknowledged: cancels every device never handed over (prepared batches not
+   * claimed, the audience beyond the cursor) and ends the task `stopped` if nothing is pending any
+   * more (batches still being handed over are waited for, then this is called again). Answers null
+   * when the task was not stopped.
+   */
+  cancelUnsent(send: TaskSend, now: string): Promise<{ cancelled: number; stopped: boolean } | null>;
   /**
    * Journals a group of device answers of a batch in flight (providers that answer each device), in
    * one row; when a device has several, the first one journaled counts. Recording the batch deletes them.
@@ -144,7 +158,10 @@ export interface DispatchStore {
   counts(taskId: string): Promise<TaskCounts>;
   /** The most frequent failure reason among a task's device results. */
   topFailureReason(taskId: string): Promise<string | null>;
-  /** Ends a send: `completed`, or `failed` with a reason; only if still sending with nothing pending. */
+  /**
+   * Ends a send: `completed`, or `failed` with a reason; only if still sending with nothing pending
+   * and not stopped (a stopped task ends `stopped`, `cancelUnsent`).
+   */
   finishTask(
     taskId: string,
     outcome: 'complete' | 'fail',
@@ -180,6 +197,7 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
     ...createPrepareStore(db),
     ...createRecordStore(db),
     ...createJournalStore(db, clock),
+    ...createStopStore(db),
 
     async dueTasks(now, limit) {
       const rows = await db
@@ -298,14 +316,6 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
         .execute();
       return new Set(rows.map((r) => r.seq));
     },
-    async noteHandOver(taskId, seq) {
-      await db
-        .updateTable('batches')
-        .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
-        .where('task_id', '=', taskId)
-        .where('seq', '=', seq)
-        .execute();
-    },
     async noteError(taskId, seq, error, stopsSend) {
       await db.transaction().execute(async (trx) => {
         await trx
@@ -353,6 +363,7 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
         .where('id', '=', taskId)
         .where('status', '=', 'sending')
         .where('pending', '=', 0)
+        .where('stopped_at', 'is', null)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },

@@ -148,7 +148,7 @@ export function createHandOver(deps: HandOverDeps): SendBatch {
 
   /**
    * Hands one prepared batch over (with retries) and answers its record; undefined when it stays
-   * prepared (the server stops). `announced`: the first attempt was counted and rate-limited when
+   * prepared (the server stops) or has nothing left to record (cancelled by a stop, or recorded). `announced`: the first attempt was counted and rate-limited when
    * the batch was written ahead.
    */
   async function handOver(
@@ -189,8 +189,9 @@ export function createHandOver(deps: HandOverDeps): SendBatch {
         await deps.rateLimiter.take(send.app.id, devices.length, signal, send.app.config.rateLimitPerSecond);
         if (signal.aborted) return undefined;
         if (run.sendError !== null) continue;
-        // Counted before the call, so that a restart knows the batch may have been handed over.
-        await store.noteHandOver(send.taskId, batch.seq);
+        // Counted before the call, so that a restart knows the batch may have been handed over; a
+        // batch not begun before its task was stopped is cancelled instead, never handed over.
+        if ((await store.claimHandOver(send, batch.seq, now())) !== 'counted') return undefined;
       }
       // Stops a per-device send when the server stops or the journal cannot be written (the devices
       // answered from then on could not be told apart from those never handed over).

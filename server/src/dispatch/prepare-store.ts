@@ -7,6 +7,7 @@ import type { BatchDevice } from '../providers/provider.ts';
 import type { Database, Db } from '../storage/database.ts';
 import { countDevicesInRange, devicesInRange, matchedInRange } from './device-ranges.ts';
 import type { DispatchStore, PreparedBatch, TaskSend } from './dispatch-store.ts';
+import { stopAcknowledged } from './stop-store.ts';
 
 /** The columns of a `batches` row that re-reading a prepared batch needs. */
 interface PreparedRow {
@@ -137,6 +138,8 @@ export function createPrepareStore(
 
     async prepareBatch(send, size, now, handingOver) {
       return db.transaction().execute(async (trx) => {
+        // Serialised against the stop: once it is acknowledged, nothing more is written ahead.
+        if (await stopAcknowledged(trx, send.taskId)) return { batch: null, send, stopped: true as const };
         const range = await readRange(trx, send, size);
         if (range === null) return null;
         const { devices, first, last, denseRange } = range;

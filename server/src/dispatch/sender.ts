@@ -19,7 +19,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { batchSizeFor } from '../domain/batch.ts';
 import { statisticsViolations } from '../domain/statistics.ts';
 import type { ProviderRegistry } from '../providers/provider.ts';
-import type { TaskRun } from './batch-runner.ts';
+import type { RunBatches, TaskRun } from './batch-runner.ts';
 import type { DispatchStore, PreparedBatch, TaskSend } from './dispatch-store.ts';
 import { createHandOver } from './hand-over.ts';
 import { localRunner } from './local-runner.ts';
@@ -126,11 +126,40 @@ export function createSender(deps: SenderDeps): Sender {
       reason,
       now(),
     );
+    // A stop acknowledged after the last batch was written ahead: the task ends stopped instead.
+    if (!finished && (await endStop(send))) return;
     const status = reason === null ? 'completed' : 'failed';
     const problems = statisticsViolations(counts, { platform: send.app.platform, status });
     if (problems.length > 0)
       logger.error({ taskId: send.taskId, problems }, 'task statistics are inconsistent');
     if (finished) logger.info({ taskId: send.taskId, status, ...counts, reason }, `task ${status}`);
+  }
+
+  /**
+   * A stopped send (README "When a send stops"): cancels what was never handed over and ends the
+   * task `stopped` once the batches still being handed over are recorded; answers false when the
+   * task was not stopped.
+   */
+  async function endStop(send: TaskSend, batches?: RunBatches): Promise<boolean> {
+    const first = await store.cancelUnsent(send, now());
+    if (first === null) return false;
+    let { cancelled, stopped } = first;
+    if (!stopped && batches) {
+      // Batches claimed before the stop are finished and recorded (another worker's, in the scaled mode).
+      if ((await batches.end()) === undefined) return true; // Aborted: the next run ends the stop.
+      const again = await store.cancelUnsent(send, now());
+      cancelled += again?.cancelled ?? 0;
+      stopped = again?.stopped ?? false;
+    }
+    const counts = await store.counts(send.taskId);
+    const problems = statisticsViolations(counts, {
+      platform: send.app.platform,
+      status: stopped ? 'stopped' : 'sending',
+    });
+    if (problems.length > 0)
+      logger.error({ taskId: send.taskId, problems }, 'task statistics are inconsistent');
+    if (stopped) logger.info({ taskId: send.taskId, ...counts, cancelled }, 'task stopped');
+    return true;
   }
 
   async function sendTask(taskId: string, signal: AbortSignal): Promise<void> {
@@ -156,7 +185,7 @@ export function createSender(deps: SenderDeps): Sender {
         await batches.waitForRoom();
         if (signal.aborted) break;
         const next = await writeAhead(run, ahead, size, batches.handsOverHere); // step 1
-        if (next === null) break;
+        if (next === null || next.stopped) break;
         ahead = next.send;
         if (next.batch) await batches.launch(next.batch, next.announced); // steps 2 and 3
         // SQLite answers synchronously: without this, a long send would never let a request in.
@@ -165,6 +194,7 @@ export function createSender(deps: SenderDeps): Sender {
     } finally {
       await batches.settle();
     }
+    if (await endStop(send, batches)) return;
     const ending = await batches.end();
     if (ending) await finish(send, ending.sendError);
   }

@@ -93,3 +93,6 @@ export const EDITABLE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(can
 
 /** The statuses in which a task may be deleted, for conditional SQL writes. */
 export const DELETABLE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(canDelete);
+
+/** The statuses in which a task may be stopped, for conditional SQL writes. */
+export const STOPPABLE_STATUSES: readonly TaskStatus[] = TASK_STATUSES.filter(canStop);

@@ -8,6 +8,7 @@
 import type { Platform } from '../domain/task-content.ts';
 import { areDetailsExpired, isStatisticsFinal, type WindowSettings } from '../domain/windows.ts';
 import type { ReceiptKind } from '../storage/database.ts';
+import type { SendResult } from './receipt-store.ts';
 
 /** Why a receipt was rejected: stable codes, listed per item in the answer's `errors`. */
 export type RejectionCode =
@@ -195,16 +196,19 @@ export function splitByChange<R extends ApplicableReceipt>(
 
 /**
  * What a checked receipt that changed no device result is, given the send result its device has
- * (undefined: the device has no result): rejected because the provider rejected the device, a
+ * (undefined: the device has no result): rejected because the provider rejected the device or it
+ * was never handed over (`capped`, `cancelled`), a
  * `duplicate` of a receipt the result already has, or — for a device without a result, inside both
  * windows — one to `hold` for a batch written ahead but not recorded yet (the store then says whether
  * it was held now, held before, or no such batch covers the device).
  */
 export function classifyUnchanged(
   receipt: CheckedReceipt,
-  sendResult: 'success' | 'failure' | 'no_feedback' | undefined,
+  sendResult: SendResult | undefined,
 ): 'duplicate' | 'hold' | RejectionCode {
   if (sendResult === 'failure') return 'DEVICE_SEND_FAILED';
+  // Capped or cancelled by a stop: never handed over, so no receipt can be about this task's push.
+  if (sendResult === 'capped' || sendResult === 'cancelled') return 'DEVICE_NOT_IN_SEND';
   if (sendResult !== undefined) return 'duplicate';
   if (receipt.detailsExpired) return 'DEVICE_DETAILS_EXPIRED';
   // Only a recorded device result can vouch for a late receipt: none is held for a later batch.

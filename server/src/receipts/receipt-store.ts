@@ -49,8 +49,8 @@ export interface NamedBatch {
   seq: number;
 }
 
-/** The send result a device result holds. */
-export type SendResult = 'success' | 'failure' | 'no_feedback';
+/** The send result a device result holds (`capped`, `cancelled`: never handed over). */
+export type SendResult = 'success' | 'failure' | 'no_feedback' | 'capped' | 'cancelled';
 
 /** The statements of one receipt transaction; see `ReceiptStore.transaction`. */
 export interface ReceiptTransaction {
@@ -216,12 +216,13 @@ async function applyKind(
 
 /**
  * The condition on a device result `r` under which a receipt of `kind` changes it: it does not have
- * that receipt yet (a delivery: it is still `no_feedback`), and the provider did not reject it.
+ * that receipt yet (a delivery: it is still `no_feedback`), and it was handed over (not `capped` or
+ * `cancelled`) and the provider did not reject it.
  */
 function takesReceipt(kind: ReceiptKind) {
   return kind === 'delivered'
     ? sql`r.send_result = 'no_feedback'`
-    : sql`${sql.ref(`r.${TIME_COLUMN[kind]}`)} is null and r.send_result <> 'failure'`;
+    : sql`${sql.ref(`r.${TIME_COLUMN[kind]}`)} is null and r.send_result not in ('failure', 'capped', 'cancelled')`;
 }
 
 /**

@@ -166,7 +166,8 @@ export function registerDeviceResultRoutes(
   function itemView(task: TaskRecord, row: DeviceDetailRow): DeviceItemView {
     return {
       deviceId: row.device_id,
-      batchId: row.batch_seq === null ? null : batchIdOf(task.id, row.batch_seq),
+      // 0: never handed over (`capped`, `cancelled`), in no batch.
+      batchId: row.batch_seq === null || row.batch_seq === 0 ? null : batchIdOf(task.id, row.batch_seq),
       platform: task.platform,
       channel: row.channel,
       sendResult: row.send_result,

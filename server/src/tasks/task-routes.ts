@@ -26,6 +26,7 @@ import { assertNoNulCharacter, schemaError } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { TaskRow } from '../storage/database.ts';
 import { taskCountsOf } from '../storage/task-counts.ts';
+import { registerStopRoute } from './stop-route.ts';
 import { CreateBody, ListQuery, PatchBody, TaskParams, TaskSchema, UploadBody } from './task-schemas.ts';
 import { type SubCampaignRef, type TaskRecord, UNSENT_TASK_COUNTERS } from './task-store.ts';
 
@@ -499,6 +500,8 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       return reply.status(204).send(null);
     },
   );
+
+  registerStopRoute(app, deps, readTask);
 }
 
 /** The JSON of the `task` form field, or a `VALIDATION_FAILED` naming that field. */

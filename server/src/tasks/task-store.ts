@@ -15,7 +15,12 @@ import {
   sql,
 } from 'kysely';
 import type { Platform } from '../domain/task-content.ts';
-import { DELETABLE_STATUSES, EDITABLE_STATUSES, type TaskStatus } from '../domain/task-state.ts';
+import {
+  DELETABLE_STATUSES,
+  EDITABLE_STATUSES,
+  STOPPABLE_STATUSES,
+  type TaskStatus,
+} from '../domain/task-state.ts';
 import { validationError } from '../errors.ts';
 import type { AppRow, AudienceRow, Database, Db, TaskRow } from '../storage/database.ts';
 import { selectForShare } from '../storage/dialect.ts';
@@ -125,6 +130,11 @@ export interface TaskStore {
   ): Promise<boolean>;
   /** Deletes the task (its links cascade) only if it is still deletable; false when nothing was deleted. */
   deleteDeletableTask(workspaceId: string, id: string): Promise<boolean>;
+  /**
+   * Records the stop of a sending task (`stopped_at`, once: a repeat changes nothing); a task in any
+   * other state is left as it is (docs/delivery-controls.md#stop). The dispatcher does the rest.
+   */
+  requestStop(workspaceId: string, id: string, now: string): Promise<void>;
 }
 
 type TaskExpressions = ExpressionBuilder<Database, 'tasks'>;
@@ -357,6 +367,19 @@ export function createTaskStore(db: Db): TaskStore {
         .where('status', 'in', DELETABLE_STATUSES)
         .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
+    },
+
+    async requestStop(workspaceId, id, now) {
+      // One conditional UPDATE: the dispatcher's hand-over claims lock this row, so once it commits
+      // no batch is claimed for a first hand-over (dispatch/stop-store.ts).
+      await db
+        .updateTable('tasks')
+        .set({ stopped_at: now, updated_at: now })
+        .where('workspace_id', '=', workspaceId)
+        .where('id', '=', id)
+        .where('status', 'in', STOPPABLE_STATUSES)
+        .where('stopped_at', 'is', null)
+        .execute();
     },
   };
 }
