@@ -5,11 +5,18 @@
  * the test clock, so the hand-over times are checked against the schedule, not measured.
  */
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { type BatchJob, createDispatcher, type StartJob } from '../src/dispatch/dispatcher.ts';
+import { createRedisRateLimiter } from '../src/dispatch/redis-rate-limit.ts';
+import type { SendJob } from '../src/dispatch/scheduler.ts';
 import { pacedBatchSize, pacedHandOverAt } from '../src/domain/pacing.ts';
+import { createBullmqQueue, deletePrefix } from '../src/queue/bullmq-queue.ts';
+import { openRedis } from '../src/queue/redis.ts';
+import { SCALED } from './backends.ts';
 import {
   clockSleep,
   createTask,
   expectConsistentSend,
+  memoryLogger,
   readTask,
   scriptedProvider,
   sendFixture,
@@ -18,6 +25,7 @@ import {
   waitFor,
 } from './dispatch-fixtures.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
+import { ensureRedis, REDIS_TEST_URL } from './services.ts';
 
 let t: TestInstance;
 beforeEach(async () => {
@@ -147,3 +155,60 @@ test('stopping the dispatcher during a long pacing wait does not hang', async ()
   expect(task.counts.totalSent).toBe(1);
   expect(task.counts.pending).toBe(9);
 });
+
+test.runIf(SCALED)(
+  'scaled mode: the sends job waits for the schedule and the batch jobs follow it',
+  async () => {
+    await ensureRedis();
+    const prefix = `pbt-pacing-${process.pid}-${Date.now()}`;
+    const open = <T>(name: string) =>
+      createBullmqQueue<T>({
+        name,
+        redisUrl: REDIS_TEST_URL,
+        prefix,
+        lockDurationMs: 2_000,
+        stalledIntervalMs: 1_000,
+      });
+    const rateRedis = openRedis(REDIS_TEST_URL, `${prefix}:rate`);
+    const taskId = await pacedTask(60, 1);
+    const sleep = clockSleep(t);
+    const scripted = scriptedProvider(
+      simulatorOn(t.db),
+      () => 'answer',
+      () => t.clock.now,
+    );
+    const dispatcher = createDispatcher({
+      db: t.db,
+      settings: t.config.dispatch,
+      publicUrl: t.config.publicUrl,
+      providers: { simulator: scripted.provider },
+      logger: memoryLogger(),
+      clock: () => t.clock.now,
+      sleep,
+      scaled: {
+        sends: open<SendJob>('sends'),
+        batches: open<BatchJob>('batches'),
+        starts: open<StartJob>('starts'),
+        batchConcurrency: 4,
+        rateLimiter: createRedisRateLimiter(rateRedis, prefix, 0, () => t.clock.now, sleep),
+      },
+    });
+    try {
+      await dispatcher.start();
+      const done = await finished(taskId);
+      expect(done.status).toBe('completed');
+      await expectConsistentSend(t.db, taskId);
+      const startedAt = Date.parse(done.startedAt!);
+      // One device a second over the minute, each batch job handed over no earlier than its time.
+      expect(new Set(scripted.calls.map((c) => c.batchId)).size).toBe(60);
+      for (const call of scripted.calls) {
+        expect(call.devices).toBe(1);
+        expect(call.at).toBeGreaterThanOrEqual(pacedHandOverAt(startedAt, 1, seqOf(call.batchId) - 1, 60));
+      }
+    } finally {
+      await dispatcher.stop();
+      rateRedis.disconnect();
+      await deletePrefix(REDIS_TEST_URL, prefix);
+    }
+  },
+);
