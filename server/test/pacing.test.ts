@@ -5,7 +5,9 @@
  * the test clock, so the hand-over times are checked against the schedule, not measured.
  */
 import { afterEach, beforeEach, expect, test } from 'vitest';
+import { createDispatchStore } from '../src/dispatch/dispatch-store.ts';
 import { type BatchJob, createDispatcher, type StartJob } from '../src/dispatch/dispatcher.ts';
+import { createPacer, PACING_CHECK_MS } from '../src/dispatch/pacing.ts';
 import { createRedisRateLimiter } from '../src/dispatch/redis-rate-limit.ts';
 import type { SendJob } from '../src/dispatch/scheduler.ts';
 import { pacedBatchSize, pacedHandOverAt } from '../src/domain/pacing.ts';
@@ -212,3 +214,34 @@ test.runIf(SCALED)(
     }
   },
 );
+
+test('a stop during a long wait ends it within one check, without waiting for the schedule', async () => {
+  // 10 devices over a day: the second batch is due 144 minutes after the start.
+  const taskId = await pacedTask(10, 1440);
+  const dispatcher = testDispatcher(t);
+  expect(await dispatcher.poll()).toEqual([taskId]); // started; nothing sends it (the queue is not processed)
+  const store = createDispatchStore(t.db, () => t.clock.now);
+  // One audience member written ahead: the next is due 144 minutes after the start.
+  await t.db.updateTable('tasks').set({ pending: 9, unmatched: 1 }).where('id', '=', taskId).execute();
+  const waits: number[] = [];
+  const pacer = await createPacer(
+    store,
+    taskId,
+    () => t.clock.now,
+    async (ms) => {
+      waits.push(ms);
+      t.clock.now = new Date(t.clock.now.getTime() + ms);
+      if (waits.length === 3) {
+        await t.db
+          .updateTable('tasks')
+          .set({ stopped_at: t.clock.now.toISOString() })
+          .where('id', '=', taskId)
+          .execute();
+      }
+    },
+  );
+  expect(pacer?.batchSize(2000)).toBe(1);
+  await pacer!.wait(new AbortController().signal);
+  expect(waits).toEqual([PACING_CHECK_MS, PACING_CHECK_MS, PACING_CHECK_MS]);
+  await dispatcher.stop();
+});

@@ -9,6 +9,12 @@ import { pacedBatchSize, pacedHandOverAt } from '../domain/pacing.ts';
 import type { Db } from '../storage/database.ts';
 import type { Sleep } from './rate-limit.ts';
 
+/**
+ * The longest a pacer sleeps before reading the send again: a stop acknowledged during a long wait (a
+ * small audience spread over a day waits minutes between batches) is seen within this.
+ */
+export const PACING_CHECK_MS = 1_000;
+
 /** Where a paced send stands, as the store knows it. */
 export interface PaceState {
   startedAt: string;
@@ -16,6 +22,8 @@ export interface PaceState {
   plannedSends: number;
   /** Audience members written ahead so far: every one not pending, plus those in unrecorded batches. */
   written: number;
+  /** Whether the send was stopped (`stoppedAt`) or is no longer `sending`: nothing is left to wait for. */
+  halted: boolean;
 }
 
 /** The store's side of pacing. */
@@ -31,6 +39,8 @@ export function createPacingStore(db: Db): PacingStore {
       const row = await db
         .selectFrom('tasks')
         .select((eb) => [
+          'tasks.status',
+          'tasks.stopped_at',
           'tasks.started_at',
           'tasks.spread_minutes',
           'tasks.planned_sends',
@@ -51,6 +61,7 @@ export function createPacingStore(db: Db): PacingStore {
         spreadMinutes: row.spread_minutes,
         plannedSends,
         written: plannedSends - Number(row.pending) + Number(row.unrecorded ?? 0),
+        halted: row.stopped_at !== null || row.status !== 'sending',
       };
     },
   };
@@ -60,7 +71,10 @@ export function createPacingStore(db: Db): PacingStore {
 export interface Pacer {
   /** The batch size to write ahead: `size` for an unpaced task, smaller for a paced one. */
   batchSize(size: number): number;
-  /** Resolves once the next audience member may be written ahead and handed over, or when `signal` aborts. */
+  /**
+   * Resolves once the next audience member may be written ahead and handed over, or when `signal`
+   * aborts or the send was stopped (what becomes of the rest is the stop's: delivery-controls.md#stop).
+   */
   wait(signal: AbortSignal): Promise<void>;
 }
 
@@ -78,12 +92,15 @@ export async function createPacer(
   return {
     batchSize: (size) => pacedBatchSize(size, plannedSends, spreadMinutes),
     async wait(signal) {
-      const state = await store.paceOf(taskId);
-      if (state === null) return;
-      const due = pacedHandOverAt(startedAtMs, spreadMinutes, state.written, plannedSends);
-      const ms = due - clock().getTime();
-      // Aborted by a stop or SIGTERM: `sleep` returns at once and the caller sees the signal.
-      if (ms > 0) await sleep(ms, signal);
+      for (;;) {
+        const state = await store.paceOf(taskId);
+        if (state === null || state.halted || signal.aborted) return;
+        const due = pacedHandOverAt(startedAtMs, spreadMinutes, state.written, plannedSends);
+        const ms = due - clock().getTime();
+        if (ms <= 0) return;
+        // Aborted by SIGTERM: `sleep` returns at once and the caller sees the signal.
+        await sleep(Math.min(ms, PACING_CHECK_MS), signal);
+      }
     },
   };
 }
