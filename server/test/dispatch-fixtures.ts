@@ -121,11 +121,12 @@ export async function sendFixture(
   return { appId, audienceId };
 }
 
-/** Creates a task through the API; answers its ID. */
+/** Creates a task through the API, with `fields` added to (or replacing) the usual ones; answers its ID. */
 export async function createTask(
   t: TestInstance,
   fixture: SendFixture,
   schedule: { scheduledAt?: Date } = {},
+  fields: Record<string, unknown> = {},
 ): Promise<string> {
   const res = await t.request(t.adminToken, {
     method: 'POST',
@@ -139,6 +140,7 @@ export async function createTask(
       audienceId: fixture.audienceId,
       sendType: schedule.scheduledAt ? 'scheduled' : 'immediate',
       ...(schedule.scheduledAt && { scheduledAt: schedule.scheduledAt.toISOString() }),
+      ...fields,
     },
   });
   expect(res.statusCode, res.body).toBe(201);

@@ -30,6 +30,7 @@ export interface AppStore {
   ): Promise<{ rows: AppRow[]; total: number }>;
   findApp(workspaceId: string, id: string): Promise<AppRow | undefined>;
   insertApp(row: AppRow): Promise<void>;
+  /** Changes an app; a change of its quiet hours also clears what they deferred (docs/delivery-controls.md). */
   updateApp(
     workspaceId: string,
     id: string,
@@ -76,14 +77,25 @@ export function createAppStore(db: Db): AppStore {
     async insertApp(row) {
       await db.insertInto('apps').values(row).execute();
     },
-    async updateApp(workspaceId, id, changes) {
-      await db
-        .updateTable('apps')
-        .set(changes)
-        .where('workspace_id', '=', workspaceId)
-        .where('id', '=', id)
-        .execute();
-    },
+    updateApp: (workspaceId, id, changes) =>
+      db.transaction().execute(async (trx) => {
+        const result = await trx
+          .updateTable('apps')
+          .set(changes)
+          .where('workspace_id', '=', workspaceId)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        // New quiet hours: the tasks they deferred are judged again by the next poll (deferral.ts).
+        if (changes.quiet_hours !== undefined && Number(result.numUpdatedRows) === 1) {
+          await trx
+            .updateTable('tasks')
+            .set({ deferred_until: null })
+            .where('app_id', '=', id)
+            .where('status', '=', 'scheduled')
+            .where('deferred_until', 'is not', null)
+            .execute();
+        }
+      }),
     deleteAppUnlessUsed: (workspaceId, id) =>
       db.transaction().execute(async (trx) => {
         const used = await trx

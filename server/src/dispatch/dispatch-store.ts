@@ -13,7 +13,9 @@ import { applyTaskEvent } from '../domain/task-state.ts';
 import type { BatchDevice, DeviceSendOutcome } from '../providers/provider.ts';
 import type { AppRow, Database, Db, DeviceResultRow } from '../storage/database.ts';
 import { COUNTER_COLUMN_NAMES, taskCountsOf } from '../storage/task-counts.ts';
+import { createDeferralStore, type DeferralStore } from './deferral.ts';
 import { createJournalStore } from './journal-store.ts';
+import { createPacingStore, type PacingStore } from './pacing.ts';
 import { createPrepareStore } from './prepare-store.ts';
 import { createRecordStore } from './record-store.ts';
 import { createStopStore } from './stop-store.ts';
@@ -87,9 +89,12 @@ export interface BatchRecord {
   at: string;
 }
 
-/** Storage operations of the dispatcher. */
-export interface DispatchStore {
-  /** IDs of scheduled tasks due at `now` (immediate ones, and scheduled ones whose time has come). */
+/** Storage operations of the dispatcher (pacing's in `pacing.ts`, quiet hours' in `deferral.ts`). */
+export interface DispatchStore extends PacingStore, DeferralStore {
+  /**
+   * IDs of scheduled tasks due at `now` (immediate ones, and scheduled ones whose time has come),
+   * except those quiet hours deferred to a later time.
+   */
   dueTasks(now: string, limit: number): Promise<string[]>;
   /** IDs of the tasks in `sending`: the sends to resume at start-up. */
   sendingTasks(): Promise<string[]>;
@@ -198,6 +203,8 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
     ...createRecordStore(db),
     ...createJournalStore(db, clock),
     ...createStopStore(db),
+    ...createPacingStore(db),
+    ...createDeferralStore(db),
 
     async dueTasks(now, limit) {
       const rows = await db
@@ -205,6 +212,7 @@ export function createDispatchStore(db: Db, clock: () => Date): DispatchStore {
         .select('id')
         .where('status', '=', 'scheduled')
         .where((eb) => eb.or([eb('send_type', '=', 'immediate'), eb('scheduled_at', '<=', now)]))
+        .where((eb) => eb.or([eb('deferred_until', 'is', null), eb('deferred_until', '<=', now)]))
         .orderBy('created_at')
         .limit(limit)
         .execute();

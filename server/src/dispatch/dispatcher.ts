@@ -131,7 +131,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     store,
     queue,
     pollIntervalMs: settings.pollIntervalMs,
-    ...(scaled && { resumeIntervalMs: SCALED_RESUME_INTERVAL_MS }),
+    ...(scaled && {
+      resumeIntervalMs: SCALED_RESUME_INTERVAL_MS,
+      wakeUpAt: (at: string) => scheduleWakeUp(scaled.starts, at, clock()),
+    }),
     clock,
     logger,
   });

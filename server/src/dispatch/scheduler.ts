@@ -3,9 +3,11 @@
  * created or rescheduled in this process. Starting a task is one conditional write
  * (`scheduled → sending`, see `DispatchStore.startTask`), so a start and a delete can never both win;
  * only a task that was started is queued, so nothing is ever queued for a task that can still be
- * deleted. Sending tasks are re-queued at start-up: that is how a send survives a restart.
+ * deleted. Sending tasks are re-queued at start-up: that is how a send survives a restart. A
+ * marketing task due inside its app's quiet hours is deferred to their end instead (`deferral.ts`).
  */
 import type { JobQueue } from '../queue/queue.ts';
+import { deferIfQuiet } from './deferral.ts';
 import type { DispatchStore } from './dispatch-store.ts';
 import type { DispatchLogger } from './sender.ts';
 
@@ -29,6 +31,8 @@ export interface SchedulerDeps {
   resumeIntervalMs?: number;
   clock: () => Date;
   logger: DispatchLogger;
+  /** Scaled mode: queues a wake-up of the schedulers at `at` (ISO), when a deferred task falls due. */
+  wakeUpAt?: (at: string) => Promise<void>;
 }
 
 /** Starts due tasks and hands them to the queue. */
@@ -61,6 +65,12 @@ export function createScheduler(deps: SchedulerDeps): Scheduler {
     }
     const started: string[] = [];
     for (const taskId of await store.dueTasks(now, STARTS_PER_POLL)) {
+      const deferredUntil = await deferIfQuiet(store, taskId, at);
+      if (deferredUntil !== null) {
+        logger.info({ taskId, deferredUntil }, 'task due in quiet hours: deferred to their end');
+        await deps.wakeUpAt?.(deferredUntil);
+        continue;
+      }
       // False when a delete or another scheduler got there first: then there is nothing to do.
       if (!(await store.startTask(taskId, now))) continue;
       started.push(taskId);

@@ -23,6 +23,7 @@ import type { RunBatches, TaskRun } from './batch-runner.ts';
 import type { DispatchStore, PreparedBatch, TaskSend } from './dispatch-store.ts';
 import { createHandOver } from './hand-over.ts';
 import { localRunner } from './local-runner.ts';
+import { createPacer } from './pacing.ts';
 import { queuedRunner, type RemoteBatches } from './queued-runner.ts';
 import type { RateLimiter, Sleep } from './rate-limit.ts';
 
@@ -171,7 +172,9 @@ export function createSender(deps: SenderDeps): Sender {
       await store.stopSend(send.taskId, run.sendError);
     }
     const rate = send.app.config.rateLimitPerSecond ?? settings.rateLimitPerSecond;
+    const pacer = await createPacer(store, taskId, deps.clock, deps.sleep);
     const size = batchSizeFor(settings.batchSize, run.provider, rate);
+    const writeSize = pacer?.batchSize(size) ?? size;
     const batches = runner(run);
     try {
       // Batches a restart interrupted come first, with the same batch IDs (steps 2 and 3).
@@ -183,8 +186,11 @@ export function createSender(deps: SenderDeps): Sender {
       let ahead = send;
       while (!signal.aborted && !batches.failed()) {
         await batches.waitForRoom();
+        // A paced send waits for its schedule; one already stopped by a provider error records the rest at once.
+        const paced = pacer !== null && run.sendError === null;
+        if (paced) await pacer.wait(signal);
         if (signal.aborted) break;
-        const next = await writeAhead(run, ahead, size, batches.handsOverHere); // step 1
+        const next = await writeAhead(run, ahead, paced ? writeSize : size, batches.handsOverHere); // step 1
         if (next === null || next.stopped) break;
         ahead = next.send;
         if (next.batch) await batches.launch(next.batch, next.announced); // steps 2 and 3
