@@ -50,6 +50,11 @@ export interface PreparedBatch {
   denseRange: boolean;
   /** Provider calls already made for it (non-zero only for a batch interrupted by a restart). */
   attempts: number;
+  /**
+   * Devices of the range the frequency cap held back (they have their `capped` result): the batch is
+   * then recorded from `devices`, not copied from its range. Absent when none were.
+   */
+  capped?: number;
 }
 
 /** One device result that differs from its batch's common outcome. */

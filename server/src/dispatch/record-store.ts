@@ -65,7 +65,8 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
     record: BatchRecord,
     exact: boolean,
   ): Promise<void> {
-    if (exact || record.exceptions.length * 2 > batch.devices.length) {
+    // A range with capped devices holds rows that are not the batch's: only the list is exact.
+    if (exact || batch.capped !== undefined || record.exceptions.length * 2 > batch.devices.length) {
       await insertResults(trx, explicitRows(send, batch, record));
       return;
     }
