@@ -369,12 +369,13 @@ describe('a batch written ahead with capped devices', () => {
     expect(batch.devices.map((d) => d.deviceId)).toEqual(
       allDevices.slice(0, 10).filter((_, i) => i % 2 === 0),
     );
-    expect(batch).toMatchObject({ preparedCount: 5, capped: 5, denseRange: false });
+    // Dense: the app's devices in the range are the batch's and the capped ones.
+    expect(batch).toMatchObject({ preparedCount: 5, capped: 5, denseRange: true });
     expect(statisticsViolations((await readTask(t.db, taskId)).counts)).toEqual([]);
 
     // A restart reads the prepared batch again from its range: the capped devices stay out.
     const again = await store.preparedBatch(written!.send, batch.seq, now);
-    expect(again).toMatchObject({ preparedCount: 5, capped: 5, devices: batch.devices });
+    expect(again).toMatchObject({ preparedCount: 5, capped: 5, denseRange: true, devices: batch.devices });
     await store.recordBatch(written!.send, again!, {
       status: 'sent',
       providerRef: null,

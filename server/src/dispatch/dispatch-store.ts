@@ -51,8 +51,9 @@ export interface PreparedBatch {
   /** Provider calls already made for it (non-zero only for a batch interrupted by a restart). */
   attempts: number;
   /**
-   * Devices of the range the frequency cap held back (they have their `capped` result): the batch is
-   * then recorded from `devices`, not copied from its range. Absent when none were.
+   * Devices of the range the frequency cap held back (they have their `capped` result, which
+   * recording the batch from its range skips; `denseRange` counts them as the batch's). Absent when
+   * none were.
    */
   capped?: number;
 }

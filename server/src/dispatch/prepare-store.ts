@@ -40,7 +40,7 @@ export function createPrepareStore(
       preparedCount: b.device_count,
       devices,
       readAt: now,
-      denseRange: inRange === devices.length,
+      denseRange: inRange === matched.length,
       attempts: b.attempts,
     };
   }
@@ -199,8 +199,8 @@ export function createPrepareStore(
                 preparedCount: devices.length,
                 devices,
                 readAt: now,
-                // The capped devices are the app's devices in the range that are not the batch's.
-                denseRange: denseRange && capped === 0,
+                // Capped devices have their result already: recording skips them (`capped`).
+                denseRange,
                 attempts: handingOver ? 1 : 0,
                 ...(capped > 0 && { capped }),
               }

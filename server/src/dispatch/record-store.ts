@@ -65,8 +65,7 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
     record: BatchRecord,
     exact: boolean,
   ): Promise<void> {
-    // A range with capped devices holds rows that are not the batch's: only the list is exact.
-    if (exact || batch.capped !== undefined || record.exceptions.length * 2 > batch.devices.length) {
+    if (exact || record.exceptions.length * 2 > batch.devices.length) {
       await insertResults(trx, explicitRows(send, batch, record));
       return;
     }
@@ -98,6 +97,8 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
             eb.val(common.deliveredAt).as('delivered_at'),
           ]),
       )
+      // The devices of the range the frequency cap held back have their result already: skipped.
+      .$if(batch.capped !== undefined, (q) => q.onConflict((oc) => oc.doNothing()))
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows) !== batch.devices.length - except.length)
       throw new RangeChanged();
