@@ -8,7 +8,7 @@
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDispatchStore } from '../src/dispatch/dispatch-store.ts';
-import { holdBackCapped, noteFrequencySends } from '../src/dispatch/frequency-cap.ts';
+import { forgetFrequencySends, holdBackCapped, noteFrequencySends } from '../src/dispatch/frequency-cap.ts';
 import { statisticsViolations } from '../src/domain/statistics.ts';
 import { purgeExpiredDetails } from '../src/retention/retention.ts';
 import { SCALED } from './backends.ts';
@@ -396,6 +396,30 @@ describe('a batch written ahead with capped devices', () => {
     expect(rows.filter((r) => r.send_result === 'no_feedback').map((r) => r.device_id)).toEqual(
       batch.devices.map((d) => d.deviceId),
     );
+  });
+});
+
+describe('forgetFrequencySends', () => {
+  it("gives back the rows of a batch never handed over, and only that batch's", async () => {
+    const fixture = await sendFixture(t, { devices: DEVICES });
+    await setCap(fixture, { perDay: 1 });
+    const store = createDispatchStore(t.db, () => t.clock.now);
+    const taskId = await createTask(t, fixture);
+    const now = t.clock.now.toISOString();
+    expect(await store.startTask(taskId, now)).toBe(true);
+    const first = await store.prepareBatch((await store.loadSend(taskId))!, 10, now, false);
+    const second = await store.prepareBatch(first!.send, 10, now, false);
+    expect(await frequencyRows(fixture.appId)).toBe(20);
+    await t.db
+      .transaction()
+      .execute((trx) => forgetFrequencySends(trx, fixture.appId, taskId, [second!.batch!]));
+    const left = await t.db
+      .selectFrom('frequency_sends')
+      .select(['device_id', 'batch_seq'])
+      .where('app_id', '=', fixture.appId)
+      .orderBy('device_id')
+      .execute();
+    expect(left).toEqual(allDevices.slice(0, 10).map((device_id) => ({ device_id, batch_seq: 1 })));
   });
 });
 
