@@ -22,6 +22,7 @@ import type { BenchContext, Scenario, ScenarioResult } from './harness.ts';
 import { connectScaled, type ScaledRun } from './scaled.ts';
 import { devicePageScenario } from './scenarios/device-page.ts';
 import { dispatchScenario } from './scenarios/dispatch.ts';
+import { dispatchCappedScenario } from './scenarios/dispatch-capped.ts';
 import { dispatchFcmScenario } from './scenarios/dispatch-fcm.ts';
 import { dispatchRssScenario } from './scenarios/dispatch-rss.ts';
 import { generateAudienceScenario } from './scenarios/generate-audience.ts';
@@ -39,6 +40,12 @@ const SCENARIOS: Scenario[] = [
     what: (quick) => `send to ${quick ? '100k' : '1M'} devices, no-op provider`,
     targetText: 'ratio ≥ 0.6',
     run: dispatchScenario,
+  },
+  {
+    name: 'dispatch_capped',
+    what: (quick) => `send to ${quick ? '100k' : '1M'} devices, half at their frequency cap ÷ uncapped`,
+    targetText: 'ratio ≥ 0.5',
+    run: dispatchCappedScenario,
   },
   {
     name: 'dispatch_rss',

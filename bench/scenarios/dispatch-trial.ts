@@ -2,11 +2,12 @@
  * One trial of the `dispatch` scenario in a process of its own (run by `dispatch.ts`), so that the
  * probe's pre-generated rows never sit in the send's heap nor the other way round:
  *
- *   node --import tsx bench/scenarios/dispatch-trial.ts probe|send <db file | postgres URL> <devices> <batch size> <pragmas JSON>
+ *   node --import tsx bench/scenarios/dispatch-trial.ts probe|send|capped <db file | postgres URL> <devices> <batch size> <pragmas JSON>
  *
  * Both first do the same work untimed on the warm-up audience (the first `WARMUP_DEVICES`), as a
  * server that has been running would have: the figures are steady-state ones, not the JIT
- * compiler's. Prints one JSON line: `{"rate": …, "cpuSeconds": …}`.
+ * compiler's. `capped` is `send` with a frequency cap in force and half the devices at it
+ * (`dispatch_capped`). Prints one JSON line: `{"rate": …, "cpuSeconds": …}`.
  *
  * Scaled (a PostgreSQL URL; `DATABASE_URL`, `REDIS_URL` and `PUSHBOARD_REDIS_PREFIX` in the
  * environment): the send runs in this process as one worker process of the scaled mode runs it —
@@ -18,6 +19,7 @@
 
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
+import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { type Config, loadConfig } from '../../server/src/config.ts';
@@ -264,34 +266,78 @@ function timedDispatcher(db: Db, batchSize: number, scaled?: ScaledDispatch) {
   };
 }
 
-/** Sends the warm-up task, then the measured one, and checks that every device was sent. */
+/** A task of the app handed to every other audience device an hour before the `capped` send. */
+const EARLIER_TASK = 'tsk_bench_earlier0000000000000';
+
+/**
+ * `capped` trials (`dispatch_capped`): the app gets a frequency cap of one marketing task a day and
+ * every other device of the audience (by device ID order) has been handed one an hour ago, so half
+ * the devices of every batch are at their cap. Untimed, before the warm-up.
+ */
+async function capHalf(db: Db): Promise<void> {
+  await db
+    .updateTable('apps')
+    .set({ frequency_cap: JSON.stringify({ perDay: 1 }) })
+    .where('id', '=', APP)
+    .execute();
+  const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+  await sql`
+    insert into frequency_sends (app_id, device_id, sent_at, task_id, batch_seq)
+    select ${APP}, device_id, ${hourAgo}, ${EARLIER_TASK}, 1 from (
+      select device_id, row_number() over (order by device_id) as n
+      from audience_members where audience_id = ${AUDIENCE}
+    ) as members where n % 2 = 0`.execute(db);
+}
+
+/**
+ * Sends the warm-up task, then the measured one, and checks that every device was sent — or, when
+ * `capped`, that half of them were capped and the other half sent. The warm-up's own hand-overs are
+ * forgotten before the measured send, so that it finds exactly the earlier task's.
+ */
 async function warmThenSend(
   db: Db,
   timed: ReturnType<typeof timedDispatcher>,
   devices: number,
   taskIds: { warmup: string; measured: string },
+  capped: boolean,
 ): Promise<Measured> {
+  if (capped) await capHalf(db);
   await timed.dispatcher.start();
   await timed.send(taskIds.warmup, WARMUP_AUDIENCE);
+  if (capped) await db.deleteFrom('frequency_sends').where('task_id', '=', taskIds.warmup).execute();
   const taskId = taskIds.measured;
   const { seconds, cpuSeconds: cpu } = await timed.send(taskId, AUDIENCE);
   if (timed.failures.length > 0) throw new Error(timed.failures.join('\n'));
   const task = await db.selectFrom('tasks').selectAll().where('id', '=', taskId).executeTakeFirstOrThrow();
-  if (task.status !== 'completed' || Number(task.total_sent) !== devices) {
-    throw new Error(`the bench send ended ${task.status} with ${task.total_sent} of ${devices} devices sent`);
+  const expectCapped = capped ? Math.floor(devices / 2) : 0;
+  if (
+    task.status !== 'completed' ||
+    Number(task.total_sent) !== devices - expectCapped ||
+    Number(task.capped) !== expectCapped
+  ) {
+    throw new Error(
+      `the bench send ended ${task.status} with ${task.total_sent} sent and ${task.capped} capped of ${devices} devices ` +
+        `(${expectCapped} capped expected)`,
+    );
   }
   return { rate: devices / seconds, cpuSeconds: cpu };
 }
 
 /** The send rate of the whole audience, after a warm-up send; devices per second. */
-async function send(file: string, devices: number, batchSize: number): Promise<Measured> {
+async function send(file: string, devices: number, batchSize: number, capped: boolean): Promise<Measured> {
   const db = openSqlite(file);
   const timed = timedDispatcher(db, batchSize);
   try {
-    return await warmThenSend(db, timed, devices, {
-      warmup: 'tsk_bench_warmup00000000000000',
-      measured: 'tsk_bench000000000000000000000',
-    });
+    return await warmThenSend(
+      db,
+      timed,
+      devices,
+      {
+        warmup: 'tsk_bench_warmup00000000000000',
+        measured: 'tsk_bench000000000000000000000',
+      },
+      capped,
+    );
   } finally {
     await timed.dispatcher.stop();
     await db.destroy();
@@ -303,7 +349,12 @@ async function send(file: string, devices: number, batchSize: number): Promise<M
  * the trial's key prefix, the Redis rate limiter. Task IDs are real ones, so that the results land in
  * today's day partition as the product's do.
  */
-async function sendScaled(config: Config, devices: number, batchSize: number): Promise<Measured> {
+async function sendScaled(
+  config: Config,
+  devices: number,
+  batchSize: number,
+  capped: boolean,
+): Promise<Measured> {
   const { databaseUrl, redisUrl, redisPrefix: prefix } = config;
   if (!databaseUrl || !redisUrl) throw new Error('a scaled trial needs DATABASE_URL and REDIS_URL');
   const db = await openPostgres(databaseUrl);
@@ -333,7 +384,13 @@ async function sendScaled(config: Config, devices: number, batchSize: number): P
     ),
   });
   try {
-    const measured = await warmThenSend(db, timed, devices, { warmup: newId('tsk'), measured: newId('tsk') });
+    const measured = await warmThenSend(
+      db,
+      timed,
+      devices,
+      { warmup: newId('tsk'), measured: newId('tsk') },
+      capped,
+    );
     if (failures.length > 0) throw new Error(failures.join('\n'));
     return measured;
   } finally {
@@ -351,12 +408,17 @@ if (path.resolve(process.argv[1] ?? '') === import.meta.filename && location !==
     measured =
       mode === 'probe'
         ? await probePostgres(location, Number(batchSize))
-        : await sendScaled(loadConfig({}, process.env), Number(devices), Number(batchSize));
+        : await sendScaled(
+            loadConfig({}, process.env),
+            Number(devices),
+            Number(batchSize),
+            mode === 'capped',
+          );
   } else {
     measured =
       mode === 'probe'
         ? probe(location, JSON.parse(pragmas ?? '[]') as string[], Number(batchSize))
-        : await send(location, Number(devices), Number(batchSize));
+        : await send(location, Number(devices), Number(batchSize), mode === 'capped');
   }
   process.stdout.write(`${JSON.stringify(measured)}\n`);
 }

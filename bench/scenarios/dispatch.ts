@@ -38,7 +38,7 @@ import {
 /** Target of docs/benchmarks.md: at least 0.6 of the raw insert rate. */
 const TARGET_RATIO = 0.6;
 /** Probe and send trials, alternating; the best of each counts. */
-const ROUNDS = 3;
+export const ROUNDS = 3;
 const TRIAL = path.join(import.meta.dirname, 'dispatch-trial.ts');
 
 /** The pragmas the server's store runs with, read back from it, to give the probe the same settings. */
@@ -51,7 +51,8 @@ async function storePragmas(db: Db): Promise<string[]> {
   return pragmas;
 }
 
-async function seedTemplate(store: BenchStore, devices: number): Promise<string[]> {
+/** Seeds the template database every trial copies: the fleet, its audience and the warm-up audience. */
+export async function seedTemplate(store: BenchStore, devices: number): Promise<string[]> {
   const db = store.kind === 'sqlite' ? openSqlite(store.file) : await openPostgres(store.url);
   try {
     await migrateToLatest(db);
@@ -82,7 +83,7 @@ async function seedTemplate(store: BenchStore, devices: number): Promise<string[
  * its own database and Redis key prefix (`DATABASE_URL`, `REDIS_URL`, `PUSHBOARD_REDIS_PREFIX`).
  */
 function runTrial(
-  mode: 'probe' | 'send',
+  mode: TrialMode,
   location: string,
   devices: number,
   batchSize: number,
@@ -97,11 +98,14 @@ function runTrial(
   return JSON.parse(out.trim().split('\n').at(-1) ?? '') as Measured;
 }
 
+/** What a trial measures: the raw insert, the send, or the send with half its devices capped. */
+export type TrialMode = 'probe' | 'send' | 'capped';
+
 /** Runs one trial on a fresh copy of the template (and, scaled, a fresh Redis key prefix). */
-async function trialOnCopy(
+export async function trialOnCopy(
   ctx: BenchContext,
   template: BenchStore,
-  mode: 'probe' | 'send',
+  mode: TrialMode,
   devices: number,
   batchSize: number,
   pragmas: string[],

@@ -32,6 +32,7 @@ function purged(tasks: number, rows: number) {
     partitionsDropped: 0,
     unreadableReceipts: 0,
     loginThrottles: 0,
+    frequencySends: 0,
   };
 }
 

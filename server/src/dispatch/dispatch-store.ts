@@ -54,6 +54,12 @@ export interface PreparedBatch {
   denseRange: boolean;
   /** Provider calls already made for it (non-zero only for a batch interrupted by a restart). */
   attempts: number;
+  /**
+   * Devices of the range the frequency cap held back (they have their `capped` result, which
+   * recording the batch from its range skips; `denseRange` counts them as the batch's). Absent when
+   * none were.
+   */
+  capped?: number;
 }
 
 /** One device result that differs from its batch's common outcome. */

@@ -7,6 +7,7 @@ import type { BatchDevice } from '../providers/provider.ts';
 import type { Database, Db } from '../storage/database.ts';
 import { countDevicesInRange, devicesInRange, matchedInRange } from './device-ranges.ts';
 import type { DispatchStore, PreparedBatch, TaskSend } from './dispatch-store.ts';
+import { cappedInRange, holdBackCapped, noteFrequencySends } from './frequency-cap.ts';
 import { stopAcknowledged } from './stop-store.ts';
 
 /** The columns of a `batches` row that re-reading a prepared batch needs. */
@@ -24,19 +25,23 @@ export function createPrepareStore(
 ): Pick<DispatchStore, 'preparedBatches' | 'preparedBatch' | 'prepareBatch'> {
   /** A `prepared` batch with its devices re-read from the audience and the app (after a restart, or in another worker). */
   async function readPrepared(send: TaskSend, b: PreparedRow, now: string): Promise<PreparedBatch> {
-    const devices = await matchedInRange(db, send, b.first_device_id, b.last_device_id)
+    const matched = await matchedInRange(db, send, b.first_device_id, b.last_device_id)
       .select(['d.device_id as deviceId', 'd.push_token as pushToken', 'd.channel'])
       .orderBy('m.device_id')
       .execute();
+    // Devices the frequency cap held back when the batch was written have their result already.
+    const capped = await cappedInRange(db, send.taskId, b.first_device_id, b.last_device_id);
+    const devices = capped.size === 0 ? matched : matched.filter((d) => !capped.has(d.deviceId));
     const inRange = await countDevicesInRange(db, send, b.first_device_id, b.last_device_id);
     return {
+      ...(capped.size > 0 && { capped: capped.size }),
       seq: b.seq,
       firstDeviceId: b.first_device_id,
       lastDeviceId: b.last_device_id,
       preparedCount: b.device_count,
       devices,
       readAt: now,
-      denseRange: inRange === devices.length,
+      denseRange: inRange === matched.length,
       attempts: b.attempts,
     };
   }
@@ -142,8 +147,9 @@ export function createPrepareStore(
         if (await stopAcknowledged(trx, send.taskId)) return { batch: null, send, stopped: true as const };
         const range = await readRange(trx, send, size);
         if (range === null) return null;
-        const { devices, first, last, denseRange } = range;
-        const unmatched = range.members - devices.length;
+        const { first, last, denseRange } = range;
+        const unmatched = range.members - range.devices.length;
+        const { devices, capped, cap } = await holdBackCapped(trx, send, range, now);
         const seq = devices.length > 0 ? send.batches + 1 : send.batches;
 
         // Advancing the cursor is conditional on it being where this run left it, so two runners of
@@ -175,6 +181,7 @@ export function createPrepareStore(
               sent_at: null,
             })
             .execute();
+          if (cap !== null) await noteFrequencySends(trx, send, seq, devices, now);
         }
         if (unmatched > 0) {
           await trx
@@ -195,8 +202,10 @@ export function createPrepareStore(
                 preparedCount: devices.length,
                 devices,
                 readAt: now,
+                // Capped devices have their result already: recording skips them (`capped`).
                 denseRange,
                 attempts: handingOver ? 1 : 0,
+                ...(capped > 0 && { capped }),
               }
             : null;
         // The send as it stands now: the caller's copy is left as it was read.

@@ -97,6 +97,8 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
             eb.val(common.deliveredAt).as('delivered_at'),
           ]),
       )
+      // The devices of the range the frequency cap held back have their result already: skipped.
+      .$if(batch.capped !== undefined, (q) => q.onConflict((oc) => oc.doNothing()))
       .executeTakeFirst();
     if (Number(inserted.numInsertedOrUpdatedRows) !== batch.devices.length - except.length)
       throw new RangeChanged();

@@ -114,7 +114,9 @@ export function createSender(deps: SenderDeps): Sender {
     if (counts.deliveries + counts.noFeedback === 0) {
       if (sendError !== null) reason = sendError;
       else if (counts.plannedSends === 0) reason = 'The audience is empty: there was nobody to send to.';
-      else if (counts.totalSent === 0) {
+      else if (counts.totalSent === 0 && counts.capped > 0) {
+        reason = `All ${counts.capped} matched devices were at the app's frequency cap: none was handed over.`;
+      } else if (counts.totalSent === 0) {
         reason = `None of the ${counts.plannedSends} audience devices has a push token registered for this app (empty match).`;
       } else {
         const top = await store.topFailureReason(send.taskId);

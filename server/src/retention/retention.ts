@@ -16,6 +16,7 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { sql } from 'kysely';
+import { FREQUENCY_WINDOW_MS } from '../dispatch/frequency-cap.ts';
 import type { WindowSettings } from '../domain/windows.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { Db } from '../storage/database.ts';
@@ -41,6 +42,8 @@ export interface PurgeReport {
   unreadableReceipts: number;
   /** Login throttle counts deleted for being old enough to be forgotten (a day without failures). */
   loginThrottles: number;
+  /** Frequency-cap hand-overs deleted for being older than the longest cap window (7 days). */
+  frequencySends: number;
 }
 
 /** Progress callback: called after every chunk with the running totals. */
@@ -54,7 +57,8 @@ function startedBefore(asOf: Date, settings: WindowSettings): string {
 /**
  * Deletes the device results (and anything else held per device: held and late receipts, the
  * simulator's unsent receipts) of every task whose retention window has passed at `asOf`, and marks those tasks;
- * also the unreadable receipts past the window and the login throttle counts old enough to be forgotten.
+ * also the unreadable receipts past the window, the login throttle counts old enough to be forgotten,
+ * and the frequency-cap hand-overs older than the longest cap window (7 days, whatever the retention).
  */
 export async function purgeExpiredDetails(
   db: Db,
@@ -69,6 +73,7 @@ export async function purgeExpiredDetails(
     partitionsDropped: 0,
     unreadableReceipts: 0,
     loginThrottles: 0,
+    frequencySends: 0,
   };
   // Row by row only where rows are not dropped with their partition.
   const rowsTable = sql.table(resultsDeletedRowByRow(db));
@@ -119,6 +124,12 @@ export async function purgeExpiredDetails(
     options.signal,
   );
   report.loginThrottles = await createTenancyStore(db).forgetLoginAttempts(asOf.getTime());
+  report.frequencySends = await purgeFrequencySends(
+    db,
+    new Date(asOf.getTime() - FREQUENCY_WINDOW_MS).toISOString(),
+    chunkRows,
+    options.signal,
+  );
   if (!options.signal?.aborted) {
     // Partitions follow the real time task IDs are made at, not the as-of time of the rule.
     report.partitionsDropped = await rotateResultPartitions(db, new Date());
@@ -137,10 +148,8 @@ async function purgeUnreadable(
   chunkRows: number,
   signal: AbortSignal | undefined,
 ): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    if (signal?.aborted) return deleted;
-    const rows = await db.transaction().execute(async (trx) => {
+  return inChunks(chunkRows, signal, () =>
+    db.transaction().execute(async (trx) => {
       const gone = await sql<{ app_id: string; payload_bytes: number }>`
         delete from unreadable_receipts
         where id in (
@@ -167,7 +176,44 @@ async function purgeUnreadable(
           .execute();
       }
       return gone.rows.length;
-    });
+    }),
+  );
+}
+
+/**
+ * Deletes the frequency-cap hand-overs noted before `sentBefore` (docs/delivery-controls.md#fatigue-control):
+ * no cap window reaches them any more. In chunks by the `sent_at` index, each one statement.
+ */
+async function purgeFrequencySends(
+  db: Db,
+  sentBefore: string,
+  chunkRows: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
+  return inChunks(chunkRows, signal, async () => {
+    const gone = await sql`
+      delete from frequency_sends
+      where (app_id, device_id, sent_at, task_id) in (
+        select app_id, device_id, sent_at, task_id from frequency_sends where sent_at < ${sentBefore}
+        order by sent_at limit ${chunkRows}
+      )`.execute(db);
+    return Number(gone.numAffectedRows ?? 0);
+  });
+}
+
+/**
+ * Runs `deleteChunk` (which answers the rows it deleted) until a chunk comes back short or `signal`
+ * aborts, letting requests in between chunks; answers the rows deleted in all.
+ */
+async function inChunks(
+  chunkRows: number,
+  signal: AbortSignal | undefined,
+  deleteChunk: () => Promise<number>,
+): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    if (signal?.aborted) return deleted;
+    const rows = await deleteChunk();
     deleted += rows;
     if (rows < chunkRows) return deleted;
     await yieldToEventLoop();
@@ -218,7 +264,8 @@ export function createRetentionJob(options: {
           report.tasks > 0 ||
           report.partitionsDropped > 0 ||
           report.unreadableReceipts > 0 ||
-          report.loginThrottles > 0
+          report.loginThrottles > 0 ||
+          report.frequencySends > 0
         )
           options.logger.info(report, 'expired device results purged');
       },

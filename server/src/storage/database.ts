@@ -30,6 +30,7 @@ export interface Database {
   task_dispatch: TaskDispatchRow;
   batches: BatchRow;
   device_results: DeviceResultRow;
+  frequency_sends: FrequencySendRow;
   simulator_batches: SimulatorBatchRow;
   held_receipts: HeldReceiptRow;
   unreadable_receipts: UnreadableReceiptRow;
@@ -336,6 +337,19 @@ export interface DeviceResultRow {
   impression_at: string | null;
   open_at: string | null;
   dismissal_at: string | null;
+}
+
+/**
+ * A device handed a marketing task of an app (docs/delivery-controls.md#fatigue-control): what its
+ * frequency cap counts; written when the batch is written ahead, purged after 7 days.
+ */
+export interface FrequencySendRow {
+  app_id: string;
+  device_id: string;
+  /** When the batch holding the device was written ahead (ISO 8601). */
+  sent_at: string;
+  task_id: string;
+  batch_seq: number;
 }
 
 /** A batch the simulator provider accepted: its memory of hand-overs, so a repeat is recognised. */

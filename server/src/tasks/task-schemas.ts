@@ -3,7 +3,7 @@
  * routes validate and serialise with them, and the console takes its types from them
  * (`web/src/api/types.ts`, type-only imports), so the two never drift apart.
  */
-import { type TInteger, type TSchema, Type } from 'typebox';
+import { type TInteger, Type } from 'typebox';
 import { COUNTER_NAMES, COUNTERS, type CounterName } from '../domain/statistics.ts';
 import {
   CLICK_ACTION_TYPES,

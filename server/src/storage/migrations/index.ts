@@ -16,6 +16,7 @@ import * as tokenLifecycle from './0008-token-lifecycle.ts';
 import * as umengDelivery from './0009-umeng-delivery.ts';
 import * as deviceProfile from './0010-device-profile.ts';
 import * as deliveryControls from './0011-delivery-controls.ts';
+import * as frequencySends from './0012-frequency-sends.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0009-umeng-delivery': umengDelivery,
   '0010-device-profile': deviceProfile,
   '0011-delivery-controls': deliveryControls,
+  '0012-frequency-sends': frequencySends,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
