@@ -11,6 +11,7 @@ import type { Database, Db } from '../storage/database.ts';
 import { isPostgres, selectForUpdate } from '../storage/dialect.ts';
 import { matchedInRange } from './device-ranges.ts';
 import type { DispatchStore, TaskSend } from './dispatch-store.ts';
+import { forgetFrequencySends } from './frequency-cap.ts';
 
 /**
  * Whether the task's stop was acknowledged, read with the task row locked until the transaction
@@ -34,8 +35,9 @@ interface CancellableBatch {
 
 /**
  * Cancels one batch written ahead and never handed over (`attempts = 0`, still `prepared`): one
- * `cancelled` device result per matched device of its range, written by `INSERT … SELECT`, and the
- * counters moved in the same transaction. A device that left the app since the batch was written
+ * `cancelled` device result per matched device of its range (but those the frequency cap held back),
+ * written by `INSERT … SELECT`, its frequency-cap rows forgotten, and the counters moved in the same
+ * transaction. A device that left the app since the batch was written
  * counts `unmatched`, as recording does. Answers the devices cancelled, 0 when the batch was not
  * cancellable any more (claimed or recorded meanwhile).
  */
@@ -62,8 +64,14 @@ async function cancelBatch(trx: Kysely<Database>, send: TaskSend, b: Cancellable
         eb.val('cancelled').as('send_result'),
       ]),
     )
+    // A device of the range the frequency cap held back has its `capped` result already.
+    .onConflict((oc) => oc.columns(['task_id', 'device_id']).doNothing())
     .executeTakeFirst();
   const cancelled = Number(inserted.numInsertedOrUpdatedRows);
+  // Never handed over, so the batch's devices did not use up their frequency cap.
+  await forgetFrequencySends(trx, send.app.id, send.taskId, [
+    { seq: b.seq, firstDeviceId: b.first_device_id, lastDeviceId: b.last_device_id },
+  ]);
   await trx
     .updateTable('tasks')
     .set((eb) => ({
