@@ -214,7 +214,10 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     await page.getByLabel('Title', { exact: true }).fill('Your order shipped');
     await page.getByLabel('Content', { exact: true }).fill('It arrives on Friday.');
     await page.getByTestId('audience-select').click();
-    await page.locator('.ant-select-dropdown:visible .ant-select-item-option').first().click();
+    await page
+      .locator('.ant-select-dropdown:visible .ant-select-item-option')
+      .filter({ hasText: 'All simulator devices' })
+      .click();
     await page.getByText('Scheduled', { exact: true }).click();
     const when = new Date(Date.now() + 3 * 86_400_000);
     const pad = (n: number) => String(n).padStart(2, '0');
@@ -352,11 +355,11 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
       expect.arrayContaining(['Capped', 'Cancelled']),
     );
     await page.keyboard.press('Escape');
-    await screenshot(page, 'controls-details-stopped');
+    await screenshot(page, 'controls-details-stopped', { live: true });
     await language('中文');
     await eventually(() => page.getByTestId('status-stopped').textContent()).toBe('已停止');
     expect(await page.getByTestId('task-details').textContent()).toContain('已取消');
-    await screenshot(page, 'controls-details-stopped-zh');
+    await screenshot(page, 'controls-details-stopped-zh', { live: true });
     await language('EN');
 
     // The task list's status filter knows stopped and shows its badge.
@@ -388,10 +391,10 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     expect(await page.getByTestId('funnel-held-back').textContent()).toBe('Capped: 450 (22.5%)');
     await page.getByTestId('stat-capped').getByText('Capped').hover();
     await eventually(() => page.locator('.ant-tooltip:visible').textContent()).toContain('frequency cap');
-    await screenshot(page, 'controls-details-capped');
+    await screenshot(page, 'controls-details-capped', { live: true });
     await language('中文');
     await eventually(() => page.getByTestId('stat-capped').textContent()).toContain('频控拦截');
-    await screenshot(page, 'controls-details-capped-zh');
+    await screenshot(page, 'controls-details-capped-zh', { live: true });
     await language('EN');
   });
 
@@ -461,6 +464,7 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     await eventually(() => dialog.textContent()).toContain('At most 20 devices per test push.');
     await ids.fill('good-id\nnot an id');
     await eventually(() => dialog.textContent()).toContain('“not an id” is no device ID');
+    await screenshot(page, 'controls-test-push-invalid', { live: true });
     await ids.fill('');
     await dialog.getByTestId('test-push-send').click();
     await eventually(() => dialog.textContent()).toContain('Enter at least one device ID.');
