@@ -3,7 +3,9 @@
  * source (push service or device SDK), a funnel from planned sends to opens, the timeline of its
  * receipts and its breakdown per channel, the 72-hour windows with their countdowns, and the
  * device-level results. While the task is sending or collecting receipts the page follows its live
- * statistics stream; when the stream is not available it polls instead.
+ * statistics stream; when the stream is not available it polls instead. The delivery controls
+ * (Stop, Test push, Duplicate, and what they did) are in TaskControls.tsx, the statistics cards and
+ * funnel in TaskStatistics.tsx.
  */
 import { DeleteOutlined, EditOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
