@@ -40,7 +40,14 @@ interface TaskRead {
   scheduledAt: string | null;
   subCampaignIds: string[];
   stoppedAt: string | null;
-  statistics: { plannedSends: number; capped: number; cancelled: number };
+  statistics: {
+    plannedSends: number;
+    unmatched: number;
+    capped: number;
+    totalSent: number;
+    pending: number;
+    cancelled: number;
+  };
 }
 
 describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
@@ -239,14 +246,15 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
   });
 
   test('a task really sending has Stop, whose dialog says what a stop does', async () => {
-    // A simulator app handing over one device a second: the task is sending for minutes.
+    // A simulator app handing over 100 devices a second, and three batches (2,000 devices each) of
+    // them: the task is sending for about a minute, and a stop cancels what is not handed over.
     const slow = await api<{ id: string }>('POST', '/apps', {
       name: 'Slow app (Android)',
       platform: 'android',
       provider: 'simulator',
-      providerConfig: { rateLimitPerSecond: 1 },
+      providerConfig: { rateLimitPerSecond: 100 },
     });
-    const devices = Array.from({ length: 300 }, (_, i) => ({
+    const devices = Array.from({ length: 6000 }, (_, i) => ({
       deviceId: `slow-${String(i).padStart(4, '0')}`,
       pushToken: `slow-token-${i}`,
     }));
@@ -293,15 +301,18 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     // The stop is acknowledged at once; the task then ends stopped, with the rest cancelled.
     await eventually(async () => (await api<TaskRead>('GET', `/tasks/${task.id}`)).stoppedAt).not.toBeNull();
     await expect
-      .poll(() => page.getByTestId('status-stopped').count(), { timeout: 30_000, interval: 200 })
+      .poll(() => page.getByTestId('status-stopped').count(), { timeout: 90_000, interval: 200 })
       .toBe(1);
     const stopped = await api<TaskRead>('GET', `/tasks/${task.id}`);
     expect(stopped.statistics.cancelled).toBeGreaterThan(0);
+    const s = stopped.statistics;
+    expect(s.pending).toBe(0);
+    expect(s.plannedSends).toBe(s.unmatched + s.capped + s.totalSent + s.pending + s.cancelled);
     await eventually(() => page.getByTestId('stat-cancelled').textContent()).toContain(
-      String(stopped.statistics.cancelled),
+      stopped.statistics.cancelled.toLocaleString('en-US'),
     );
     expect(await page.getByTestId('stopped-note').textContent()).toContain('Generate Audience');
-  });
+  }, 120_000);
 
   test('a task being stopped says "Stopping…"; a stopped one has its badge, its cancelled count and filter', async () => {
     const stopping = await createTask({ name: 'Stopping task' });
