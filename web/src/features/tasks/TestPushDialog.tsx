@@ -175,7 +175,11 @@ export function TestPushDialog({
           data-testid="test-push-results"
           title={() => t('testPush.resultsTitle', { n: results.length })}
           columns={[
-            { title: t('devices.deviceId'), dataIndex: 'deviceId', key: 'deviceId' },
+            {
+              title: t('devices.deviceId'),
+              key: 'deviceId',
+              render: (_, r) => <span style={{ whiteSpace: 'nowrap' }}>{r.deviceId}</span>,
+            },
             {
               title: t('devices.sendResult'),
               key: 'sendResult',
