@@ -27,6 +27,8 @@ import type {
   TaskBreakdown,
   TaskInput,
   TaskListQuery,
+  TestPushAnswer,
+  TestPushInput,
   User,
   Workspace,
 } from './types.ts';
@@ -162,8 +164,19 @@ export const api = {
       request<Audience>('POST', `${ws(w)}/tasks/${id(taskId)}/audiences`, { body: { name, filter } }),
     breakdown: (w: string, taskId: string) =>
       request<TaskBreakdown>('GET', `${ws(w)}/tasks/${id(taskId)}/breakdown`),
+    /** Stops a sending task: no batch is handed over after it, the rest of its audience is cancelled. */
+    stop: (w: string, taskId: string) => request<Task>('POST', `${ws(w)}/tasks/${id(taskId)}/stop`),
+    /** Sends a scheduled task's content now to these devices; it counts in nothing. */
+    test: (w: string, taskId: string, deviceIds: string[]) =>
+      request<TestPushAnswer>('POST', `${ws(w)}/tasks/${id(taskId)}/test`, { body: { deviceIds } }),
     /** Follows the task's live statistics (`statistics` events, then `end`) until the stream ends. */
     events: (w: string, taskId: string, onEvent: (event: ServerEvent) => void, signal: AbortSignal) =>
       streamEvents(`${ws(w)}/tasks/${id(taskId)}/events`, onEvent, signal),
+  },
+
+  testPushes: {
+    /** Sends content not saved yet (the task form's) to these devices now; it counts in nothing. */
+    send: (w: string, body: TestPushInput) =>
+      request<TestPushAnswer>('POST', `${ws(w)}/test-pushes`, { body }),
   },
 };

@@ -156,6 +156,12 @@ export type AppUpdate = Omit<Static<typeof AppUpdateBody>, 'providerConfig'> & {
   providerConfig?: ProviderConfig;
 };
 
+/** An app's frequency cap for marketing tasks (docs/delivery-controls.md#fatigue-control). */
+export type FrequencyCap = NonNullable<App['frequencyCap']>;
+
+/** An app's daily window in which marketing tasks wait (docs/delivery-controls.md#quiet-hours). */
+export type QuietHours = NonNullable<App['quietHours']>;
+
 /** A device registered for an app, with the state of its push token. */
 export type Device = Static<typeof DeviceSchema>;
 
@@ -255,6 +261,25 @@ export type TaskBreakdown = Static<typeof Breakdown>;
 
 /** How many of a task's devices failed for one reason, in the provider's words. */
 export type FailureReasonCount = TaskBreakdown['failureReasons'][number];
+
+/**
+ * The content a test push sends for a form not saved yet (`POST …/test-pushes`,
+ * docs/delivery-controls.md#test-push). Written by hand: the test-push lane brings its schema.
+ */
+export type TestPushInput = Pick<TaskInput, 'appId' | 'title' | 'content' | 'clickAction'> &
+  Partial<Pick<TaskInput, 'ttlSeconds' | 'category'>> & { deviceIds: string[] };
+
+/** What a test push did to one device: accepted (`success`, `no_feedback`) or `failure` with its reason. */
+export interface TestPushResult {
+  deviceId: string;
+  sendResult: 'success' | 'failure' | 'no_feedback';
+  failureReason: string | null;
+}
+
+/** The answer to a test push: one result per distinct device, in the order asked. */
+export interface TestPushAnswer {
+  results: TestPushResult[];
+}
 
 /** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */
 export interface TaskLiveStatistics {

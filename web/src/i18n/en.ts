@@ -224,7 +224,7 @@ export const en = {
   'form.scheduledAtHint': 'In your time zone ({zone}).',
   'form.category': 'Category',
   'form.categoryHint':
-    'Marketing: promotions. Service: about the user’s own account or orders (Umeng uses it to pick the Xiaomi and vivo channel).',
+    'Marketing: promotions, subject to the app’s frequency cap and quiet hours. Service: about the user’s own account or orders, never capped or held (Umeng uses it to pick the Xiaomi and vivo channel).',
   'category.marketing': 'Marketing',
   'category.service': 'Service',
   'form.ttl': 'Time to live',
@@ -676,6 +676,104 @@ export const en = {
 
   'upload.sending': 'Uploading {file}…',
   'upload.processing': 'Uploaded; the server is importing the file…',
+
+  // Delivery controls (docs/delivery-controls.md)
+  'stat.capped': 'Capped',
+  'stat.cappedHint':
+    "Audience devices not handed over because they had reached the app's frequency cap (marketing tasks only).",
+  'stat.cancelled': 'Cancelled',
+  'stat.cancelledHint':
+    'Audience devices never handed over because the task was stopped. Filter the device results on Cancelled to save them as an audience and send later.',
+  'details.funnelCapped': 'Capped: {n} ({share})',
+  'details.funnelCancelled': 'Cancelled by the stop: {n} ({share})',
+  'stop.button': 'Stop',
+  'stop.stopping': 'Stopping…',
+  'stop.stoppingHint':
+    'No more batches are handed over. Batches already at the push service are finished and recorded; then the task is stopped.',
+  'stop.stoppingTitle': 'Stop requested at {time}',
+  'stop.confirmTitle': 'Stop “{name}”?',
+  'stop.confirm': 'Stop sending',
+  'stop.explainHandOver':
+    'No batch is handed to the push service after the stop; batches already handed over are finished.',
+  'stop.explainCancelled':
+    'Devices not handed over yet (about {n} now) are cancelled: filter the device results on Cancelled, save them as an audience and send them later.',
+  'stop.explainSent':
+    'What was sent ({n} devices so far) still counts: its receipts keep arriving for 72 hours.',
+  'stop.explainFinal': 'A stopped task cannot be resumed.',
+  'stop.acknowledged': 'Stop of “{name}” acknowledged.',
+  'stop.notStoppable': 'This task is no longer sending, so it cannot be stopped.',
+  'stop.stoppedTitle': 'Stopped at {time}',
+  'stop.stoppedCancelled':
+    '{n} devices were never handed over and count as Cancelled: filter the device results on Cancelled and use Generate Audience to send them later. What was sent still counts.',
+  'stop.stoppedNothingCancelled':
+    'Every device had been handed over when the stop took effect: nothing was cancelled.',
+  'duplicate.button': 'Duplicate',
+  'duplicate.hint': 'Open a new task filled in with this task’s content, audience and options.',
+  'duplicate.name': '{name} (copy)',
+  'duplicate.title': 'Duplicate “{name}”',
+  'duplicate.note': 'Filled in from “{name}”; nothing is saved until you create the task.',
+  'duplicate.audienceDeleted': 'Its audience has been deleted: choose another one.',
+  'testPush.button': 'Test push',
+  'testPush.title': 'Test push',
+  'testPush.send': 'Send test',
+  'testPush.explained':
+    'Sends {subject} now to up to {n} registered devices of the app. A test push counts in no statistic.',
+  'testPush.subjectTask': 'the content of “{name}”',
+  'testPush.subjectForm': 'the form’s current content (not saved)',
+  'testPush.deviceIds': 'Device IDs',
+  'testPush.placeholder': 'One device ID per line, or comma-separated',
+  'testPush.count': '{n} of at most {max} devices',
+  'testPush.noneGiven': 'Enter at least one device ID.',
+  'testPush.tooMany': 'At most {n} devices per test push.',
+  'testPush.invalidId': '“{id}” is no device ID: 1–128 printable characters without spaces.',
+  'testPush.formIncomplete': 'Complete the app, title, content and click action first.',
+  'testPush.notTestable': 'Only a scheduled task can be test-pushed; this one has started.',
+  'testPush.rateLimited': 'Too many test pushes just now; wait a moment and try again.',
+  'testPush.notAvailable': 'This server does not offer test pushes.',
+  'testPush.resultsTitle': 'Results for {n} devices',
+  'testPush.reason': 'Reason',
+  'testPush.meaning.success': 'Accepted by the push service.',
+  'testPush.meaning.no_feedback': 'Accepted; the push service confirms delivery later.',
+  'testPush.meaning.failure': 'Not sent.',
+  'quiet.deferredUntil': 'Deferred by quiet hours until {time}',
+  'quiet.deferredHint':
+    "It fell due inside the app's quiet hours; it starts when they end. Editing the task lets the window be judged again when it falls due.",
+  'form.pacing': 'Pacing',
+  'form.pacingHint':
+    'Optional: hand the audience over evenly over this many minutes, within every rate limit. Empty: as fast as the rate limits allow.',
+  'form.pacingPlaceholder': 'not paced',
+  'form.pacingPrefix': 'Spread over',
+  'form.pacingSuffix': 'minutes',
+  'form.pacingRange': 'Between {min} and {max} minutes.',
+  'pacing.none': 'As fast as the rate limits allow',
+  'pacing.over': 'Spread over {n} minutes',
+  'delivery.title': 'Delivery settings',
+  'delivery.explained': 'Apply to the app’s marketing tasks only; service tasks are never capped or held.',
+  'delivery.frequencyCap': 'Frequency cap',
+  'delivery.frequencyCapHint':
+    'Optional: most marketing tasks one device is sent in any 24 hours / 7 days. Devices at the cap get the send result Capped.',
+  'delivery.atMost': 'at most',
+  'delivery.perDay': 'a day',
+  'delivery.perWeek': 'a week',
+  'delivery.perDayLabel': 'Frequency cap per day',
+  'delivery.perWeekLabel': 'Frequency cap per week',
+  'delivery.noLimit': 'no limit',
+  'delivery.capRange': 'A whole number from 1 to {max}.',
+  'delivery.weekBelowDay': 'At least the daily cap ({n}): a week holds every day of it.',
+  'delivery.quietHours': 'Quiet hours',
+  'delivery.quietHoursHint':
+    'A marketing task due inside this daily window waits until it ends. The window may wrap midnight (22:00 to 08:00).',
+  'delivery.quietStart': 'From',
+  'delivery.quietEnd': 'Until',
+  'delivery.timeZone': 'Time zone',
+  'delivery.timeZoneRequired': 'Choose a time zone.',
+  'delivery.timeInvalid': 'A time as HH:MM, 00:00 to 23:59.',
+  'delivery.sameStartEnd': 'Must differ from the start.',
+  'delivery.column': 'Delivery',
+  'delivery.columnHint': 'Frequency cap and quiet hours of the app’s marketing tasks.',
+  'delivery.capPerDayShort': '≤ {n}/day',
+  'delivery.capPerWeekShort': '≤ {n}/week',
+  'delivery.quietShort': 'Quiet {start}–{end} ({zone})',
 };
 
 /** A message key of the console. */

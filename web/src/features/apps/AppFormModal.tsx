@@ -4,6 +4,7 @@
  * the files Google and Apple give and read in the browser (key-files.ts). On a change, stored
  * secrets are shown masked and kept unless a new one is given; when the credentials' identity or
  * endpoint changes, the form says a new key is needed, as the server requires (docs/providers.md#endpoints-and-credentials).
+ * Below the provider, the app's delivery settings: frequency cap and quiet hours (AppDeliverySection.tsx).
  */
 import { Alert, Col, ConfigProvider, Form, Input, Modal, Radio, Row } from 'antd';
 import type { ReactNode } from 'react';
@@ -11,6 +12,7 @@ import type { App } from '../../api/types.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { ApnsConfigSection } from './ApnsConfigSection.tsx';
+import { AppDeliverySection } from './AppDeliverySection.tsx';
 import { type AppValues, changedWithoutSecret, initialValues } from './app-form-values.ts';
 import { useAppSubmit } from './app-submit.ts';
 import { FcmConfigSection } from './FcmConfigSection.tsx';
@@ -148,6 +150,7 @@ export function AppFormModal({ app, onClose }: { app: App | null; onClose: (crea
           />
         )}
         <ConfigProvider componentDisabled={!mayWriteConfig}>{config}</ConfigProvider>
+        <AppDeliverySection />
       </Form>
     </Modal>
   );

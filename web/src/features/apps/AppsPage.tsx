@@ -47,6 +47,7 @@ import { UploadProgress } from '../../components/UploadProgress.tsx';
 import { formatCount, formatDateTime, formatShortDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
+import { DeliverySettingsCell } from './AppDeliverySection.tsx';
 import { AppFormModal } from './AppFormModal.tsx';
 import { IntegrationDrawer } from './IntegrationDrawer.tsx';
 import { configOf, PROVIDER_COLOR } from './providers.ts';
@@ -197,6 +198,11 @@ export function AppsPage() {
             0
           </Typography.Text>
         ),
+    },
+    {
+      title: <Tooltip title={t('delivery.columnHint')}>{t('delivery.column')}</Tooltip>,
+      key: 'delivery',
+      render: (_, a) => <DeliverySettingsCell app={a} />,
     },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, a) => formatDateTime(a.createdAt) },
     {

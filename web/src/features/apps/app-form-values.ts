@@ -12,6 +12,7 @@ import type {
   ServiceAccountKey,
 } from '../../api/types.ts';
 import type { Translate } from '../../i18n/i18n.tsx';
+import { type DeliveryValues, deliveryItemOf, deliveryValuesOf } from './AppDeliverySection.tsx';
 import type { KeyFile } from './key-files.ts';
 import { configOf } from './providers.ts';
 
@@ -19,7 +20,7 @@ import { configOf } from './providers.ts';
 export const RATES = ['acceptRate', 'deliveryRate', 'impressionRate', 'openRate', 'dismissalRate'] as const;
 
 /** The form's fields; the provider config's fields keep their API names, so API errors find them. */
-export interface AppValues {
+export interface AppValues extends DeliveryValues {
   name: string;
   platform: Platform;
   provider: ProviderName;
@@ -75,6 +76,8 @@ const FORM_ITEMS = new Set<string>([
 
 /** The form item showing an API field path, or null: `providerConfig.serviceAccount.private_key` → `serviceAccount`. */
 export function itemOf(path: string): string | null {
+  const delivery = deliveryItemOf(path);
+  if (delivery) return delivery;
   const parts = path.split('.');
   const name = parts[0] === 'providerConfig' ? parts[1] : parts[0];
   return name !== undefined && FORM_ITEMS.has(name) ? name : null;
@@ -134,8 +137,14 @@ function numbers<K extends keyof AppValues>(v: AppValues, keys: readonly K[]): P
 /** The form's values for a new app, or for the app being changed (its secrets stay with the server). */
 export function initialValues(app: App | null): Partial<AppValues> {
   if (!app)
-    return { platform: 'android', provider: 'simulator', productionMode: true, environment: 'production' };
-  const base = { name: app.name, platform: app.platform, provider: app.provider };
+    return {
+      platform: 'android',
+      provider: 'simulator',
+      productionMode: true,
+      environment: 'production',
+      ...deliveryValuesOf(null),
+    };
+  const base = { name: app.name, platform: app.platform, provider: app.provider, ...deliveryValuesOf(app) };
   const umeng = configOf(app, 'umeng');
   if (umeng)
     return {

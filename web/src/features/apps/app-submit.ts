@@ -11,6 +11,7 @@ import type { App, ProviderName } from '../../api/types.ts';
 import { applyFieldErrors } from '../../components/form-errors.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
+import { deliverySettingsOf } from './AppDeliverySection.tsx';
 import { type AppValues, itemOf, providerConfigOf, SECRET_ITEM } from './app-form-values.ts';
 
 /** What the form shows of a save: whether one is under way, and the problem no form item shows. */
@@ -79,8 +80,9 @@ export function useAppSubmit({ form, app, provider, mayWriteConfig, onClose }: A
     setError(null);
     try {
       const providerConfig = mayWriteConfig ? providerConfigOf(v, app) : undefined;
+      const delivery = deliverySettingsOf(v);
       if (app) {
-        await api.apps.update(ws.id, app.id, { name: v.name.trim(), providerConfig });
+        await api.apps.update(ws.id, app.id, { name: v.name.trim(), providerConfig, ...delivery });
         message.success(t('apps.saved', { name: v.name.trim() }));
       }
       const created = app
@@ -90,6 +92,7 @@ export function useAppSubmit({ form, app, provider, mayWriteConfig, onClose }: A
             platform: v.platform,
             provider: v.provider,
             providerConfig,
+            ...delivery,
           });
       void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
       onClose(created);

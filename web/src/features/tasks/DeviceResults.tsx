@@ -40,8 +40,8 @@ const RESULT_COLORS: Record<SendResult, string> = {
   failure: 'error',
   no_feedback: 'warning',
   pending: 'default',
-  capped: 'default',
-  cancelled: 'default',
+  capped: 'purple',
+  cancelled: 'orange',
 };
 
 /** A receipt choice of the filter: `impression` (has it) or `!impression` (lacks it). */
@@ -51,10 +51,10 @@ function receiptChoices(task: Task): ReceiptKind[] {
   return task.platform === 'ios' ? ['impression', 'open'] : ['impression', 'open', 'dismissal'];
 }
 
+/** The send results a task's devices may have (iOS reports no delivery, so has no `no_feedback`). */
 function sendResults(task: Task): SendResult[] {
-  return task.platform === 'ios'
-    ? ['success', 'failure', 'pending']
-    : ['success', 'failure', 'no_feedback', 'pending'];
+  const results: SendResult[] = ['success', 'failure', 'no_feedback', 'pending', 'capped', 'cancelled'];
+  return task.platform === 'ios' ? results.filter((r) => r !== 'no_feedback') : results;
 }
 
 function toFilter(sendResult: SendResult | undefined, receipt: ReceiptChoice | undefined): DeviceFilter {

@@ -3,7 +3,9 @@
  * source (push service or device SDK), a funnel from planned sends to opens, the timeline of its
  * receipts and its breakdown per channel, the 72-hour windows with their countdowns, and the
  * device-level results. While the task is sending or collecting receipts the page follows its live
- * statistics stream; when the stream is not available it polls instead.
+ * statistics stream; when the stream is not available it polls instead. The delivery controls
+ * (Stop, Test push, Duplicate, and what they did) are in TaskControls.tsx, the statistics cards and
+ * funnel in TaskStatistics.tsx.
  */
 import { DeleteOutlined, EditOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
@@ -19,7 +21,6 @@ import {
   Row,
   Skeleton,
   Space,
-  Statistic,
   Tag,
   Tooltip,
   Typography,
@@ -28,22 +29,24 @@ import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
-import type { Task, TaskStatistics } from '../../api/types.ts';
+import type { Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { QueryError } from '../../components/QueryError.tsx';
-import { formatCount, formatDateTime, formatDuration, formatRate, NONE, rateOf } from '../../i18n/format.ts';
+import { formatDateTime, formatDuration, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { DeviceResults } from './DeviceResults.tsx';
 import { type LiveState, taskQueryKey, useTaskEvents } from './live.ts';
 import { ChannelsCard, FailureReasonsCard, TimelineCard, useTaskBreakdown } from './TaskBreakdown.tsx';
 import {
-  deleteRefusal,
-  editRefusal,
-  SourceLabel,
-  type StatisticSource,
-  TaskStatusBadge,
-} from './task-parts.tsx';
+  DeliveryNotes,
+  DuplicateButton,
+  StopButton,
+  StoppingTag,
+  TaskTestPushButton,
+} from './TaskControls.tsx';
+import { Funnel, StatisticsPanel } from './TaskStatistics.tsx';
+import { deleteRefusal, editRefusal, TaskStatusBadge } from './task-parts.tsx';
 import { ttlFields } from './ttl.ts';
 
 /** Polling periods without the live stream, in ms: while sending (or about to), while receipts count. */
@@ -127,6 +130,7 @@ export function TaskDetailsPage() {
               {task.name}
             </Typography.Title>
             <TaskStatusBadge status={task.status} />
+            <StoppingTag task={task} />
             <LiveTag state={liveState} />
           </Space>
           <Space>
@@ -138,6 +142,9 @@ export function TaskDetailsPage() {
                 loading={query.isFetching}
               />
             </Tooltip>
+            <StopButton task={task} />
+            <TaskTestPushButton task={task} />
+            <DuplicateButton task={task} />
             <Tooltip title={noEdit}>
               <Button
                 icon={<EditOutlined />}
@@ -176,6 +183,7 @@ export function TaskDetailsPage() {
         <Alert type="error" showIcon title={t('details.failed')} description={task.failureReason} />
       )}
 
+      <DeliveryNotes task={task} />
       <Windows task={task} />
       <UmengReceiptsNote task={task} />
       <StatisticsPanel task={task} />
@@ -229,6 +237,12 @@ export function TaskDetailsPage() {
               key: 'ttl',
               label: t('form.ttl'),
               children: `${ttlFields(task.ttlSeconds).ttlAmount} ${t(`ttlUnit.${ttlFields(task.ttlSeconds).ttlUnit}`)}`,
+            },
+            {
+              key: 'pacing',
+              label: t('form.pacing'),
+              children:
+                task.spreadMinutes === null ? t('pacing.none') : t('pacing.over', { n: task.spreadMinutes }),
             },
             {
               key: 'subCampaigns',
@@ -365,33 +379,6 @@ function Windows({ task }: { task: Task }) {
   );
 }
 
-function Figure({
-  label,
-  value,
-  rate,
-  hint,
-  testId,
-}: {
-  label: string;
-  value: number | string;
-  rate?: string;
-  hint?: string;
-  testId?: string;
-}) {
-  return (
-    <Col xs={12} md={8} xl={6}>
-      <Statistic
-        title={hint ? <Tooltip title={hint}>{label}</Tooltip> : label}
-        value={typeof value === 'number' ? formatCount(value) : value}
-        suffix={
-          rate !== undefined ? <span style={{ fontSize: 14, color: '#8c8c8c' }}>{rate}</span> : undefined
-        }
-        data-testid={testId}
-      />
-    </Col>
-  );
-}
-
 /**
  * For a task sent through Umeng with nothing reported back yet: Umeng sends delivery and click
  * receipts only on its Pro tier (docs/providers.md#umeng), so a marketer must learn why the numbers stay empty.
@@ -416,157 +403,5 @@ function UmengReceiptsNote({ task }: { task: Task }) {
       description={t('details.umengReceipts')}
       data-testid="umeng-receipts-note"
     />
-  );
-}
-
-/** The aggregate statistics in two groups by source. */
-function StatisticsPanel({ task }: { task: Task }) {
-  const { t } = useI18n();
-  const s = task.statistics;
-  const ios = task.platform === 'ios';
-  const sourceTitle = (label: string, source: StatisticSource) => (
-    <Space>
-      {label}
-      <SourceLabel source={source} />
-    </Space>
-  );
-  return (
-    <Row gutter={[16, 16]}>
-      <Col xs={24} xl={14}>
-        <Card
-          size="small"
-          title={sourceTitle(t('details.providerStats'), 'provider')}
-          style={{ height: '100%' }}
-        >
-          <Row gutter={[16, 16]}>
-            <Figure
-              label={t('stat.plannedSends')}
-              value={s.plannedSends}
-              hint={t('stat.plannedSendsHint')}
-              testId="stat-planned"
-            />
-            <Figure label={t('stat.unmatched')} value={s.unmatched} hint={t('stat.unmatchedHint')} />
-            <Figure label={t('stat.totalSent')} value={s.totalSent} hint={t('stat.totalSentHint')} />
-            <Figure
-              label={t('stat.deliveries')}
-              value={s.deliveries}
-              hint={t('stat.deliveriesHint')}
-              testId="stat-deliveries"
-            />
-            <Figure label={t('stat.failures')} value={s.failures} hint={t('stat.failuresHint')} />
-            <Figure
-              label={t('stat.noFeedback')}
-              value={ios ? 0 : s.noFeedback}
-              hint={ios ? t('stat.noFeedbackIos') : t('stat.noFeedbackHint')}
-            />
-            <Figure
-              label={t('stat.opens')}
-              value={s.opens}
-              rate={formatRate(s.openRate)}
-              hint={t('stat.opensHint')}
-              testId="stat-opens"
-            />
-            {(task.status === 'sending' || s.pending > 0) && (
-              <Figure label={t('stat.pending')} value={s.pending} hint={t('stat.pendingHint')} />
-            )}
-          </Row>
-        </Card>
-      </Col>
-      <Col xs={24} xl={10}>
-        <Card size="small" title={sourceTitle(t('details.sdkStats'), 'sdk')} style={{ height: '100%' }}>
-          <Row gutter={[16, 16]}>
-            <Col span={12}>
-              <Statistic
-                title={<Tooltip title={t('stat.impressionsHint')}>{t('stat.impressions')}</Tooltip>}
-                value={formatCount(s.impressions)}
-                suffix={
-                  <span style={{ fontSize: 14, color: '#8c8c8c' }}>{formatRate(s.impressionRate)}</span>
-                }
-                data-testid="stat-impressions"
-              />
-            </Col>
-            <Col span={12}>
-              <Statistic
-                title={<Tooltip title={t('stat.dismissalsHint')}>{t('stat.dismissals')}</Tooltip>}
-                value={ios ? '0' : formatCount(s.dismissals)}
-                suffix={
-                  <span style={{ fontSize: 14, color: '#8c8c8c' }}>
-                    {ios ? NONE : formatRate(s.dismissalRate)}
-                  </span>
-                }
-              />
-              {ios && (
-                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                  {t('stat.dismissalsIos')}
-                </Typography.Text>
-              )}
-            </Col>
-          </Row>
-          {s.late > 0 && (
-            <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
-              {t('stat.late', { n: formatCount(s.late) })}
-            </Typography.Paragraph>
-          )}
-          <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
-            {t('details.ratesExplained')}
-          </Typography.Paragraph>
-        </Card>
-      </Col>
-    </Row>
-  );
-}
-
-/** Planned sends → sent → delivered → impressions → opens, each as a share of planned sends. */
-function Funnel({ statistics: s }: { statistics: TaskStatistics }) {
-  const { t } = useI18n();
-  const steps = [
-    { label: t('stat.plannedSends'), value: s.plannedSends, color: '#91caff' },
-    { label: t('stat.totalSent'), value: s.totalSent, color: '#69b1ff' },
-    { label: t('stat.deliveries'), value: s.deliveries, color: '#4096ff' },
-    { label: t('stat.impressions'), value: s.impressions, color: '#36cfc9' },
-    { label: t('stat.opens'), value: s.opens, color: '#52c41a' },
-  ];
-  return (
-    <Card size="small" title={t('details.funnel')} style={{ height: '100%' }} data-testid="funnel">
-      {s.plannedSends === 0 ? (
-        <Typography.Text type="secondary">{t('details.funnelEmpty')}</Typography.Text>
-      ) : (
-        <Space orientation="vertical" size={10} style={{ width: '100%' }}>
-          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-            {t('details.funnelLegend')}
-          </Typography.Text>
-          {steps.map((step, i) => {
-            const share = rateOf(step.value, s.plannedSends) ?? 0;
-            const fromPrevious = i === 0 ? null : rateOf(step.value, steps[i - 1]!.value);
-            return (
-              <div key={step.label} data-testid={`funnel-${i}`}>
-                <div style={{ display: 'flex', justifyContent: 'space-between', gap: 12, fontSize: 13 }}>
-                  <span>{step.label}</span>
-                  <span>
-                    {formatCount(step.value)} · {formatRate(share)}
-                    {i > 0 && (
-                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                        {' '}
-                        (↓ {formatRate(fromPrevious)})
-                      </Typography.Text>
-                    )}
-                  </span>
-                </div>
-                <div style={{ background: '#f5f5f5', borderRadius: 4, height: 14, marginTop: 2 }}>
-                  <div
-                    style={{
-                      width: `${Math.max(share * 100, step.value > 0 ? 0.5 : 0)}%`,
-                      background: step.color,
-                      height: '100%',
-                      borderRadius: 4,
-                    }}
-                  />
-                </div>
-              </div>
-            );
-          })}
-        </Space>
-      )}
-    </Card>
   );
 }

@@ -23,7 +23,7 @@ import {
   Typography,
 } from 'antd';
 import { useEffect, useState } from 'react';
-import { Link, useNavigate, useParams } from 'react-router';
+import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api } from '../../api/client.ts';
 import { MAX_TTL_SECONDS, type Platform, type Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
@@ -35,8 +35,16 @@ import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { PhonePreview } from './PhonePreview.tsx';
 import { TaskAudienceSection } from './TaskAudienceSection.tsx';
 import { TaskContentSection } from './TaskContentSection.tsx';
+import { DUPLICATE_PARAM } from './TaskControls.tsx';
 import { TaskSendingSection } from './TaskSendingSection.tsx';
-import { ANDROID_ONLY, clickActionOf, initialValues, type TaskFormValues } from './task-form-values.ts';
+import { FormTestPushButton } from './TestPushDialog.tsx';
+import {
+  ANDROID_ONLY,
+  clickActionOf,
+  duplicateValues,
+  initialValues,
+  type TaskFormValues,
+} from './task-form-values.ts';
 import { useTaskSubmit } from './task-submit.ts';
 
 /**
@@ -53,11 +61,19 @@ export function TaskFormPage() {
   const { taskId } = useParams();
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
+  const [search] = useSearchParams();
+  // A duplicate reads the task it copies; an edit the task itself.
+  const sourceId = taskId ?? search.get(DUPLICATE_PARAM) ?? undefined;
   const task = useQuery({
-    queryKey: ['ws', ws.id, 'task', taskId],
-    queryFn: () => api.tasks.get(ws.id, taskId!),
-    enabled: taskId !== undefined,
+    queryKey: ['ws', ws.id, 'task', sourceId],
+    queryFn: () => api.tasks.get(ws.id, sourceId!),
+    enabled: sourceId !== undefined,
   });
+  if (taskId === undefined && sourceId !== undefined) {
+    if (task.isPending) return <Skeleton active paragraph={{ rows: 12 }} />;
+    if (task.isError) return <QueryError error={task.error} onRetry={() => task.refetch()} />;
+    return <TaskForm key={`copy-${task.data.id}`} copyOf={task.data} />;
+  }
   if (taskId !== undefined) {
     if (task.isPending) return <Skeleton active paragraph={{ rows: 12 }} />;
     if (task.isError) return <QueryError error={task.error} onRetry={() => task.refetch()} />;
@@ -82,7 +98,8 @@ export function TaskFormPage() {
   return <TaskForm />;
 }
 
-function TaskForm({ task }: { task?: Task }) {
+/** The form: a new task (a copy of `copyOf` when duplicating), or `task` being edited. */
+function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
   const navigate = useNavigate();
@@ -116,15 +133,32 @@ function TaskForm({ task }: { task?: Task }) {
       <div>
         <Link to={tasksPath}>← {t('nav.normalTasks')}</Link>
         <Typography.Title level={4} style={{ margin: '8px 0 0' }}>
-          {editing ? t('form.editTitle', { name: task.name }) : t('form.createTitle')}
+          {editing
+            ? t('form.editTitle', { name: task.name })
+            : copyOf
+              ? t('duplicate.title', { name: copyOf.name })
+              : t('form.createTitle')}
         </Typography.Title>
       </div>
+      {copyOf && (
+        <Alert
+          type="info"
+          showIcon
+          title={t('duplicate.note', { name: copyOf.name })}
+          description={copyOf.audienceName === null ? t('duplicate.audienceDeleted') : undefined}
+          data-testid="duplicate-note"
+        />
+      )}
       <Row gutter={24} wrap={false} style={{ alignItems: 'flex-start' }}>
         <Col flex="auto" style={{ minWidth: 0 }}>
           <Form<TaskFormValues>
             form={form}
             layout="vertical"
-            initialValues={initialValues(task)}
+            initialValues={
+              copyOf
+                ? duplicateValues(copyOf, t('duplicate.name', { name: copyOf.name }))
+                : initialValues(task)
+            }
             onFinish={submit}
             onFinishFailed={() => message.error(t('form.fixErrors'))}
             scrollToFirstError
@@ -202,6 +236,7 @@ function TaskForm({ task }: { task?: Task }) {
               <Button type="primary" htmlType="submit" loading={submitting} disabled={!ws.canWrite}>
                 {editing ? t('form.save') : t('form.submit')}
               </Button>
+              <FormTestPushButton form={form} />
               <Button onClick={() => navigate(editing ? `${tasksPath}/${task.id}` : tasksPath)}>
                 {t('common.cancel')}
               </Button>

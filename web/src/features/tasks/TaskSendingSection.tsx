@@ -1,6 +1,6 @@
 /**
  * The sending card of the task form: send type and time, category, time to live within the
- * provider's maximum, and the sub-campaigns the task serves.
+ * provider's maximum, pacing, and the sub-campaigns the task serves.
  */
 import {
   Card,
@@ -21,6 +21,10 @@ import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { CAMPAIGN_NODE, type TaskFormValues } from './task-form-values.ts';
 import { useSubCampaignTree } from './task-parts.tsx';
 import { TTL_UNITS, type TtlUnit } from './ttl.ts';
+
+/** The shortest and longest pacing a task takes, in minutes (the server's `MIN_/MAX_SPREAD_MINUTES`). */
+const MIN_SPREAD_MINUTES = 1;
+const MAX_SPREAD_MINUTES = 1440;
 
 /** The task form's sending card; `maxTtlSeconds` is the longest time to live the app's provider takes. */
 export function TaskSendingSection({
@@ -110,6 +114,31 @@ export function TaskSendingSection({
             />
           </Form.Item>
         </Space.Compact>
+      </Form.Item>
+      <Form.Item
+        name="spreadMinutes"
+        label={t('form.pacing')}
+        extra={t('form.pacingHint')}
+        rules={[
+          {
+            type: 'integer',
+            min: MIN_SPREAD_MINUTES,
+            max: MAX_SPREAD_MINUTES,
+            message: t('form.pacingRange', { min: MIN_SPREAD_MINUTES, max: MAX_SPREAD_MINUTES }),
+          },
+        ]}
+      >
+        <InputNumber
+          min={MIN_SPREAD_MINUTES}
+          max={MAX_SPREAD_MINUTES}
+          precision={0}
+          placeholder={t('form.pacingPlaceholder')}
+          prefix={t('form.pacingPrefix')}
+          suffix={t('form.pacingSuffix')}
+          style={{ width: 300 }}
+          aria-label={t('form.pacing')}
+          data-testid="spread-minutes"
+        />
       </Form.Item>
       <SubCampaignPicker />
     </Card>

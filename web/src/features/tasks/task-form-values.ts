@@ -43,6 +43,8 @@ export interface TaskFormValues {
   /** The time to live as typed: an amount of `ttlUnit`. */
   ttlAmount: number | null;
   ttlUnit: TtlUnit;
+  /** Pacing: minutes the hand-over is spread over, or null to send as fast as the rate limits allow. */
+  spreadMinutes: number | null;
 }
 
 /** Click actions an iOS app has no equivalent of. */
@@ -80,6 +82,7 @@ export function initialValues(task: Task | undefined): TaskFormValues {
       subCampaignIds: [],
       category: 'marketing',
       ...ttlFields(DEFAULT_TTL_SECONDS),
+      spreadMinutes: null,
     };
   }
   return {
@@ -98,6 +101,23 @@ export function initialValues(task: Task | undefined): TaskFormValues {
     subCampaignIds: task.subCampaignIds,
     category: task.category,
     ...ttlFields(task.ttlSeconds),
+    spreadMinutes: task.spreadMinutes,
+  };
+}
+
+/**
+ * The values a duplicate of `task` starts the create form with: its content, app, audience (unless
+ * deleted), sub-campaigns and options, named as a copy; a send time already past is not kept.
+ */
+export function duplicateValues(task: Task, copyName: string): TaskFormValues {
+  const values = initialValues(task);
+  const future = values.scheduledAt?.isAfter(dayjs()) === true;
+  return {
+    ...values,
+    name: copyName.slice(0, 200),
+    audienceId: task.audienceName === null ? undefined : task.audienceId,
+    sendType: task.sendType === 'scheduled' && future ? 'scheduled' : 'immediate',
+    scheduledAt: future ? values.scheduledAt : undefined,
   };
 }
 
@@ -114,6 +134,7 @@ export function taskInputOf(v: TaskFormValues): TaskInput {
     subCampaignIds: v.subCampaignIds.filter((id) => !id.startsWith(CAMPAIGN_NODE)),
     category: v.category,
     ttlSeconds: Math.round((v.ttlAmount ?? 0) * TTL_UNITS[v.ttlUnit]),
+    spreadMinutes: v.spreadMinutes ?? null,
   };
 }
 
@@ -138,6 +159,7 @@ export function taskFieldMapper(params: () => ParamRow[]): FieldMapper {
     if (head === 'file') return ['file'];
     if (head === 'ttlSeconds') return ['ttlAmount'];
     if (head === 'category') return ['category'];
+    if (head === 'spreadMinutes') return ['spreadMinutes'];
     if (
       head &&
       ['name', 'appId', 'title', 'content', 'audienceId', 'sendType', 'scheduledAt'].includes(head)

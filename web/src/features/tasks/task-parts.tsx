@@ -10,11 +10,12 @@ import { NONE } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import type { CurrentWorkspace } from '../layout/workspace.ts';
 
-const STATUS_BADGE: Record<TaskStatus, 'default' | 'processing' | 'success' | 'error'> = {
+const STATUS_BADGE: Record<TaskStatus, 'default' | 'processing' | 'success' | 'warning' | 'error'> = {
   scheduled: 'default',
   sending: 'processing',
   completed: 'success',
-  stopped: 'default',
+  // Its own colour: ended on purpose, neither completed nor failed.
+  stopped: 'warning',
   failed: 'error',
 };
 
