@@ -47,6 +47,11 @@ import type {
   UploadBody,
 } from '../../../server/src/tasks/task-schemas.ts';
 import type {
+  TestPushAnswer as TestPushAnswerSchema,
+  TestPushBody,
+  TestPushResultSchema,
+} from '../../../server/src/tasks/test-push-schemas.ts';
+import type {
   LoginResultSchema,
   MemberSchema,
   MeSchema,
@@ -262,24 +267,14 @@ export type TaskBreakdown = Static<typeof Breakdown>;
 /** How many of a task's devices failed for one reason, in the provider's words. */
 export type FailureReasonCount = TaskBreakdown['failureReasons'][number];
 
-/**
- * The content a test push sends for a form not saved yet (`POST …/test-pushes`,
- * docs/delivery-controls.md#test-push). Written by hand: the test-push lane brings its schema.
- */
-export type TestPushInput = Pick<TaskInput, 'appId' | 'title' | 'content' | 'clickAction'> &
-  Partial<Pick<TaskInput, 'ttlSeconds' | 'category'>> & { deviceIds: string[] };
+/** The content a test push sends for a form not saved yet (`POST …/test-pushes`, docs/delivery-controls.md#test-push). */
+export type TestPushInput = Static<typeof TestPushBody>;
 
 /** What a test push did to one device: accepted (`success`, `no_feedback`) or `failure` with its reason. */
-export interface TestPushResult {
-  deviceId: string;
-  sendResult: 'success' | 'failure' | 'no_feedback';
-  failureReason: string | null;
-}
+export type TestPushResult = Static<typeof TestPushResultSchema>;
 
 /** The answer to a test push: one result per distinct device, in the order asked. */
-export interface TestPushAnswer {
-  results: TestPushResult[];
-}
+export type TestPushAnswer = Static<typeof TestPushAnswerSchema>;
 
 /** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */
 export interface TaskLiveStatistics {
