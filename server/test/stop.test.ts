@@ -265,6 +265,75 @@ test('a batch written ahead but not claimed when the stop comes is cancelled, ne
   }
 });
 
+test('a stopped batch with devices the frequency cap held back cancels only the others and gives their cap back', async () => {
+  const fixture = await sendFixture(t, { devices: 400 });
+  await t.db
+    .updateTable('apps')
+    .set({ frequency_cap: JSON.stringify({ perDay: 1 }) })
+    .where('id', '=', fixture.appId)
+    .execute();
+  // Every other device was handed a marketing task of the app an hour ago: it is at its cap.
+  const earlier = new Date(t.clock.now.getTime() - 3_600_000).toISOString();
+  const members = await t.db
+    .selectFrom('audience_members')
+    .select('device_id')
+    .where('audience_id', '=', fixture.audienceId)
+    .orderBy('device_id')
+    .execute();
+  const atCap = members.filter((_, i) => i % 2 === 0).map((m) => m.device_id);
+  await t.db
+    .insertInto('frequency_sends')
+    .values(
+      atCap.map((device_id) => ({
+        app_id: fixture.appId,
+        device_id,
+        sent_at: earlier,
+        task_id: 'tsk_earlier',
+        batch_seq: 1,
+      })),
+    )
+    .execute();
+  const taskId = await createTask(t, fixture);
+  const store = createDispatchStore(t.db, () => t.clock.now);
+  const now = t.clock.now.toISOString();
+  expect(await store.startTask(taskId, now)).toBe(true);
+  const send = await store.loadSend(taskId);
+  const written = await store.prepareBatch(send!, 200, now, false);
+  expect(written?.batch?.devices).toHaveLength(100);
+  const counted = async () =>
+    Number(
+      (
+        await t.db
+          .selectFrom('frequency_sends')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('task_id', '=', taskId)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  expect(await counted()).toBe(100);
+  expect((await stop(taskId)).statusCode).toBe(202);
+  expect(await store.claimHandOver(send!, 1, now)).toBe('cancelled');
+  // The capped devices keep their result; the batch's others are cancelled and did not use up their cap.
+  expect(await counted()).toBe(0);
+  const ended = await store.cancelUnsent(send!, now);
+  expect(ended?.stopped).toBe(true);
+  const { status, counts } = await readTask(t.db, taskId);
+  expect(status).toBe('stopped');
+  expect(counts).toMatchObject({ plannedSends: 400, capped: 100, cancelled: 300, totalSent: 0, pending: 0 });
+  expect(statisticsViolations(counts, { status })).toEqual([]);
+  const results = await t.db
+    .selectFrom('device_results')
+    .select(['send_result', (eb) => eb.fn.countAll<number>().as('n')])
+    .where('task_id', '=', taskId)
+    .groupBy('send_result')
+    .orderBy('send_result')
+    .execute();
+  expect(results.map((r) => [r.send_result, Number(r.n)])).toEqual([
+    ['cancelled', 300],
+    ['capped', 100],
+  ]);
+});
+
 test('a receipt for a cancelled device counts nowhere: refused as not in the send', () => {
   const receipt = {
     index: 0,
