@@ -1039,6 +1039,7 @@ describe('live statistics events', () => {
           event: 'statistics',
           data: {
             status: 'completed',
+            stoppedAt: null,
             statistics: read.statistics,
             statisticsFinalAt: read.statisticsFinalAt,
             detailsExpireAt: read.detailsExpireAt,
@@ -1065,6 +1066,31 @@ describe('live statistics events', () => {
     expect(events.map((e) => e.event)).toEqual(['statistics', 'end']);
     expect(events[0]?.data.status).toBe('failed');
     expect(events[1]?.data).toEqual({ reason: 'failed' });
+  });
+
+  test('a stopped task says when the stop came, and its stream ends once its statistics are final', async () => {
+    const stopped = await seedTask({ devices: [{ deviceId: 's-1' }], audience: ['s-1'] });
+    const stoppedAt = new Date(t.clock.now.getTime() - HOUR).toISOString();
+    await writeSend(stopped.taskId, [], {
+      status: 'stopped',
+      stopped_at: stoppedAt,
+      planned_sends: 1,
+      cancelled: 1,
+    });
+    const real = t.clock.now;
+    t.clock.now = new Date(real.getTime() + 80 * HOUR);
+    try {
+      const res = await t.request(t.adminToken, {
+        method: 'GET',
+        url: `${WS}/tasks/${stopped.taskId}/events`,
+      });
+      const events = parseEvents(res.body);
+      expect(events.map((e) => e.event)).toEqual(['statistics', 'end']);
+      expect(events[0]?.data).toMatchObject({ status: 'stopped', stoppedAt, statistics: { cancelled: 1 } });
+      expect(events[1]?.data).toEqual({ reason: 'final' });
+    } finally {
+      t.clock.now = real;
+    }
   });
 
   test('a viewer may follow the events', async () => {

@@ -203,6 +203,8 @@ export function registerDeviceResultRoutes(
   function statisticsPayload(task: TaskRecord) {
     return {
       status: task.status,
+      // A stop is acknowledged before the task ends stopped: every watcher sees "stopping" at once.
+      stoppedAt: task.stopped_at,
       statistics: taskStatistics(taskCountsOf(task)),
       ...taskWindows(task.started_at, deps.config),
     };
@@ -211,7 +213,8 @@ export function registerDeviceResultRoutes(
   /** Why an event stream is over, or undefined while its statistics can still change. */
   function endReason(task: TaskRecord): string | undefined {
     if (task.status === 'failed') return 'failed';
-    if (task.status === 'completed' && isStatisticsFinal(task.started_at, deps.clock(), deps.config)) {
+    const ended = task.status === 'completed' || task.status === 'stopped';
+    if (ended && isStatisticsFinal(task.started_at, deps.clock(), deps.config)) {
       return 'final';
     }
     return undefined;

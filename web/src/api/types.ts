@@ -279,6 +279,7 @@ export type TestPushAnswer = Static<typeof TestPushAnswerSchema>;
 /** The data of a `statistics` event of `GET …/tasks/{id}/events`: the changing part of a task read. */
 export interface TaskLiveStatistics {
   status: TaskStatus;
+  stoppedAt: string | null;
   statistics: TaskStatistics;
   statisticsFinalAt: string | null;
   detailsExpireAt: string | null;
