@@ -332,6 +332,20 @@ test('a stopped batch with devices the frequency cap held back cancels only the 
     ['cancelled', 300],
     ['capped', 100],
   ]);
+  // The device list counts every device with a result; the channels only those handed over (none).
+  const all = await t.request(t.adminToken, {
+    method: 'GET',
+    url: `${tasksUrl()}/${taskId}/devices?limit=5`,
+  });
+  expect(all.statusCode, all.body).toBe(200);
+  expect(all.json().total).toBe(400);
+  const breakdown = await t.request(t.adminToken, {
+    method: 'GET',
+    url: `${tasksUrl()}/${taskId}/breakdown`,
+  });
+  expect(breakdown.statusCode, breakdown.body).toBe(200);
+  expect(breakdown.json().channels).toEqual([]);
+  expect(breakdown.json().failureReasons).toEqual([]);
 });
 
 test('a receipt for a cancelled device counts nowhere: refused as not in the send', () => {

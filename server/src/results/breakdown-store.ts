@@ -113,6 +113,8 @@ export function createBreakdownStore(db: Db): BreakdownStore {
       const rows = await db
         .selectFrom('device_results as r')
         .where('r.task_id', '=', task.id)
+        // Only the devices handed over: a capped or cancelled device was sent through no channel.
+        .where('r.send_result', 'in', ['success', 'failure', 'no_feedback'])
         .groupBy('r.channel')
         .select((eb) => {
           // COUNT skips nulls: a CASE without ELSE counts the rows of one send result.

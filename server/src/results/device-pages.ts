@@ -105,7 +105,8 @@ export function counterTotal(task: TaskRecord, filter: DeviceFilter): number | u
   }
   if (without !== undefined) return undefined;
   if (sendResult === undefined) {
-    if (receipt === undefined) return counts.totalSent;
+    // Every device with a result: the handed-over ones, and those a cap or a stop kept back.
+    if (receipt === undefined) return counts.totalSent + counts.capped + counts.cancelled;
     return counts[RECEIPT_COUNTERS[receipt]];
   }
   if (receipt !== undefined) return undefined;
