@@ -14,15 +14,12 @@ import { seedFirstRun } from './demo/first-run.ts';
 import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
 import { createDueSignal } from './dispatch/due-signal.ts';
 import { sleep } from './dispatch/rate-limit.ts';
-import { createRedisRateLimiter } from './dispatch/redis-rate-limit.ts';
 import type { SendJob } from './dispatch/scheduler.ts';
 import { createLogger } from './http/logging.ts';
 import { signBody } from './http/signed-bodies.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
-import { createBullmqQueue } from './queue/bullmq-queue.ts';
 import type { JobQueue } from './queue/queue.ts';
-import { openRedis } from './queue/redis.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
 import { openStore } from './storage/open-store.ts';
 import { createStores } from './stores.ts';
@@ -63,8 +60,12 @@ interface ScaledQueues {
 /** Batch hand-overs one worker runs at the same time (scaled mode). */
 const WORKER_BATCH_CONCURRENCY = 4;
 
-/** Opens the scaled mode's queues on Redis; every job failure is logged with its job. */
-function openQueues(config: Config, redisUrl: string, logger: pino.Logger): ScaledQueues {
+/**
+ * Opens the scaled mode's queues on Redis; every job failure is logged with its job. BullMQ and
+ * ioredis are loaded here, on first use, so that the embedded mode never loads them.
+ */
+async function openQueues(config: Config, redisUrl: string, logger: pino.Logger): Promise<ScaledQueues> {
+  const { createBullmqQueue } = await import('./queue/bullmq-queue.ts');
   const open = <T>(name: string) =>
     createBullmqQueue<T>({
       name,
@@ -97,7 +98,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
   const dueSignal = createDueSignal();
   const serves = role !== 'worker';
   const works = role !== 'api';
-  const queues = redisUrl ? openQueues(config, redisUrl, logger) : undefined;
+  const queues = redisUrl ? await openQueues(config, redisUrl, logger) : undefined;
 
   if (serves) {
     const boot = await bootstrapTenancy(db, config.adminPassword, new Date());
@@ -161,7 +162,13 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       logger: logger.child({ module: 'retention' }),
     });
     retention.start();
-    const rateRedis = redisUrl ? openRedis(redisUrl, `${config.redisPrefix}:rate`) : undefined;
+    // Loaded only in the scaled mode, like the queues.
+    const scaledRate = redisUrl
+      ? {
+          redis: (await import('./queue/redis.ts')).openRedis(redisUrl, `${config.redisPrefix}:rate`),
+          createLimiter: (await import('./dispatch/redis-rate-limit.ts')).createRedisRateLimiter,
+        }
+      : undefined;
     const dispatcher = createDispatcher({
       db,
       store: stores.dispatch,
@@ -171,14 +178,14 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       providers,
       logger: logger.child({ module: 'dispatch' }),
       ...(queues &&
-        rateRedis && {
+        scaledRate && {
           scaled: {
             sends: queues.sends,
             batches: queues.batches,
             starts: queues.starts,
             batchConcurrency: WORKER_BATCH_CONCURRENCY,
-            rateLimiter: createRedisRateLimiter(
-              rateRedis,
+            rateLimiter: scaledRate.createLimiter(
+              scaledRate.redis,
               config.redisPrefix,
               config.dispatch.rateLimitPerSecond,
               () => new Date(),
@@ -193,7 +200,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       // Sends stop after their current batches and resume on the next start (or another worker).
       await dispatcher.stop();
       await Promise.all([reporter.stop(), retention.stop()]);
-      rateRedis?.disconnect();
+      scaledRate?.redis.disconnect();
     };
   }
 

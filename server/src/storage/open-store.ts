@@ -8,7 +8,6 @@ import { type Config, ConfigError, MAKE_SECRET_KEY } from '../config.ts';
 import { createSecretBox, loadSecretKey } from '../security/secret-box.ts';
 import type { Db } from './database.ts';
 import { migrateToLatest } from './migrations/index.ts';
-import { openPostgres } from './postgres.ts';
 import { sealStoredSecrets } from './sealed-columns.ts';
 import { openSqlite } from './sqlite.ts';
 
@@ -30,7 +29,8 @@ export async function openStore(config: Config): Promise<Db> {
   fs.chmodSync(config.dataDir, 0o700);
   const key = secretKey ?? loadSecretKey(undefined, path.dirname(config.sqliteFile));
   const db = config.databaseUrl
-    ? await openPostgres(config.databaseUrl, { secretKey: key })
+    ? // pg is loaded only when a PostgreSQL store is configured: the embedded mode never loads it.
+      await (await import('./postgres.ts')).openPostgres(config.databaseUrl, { secretKey: key })
     : openSqlite(config.sqliteFile, { secretKey: key });
   try {
     await migrateToLatest(db);
