@@ -242,7 +242,8 @@ export function AudiencesPage() {
           />
         )}
       </Card>
-      <CreateAudienceModal open={creating} onClose={() => setCreating(false)} />
+      {/* Mounted only while open: a cancelled dialog's name, IDs or error never greet the next one. */}
+      {creating && <CreateAudienceModal open onClose={() => setCreating(false)} />}
       <MembersDrawer audience={members} onClose={() => setMembers(null)} />
     </Space>
   );

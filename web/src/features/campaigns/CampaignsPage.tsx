@@ -230,14 +230,18 @@ export function CampaignsPage() {
         <Typography.Paragraph type="secondary">{t('campaigns.independentHint')}</Typography.Paragraph>
         {subTable(null, independent)}
       </Card>
-      <EditModal
-        editing={editing}
-        campaigns={campaigns.data?.items ?? []}
-        onClose={(done) => {
-          setEditing(null);
-          if (done) refresh();
-        }}
-      />
+      {/* Mounted only while open: each opening gets a new form, so no value of an earlier dialog
+          (another campaign's name, the campaign a sub-campaign was added to) carries over. */}
+      {editing && (
+        <EditModal
+          editing={editing}
+          campaigns={campaigns.data?.items ?? []}
+          onClose={(done) => {
+            setEditing(null);
+            if (done) refresh();
+          }}
+        />
+      )}
     </Space>
   );
 }
@@ -247,7 +251,7 @@ function EditModal({
   campaigns,
   onClose,
 }: {
-  editing: Editing | null;
+  editing: Editing;
   campaigns: Campaign[];
   onClose: (done: boolean) => void;
 }) {
@@ -256,7 +260,6 @@ function EditModal({
   const { message } = AntApp.useApp();
   const [form] = Form.useForm<EditValues>();
   const [busy, setBusy] = useState(false);
-  if (!editing) return null;
   const isCampaign = editing.kind === 'campaign';
   const existing = editing.kind === 'campaign' ? editing.campaign : editing.subCampaign;
   const title = isCampaign

@@ -267,7 +267,15 @@ function Tokens() {
     <Space orientation="vertical" size={16} style={{ width: '100%' }}>
       <div style={{ display: 'flex', justifyContent: 'space-between', alignItems: 'center' }}>
         <Typography.Text type="secondary">{t('settings.tokensHint')}</Typography.Text>
-        <Button type="primary" icon={<PlusOutlined />} onClick={() => setCreating(true)}>
+        <Button
+          type="primary"
+          icon={<PlusOutlined />}
+          onClick={() => {
+            // A cancelled earlier dialog's name and role never greet the next one.
+            form.resetFields();
+            setCreating(true);
+          }}
+        >
           {t('settings.createToken')}
         </Button>
       </div>

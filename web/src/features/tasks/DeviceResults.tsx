@@ -286,15 +286,18 @@ export function DeviceResults({ task }: { task: Task }) {
           </Space>
         </>
       )}
-      <GenerateAudienceModal
-        task={task}
-        open={generateOpen}
-        initialFilter={filterForm.getFieldsValue()}
-        onClose={(created) => {
-          setGenerateOpen(false);
-          if (created) void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'audiences'] });
-        }}
-      />
+      {/* Mounted only while open, so each opening starts from the filter in force, not the last dialog's. */}
+      {generateOpen && (
+        <GenerateAudienceModal
+          task={task}
+          open
+          initialFilter={filterForm.getFieldsValue()}
+          onClose={(created) => {
+            setGenerateOpen(false);
+            if (created) void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'audiences'] });
+          }}
+        />
+      )}
     </Card>
   );
 }

@@ -1,0 +1,122 @@
+/**
+ * The console's dialogs start clean every time they open (issue #18): a cancelled or saved dialog's
+ * values never greet the next one — the campaign dialogs, Create audience and Generate Audience — so a
+ * sub-campaign can no longer be saved into the campaign an earlier dialog was opened for.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import {
+  ADMIN_PASSWORD,
+  apiClient,
+  type ConsoleServer,
+  hasChromium,
+  launchBrowser,
+  startServer,
+} from './console-harness.ts';
+
+interface CampaignRead {
+  id: string;
+  name: string;
+  subCampaigns: { id: string; name: string }[];
+}
+
+describe.skipIf(!hasChromium)('the console’s dialogs', () => {
+  let server: ConsoleServer;
+  let browser: Browser;
+  let page: Page;
+  let api: Awaited<ReturnType<typeof apiClient>>;
+  const browserErrors: string[] = [];
+
+  const eventually = <T>(value: () => T | Promise<T>) =>
+    expect.poll(value, { timeout: 10_000, interval: 100 });
+
+  beforeAll(async () => {
+    server = await startServer();
+    api = await apiClient(server.baseUrl);
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
+    page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (error) => browserErrors.push(error.message));
+    await page.goto(`${server.baseUrl}/w/default/campaigns`);
+    await page.getByLabel('Username', { exact: true }).fill('admin');
+    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL('**/w/default/campaigns');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  /** The open dialog (Ant Design renders one at a time here). */
+  const dialog = () => page.getByRole('dialog');
+  const campaignRow = (name: string) =>
+    page.getByTestId('campaign-table').locator('tr').filter({ hasText: name });
+
+  test('campaign and sub-campaign dialogs open with their own values, never the previous dialog’s', async () => {
+    const spring = await api<CampaignRead>('POST', '/campaigns', {
+      name: 'Spring sale',
+      description: 'March',
+    });
+    const autumn = await api<CampaignRead>('POST', '/campaigns', { name: 'Autumn sale', description: '' });
+    await page.reload();
+
+    // Edit Spring, change the name without saving, cancel.
+    await campaignRow('Spring sale').getByRole('button', { name: 'Edit' }).click();
+    await expect.poll(() => dialog().getByLabel('Name').inputValue()).toBe('Spring sale');
+    await dialog().getByLabel('Name').fill('Spring sale (typed, not saved)');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+
+    // Edit Autumn: its own name and (empty) description.
+    await campaignRow('Autumn sale').getByRole('button', { name: 'Edit' }).click();
+    await eventually(() => dialog().getByLabel('Name').inputValue()).toBe('Autumn sale');
+    expect(await dialog().getByLabel('Description').inputValue()).toBe('');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+
+    // Create campaign: empty.
+    await page.getByRole('button', { name: 'Create campaign' }).click();
+    await eventually(() => dialog().getByLabel('Name').inputValue()).toBe('');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+
+    // Add a sub-campaign under Spring, cancel; then under Autumn: the dialog names Autumn, and it is
+    // saved there.
+    await campaignRow('Spring sale').getByRole('button', { name: 'Expand row' }).click();
+    await page.getByRole('button', { name: 'Add sub-campaign' }).first().click();
+    await eventually(() => dialog().textContent()).toContain('Spring sale');
+    await dialog().getByLabel('Name').fill('Typed under Spring');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+    await campaignRow('Spring sale').getByRole('button', { name: 'Collapse row' }).click();
+
+    await campaignRow('Autumn sale').getByRole('button', { name: 'Expand row' }).click();
+    await page.getByRole('button', { name: 'Add sub-campaign' }).first().click();
+    await eventually(() => dialog().textContent()).toContain('Autumn sale');
+    expect(await dialog().getByLabel('Name').inputValue()).toBe('');
+    await dialog().getByLabel('Name').fill('Autumn – push');
+    await dialog().getByRole('button', { name: 'Save' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+
+    const campaigns = await api<{ items: CampaignRead[] }>('GET', '/campaigns');
+    const byId = new Map(campaigns.items.map((c) => [c.id, c]));
+    expect(byId.get(autumn.id)!.subCampaigns.map((s) => s.name)).toEqual(['Autumn – push']);
+    expect(byId.get(spring.id)!.subCampaigns).toEqual([]);
+    expect(byId.get(spring.id)!.name).toBe('Spring sale');
+  });
+
+  test('Create audience opens empty after a cancelled dialog', async () => {
+    await page.goto(`${server.baseUrl}/w/default/audiences`);
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await dialog().getByLabel('Name').fill('Half-typed');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => dialog().count()).toBe(0);
+    await page.getByRole('button', { name: 'Create audience' }).click();
+    await eventually(() => dialog().getByLabel('Name').inputValue()).toBe('');
+    await dialog().getByRole('button', { name: 'Cancel' }).click();
+    expect(browserErrors).toEqual([]);
+  });
+});
