@@ -108,6 +108,38 @@ describe.skipIf(!hasChromium)('the console’s dialogs', () => {
     expect(byId.get(spring.id)!.name).toBe('Spring sale');
   });
 
+  test('in Chinese, a refused action says why in Chinese, not in the server’s English', async () => {
+    const apps = await api<{ items: { id: string; platform: string }[] }>('GET', '/apps');
+    const audiences = await api<{ items: { id: string }[] }>('GET', '/audiences');
+    const campaign = await api<CampaignRead>('POST', '/campaigns', { name: 'Used campaign' });
+    const sub = await api<{ id: string }>('POST', `/campaigns/${campaign.id}/sub-campaigns`, {
+      name: 'Used sub',
+    });
+    await api('POST', '/tasks', {
+      name: 'Uses the sub-campaign',
+      appId: apps.items.find((a) => a.platform === 'android')!.id,
+      title: 'Title',
+      content: 'Content',
+      clickAction: { type: 'open_app' },
+      audienceId: audiences.items[0]!.id,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
+      subCampaignIds: [sub.id],
+    });
+    await page.goto(`${server.baseUrl}/w/default/campaigns`);
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await campaignRow('Used campaign').getByRole('button', { name: '删除' }).click();
+    await page
+      .locator('.ant-popconfirm')
+      .getByRole('button', { name: /删\s*除/ })
+      .click();
+    const refusal = page.locator('.ant-modal-confirm');
+    await eventually(() => refusal.textContent()).toContain('有任务在使用该营销活动的子活动。');
+    expect(await refusal.textContent()).not.toMatch(/[A-Za-z]{4,}/);
+    await refusal.getByRole('button').last().click();
+    await page.getByTestId('language-switch').getByText('EN').click();
+  });
+
   test('Create audience opens empty after a cancelled dialog', async () => {
     await page.goto(`${server.baseUrl}/w/default/audiences`);
     await page.getByRole('button', { name: 'Create audience' }).click();

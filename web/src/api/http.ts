@@ -2,21 +2,30 @@
  * The console's one way to reach the API: JSON calls, uploads with progress and downloads, all with
  * the session's bearer token, every failure turned into an `ApiError` carrying the envelope's code.
  */
+import { errorText } from '../i18n/error-texts.ts';
+import { currentLocale } from '../i18n/i18n.tsx';
 import type { ErrorBody, FieldError, ServerEvent } from './types.ts';
 
 const TOKEN_KEY = 'pushboard.token';
 const BASE = '/api/v1';
 
-/** A failed API call: the HTTP status and the error envelope's code, message and details. */
+/**
+ * A failed API call: the HTTP status and the error envelope's code, message and details. Its `message`
+ * is what the console shows, in the console's language (`errorText`); the server's own English text
+ * stays in `serverMessage`.
+ */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: unknown;
+  /** The error envelope's message, as the server wrote it (English). */
+  readonly serverMessage: string;
   /** Seconds to wait before retrying (429), from `Retry-After`. */
   readonly retryAfterSeconds: number | null;
 
   constructor(status: number, code: string, message: string, details?: unknown, retryAfter?: number | null) {
-    super(message);
+    super(errorText(currentLocale(), code, message));
+    this.serverMessage = message;
     this.name = 'ApiError';
     this.status = status;
     this.code = code;

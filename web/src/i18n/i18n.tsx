@@ -10,9 +10,10 @@ import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from 'react';
 import { en, type MessageKey } from './en.ts';
+import type { Locale } from './locale.ts';
 import { zh } from './zh.ts';
 
-export type Locale = 'en' | 'zh';
+export type { Locale };
 
 const LOCALE_KEY = 'pushboard.locale';
 const DICTIONARIES: Record<Locale, Record<MessageKey, string>> = { en, zh };
@@ -44,9 +45,18 @@ function fill(message: string, values?: MessageValues): string {
   );
 }
 
+/** The language shown now, for code outside React (the API client's error texts). */
+let shownLocale: Locale = initialLocale();
+
+/** The console's current language, as the provider last rendered it. */
+export function currentLocale(): Locale {
+  return shownLocale;
+}
+
 /** Provides the current language to the console and to Ant Design's own texts and date pickers. */
 export function I18nProvider({ children }: { children: ReactNode }) {
   const [locale, setLocaleState] = useState<Locale>(initialLocale);
+  shownLocale = locale;
   dayjs.locale(locale === 'zh' ? 'zh-cn' : 'en');
   const setLocale = useCallback((next: Locale) => {
     localStorage.setItem(LOCALE_KEY, next);
