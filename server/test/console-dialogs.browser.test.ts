@@ -101,6 +101,11 @@ describe.skipIf(!hasChromium)('the console’s dialogs', () => {
     await dialog().getByRole('button', { name: 'Save' }).click();
     await eventually(() => dialog().count()).toBe(0);
 
+    // One sub-campaign is counted in the singular; the tab names the page.
+    await eventually(() => campaignRow('Autumn sale').textContent()).toContain('1 sub-campaign');
+    expect(await campaignRow('Autumn sale').textContent()).not.toContain('1 sub-campaigns');
+    expect(await page.title()).toBe('Campaigns · Pushboard');
+
     const campaigns = await api<{ items: CampaignRead[] }>('GET', '/campaigns');
     const byId = new Map(campaigns.items.map((c) => [c.id, c]));
     expect(byId.get(autumn.id)!.subCampaigns.map((s) => s.name)).toEqual(['Autumn – push']);
@@ -138,6 +143,15 @@ describe.skipIf(!hasChromium)('the console’s dialogs', () => {
     expect(await refusal.textContent()).not.toMatch(/[A-Za-z]{4,}/);
     await refusal.getByRole('button').last().click();
     await page.getByTestId('language-switch').getByText('EN').click();
+  });
+
+  test('a task that is gone says so, offers the way back, and the tab says where one is', async () => {
+    await page.goto(`${server.baseUrl}/w/default/tasks/no-such-task`);
+    await eventually(() => page.getByRole('button', { name: 'Back to the console' }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Retry' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Back to the console' }).click();
+    await page.waitForURL('**/w/default/tasks');
+    await eventually(() => page.title()).toBe('Normal Tasks · Pushboard');
   });
 
   test('Create audience opens empty after a cancelled dialog', async () => {

@@ -4,6 +4,7 @@
  */
 import { Button, Result, Spin } from 'antd';
 import { Navigate, Route, Routes, useNavigate } from 'react-router';
+import { usePageTitle } from './components/page-title.ts';
 import { QueryError } from './components/QueryError.tsx';
 import { AppsPage } from './features/apps/AppsPage.tsx';
 import { AudiencesPage } from './features/audiences/AudiencesPage.tsx';
@@ -34,6 +35,7 @@ function OpenWorkspace() {
 function NotFound() {
   const { t } = useI18n();
   const navigate = useNavigate();
+  usePageTitle(t('common.pageNotFound'));
   return (
     <Result
       status="404"

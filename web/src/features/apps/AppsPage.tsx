@@ -6,6 +6,7 @@
  * called invalid — with what each device reported about itself, and imported from a CSV file, with
  * upload progress.
  */
+
 import {
   ApiOutlined,
   DeleteOutlined,
@@ -41,6 +42,7 @@ import { api } from '../../api/client.ts';
 import { ApiError, errorMessage } from '../../api/http.ts';
 import type { App, Device, TokenStatus } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
@@ -92,6 +94,7 @@ type FormView = { app: App | null } | null;
 
 export function AppsPage() {
   const { t } = useI18n();
+  usePageTitle(t('nav.apps'));
   const ws = useCurrentWorkspace();
   const { message, modal } = AntApp.useApp();
   const queryClient = useQueryClient();

@@ -3,6 +3,7 @@
  * an uploaded CSV/TXT file (with upload progress), browse its members, and delete it — which the
  * server refuses while a scheduled or sending task uses it, and the page says so.
  */
+
 import { DeleteOutlined, InboxOutlined, PlusOutlined, TeamOutlined } from '@ant-design/icons';
 import {
   keepPreviousData,
@@ -38,6 +39,7 @@ import { Link } from 'react-router';
 import { api } from '../../api/client.ts';
 import { ApiError, errorMessage } from '../../api/http.ts';
 import type { Audience, DeviceFilter } from '../../api/types.ts';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
 import { formatCount, formatDateTime } from '../../i18n/format.ts';
@@ -71,6 +73,7 @@ function parseIds(text: string): string[] {
 
 export function AudiencesPage() {
   const { t } = useI18n();
+  usePageTitle(t('nav.audiences'));
   const ws = useCurrentWorkspace();
   const { message, modal } = AntApp.useApp();
   const queryClient = useQueryClient();

@@ -3,6 +3,7 @@
  * campaign) are listed under "-", as in the task form. Anything linked to a task cannot be
  * deleted, and the page shows the server's reason.
  */
+
 import { DeleteOutlined, EditOutlined, PlusOutlined } from '@ant-design/icons';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -24,6 +25,7 @@ import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { errorMessage } from '../../api/http.ts';
 import type { Campaign, SubCampaignRef } from '../../api/types.ts';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { formatDateTime } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
@@ -44,6 +46,7 @@ const INDEPENDENT = '-';
 
 export function CampaignsPage() {
   const { t } = useI18n();
+  usePageTitle(t('nav.campaigns'));
   const ws = useCurrentWorkspace();
   const { message, modal } = AntApp.useApp();
   const queryClient = useQueryClient();
@@ -154,7 +157,10 @@ export function CampaignsPage() {
     {
       title: t('campaigns.subCampaigns'),
       key: 'subs',
-      render: (_, c) => t('tasks.subCampaignCount', { n: c.subCampaigns.length }),
+      render: (_, c) =>
+        c.subCampaigns.length === 1
+          ? t('tasks.subCampaignOne')
+          : t('tasks.subCampaignCount', { n: c.subCampaigns.length }),
     },
     { title: t('common.createdAt'), key: 'createdAt', render: (_, c) => formatDateTime(c.createdAt) },
     {

@@ -4,6 +4,7 @@
  * password generated at the first start must be replaced first: the page then asks for a new one
  * (with the new session's token, which is kept only once the change has been made).
  */
+
 import { LockOutlined, UserOutlined } from '@ant-design/icons';
 import { Alert, Button, Card, Form, Input, Typography } from 'antd';
 import { useEffect, useState } from 'react';
@@ -13,6 +14,7 @@ import { ApiError } from '../../api/http.ts';
 import { LanguageSwitch } from '../../components/LanguageSwitch.tsx';
 import { Logo } from '../../components/Logo.tsx';
 import { NewPasswordFields, PASSWORD_MIN_LENGTH } from '../../components/NewPasswordFields.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { type LoginState, useSession } from './session.tsx';
 
@@ -34,6 +36,7 @@ interface PendingChange {
 
 export function LoginPage() {
   const { t } = useI18n();
+  usePageTitle(t('login.submit'));
   const { token, signIn } = useSession();
   const navigate = useNavigate();
   const state = (useLocation().state ?? {}) as LoginState;

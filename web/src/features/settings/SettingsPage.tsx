@@ -4,6 +4,7 @@
  * once — and the caller's own account (change password, log out everywhere). Only owners change
  * members and tokens; everyone else sees why they cannot.
  */
+
 import { DeleteOutlined, PlusOutlined, StopOutlined } from '@ant-design/icons';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -28,6 +29,7 @@ import { api } from '../../api/client.ts';
 import { errorMessage } from '../../api/http.ts';
 import type { ApiToken, Member, Role, User } from '../../api/types.ts';
 import { NewPasswordFields, PASSWORD_MIN_LENGTH } from '../../components/NewPasswordFields.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { formatDateTime, NONE } from '../../i18n/format.ts';
@@ -44,6 +46,7 @@ function useRoleOptions() {
 
 export function SettingsPage() {
   const { t } = useI18n();
+  usePageTitle(t('nav.settings'));
   const me = useQuery({ queryKey: ['me'], queryFn: api.auth.me, staleTime: 300_000 });
   return (
     <Space orientation="vertical" size={16} style={{ width: '100%' }}>

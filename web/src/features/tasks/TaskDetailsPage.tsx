@@ -7,6 +7,7 @@
  * (Stop, Test push, Duplicate, and what they did) are in TaskControls.tsx, the statistics cards and
  * funnel in TaskStatistics.tsx.
  */
+
 import { DeleteOutlined, EditOutlined, ReloadOutlined } from '@ant-design/icons';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -31,6 +32,7 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import type { Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { formatDateTime, formatDuration, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
@@ -101,6 +103,7 @@ export function TaskDetailsPage() {
   const liveState = useTaskEvents(ws.id, taskId, follow);
   useEffect(() => setLive(liveState), [liveState]);
   const breakdown = useTaskBreakdown(ws.id, query.data);
+  usePageTitle(query.data?.name, t('nav.normalTasks'));
   const remove = useMutation({
     mutationFn: () => api.tasks.remove(ws.id, taskId),
     onSuccess: () => {

@@ -5,6 +5,7 @@
  * every problem it finds is shown next to its field. The cards are in `Task*Section.tsx`, the
  * values and their mapping to the API in `task-form-values.ts`, saving in `task-submit.ts`.
  */
+
 import { useQuery } from '@tanstack/react-query';
 import {
   Alert,
@@ -27,6 +28,7 @@ import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api } from '../../api/client.ts';
 import { MAX_TTL_SECONDS, type Platform, type Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
 import { formatCount } from '../../i18n/format.ts';
@@ -60,6 +62,7 @@ function preventEnterSubmit(event: React.KeyboardEvent<HTMLFormElement>) {
 export function TaskFormPage() {
   const { taskId } = useParams();
   const { t } = useI18n();
+  usePageTitle(taskId === undefined ? t('form.createTitle') : t('common.edit'), t('nav.normalTasks'));
   const ws = useCurrentWorkspace();
   const [search] = useSearchParams();
   // A duplicate reads the task it copies; an edit the task itself.

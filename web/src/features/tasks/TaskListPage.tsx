@@ -3,6 +3,7 @@
  * and times, filtered and paged by the API's own query parameters. The filters live in the page's
  * URL, so a filtered list can be shared and survives a visit to a task's details.
  */
+
 import { PlusOutlined, ReloadOutlined } from '@ant-design/icons';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
@@ -35,6 +36,7 @@ import {
   type TaskStatus,
 } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
+import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { formatCompactDateTime, formatCount, formatRate, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
@@ -101,6 +103,7 @@ function queryToUrl(query: TaskListQuery): URLSearchParams {
 
 export function TaskListPage() {
   const { t } = useI18n();
+  usePageTitle(t('nav.normalTasks'));
   const ws = useCurrentWorkspace();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
