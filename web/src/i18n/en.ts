@@ -143,6 +143,7 @@ export const en = {
   'tasks.details': 'Details',
   'tasks.subCampaignCount': '{n} sub-campaigns',
   'tasks.subCampaignsOf': '{n} sub-campaigns',
+  'tasks.collectingLeft': 'Collecting · {left} left',
   'tasks.subCampaignOne': '1 sub-campaign',
   'tasks.readOnlyRole': 'Your role (viewer) is read-only.',
   'tasks.notEditable': 'Only a task that has not been sent yet can be edited; this one is {status}.',

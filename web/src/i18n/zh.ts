@@ -142,6 +142,7 @@ export const zh: Record<MessageKey, string> = {
   'tasks.details': '详情',
   'tasks.subCampaignCount': '{n} 个子活动',
   'tasks.subCampaignsOf': '共 {n} 个子活动',
+  'tasks.collectingLeft': '回执统计中 · 剩余 {left}',
   'tasks.subCampaignOne': '1 个子活动',
   'tasks.readOnlyRole': '您的角色（只读成员）只能查看。',
   'tasks.notEditable': '只有尚未发送的任务可以编辑；该任务状态为「{status}」。',

@@ -49,36 +49,8 @@ import {
 } from './TaskControls.tsx';
 import { Funnel, StatisticsPanel } from './TaskStatistics.tsx';
 import { deleteRefusal, editRefusal, TaskStatusBadge } from './task-parts.tsx';
+import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
 import { ttlFields } from './ttl.ts';
-
-/** Polling periods without the live stream, in ms: while sending (or about to), while receipts count. */
-const SENDING_REFRESH_MS = 2000;
-const COLLECTING_REFRESH_MS = 15_000;
-
-/** How often the page looks again whether a scheduled task has become due, in ms. */
-const DUE_CHECK_MS = 15_000;
-
-/** How often the task read is polled without the live stream, or false when it cannot change. */
-function refreshInterval(task: Task | undefined): number | false {
-  if (!task) return false;
-  if (task.status === 'sending') return SENDING_REFRESH_MS;
-  if (task.status === 'scheduled') {
-    const due = task.scheduledAt === null || Date.parse(task.scheduledAt) - Date.now() < 60_000;
-    return due ? SENDING_REFRESH_MS : false;
-  }
-  if (task.statisticsFinalAt && Date.parse(task.statisticsFinalAt) > Date.now()) return COLLECTING_REFRESH_MS;
-  return false;
-}
-
-/** The current time, ticking every `periodMs`. */
-function useNow(periodMs: number): number {
-  const [now, setNow] = useState(Date.now);
-  useEffect(() => {
-    const timer = setInterval(() => setNow(Date.now()), periodMs);
-    return () => clearInterval(timer);
-  }, [periodMs]);
-  return now;
-}
 
 export function TaskDetailsPage() {
   const { taskId = '' } = useParams();

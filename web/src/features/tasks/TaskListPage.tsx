@@ -38,7 +38,7 @@ import {
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
-import { formatCompactDateTime, formatCount, formatRate, NONE } from '../../i18n/format.ts';
+import { formatCompactDateTime, formatCount, formatDuration, formatRate, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import {
@@ -50,10 +50,11 @@ import {
   TaskStatusBadge,
   useSubCampaignTree,
 } from './task-parts.tsx';
+import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
 
 const SORTABLE: readonly TaskSortKey[] = ['createdAt', 'startedAt', 'name', 'plannedSends', 'deliveries'];
 const PAGE_SIZES = [10, 20, 50, 100];
-/** While a task on the page is (about to be) sending, the list refreshes this often, in ms. */
+/** The list refreshes at most this often while a row can still change, in ms. */
 const LIVE_REFRESH_MS = 5000;
 
 /** Reads the list query from the page's URL (unknown values are ignored). */
@@ -112,16 +113,21 @@ export function TaskListPage() {
   const query = queryFromUrl(searchParams);
   const [search, setSearch] = useState(query.q ?? '');
 
+  // Ticks so that a row becoming due starts being followed and the windows' countdowns move.
+  const now = useNow(DUE_CHECK_MS);
   const tasks = useQuery({
     queryKey: ['ws', ws.id, 'tasks', query],
     queryFn: () => api.tasks.list(ws.id, query),
     placeholderData: keepPreviousData,
-    refetchInterval: (q) =>
-      q.state.data?.items.some(
-        (task) => task.status === 'sending' || (task.status === 'scheduled' && task.sendType === 'immediate'),
-      )
-        ? LIVE_REFRESH_MS
-        : false,
+    // Followed while any row can still change: sending, due within the minute, or collecting receipts
+    // (its statistics move for the whole window), at most every LIVE_REFRESH_MS.
+    refetchInterval: (q) => {
+      const periods = (q.state.data?.items ?? []).flatMap((task) => {
+        const period = refreshInterval(task, now);
+        return period === false ? [] : [period];
+      });
+      return periods.length === 0 ? false : Math.max(LIVE_REFRESH_MS, Math.min(...periods));
+    },
   });
   const apps = useQuery({ queryKey: ['ws', ws.id, 'apps'], queryFn: () => api.apps.list(ws.id) });
   const subCampaignTree = useSubCampaignTree(ws.id);
@@ -185,13 +191,14 @@ export function TaskListPage() {
     {
       title: t('tasks.col.statusAndSendType'),
       key: 'status',
-      width: 110,
+      width: 150,
       render: (_, task) => (
         <div style={{ whiteSpace: 'nowrap' }}>
           <TaskStatusBadge status={task.status} />
           <div style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14 }}>
             {t(`sendType.${task.sendType}`)}
           </div>
+          <WindowState task={task} now={now} />
         </div>
       ),
     },
@@ -512,5 +519,20 @@ export function TaskListPage() {
         )}
       </Card>
     </Space>
+  );
+}
+
+/**
+ * Whether a started task's statistics still move ("Collecting · 2 d 23 h left") or are final, under
+ * its status in the list; nothing for a task that has not started.
+ */
+function WindowState({ task, now }: { task: Task; now: number }) {
+  const { t } = useI18n();
+  if (!task.startedAt || !task.statisticsFinalAt) return null;
+  const left = Date.parse(task.statisticsFinalAt) - now;
+  return (
+    <div style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14 }} data-testid="window-state">
+      {left > 0 ? t('tasks.collectingLeft', { left: formatDuration(left, t) }) : t('details.final')}
+    </div>
   );
 }
