@@ -14,12 +14,12 @@ import type { TaskStatus } from '../src/domain/task-state.ts';
 import type { TaskRow } from '../src/storage/database.ts';
 import { openStoreOf, storeEnvFor } from './backends.ts';
 import {
-  ADMIN_PASSWORD,
   apiClient,
   CONSOLE_INDEX,
   type ConsoleServer,
   hasChromium,
   launchBrowser,
+  logInAt,
   screenshot,
   startServer,
 } from './console-harness.ts';
@@ -141,11 +141,7 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
         browserErrors.push(msg.text());
       }
     });
-    await page.goto(`${server.baseUrl}/w/default/tasks`);
-    await page.getByLabel('Username', { exact: true }).fill('admin');
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL('**/w/default/tasks');
+    await logInAt(page, server.baseUrl, '/w/default/tasks');
   });
 
   afterAll(async () => {

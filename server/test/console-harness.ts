@@ -132,3 +132,12 @@ export async function apiClient(baseUrl: string) {
   return <T>(method: string, url: string, body?: unknown, instanceWide = false) =>
     call<T>(method, instanceWide ? url : `/workspaces/default${url}`, token, body);
 }
+
+/** Opens `path` of the console on `page` and logs in as the admin there; resolves once back at `path`. */
+export async function logInAt(page: Page, baseUrl: string, path: string): Promise<void> {
+  await page.goto(`${baseUrl}${path}`);
+  await page.getByLabel('Username', { exact: true }).fill('admin');
+  await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`**${path}`);
+}

@@ -9,11 +9,11 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  ADMIN_PASSWORD,
   apiClient,
   type ConsoleServer,
   hasChromium,
   launchBrowser,
+  logInAt,
   startServer,
 } from './console-harness.ts';
 
@@ -41,11 +41,7 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
     page = await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
-    await page.goto(`${server.baseUrl}/w/default/campaigns`);
-    await page.getByLabel('Username', { exact: true }).fill('admin');
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL('**/w/default/campaigns');
+    await logInAt(page, server.baseUrl, '/w/default/campaigns');
   });
 
   afterAll(async () => {

@@ -11,12 +11,12 @@ import fs from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
-  ADMIN_PASSWORD,
   apiClient,
   CONSOLE_INDEX,
   type ConsoleServer,
   hasChromium,
   launchBrowser,
+  logInAt,
   screenshot,
   startServer,
 } from './console-harness.ts';
@@ -106,11 +106,7 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
         browserErrors.push(msg.text());
       }
     });
-    await page.goto(`${server.baseUrl}/w/default/apps`);
-    await page.getByLabel('Username', { exact: true }).fill('admin');
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL('**/w/default/apps');
+    await logInAt(page, server.baseUrl, '/w/default/apps');
   });
 
   afterAll(async () => {
