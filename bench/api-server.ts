@@ -1,7 +1,7 @@
 /**
  * The HTTP API of a bench scenario, in a process of its own (started by `startApiServer`): `buildApp`
- * over one store — an SQLite file, or (`--scaled`) a PostgreSQL database, as an API process of the
- * scaled mode opens it — listening on a free loopback port, driven over real HTTP by the bench process.
+ * over one store — an SQLite file (receipts written by the receipt writer thread, as `main.ts` does),
+ * or (`--scaled`) a PostgreSQL database, as an API process of the scaled mode opens it — listening on a free loopback port, driven over real HTTP by the bench process.
  * Server and clients run in separate processes so that the clients' work (building and signing
  * 1,000-receipt bodies, reading answers) neither slows the server nor shows up in its latencies;
  * on a two-core machine each gets a core.
@@ -22,7 +22,9 @@ import path from 'node:path';
 import pino from 'pino';
 import { buildApp } from '../server/src/app.ts';
 import { loadConfig } from '../server/src/config.ts';
+import { createReceiptWriter } from '../server/src/receipts/receipt-writer.ts';
 import { purgeExpiredDetails } from '../server/src/retention/retention.ts';
+import { loadSecretKey } from '../server/src/security/secret-box.ts';
 import { isPostgresLocation, openStoreAt } from './store.ts';
 
 /** Messages from the bench process. */
@@ -107,7 +109,21 @@ async function serve(location: string, worker: boolean): Promise<void> {
   const db = await openStoreAt(location);
   const logLevel = process.env.PUSHBOARD_BENCH_SERVER_LOG;
   const logger = logLevel ? pino({ level: logLevel }, pino.destination(2)) : false;
-  const app = worker ? undefined : await buildApp({ config, db, logger });
+  // As `main.ts` serves the embedded mode: receipts are written by the writer thread, over this file.
+  const receiptWriter =
+    worker || postgres
+      ? undefined
+      : createReceiptWriter({
+          file: location,
+          secretKey: loadSecretKey(undefined, path.dirname(location)),
+          windows: {
+            statisticsWindowHours: config.statisticsWindowHours,
+            retentionHours: config.retentionHours,
+          },
+        });
+  const app = worker
+    ? undefined
+    : await buildApp({ config, db, logger, ...(receiptWriter && { receiptIngest: receiptWriter }) });
   app?.post('/bench/noop', async (request) => {
     const receipts = (request.body as { receipts?: unknown[] } | null)?.receipts;
     return {
@@ -137,6 +153,7 @@ async function serve(location: string, worker: boolean): Promise<void> {
   });
   const stop = async () => {
     await app?.close();
+    await receiptWriter?.close();
     await db.destroy();
     process.exit(0);
   };

@@ -24,6 +24,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { loadConfig } from '../server/src/config.ts';
 import { idFloor } from '../server/src/ids.ts';
+import { KEY_FILE_NAME } from '../server/src/security/secret-box.ts';
 import type { Database, Db, ReceiptKind } from '../server/src/storage/database.ts';
 import { isPostgres } from '../server/src/storage/dialect.ts';
 import { migrateToLatest } from '../server/src/storage/migrations/index.ts';
@@ -554,6 +555,11 @@ export async function captureQueries(
 /** Copies a database file (after a checkpoint, the file alone is the database). */
 export function copyDatabase(from: string, to: string): void {
   fs.copyFileSync(from, to);
+  // The app secrets in the file are sealed with the key file beside it (storage/sqlite.ts): without
+  // it the copy would get a new key and every signed receipt request would fail to open them.
+  const key = path.join(path.dirname(from), KEY_FILE_NAME);
+  const copiedKey = path.join(path.dirname(to), KEY_FILE_NAME);
+  if (fs.existsSync(key) && !fs.existsSync(copiedKey)) fs.copyFileSync(key, copiedKey);
 }
 
 /** Removes a database file and its WAL files. */

@@ -26,11 +26,17 @@ import { startApiServer } from '../api-server.ts';
 import type { BenchContext, ScenarioResult } from '../harness.ts';
 import { httpClient, ms, percentile } from '../http-load.ts';
 import { BATCH_RECEIPTS, type ReceiptBatch, ReceiptStream, sendReceipts } from '../receipt-stream.ts';
-import { benchFixture, openRaw, storePragmas } from '../results-fixture.ts';
+import {
+  benchFixture,
+  openRaw,
+  type ResultsFixture,
+  resultsFixture,
+  storePragmas,
+} from '../results-fixture.ts';
 import { copyStore, rawPostgres, removeStore, storeLocation } from '../store.ts';
 
-/** Target of docs/benchmarks.md: at least half the probe's rate… */
-const TARGET_RATIO = 0.5;
+/** Target of issue #17 (docs/benchmarks.md had 0.5): at least 0.7 of the probe's rate… */
+const TARGET_RATIO = 0.7;
 /** …and a p99 request latency of at most 250 ms. */
 const TARGET_P99_MS = 250;
 /** Concurrent HTTP clients, for the receipts and the no-op probe alike. */
@@ -136,9 +142,51 @@ async function openProbe(ctx: BenchContext, location: string, fixtureFile: strin
 
 /** Runs the `receipts` scenario. */
 export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResult> {
-  const fixture = await benchFixture(ctx);
+  return measureReceipts(ctx, await benchFixture(ctx), {
+    batches: ctx.quick ? 20 : 100,
+    probe: 'lower',
+    targetRatio: TARGET_RATIO,
+  });
+}
+
+/**
+ * Device results per seeded task of `receipts_warm`: its ten receipt tasks and the details task make a
+ * 300,003-row table (the independent check of issue #17 used 300,000 rows).
+ */
+const WARM_RESULTS_PER_TASK = 27_273;
+/** Target of `receipts_warm` (issue #17): half the raw conditional UPDATE's rate. */
+const WARM_TARGET_RATIO = 0.5;
+
+/**
+ * Runs `receipts_warm`: the `receipts` load on a table small enough to stay in the caches
+ * (300,003 device results), judged against the raw conditional UPDATE of the same receipts alone —
+ * what ingestion costs beyond the writes themselves, with no cold page reads to hide it. The same size
+ * with --quick (it seeds in about a second).
+ */
+export async function receiptsWarmScenario(ctx: BenchContext): Promise<ScenarioResult> {
+  const fixture = await resultsFixture(
+    { resultsPerTask: WARM_RESULTS_PER_TASK, tasks: 100 },
+    ctx.log,
+    ctx.scaled,
+  );
+  return measureReceipts(ctx, fixture, {
+    batches: ctx.quick ? 30 : 100,
+    probe: 'raw',
+    targetRatio: WARM_TARGET_RATIO,
+  });
+}
+
+/**
+ * The receipts load on a copy of `fixture`, beside its probes. `probe`: what the ratio is judged
+ * against — the lower of the raw UPDATE and the no-op route (`receipts`), or the raw UPDATE alone.
+ */
+async function measureReceipts(
+  ctx: BenchContext,
+  fixture: ResultsFixture,
+  options: { batches: number; probe: 'lower' | 'raw'; targetRatio: number },
+): Promise<ScenarioResult> {
   const perTask = fixture.resultsPerTask;
-  const batches = ctx.quick ? 20 : 100;
+  const { batches } = options;
   const serverStore = await copyStore(ctx, fixture.store, 'receipts-server');
   const probeStore = await copyStore(ctx, fixture.store, 'receipts-probe');
   const server = await startApiServer(storeLocation(serverStore));
@@ -196,7 +244,7 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
     const value = Math.max(...trials.map((t) => t.served));
     const rawRate = Math.max(...trials.map((t) => t.raw));
     const noopRate = Math.max(...trials.map((t) => t.noop));
-    const probe = Math.min(rawRate, noopRate);
+    const probe = options.probe === 'raw' ? rawRate : Math.min(rawRate, noopRate);
     const ratio = value / probe;
     const p99 = percentile(latencies, 0.99);
     return {
@@ -204,8 +252,8 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
       unit: 'receipts/s',
       probe: Math.round(probe),
       ratio: Number(ratio.toFixed(3)),
-      target: TARGET_RATIO,
-      pass: ratio >= TARGET_RATIO && p99 <= TARGET_P99_MS,
+      target: options.targetRatio,
+      pass: ratio >= options.targetRatio && p99 <= TARGET_P99_MS,
       details: {
         p99Ms: ms(p99),
         p50Ms: ms(percentile(latencies, 0.5)),
@@ -217,6 +265,7 @@ export async function receiptsScenario(ctx: BenchContext): Promise<ScenarioResul
           p99Ms: ms(percentile(alone.latencies, 0.99)),
         },
         deviceResultsStored: fixture.deviceResults,
+        judgedAgainst: options.probe === 'raw' ? 'raw UPDATE' : 'lower of raw UPDATE and no-op route',
         batchesPerTrial: batches,
         receiptsPerBatch: BATCH_RECEIPTS,
         answers: tally,

@@ -35,6 +35,7 @@ import { ErrorEnvelope } from './http/schemas.ts';
 import { assertNoNulCharacter, schemaError } from './http/validation.ts';
 import type { ProviderRegistry } from './providers/provider.ts';
 import { createProviders } from './providers/registry.ts';
+import type { ReceiptIngest } from './receipts/receipt-ingest.ts';
 import { registerReceiptRoutes } from './receipts/receipt-routes.ts';
 import {
   EVENT_STREAM_LIMITS,
@@ -75,6 +76,8 @@ export interface AppDeps {
   stores?: Stores;
   /** The "a task may be due" hint; the process's own by default. */
   dueSignal?: DueSignal;
+  /** Where receipt requests are stored: the embedded mode's writer thread; on this thread when absent. */
+  receiptIngest?: ReceiptIngest;
 }
 
 declare module 'fastify' {
@@ -314,9 +317,17 @@ export async function buildApp(deps: AppDeps): Promise<Api> {
     },
     { prefix: '/api/v1/workspaces/:workspaceId' },
   );
-  await app.register(async (receipts) => registerReceiptRoutes(receipts, { ...routeDeps, providers }), {
-    prefix: '/api/v1/receipts',
-  });
+  await app.register(
+    async (receipts) =>
+      registerReceiptRoutes(receipts, {
+        ...routeDeps,
+        providers,
+        ...(deps.receiptIngest && { ingest: deps.receiptIngest }),
+      }),
+    {
+      prefix: '/api/v1/receipts',
+    },
+  );
   await app.register(async (sdk) => registerSdkDeviceRoutes(sdk, routeDeps), { prefix: '/api/v1/sdk' });
   return app;
 }

@@ -20,6 +20,7 @@ import { signBody } from './http/signed-bodies.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
 import type { JobQueue } from './queue/queue.ts';
+import { createEmbeddedReceiptWriter } from './receipts/receipt-writer.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
 import { openStore } from './storage/open-store.ts';
 import { createStores } from './stores.ts';
@@ -129,8 +130,22 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
   }
 
   const providers = createProviders(db, undefined, config.providerUrlAllowlist);
+  // Embedded: receipts are written by a thread of their own, off the event loop (receipts/receipt-writer.ts).
+  const receiptWriter =
+    serves && !config.databaseUrl
+      ? createEmbeddedReceiptWriter(config, { logger: logger.child({ module: 'receipt-writer' }) })
+      : undefined;
   const app = serves
-    ? await buildApp({ config, db, stores, dueSignal, logger, webRoot: WEB_ROOT, providers })
+    ? await buildApp({
+        config,
+        db,
+        stores,
+        dueSignal,
+        logger,
+        webRoot: WEB_ROOT,
+        providers,
+        ...(receiptWriter && { receiptIngest: receiptWriter }),
+      })
     : undefined;
   if (app) await app.listen({ port: config.port, host: config.host });
   // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.
@@ -217,6 +232,7 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       await app.close();
       clearTimeout(cut);
     }
+    await receiptWriter?.close();
     await db.destroy();
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -11,6 +11,7 @@ import { type RawBuilder, sql } from 'kysely';
 import { buildApp } from '../src/app.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import type { Api } from '../src/http/route-deps.ts';
+import { createEmbeddedReceiptWriter } from '../src/receipts/receipt-writer.ts';
 import type { Db } from '../src/storage/database.ts';
 import { isPostgres } from '../src/storage/dialect.ts';
 import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from '../src/tenancy/bootstrap.ts';
@@ -56,7 +57,17 @@ export async function createTestInstance(env: Record<string, string> = {}): Prom
   const db = store.db;
   const clock = { now: new Date() };
   await bootstrapTenancy(db, ADMIN_PASSWORD, clock.now);
-  const app = await buildApp({ config, db, logger: false, clock: () => clock.now });
+  // Embedded, receipts go through the writer thread as in a server (main.ts); it starts on the first one.
+  const receiptWriter = config.databaseUrl
+    ? undefined
+    : createEmbeddedReceiptWriter(config, { clock: () => clock.now });
+  const app = await buildApp({
+    config,
+    db,
+    logger: false,
+    clock: () => clock.now,
+    ...(receiptWriter && { receiptIngest: receiptWriter }),
+  });
 
   const request = (token: string | null, options: InjectOptions) =>
     app.inject({
@@ -82,6 +93,7 @@ export async function createTestInstance(env: Record<string, string> = {}): Prom
     login,
     async close() {
       await app.close();
+      await receiptWriter?.close();
       await store.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     },

@@ -53,7 +53,10 @@ export interface ReceiptTally {
   errors: { index: number; code: RejectionCode }[];
 }
 
-/** Receipts applied per transaction: short enough that other requests never wait long behind one. */
+/**
+ * Receipts applied per transaction on the event loop's own thread (PostgreSQL, or SQLite without the
+ * writer thread): short enough that other requests never wait long behind one.
+ */
 export const RECEIPTS_PER_TRANSACTION = 250;
 
 /**
@@ -73,6 +76,8 @@ export interface ReceiptIngestDeps {
   /** The statistics and retention windows a receipt is judged by. */
   windows: WindowSettings;
   clock: () => Date;
+  /** Receipts applied per transaction; `RECEIPTS_PER_TRANSACTION` by default (the writer thread's are longer). */
+  receiptsPerTransaction?: number;
 }
 
 /** Receipt ingestion: the one call the receipt routes make once a request is authenticated and parsed. */
@@ -88,6 +93,7 @@ export interface ReceiptIngest {
 /** Receipt ingestion over a `ReceiptStore`. */
 export function createReceiptIngest(deps: ReceiptIngestDeps): ReceiptIngest {
   const { store, windows, clock } = deps;
+  const perTransaction = deps.receiptsPerTransaction ?? RECEIPTS_PER_TRANSACTION;
 
   /**
    * Gives task and device IDs to receipts that name a batch (`batchId`, else the provider's reference)
@@ -165,9 +171,9 @@ export function createReceiptIngest(deps: ReceiptIngestDeps): ReceiptIngest {
     // crash between two of them leaves part of the request stored and unacknowledged; the sender's
     // retry then finds those as duplicates, so nothing counts twice.
     candidates.sort(byDeviceResult);
-    for (let start = 0; start < candidates.length; start += RECEIPTS_PER_TRANSACTION) {
+    for (let start = 0; start < candidates.length; start += perTransaction) {
       if (start > 0) await yieldToEventLoop();
-      const chunk = candidates.slice(start, start + RECEIPTS_PER_TRANSACTION);
+      const chunk = candidates.slice(start, start + perTransaction);
       const part = await store.transaction((tx) => applyChunk(tx, app.id, chunk));
       tally.accepted += part.accepted;
       tally.duplicate += part.duplicate;

@@ -37,7 +37,7 @@ import {
   readReceiptList,
 } from '../providers/provider.ts';
 import { sdkAuthentication } from '../sdk/sdk-auth.ts';
-import { createReceiptIngest } from './receipt-ingest.ts';
+import { createReceiptIngest, type ReceiptIngest } from './receipt-ingest.ts';
 
 /** Most receipts one request may carry (docs/api.md#shapes); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
 export const MAX_RECEIPTS_PER_REQUEST = 5000;
@@ -55,6 +55,11 @@ const RECEIPT_LOG_LEVEL = 'warn';
 export interface ReceiptRouteDeps extends RouteDeps {
   /** Providers by name: their `parseReceipts` reads the callback bodies. */
   providers: ProviderRegistry;
+  /**
+   * Where checked requests are stored: the embedded mode's writer thread (`receipt-writer.ts`); absent,
+   * ingestion runs on this thread over `stores.receipts` (PostgreSQL, and tests over an in-memory store).
+   */
+  ingest?: ReceiptIngest;
 }
 
 // Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, docs/devices.md#sdk-registration).
@@ -104,6 +109,7 @@ const errorResponses = {
   401: authErrors[401],
   404: authErrors[404],
   413: { $ref: 'ErrorEnvelope#' },
+  429: { $ref: 'ErrorEnvelope#' },
 };
 
 function secretMatches(given: unknown, secret: string): boolean {
@@ -136,11 +142,13 @@ function assertBatchSize(parsed: ParsedReceipts): void {
 export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
   const { db, clock, config } = deps;
   const store = deps.stores.receipts;
-  const ingest = createReceiptIngest({
-    store,
-    windows: { statisticsWindowHours: config.statisticsWindowHours, retentionHours: config.retentionHours },
-    clock,
-  });
+  const ingest =
+    deps.ingest ??
+    createReceiptIngest({
+      store,
+      windows: { statisticsWindowHours: config.statisticsWindowHours, retentionHours: config.retentionHours },
+      clock,
+    });
 
   // Signatures are over the exact bytes sent, so these routes take their bodies raw, whatever the
   // content type, and parse them only once the signature holds.

@@ -7,7 +7,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  SqliteDialect,
+  SqliteDriver,
+} from 'kysely';
 import { createSecretBox, loadSecretKey } from '../security/secret-box.ts';
 import type { Db } from './database.ts';
 import { SealedColumnsPlugin } from './sealed-columns.ts';
@@ -57,5 +64,34 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Db {
   );
   // An in-memory store dies with the process: a key of its own is all it needs.
   const box = createSecretBox(key ?? randomBytes(32));
-  return new Kysely({ dialect: new SqliteDialect({ database }), plugins: [new SealedColumnsPlugin(box)] });
+  return new Kysely({
+    dialect: new ImmediateSqliteDialect({ database }),
+    plugins: [new SealedColumnsPlugin(box)],
+  });
+}
+
+/**
+ * Transactions that take the write lock when they begin (`BEGIN IMMEDIATE`). The embedded mode has
+ * two connections to its file, the main thread's and the receipt writer's (receipts/receipt-writer.ts):
+ * a deferred transaction that reads, then writes after the other connection committed fails at once
+ * with SQLITE_BUSY (its snapshot is stale; the busy timeout does not apply), while an immediate one
+ * waits for the lock within the busy timeout.
+ */
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: ConstructorParameters<typeof SqliteDialect>[0];
+
+  constructor(config: ConstructorParameters<typeof SqliteDialect>[0]) {
+    super(config);
+    this.#config = config;
+  }
+
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
 }

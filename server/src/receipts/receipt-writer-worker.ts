@@ -1,0 +1,56 @@
+/**
+ * The receipt writer's thread (`receipt-writer.ts`): owns a better-sqlite3 connection of its own to the
+ * embedded store's file and runs receipt ingestion there, one request at a time, so the HTTP event loop
+ * never waits while receipts are written. It answers each request once its transactions have committed.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { openSqlite } from '../storage/sqlite.ts';
+import { createReceiptIngest } from './receipt-ingest.ts';
+import { createReceiptStore } from './receipt-store.ts';
+import type { WriterData, WriterReply, WriterRequest } from './receipt-writer.ts';
+
+const port = parentPort;
+if (!port) throw new Error('receipt-writer-worker.ts runs as a worker thread of receipt-writer.ts');
+const data = workerData as WriterData;
+// The same file, pragmas and sealing key as the main thread's connection (`openSqlite`).
+const db = openSqlite(data.file, { secretKey: Buffer.from(data.secretKey, 'base64') });
+const store = createReceiptStore(db);
+
+// One request at a time, in arrival order: SQLite has one writer, and a request's chunks then run back
+// to back instead of interleaving with another request's.
+let tail: Promise<void> = Promise.resolve();
+
+port.on('message', (message: WriterRequest) => {
+  if (message.type === 'close') {
+    tail = tail.then(async () => {
+      await db.destroy();
+      port.close();
+    });
+    return;
+  }
+  tail = tail.then(async () => {
+    let reply: WriterReply;
+    try {
+      // The request's arrival time, taken on the main thread (whose clock tests may fix).
+      const now = new Date(message.now);
+      const ingest = createReceiptIngest({
+        store,
+        windows: data.windows,
+        clock: () => now,
+        receiptsPerTransaction: data.receiptsPerTransaction,
+      });
+      reply = { id: message.id, tally: await ingest.receive(message.app, message.parsed) };
+    } catch (error) {
+      const failed = error as { message?: unknown; code?: unknown; details?: unknown };
+      reply = {
+        id: message.id,
+        error: {
+          message: String(failed?.message ?? error),
+          ...(typeof failed?.code === 'string' && { code: failed.code }),
+          ...(failed?.details !== undefined && { details: failed.details }),
+        },
+      };
+    }
+    port.postMessage(reply);
+  });
+});

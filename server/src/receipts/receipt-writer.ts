@@ -1,0 +1,230 @@
+/**
+ * The embedded mode's receipt writer: receipt ingestion run off the HTTP event loop. better-sqlite3 is
+ * synchronous, so on the main thread every receipt transaction held every other request (a console
+ * page waited behind four clients' 1,000-receipt batches). The writer is a worker thread
+ * (`receipt-writer-worker.ts`) with its own connection to the same SQLite file; the main thread keeps
+ * reading over WAL. It keeps the ingestion contract of `README.md`: a request is answered from what its
+ * committed transactions changed, and only then.
+ *
+ * Back-pressure: at most `maxQueued` requests wait for or run in the writer; one more is refused at once
+ * with `429 RECEIPT_QUEUE_FULL` and `Retry-After` (nothing of it stored), never queued without bound.
+ *
+ * If the thread dies, every request it held is answered `500` (none was acknowledged: the sender
+ * retries and whatever had committed is found again as duplicates), the death is logged as an error,
+ * and the next request starts a new thread.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { Config } from '../config.ts';
+import type { WindowSettings } from '../domain/windows.ts';
+import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
+import type { ParsedReceipts } from '../providers/provider.ts';
+import { loadSecretKey } from '../security/secret-box.ts';
+import type { ReceiptApp } from './receipt-classification.ts';
+import type { ReceiptIngest, ReceiptTally } from './receipt-ingest.ts';
+
+/** Requests the writer holds (running or waiting) by default before it answers 429. */
+export const RECEIPT_QUEUE_LIMIT = 16;
+
+/** The `Retry-After` of a request refused because the writer's queue is full, in seconds. */
+export const RECEIPT_QUEUE_RETRY_S = 1;
+
+/**
+ * Receipts per transaction in the writer thread: no event loop waits on its transactions, so they can
+ * be longer than on the main thread; still short, since a main-thread write waits for the one running.
+ */
+export const WRITER_RECEIPTS_PER_TRANSACTION = 1000;
+
+/** What the writer thread is started with (structured-cloned to it). */
+export interface WriterData {
+  file: string;
+  /** The sealing key of the store, base64 (the thread opens the file as `openSqlite` does). */
+  secretKey: string;
+  windows: WindowSettings;
+  receiptsPerTransaction: number;
+}
+
+/** A message to the writer thread: one request's receipts, or the order to close. */
+export type WriterRequest =
+  | { type: 'receive'; id: number; now: string; app: ReceiptApp; parsed: ParsedReceipts }
+  | { type: 'close' };
+
+/** The writer thread's answer to one request. */
+export type WriterReply =
+  | { id: number; tally: ReceiptTally & { unreadable: number } }
+  | { id: number; error: { message: string; code?: string; details?: unknown } };
+
+/** Where the writer logs its thread's death. */
+export interface WriterLogger {
+  error(object: object, message: string): void;
+}
+
+/** What a receipt writer is built from. */
+export interface ReceiptWriterOptions {
+  /** The embedded store's SQLite file (not `:memory:`: the thread opens the file itself). */
+  file: string;
+  /** The key the store's app secrets are sealed with. */
+  secretKey: Buffer;
+  windows: WindowSettings;
+  /** The request's arrival time; tests fix it. */
+  clock?: () => Date;
+  /** Requests held at most (running or waiting) before 429; `RECEIPT_QUEUE_LIMIT` by default. */
+  maxQueued?: number;
+  /** Receipts per transaction in the thread; `WRITER_RECEIPTS_PER_TRANSACTION` by default. */
+  receiptsPerTransaction?: number;
+  logger?: WriterLogger;
+}
+
+/** Receipt ingestion in the writer thread; `close` ends the thread once the requests it holds are answered. */
+export interface ReceiptWriter extends ReceiptIngest {
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the writer thread. From a JavaScript build, its entry is the `.js` module beside this one.
+ * From the TypeScript sources (tsx, vitest), a thread inherits no loader that was registered by API
+ * (`bin/pushboard.js`), and on Node 20 neither `--import tsx` in its `execArgv` nor `register()` inside
+ * it transforms TypeScript; tsx's `tsImport` does, so a small bootstrap imports the entry through it.
+ */
+function startThread(data: WriterData): Worker {
+  const here = fileURLToPath(import.meta.url);
+  const extension = path.extname(here);
+  const entry = new URL(`./receipt-writer-worker${extension}`, import.meta.url);
+  if (extension !== '.ts') return new Worker(entry, { workerData: data });
+  // tsx's ESM API, as its package exports it to `import` (a require() of it would get the CommonJS build).
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('tsx/package.json');
+  const exported = (JSON.parse(fs.readFileSync(manifest, 'utf8')) as TsxManifest).exports['./esm/api'].import
+    .default;
+  const api = pathToFileURL(path.join(path.dirname(manifest), exported)).href;
+  const bootstrap = `import(${JSON.stringify(api)}).then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)}));`;
+  return new Worker(bootstrap, { eval: true, workerData: data });
+}
+
+/** The part of tsx's package.json that names its ESM API. */
+interface TsxManifest {
+  exports: { './esm/api': { import: { default: string } } };
+}
+
+/** An error of the thread as the route answers it: an `AppError` of the catalogue keeps its code. */
+function errorFromThread(error: { message: string; code?: string; details?: unknown }): Error {
+  if (error.code !== undefined && error.code in ERROR_STATUS) {
+    return new AppError(error.code as ErrorCode, error.message, error.details);
+  }
+  return new Error(`receipt writer: ${error.message}`);
+}
+
+/** Starts a receipt writer thread over the SQLite file `options.file`. */
+export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWriter {
+  const clock = options.clock ?? (() => new Date());
+  const maxQueued = options.maxQueued ?? RECEIPT_QUEUE_LIMIT;
+  if (!Number.isInteger(maxQueued) || maxQueued < 1) {
+    throw new RangeError(`maxQueued must be a positive integer, not ${maxQueued}`);
+  }
+  const data: WriterData = {
+    file: options.file,
+    secretKey: options.secretKey.toString('base64'),
+    windows: options.windows,
+    receiptsPerTransaction: options.receiptsPerTransaction ?? WRITER_RECEIPTS_PER_TRANSACTION,
+  };
+  const pending = new Map<
+    number,
+    { resolve(tally: ReceiptTally & { unreadable: number }): void; reject(error: Error): void }
+  >();
+  let nextId = 1;
+  let worker: Worker | undefined;
+  let closing: Promise<void> | undefined;
+
+  /** Fails every request the thread held: none was answered, so none was acknowledged. */
+  function failPending(error: Error): void {
+    for (const waiter of pending.values()) waiter.reject(error);
+    pending.clear();
+  }
+
+  function start(): Worker {
+    const thread = startThread(data);
+    thread.on('message', (reply: WriterReply) => {
+      const waiter = pending.get(reply.id);
+      if (!waiter) return;
+      pending.delete(reply.id);
+      if ('error' in reply) waiter.reject(errorFromThread(reply.error));
+      else waiter.resolve(reply.tally);
+    });
+    thread.on('error', (error) => {
+      options.logger?.error({ err: error }, 'the receipt writer thread failed; starting another');
+      if (worker === thread) worker = undefined;
+      failPending(new Error(`the receipt writer thread failed: ${error.message}`));
+    });
+    thread.on('exit', (code) => {
+      // A thread that failed has answered for its requests already; the pending ones are its successor's.
+      if (worker !== thread) return;
+      worker = undefined;
+      if (pending.size === 0) return;
+      options.logger?.error({ code }, 'the receipt writer thread exited with requests unanswered');
+      failPending(new Error(`the receipt writer thread exited (${code}) before answering`));
+    });
+    return thread;
+  }
+
+  return {
+    receive(app, parsed) {
+      if (closing) return Promise.reject(new Error('the receipt writer is closed'));
+      if (pending.size >= maxQueued) {
+        return Promise.reject(
+          new AppError(
+            'RECEIPT_QUEUE_FULL',
+            `The server is writing ${pending.size} receipt requests already; send this one again in ${RECEIPT_QUEUE_RETRY_S} s.`,
+            { retryAfterSeconds: RECEIPT_QUEUE_RETRY_S },
+            { 'retry-after': String(RECEIPT_QUEUE_RETRY_S) },
+          ),
+        );
+      }
+      worker ??= start();
+      const id = nextId++;
+      const answer = new Promise<ReceiptTally & { unreadable: number }>((resolve, reject) =>
+        pending.set(id, { resolve, reject }),
+      );
+      const message: WriterRequest = {
+        type: 'receive',
+        id,
+        now: clock().toISOString(),
+        // Only what ingestion reads: the authenticated app may carry its secrets.
+        app: { id: app.id, platform: app.platform },
+        parsed,
+      };
+      worker.postMessage(message);
+      return answer;
+    },
+    close() {
+      closing ??= (async () => {
+        const thread = worker;
+        if (!thread) return;
+        const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+        // Queued after the requests it holds: the thread answers them, then closes its connection.
+        thread.postMessage({ type: 'close' } satisfies WriterRequest);
+        await exited;
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The embedded store's receipt writer as a server starts it: over `config.sqliteFile`, with the store's
+ * sealing key (`PUSHBOARD_SECRET_KEY` or the key file beside the database, as `openStore` finds it) and
+ * the configured windows.
+ */
+export function createEmbeddedReceiptWriter(
+  config: Config,
+  options: Pick<ReceiptWriterOptions, 'clock' | 'logger' | 'maxQueued'> = {},
+): ReceiptWriter {
+  return createReceiptWriter({
+    ...options,
+    file: config.sqliteFile,
+    secretKey: loadSecretKey(config.secretKey, path.dirname(config.sqliteFile)),
+    windows: { statisticsWindowHours: config.statisticsWindowHours, retentionHours: config.retentionHours },
+  });
+}
