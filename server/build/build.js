@@ -4,22 +4,30 @@
  * `pushboard` starts without compiling anything. Dependencies stay outside the bundle (loaded from
  * node_modules as they are installed). Modules imported with `import()` — the scaled mode's BullMQ,
  * ioredis and pg — become chunks of their own, loaded only when a process calls for them. The stamp
- * (`stamp.js`) is written last: a build cut short leaves none, and `pushboard` does not run it.
+ * (`stamp.js`) is the last file of a build: a build cut short never replaces the previous one.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { DIST_DIR, STAMP_FILE, sourceHash } from './stamp.js';
+import { buildState, DIST_DIR, STAMP_FILE, sourceHash } from './stamp.js';
 
 const SERVER_DIR = path.dirname(DIST_DIR);
 
-/** Builds `server/dist` from `server/src` and stamps it with the hash of its sources. */
+/**
+ * Builds `server/dist` from `server/src` and stamps it with the hash of its sources; does nothing when
+ * the build is already current (the test run and the bench build first, beside processes that may be
+ * starting from it). The new build is written beside the old one and put in its place by renames, so
+ * that a process starting meanwhile finds one or the other, not half of one.
+ */
 export async function buildServer() {
+  if (buildState().current) return;
   const hash = sourceHash();
-  fs.rmSync(DIST_DIR, { recursive: true, force: true });
+  const next = `${DIST_DIR}.next-${process.pid}`;
+  const old = `${DIST_DIR}.old-${process.pid}`;
+  fs.rmSync(next, { recursive: true, force: true });
   await build({
     entryPoints: [path.join(SERVER_DIR, 'src/cli.ts')],
-    outdir: DIST_DIR,
+    outdir: next,
     bundle: true,
     packages: 'external',
     platform: 'node',
@@ -35,7 +43,10 @@ export async function buildServer() {
     sourcemap: 'linked',
     logLevel: 'warning',
   });
-  fs.writeFileSync(STAMP_FILE, `${JSON.stringify({ sourceHash: hash })}\n`);
+  fs.writeFileSync(path.join(next, path.basename(STAMP_FILE)), `${JSON.stringify({ sourceHash: hash })}\n`);
+  if (fs.existsSync(DIST_DIR)) fs.renameSync(DIST_DIR, old);
+  fs.renameSync(next, DIST_DIR);
+  fs.rmSync(old, { recursive: true, force: true });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
