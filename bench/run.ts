@@ -13,6 +13,7 @@
  * databases (`pushboard_bench_<pid>…`) and Redis keys (`pbbench-<pid>…`) are removed however it ends.
  * `--quick` runs every scenario at a tenth of its size (bench/README.md says how long each takes).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,7 @@ import { dispatchCappedScenario } from './scenarios/dispatch-capped.ts';
 import { dispatchFcmScenario } from './scenarios/dispatch-fcm.ts';
 import { dispatchRssScenario } from './scenarios/dispatch-rss.ts';
 import { generateAudienceScenario } from './scenarios/generate-audience.ts';
+import { idleRssScenario } from './scenarios/idle-rss.ts';
 import { purgeScenario } from './scenarios/purge.ts';
 import { receiptsScenario, receiptsWarmScenario } from './scenarios/receipts.ts';
 import { taskListScenario } from './scenarios/task-list.ts';
@@ -91,7 +93,14 @@ const SCENARIOS: Scenario[] = [
     targetText: '≤ 2 × probe, receipts p99 ≤ 2 × idle',
     run: purgeScenario,
   },
-  // Lane "writer" (#17). Last: its 300k-row fixture replaces the shared 11M one.
+  {
+    name: 'idle_rss',
+    what: (_quick, scaled) =>
+      `RSS of an idle \`pushboard serve\`, empty ${scaled ? 'PostgreSQL' : 'SQLite'} store, no demo; probe bare node`,
+    targetText: '≤ 150 MB',
+    run: idleRssScenario,
+  },
+  // Last: its 300k-row fixture replaces the shared 11M one.
   {
     name: 'receipts_warm',
     what: () => 'receipts/s vs raw conditional UPDATE, same receipts, warm 300k-row table',
@@ -189,6 +198,8 @@ async function main(): Promise<void> {
   const environment = describeEnvironment(ROOT);
   const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
   const log = (message: string) => process.stderr.write(`${message}\n`);
+  // The scenarios that start `pushboard serve` measure the build a user runs, made from these sources.
+  execFileSync(process.execPath, [path.join(ROOT, 'server/build/build.js')], { stdio: 'inherit' });
   let scaled: ScaledRun | undefined;
   if (scaledMode) {
     try {

@@ -32,7 +32,8 @@ const MAX_GROWTH = 1.1;
 /** Sampling period of the server's RSS, in milliseconds. */
 const SAMPLE_MS = 100;
 
-function rssBytes(pid: number): number {
+/** The resident memory of process `pid` (VmRSS, in bytes). */
+export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
 }

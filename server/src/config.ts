@@ -38,6 +38,11 @@ export interface Config {
   demoFleetSize: number;
   /** pino log level (`fatal` … `trace`, or `silent`). */
   logLevel: string;
+  /**
+   * How `pushboard serve` writes its log (`PUSHBOARD_LOG_FORMAT`): `json` lines for machines, `pretty`
+   * lines for people (pino-pretty), or `auto` (the default): pretty when stdout is a terminal.
+   */
+  logFormat: LogFormat;
   /** Largest accepted JSON request body, in bytes (file uploads are streamed and limited separately). */
   bodyLimitBytes: number;
   /** Largest accepted uploaded file (device CSV, audience file), in bytes. */
@@ -93,6 +98,11 @@ export interface Config {
   sdkRegistrationsPerSecond: number;
 }
 
+/** The values of `PUSHBOARD_LOG_FORMAT`. */
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+const LOG_FORMATS: readonly LogFormat[] = ['auto', 'json', 'pretty'];
+
 /** How the dispatcher starts and sends tasks. */
 export interface DispatchSettings {
   /** Milliseconds between two looks for due tasks; at most 1,000 so a task starts within 1 s of its time. */
@@ -134,6 +144,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     seedDemo: boolean(env, 'PUSHBOARD_SEED_DEMO', true),
     demoFleetSize: integer(env, 'PUSHBOARD_DEMO_FLEET_SIZE', 100_000, 0, 10_000_000),
     logLevel: flags.logLevel ?? env.LOG_LEVEL ?? 'info',
+    logFormat: logFormat(env),
     bodyLimitBytes: integer(env, 'PUSHBOARD_BODY_LIMIT_BYTES', 1 * MIB, 1024, 1024 * MIB),
     uploadLimitBytes: integer(env, 'PUSHBOARD_UPLOAD_LIMIT_BYTES', 4096 * MIB, 1024, Number.MAX_SAFE_INTEGER),
     statisticsWindowHours: integer(env, 'PUSHBOARD_STATISTICS_WINDOW_HOURS', 72, 1, HOURS_PER_YEAR),
@@ -302,6 +313,17 @@ function publicUrl(env: NodeJS.ProcessEnv, port: number): string {
     );
   }
   return raw.replace(/\/+$/, '');
+}
+
+function logFormat(env: NodeJS.ProcessEnv): LogFormat {
+  const raw = nonEmpty(env.PUSHBOARD_LOG_FORMAT)?.toLowerCase() ?? 'auto';
+  const format = LOG_FORMATS.find((f) => f === raw);
+  if (!format) {
+    throw new ConfigError(
+      `PUSHBOARD_LOG_FORMAT must be auto, json or pretty, got "${env.PUSHBOARD_LOG_FORMAT}"`,
+    );
+  }
+  return format;
 }
 
 function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {

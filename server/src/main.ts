@@ -9,13 +9,13 @@ import { fileURLToPath } from 'node:url';
 import type pino from 'pino';
 import { buildApp } from './app.ts';
 import { purgeAbandonedAudiences } from './audiences/audience-import.ts';
-import { type Config, ConfigError } from './config.ts';
+import { type Config, ConfigError, maskPassword } from './config.ts';
 import { seedFirstRun } from './demo/first-run.ts';
 import { type BatchJob, createDispatcher, type StartJob, scheduleWakeUp } from './dispatch/dispatcher.ts';
 import { createDueSignal } from './dispatch/due-signal.ts';
 import { sleep } from './dispatch/rate-limit.ts';
 import type { SendJob } from './dispatch/scheduler.ts';
-import { createLogger } from './http/logging.ts';
+import { createLogger, prettyDestination } from './http/logging.ts';
 import { signBody } from './http/signed-bodies.ts';
 import { createProviders } from './providers/registry.ts';
 import { createSimulatorReporter } from './providers/simulator-outbox.ts';
@@ -24,7 +24,7 @@ import { createEmbeddedReceiptWriter } from './receipts/receipt-writer.ts';
 import { createRetentionJob, type RetentionRun } from './retention/retention.ts';
 import { openStore } from './storage/open-store.ts';
 import { createStores } from './stores.ts';
-import { bootstrapTenancy } from './tenancy/bootstrap.ts';
+import { bootstrapTenancy, DEFAULT_WORKSPACE_ID } from './tenancy/bootstrap.ts';
 
 /** Folder of the web console's static files. */
 export const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dist');
@@ -38,6 +38,13 @@ export function loopbackUrl(host: string, address: AddressInfo | string | null):
   if (['0.0.0.0', '127.0.0.1', 'localhost', ''].includes(host)) return `http://127.0.0.1:${port}`;
   if (host === '::' || host === '::1') return `http://[::1]:${port}`;
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The store of `config` in a few words: `SQLite <file>` or `PostgreSQL <URL without password>`. */
+export function describeStore(config: Config): string {
+  if (config.databaseUrl) return `PostgreSQL ${maskPassword(config.databaseUrl)}`;
+  const relative = path.relative(process.cwd(), config.sqliteFile);
+  return `SQLite ${relative.startsWith('..') || path.isAbsolute(relative) ? config.sqliteFile : `./${relative}`}`;
 }
 
 /**
@@ -93,7 +100,10 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       `--role ${role} needs REDIS_URL and DATABASE_URL: without them Pushboard runs embedded, in one process (--role all)`,
     );
   }
-  const logger = createLogger(config.logLevel).child({ role });
+  // Readable lines for a person at a terminal; JSON lines for log collectors (docs/operations.md#logs).
+  const pretty =
+    config.logFormat === 'pretty' || (config.logFormat === 'auto' && process.stdout.isTTY === true);
+  const logger = createLogger(config.logLevel, pretty ? prettyDestination() : undefined).child({ role });
   const db = await openStore(config);
   const stores = createStores(db);
   const dueSignal = createDueSignal();
@@ -147,7 +157,22 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
         ...(receiptWriter && { receiptIngest: receiptWriter }),
       })
     : undefined;
-  if (app) await app.listen({ port: config.port, host: config.host });
+  if (app) {
+    await app.listen({ port: config.port, host: config.host });
+    const running = {
+      url: loopbackUrl(config.host, app.server.address()),
+      workspace: DEFAULT_WORKSPACE_ID,
+      store: describeStore(config),
+    };
+    // A person gets one plain line saying where to go; a log collector the same facts as fields.
+    if (pretty) {
+      process.stdout.write(
+        `Pushboard is running: open ${running.url} (workspace ${running.workspace}) — ${running.store}\n`,
+      );
+    } else {
+      logger.info(running, 'Pushboard is running');
+    }
+  }
   // Scaled mode: a task created or rescheduled here wakes a worker's scheduler when it falls due.
   const unsubscribe =
     serves && queues

@@ -42,7 +42,22 @@ function serializeRequest(request: RequestLike): LoggedRequest {
   };
 }
 
-/** A pino logger at `level` writing to `destination` (stdout by default), with secrets kept out. */
+/**
+ * The destination of a log for people: pino-pretty in pino's transport thread, writing readable lines
+ * to stdout (coloured when stdout is a terminal). Secrets are redacted before lines reach it.
+ */
+export function prettyDestination(): pino.DestinationStream {
+  return pino.transport({
+    target: 'pino-pretty',
+    options: {
+      colorize: Boolean(process.stdout.isTTY),
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,role',
+    },
+  });
+}
+
+/** A pino logger at `level` writing JSON lines to `destination` (stdout by default), with secrets kept out. */
 export function createLogger(level: string, destination?: pino.DestinationStream): pino.Logger {
   const paths = SECRET_HEADERS.flatMap((name) => [
     `req.headers["${name}"]`,
