@@ -26,7 +26,13 @@ export async function buildServer() {
   const old = `${DIST_DIR}.old-${process.pid}`;
   fs.rmSync(next, { recursive: true, force: true });
   await build({
-    entryPoints: [path.join(SERVER_DIR, 'src/cli.ts')],
+    // The receipt writer's thread is started by file name, never imported (receipts/receipt-writer.ts):
+    // it is an entry of its own, beside cli.js and the chunks that `new URL(…, import.meta.url)` starts from.
+    entryPoints: [
+      path.join(SERVER_DIR, 'src/cli.ts'),
+      path.join(SERVER_DIR, 'src/receipts/receipt-writer-worker.ts'),
+    ],
+    entryNames: '[name]',
     outdir: next,
     bundle: true,
     packages: 'external',
