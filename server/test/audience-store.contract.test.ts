@@ -260,6 +260,53 @@ describe.each(BACKENDS)('audience store on $name', (backend) => {
       expect(await allMembers(store, 'aud_1', 10)).toEqual(['a', 'b']);
       expect(await allMembers(store, 'aud_2', 10)).toEqual(['b', 'c']);
     });
+
+    test('a member naming no audience is refused with its whole statement, even beside a real audience', async () => {
+      await readyAudience(store, 'aud_1', ['a']);
+      // PostgreSQL checks the audience once per statement (migration 0013), SQLite per row (foreign key).
+      await expect(
+        h.db.insertInto('audience_members').values({ audience_id: 'aud_missing', device_id: 'x' }).execute(),
+      ).rejects.toThrow(/foreign key|audience/i);
+      await expect(
+        h.db
+          .insertInto('audience_members')
+          .values([
+            { audience_id: 'aud_1', device_id: 'b' },
+            { audience_id: 'aud_missing', device_id: 'c' },
+          ])
+          .execute(),
+      ).rejects.toThrow(/foreign key|audience/i);
+      await expect(
+        h.db
+          .updateTable('audience_members')
+          .set({ audience_id: 'aud_missing' })
+          .where('audience_id', '=', 'aud_1')
+          .execute(),
+      ).rejects.toThrow(/foreign key|audience/i);
+      expect(await allMembers(store, 'aud_1', 10)).toEqual(['a']);
+      // One statement may add members of several real audiences.
+      await store.beginImport(audienceRow('aud_2'));
+      await h.db
+        .insertInto('audience_members')
+        .values([
+          { audience_id: 'aud_1', device_id: 'b' },
+          { audience_id: 'aud_2', device_id: 'b' },
+        ])
+        .execute();
+      expect(await allMembers(store, 'aud_1', 10)).toEqual(['a', 'b']);
+      expect(await allMembers(store, 'aud_2', 10)).toEqual(['b']);
+    });
+
+    test('deleting an audience row deletes its members, and only its own', async () => {
+      await readyAudience(store, 'aud_1', ['a', 'b']);
+      await readyAudience(store, 'aud_2', ['b', 'c']);
+      await h.db.deleteFrom('audiences').where('id', '=', 'aud_1').execute();
+      const left = await h.db.selectFrom('audience_members').select(['audience_id', 'device_id']).execute();
+      expect(left.sort((x, y) => x.device_id.localeCompare(y.device_id))).toEqual([
+        { audience_id: 'aud_2', device_id: 'b' },
+        { audience_id: 'aud_2', device_id: 'c' },
+      ]);
+    });
   });
 
   describe('listing', () => {

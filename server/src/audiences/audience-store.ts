@@ -51,8 +51,12 @@ export interface AudienceStore {
   beginImport(row: Omit<AudienceRow, 'status' | 'size'>): Promise<void>;
   /** Adds device IDs to an importing audience in one transaction; IDs already present are ignored. */
   addMembers(audienceId: string, deviceIds: readonly string[]): Promise<void>;
-  /** Records the audience's size (counted in SQL) and makes it `ready`; returns the size. */
-  finishImport(audienceId: string): Promise<number>;
+  /**
+   * Records the audience's size and makes it `ready`; returns the size. The size is counted in SQL,
+   * unless the caller knows it exactly (`knownSize`: the rows it inserted into the empty audience,
+   * each a distinct member), which spares a count over every member (0.3–1 s per million on PostgreSQL).
+   */
+  finishImport(audienceId: string, knownSize?: number): Promise<number>;
   /**
    * Marks a ready audience `deleting` unless a scheduled or sending task uses it; answers the IDs of
    * those tasks, and whether it was marked (false too when it is gone). Check and mark are one
@@ -68,6 +72,15 @@ export interface AudienceStore {
 
 /** The audience store over Kysely. */
 export function createAudienceStore(db: Db): AudienceStore {
+  /** How many members the audience has, counted over its primary-key range. */
+  const countMembers = async (audienceId: string) => {
+    const count = await db
+      .selectFrom('audience_members')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('audience_id', '=', audienceId)
+      .executeTakeFirstOrThrow();
+    return Number(count.n);
+  };
   // Every read answers the usage counts with the row; the `tasks_audience` index keeps them cheap.
   const withUsage = () =>
     db
@@ -169,13 +182,8 @@ export function createAudienceStore(db: Db): AudienceStore {
         }
       });
     },
-    async finishImport(audienceId) {
-      const count = await db
-        .selectFrom('audience_members')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('audience_id', '=', audienceId)
-        .executeTakeFirstOrThrow();
-      const size = Number(count.n);
+    async finishImport(audienceId, knownSize) {
+      const size = knownSize ?? (await countMembers(audienceId));
       await db
         .updateTable('audiences')
         .set({ size, status: 'ready' })

@@ -390,13 +390,15 @@ export function registerDeviceResultRoutes(
       });
       let size: number;
       try {
+        // The audience is new and the copy inserts each matching device once: its count is the size.
+        let copied = 0;
         if (task.status !== 'scheduled') {
-          await results.copyToAudience(task, filter, id);
+          copied = await results.copyToAudience(task, filter, id);
           // The retention job may have started deleting the results while they were copied.
           const latest = await findTask(workspace.id, task.id);
           assertDetailsHeld(latest);
         }
-        size = await audiences.finishImport(id);
+        size = await audiences.finishImport(id, copied);
       } catch (error) {
         await audiences.purge(id).catch(() => {
           // Left `importing`: invisible, and removed at the next start (`purgeAbandonedAudiences`).

@@ -9,6 +9,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
 import type { TaskStatus } from '../domain/task-state.ts';
 import type { Database, Db, DeviceResultRow } from '../storage/database.ts';
+import { rowsPerLongWrite } from '../storage/dialect.ts';
 
 /**
  * Send results a device list can be filtered on; `pending` devices have no result row yet, `capped`
@@ -78,7 +79,8 @@ export interface DeviceResultStore {
   /**
    * Adds the device IDs matching `filter` to audience `audienceId` (which must be empty), set-based
    * in keyset chunks of `chunkRows` rows, each its own statement, yielding to the event loop between
-   * chunks; answers how many were added.
+   * chunks; answers how many were added. By default SQLite copies in chunks of `COPY_CHUNK_ROWS`, and
+   * PostgreSQL in one statement (`rowsPerLongWrite`).
    */
   copyToAudience(
     task: DetailTask,
@@ -89,8 +91,8 @@ export interface DeviceResultStore {
 }
 
 /**
- * Rows per set-based insert of Generate Audience. Each one is a single statement (its own commit)
- * holding SQLite's write lock for about 0.1 s; 1M rows of random device IDs took 1.5 s in all.
+ * Rows per set-based insert of Generate Audience on SQLite. Each one is a single statement (its own
+ * commit) holding SQLite's write lock for about 0.1 s; 1M rows of random device IDs took 1.5 s in all.
  */
 export const COPY_CHUNK_ROWS = 100_000;
 
@@ -255,24 +257,24 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
       return Number(row.n);
     },
 
-    async copyToAudience(task, filter, audienceId, chunkRows = COPY_CHUNK_ROWS) {
+    async copyToAudience(task, filter, audienceId, chunkRows = rowsPerLongWrite(db, COPY_CHUNK_ROWS)) {
       if (isPending(filter) && !pendingCanMatch(task, filter)) return 0;
       let after: string | undefined;
       let copied = 0;
       for (;;) {
-        // Rows go from one table to the other inside SQLite, never through JavaScript; each chunk is
-        // one keyset range of the source's primary key and commits on its own.
+        // Rows go from one table to the other inside the database, never through JavaScript; each
+        // chunk is one keyset range of the source's primary key and commits on its own.
         const source = isPending(filter)
           ? (await pendingMembers(db, task))
               .select((eb) => [eb.val(audienceId).as('audience_id'), 'm.device_id'])
               .$if(after !== undefined, (query) => query.where('m.device_id', '>', after as string))
               .orderBy('m.device_id')
-              .limit(chunkRows)
+              .$if(chunkRows !== undefined, (query) => query.limit(chunkRows as number))
           : results(db, task, filter)
               .select((eb) => [eb.val(audienceId).as('audience_id'), 'r.device_id'])
               .$if(after !== undefined, (query) => query.where('r.device_id', '>', after as string))
               .orderBy('r.device_id')
-              .limit(chunkRows);
+              .$if(chunkRows !== undefined, (query) => query.limit(chunkRows as number));
         const result = await db
           .insertInto('audience_members')
           .columns(['audience_id', 'device_id'])
@@ -280,7 +282,7 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
           .executeTakeFirst();
         const inserted = Number(result.numInsertedOrUpdatedRows ?? 0);
         copied += inserted;
-        if (inserted < chunkRows) return copied;
+        if (chunkRows === undefined || inserted < chunkRows) return copied;
         // The audience holds exactly the rows copied so far, so its highest member ends this chunk
         // (one step down its primary key).
         const last = await db

@@ -82,3 +82,14 @@ export async function lockRowsInKeyOrder(
 export function skipLockedRows(db: Pick<Db, 'getExecutor'>): RawBuilder<unknown> {
   return isPostgres(db) ? sql`for update skip locked` : sql``;
 }
+
+/**
+ * How many rows a long set-based write (an `INSERT … SELECT` of up to millions of rows) should take
+ * per statement: `sqliteRows` on SQLite, where a statement holds the database's one write lock until
+ * it commits, so other writers get their turn between chunks; undefined (all of them in one
+ * statement) on PostgreSQL, where a write locks only its own rows and each chunk would cost a
+ * statement, a commit and the keyset lookup of where the next one starts.
+ */
+export function rowsPerLongWrite(db: Pick<Db, 'getExecutor'>, sqliteRows: number): number | undefined {
+  return isPostgres(db) ? undefined : sqliteRows;
+}

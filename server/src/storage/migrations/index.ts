@@ -17,6 +17,7 @@ import * as umengDelivery from './0009-umeng-delivery.ts';
 import * as deviceProfile from './0010-device-profile.ts';
 import * as deliveryControls from './0011-delivery-controls.ts';
 import * as frequencySends from './0012-frequency-sends.ts';
+import * as audienceMemberCheck from './0013-audience-member-check.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0010-device-profile': deviceProfile,
   '0011-delivery-controls': deliveryControls,
   '0012-frequency-sends': frequencySends,
+  '0013-audience-member-check': audienceMemberCheck,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
