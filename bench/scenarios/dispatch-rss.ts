@@ -151,7 +151,8 @@ async function startServer(
 /**
  * Sends one task of `appId` (the simulator app of this scenario by default) to `audienceId` in a
  * fresh server process (scaled: fresh API and worker processes); answers the idle and peak RSS of the
- * process that sends, and the duration from the task's creation to its completion.
+ * process that sends, and the duration from the task's creation to its completion, as seen by
+ * reading the task every `pollMs` (the figure can be late by up to one period).
  */
 export async function measureSend(
   ctx: BenchContext,
@@ -159,6 +160,7 @@ export async function measureSend(
   audienceId: string,
   devices: number,
   appId = APP,
+  pollMs = 500,
 ) {
   const { child, base } = await startServer(ctx.root, env, ctx.scaled ? 'api' : undefined);
   const worker = ctx.scaled
@@ -194,7 +196,7 @@ export async function measureSend(
     })) as { id: string };
     let task: { status: string; statistics: { totalSent: number } };
     for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
       task = (await call(base, 'GET', `${tasks}/${id}`, token)) as typeof task;
       if (task.status === 'completed' || task.status === 'failed') break;
     }
