@@ -266,7 +266,7 @@ async function pushboardSend(ctx: BenchContext, count: number) {
       // Every process of a scaled deployment must share one (config.ts); this run's own.
       PUSHBOARD_SECRET_KEY: randomBytes(32).toString('base64'),
     };
-    return await measureSend(ctx, env, AUDIENCE, count, APP, POLL_MS);
+    return await measureSend(ctx, env, AUDIENCE, count, { appId: APP, pollMs: POLL_MS });
   } finally {
     await scaled.dropDatabase(database);
     await scaled.deleteRedisPrefix(prefix);
