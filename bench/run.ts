@@ -5,6 +5,7 @@
  *   { commit, machine, mode, node, sqlite, postgres?, redis?, quick, date, scenarios: { <name>: { value, unit, probe, ratio, target, pass } } }
  *
  *   npm run bench [-- --scaled] [-- --quick] [-- --only dispatch,dispatch_rss]
+ *   npm run bench -- --peer [--quick]
  *
  * The embedded mode (default) runs on SQLite files and the in-process queue. `--scaled` runs the same
  * scenarios on the scaled backend: PostgreSQL (`PUSHBOARD_BENCH_POSTGRES_URL`, default the machine's
@@ -12,6 +13,7 @@
  * probe on PostgreSQL too. It stops at once (exit 2) when either server does not answer; the run's
  * databases (`pushboard_bench_<pid>…`) and Redis keys (`pbbench-<pid>…`) are removed however it ends.
  * `--quick` runs every scenario at a tenth of its size (bench/README.md says how long each takes).
+ * `--peer` runs only the Parse Server comparison (`peer.ts`), on the scaled mode's servers.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -20,6 +22,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeEnvironment } from './environment.ts';
 import type { BenchContext, Scenario, ScenarioResult } from './harness.ts';
+import { PEER_SCENARIO } from './peer.ts';
 import { connectScaled, type ScaledRun } from './scaled.ts';
 import { devicePageScenario } from './scenarios/device-page.ts';
 import { dispatchScenario } from './scenarios/dispatch.ts';
@@ -30,6 +33,7 @@ import { generateAudienceScenario } from './scenarios/generate-audience.ts';
 import { idleRssScenario } from './scenarios/idle-rss.ts';
 import { purgeScenario } from './scenarios/purge.ts';
 import { receiptsScenario, receiptsWarmScenario } from './scenarios/receipts.ts';
+import { send300kScenario } from './scenarios/send-300k.ts';
 import { taskListScenario } from './scenarios/task-list.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -61,6 +65,13 @@ const SCENARIOS: Scenario[] = [
     what: (quick) => `send to ${quick ? '100k' : '1M'} devices through FCM (local fake) ÷ simulator`,
     targetText: 'ratio ≥ 0.5, ≤ 256 MB',
     run: dispatchFcmScenario,
+  },
+  {
+    name: 'send_300k',
+    what: (quick) =>
+      `send to ${quick ? '30k' : '300k'} devices end to end: HTTP task creation → completed, real server`,
+    targetText: 'ratio ≥ 0.6',
+    run: send300kScenario,
   },
   {
     name: 'receipts',
@@ -109,9 +120,15 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
-function parseArgs(argv: string[]): { quick: boolean; scaled: boolean; only: string[] | undefined } {
-  if (argv.includes('--peer')) {
-    process.stderr.write('bench: --peer (the Parse Server comparison) is not written yet.\n');
+function parseArgs(argv: string[]): {
+  quick: boolean;
+  scaled: boolean;
+  peer: boolean;
+  only: string[] | undefined;
+} {
+  const peer = argv.includes('--peer');
+  if (peer && argv.includes('--only')) {
+    process.stderr.write('bench: --peer runs its one comparison; it takes no --only.\n');
     process.exit(2);
   }
   const index = argv.indexOf('--only');
@@ -123,7 +140,8 @@ function parseArgs(argv: string[]): { quick: boolean; scaled: boolean; only: str
     );
     process.exit(2);
   }
-  return { quick: argv.includes('--quick'), scaled: argv.includes('--scaled'), only };
+  // The peer comparison is against Pushboard's scaled mode, on the same PostgreSQL.
+  return { quick: argv.includes('--quick'), scaled: peer || argv.includes('--scaled'), peer, only };
 }
 
 /** Set by SIGINT/SIGTERM: the scenarios still running fail as their stores vanish, and no results are written. */
@@ -194,9 +212,9 @@ function printTable(
 }
 
 async function main(): Promise<void> {
-  const { quick, scaled: scaledMode, only } = parseArgs(process.argv.slice(2));
+  const { quick, scaled: scaledMode, peer, only } = parseArgs(process.argv.slice(2));
   const environment = describeEnvironment(ROOT);
-  const selected = SCENARIOS.filter((s) => !only || only.includes(s.name));
+  const selected = peer ? [PEER_SCENARIO] : SCENARIOS.filter((s) => !only || only.includes(s.name));
   const log = (message: string) => process.stderr.write(`${message}\n`);
   // The scenarios that start `pushboard serve` measure the build a user runs, made from these sources.
   execFileSync(process.execPath, [path.join(ROOT, 'server/build/build.js')], { stdio: 'inherit' });

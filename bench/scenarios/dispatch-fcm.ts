@@ -174,8 +174,10 @@ export async function dispatchFcmScenario(ctx: BenchContext): Promise<ScenarioRe
         NODE_EXTRA_CA_CERTS: fake.address.certPath,
         PUSHBOARD_PROVIDER_URL_ALLOWLIST: 'https://127.0.0.1:',
       };
-      const simulator = await measureSend(ctx, serverEnv, SIMULATOR_AUDIENCE, devices, SIMULATOR_APP);
-      const fcm = await measureSend(ctx, serverEnv, FCM_AUDIENCE, devices, FCM_APP);
+      const simulator = await measureSend(ctx, serverEnv, SIMULATOR_AUDIENCE, devices, {
+        appId: SIMULATOR_APP,
+      });
+      const fcm = await measureSend(ctx, serverEnv, FCM_AUDIENCE, devices, { appId: FCM_APP });
       const rawRate = await rawHttp2Probe(fake.address, Math.min(devices, 100_000));
       const fcmRate = devices / fcm.seconds;
       const simulatorRate = devices / simulator.seconds;

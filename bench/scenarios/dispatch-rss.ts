@@ -32,6 +32,13 @@ const MAX_GROWTH = 1.1;
 /** Sampling period of the server's RSS, in milliseconds. */
 const SAMPLE_MS = 100;
 
+/** CPU seconds (user + system) process `pid` has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSecondsOf(pid: number): number {
+  // The fields after the command name, which is in parentheses and may hold spaces.
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** The resident memory of process `pid` (VmRSS, in bytes). */
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -150,16 +157,68 @@ async function startServer(
 }
 
 /**
- * Sends one task of `appId` (the simulator app of this scenario by default) to `audienceId` in a
- * fresh server process (scaled: fresh API and worker processes); answers the idle and peak RSS of the
- * process that sends, and the duration from the task's creation to its completion.
+ * Creates an immediate task of `appId` to `audienceId` over HTTP and reads it every `pollMs` until it
+ * has ended; answers it, having checked that it completed with `devices` sent.
+ */
+async function sendAndWait(
+  base: string,
+  token: string,
+  appId: string,
+  audienceId: string,
+  devices: number,
+  pollMs: number,
+) {
+  const tasks = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks`;
+  const { id } = (await call(base, 'POST', tasks, token, {
+    name: `RSS ${devices}`,
+    appId,
+    title: 'Bench',
+    content: 'A benchmark push',
+    clickAction: { type: 'open_app' },
+    audienceId,
+    sendType: 'immediate',
+  })) as { id: string };
+  let task: { status: string; completedAt: string | null; statistics: { totalSent: number } };
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    task = (await call(base, 'GET', `${tasks}/${id}`, token)) as typeof task;
+    if (task.status === 'completed' || task.status === 'failed') break;
+  }
+  if (task.status !== 'completed' || task.statistics.totalSent !== devices) {
+    throw new Error(
+      `the send ended ${task.status} with ${task.statistics.totalSent} of ${devices} devices sent`,
+    );
+  }
+  return task;
+}
+
+/** How `measureSend` sends, beyond its defaults. */
+export interface SendOptions {
+  /** The app of the task: the simulator app of this scenario by default. */
+  appId?: string;
+  /**
+   * How often the task is read while it sends (500 ms). The duration ends at the task's `completedAt`
+   * whatever the period; reading it more often only costs the server more requests.
+   */
+  pollMs?: number;
+  /**
+   * An untimed send to this audience of the same app first, in the same server processes: the timed
+   * send then runs in a warm server, as in one that has been running (JIT-compiled, caches filled).
+   */
+  warmUp?: { audienceId: string; devices: number };
+}
+
+/**
+ * Sends one task to `audienceId` in a fresh server process (scaled: fresh API and worker processes);
+ * answers the idle and peak RSS of the process that sends, the duration from the task's creation
+ * to its completion, and the CPU time the sending process used in it.
  */
 export async function measureSend(
   ctx: BenchContext,
   env: ServerEnv,
   audienceId: string,
   devices: number,
-  appId = APP,
+  { appId = APP, pollMs = 500, warmUp }: SendOptions = {},
 ) {
   const { child, base } = await startServer(ctx.root, env, ctx.scaled ? 'api' : undefined);
   const worker = ctx.scaled
@@ -175,6 +234,7 @@ export async function measureSend(
       username: 'admin',
       password: PASSWORD,
     })) as { token: string };
+    if (warmUp) await sendAndWait(base, token, appId, warmUp.audienceId, warmUp.devices, pollMs);
     const idle = rssBytes(pid);
     let peak = idle;
     let apiPeak = rssBytes(apiPid);
@@ -182,37 +242,25 @@ export async function measureSend(
       peak = Math.max(peak, rssBytes(pid));
       if (worker) apiPeak = Math.max(apiPeak, rssBytes(apiPid));
     }, SAMPLE_MS);
-    const started = performance.now();
-    const tasks = `/api/v1/workspaces/${DEFAULT_WORKSPACE_ID}/tasks`;
-    const { id } = (await call(base, 'POST', tasks, token, {
-      name: `RSS ${devices}`,
-      appId,
-      title: 'Bench',
-      content: 'A benchmark push',
-      clickAction: { type: 'open_app' },
-      audienceId,
-      sendType: 'immediate',
-    })) as { id: string };
-    let task: { status: string; statistics: { totalSent: number } };
-    for (;;) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      task = (await call(base, 'GET', `${tasks}/${id}`, token)) as typeof task;
-      if (task.status === 'completed' || task.status === 'failed') break;
+    const cpuBefore = cpuSecondsOf(pid);
+    // Wall-clock time, as the server's `completedAt` is (same machine): the duration ends when the
+    // server finished the task, not when a poll noticed it.
+    const started = Date.now();
+    let completedAt: string | null;
+    try {
+      ({ completedAt } = await sendAndWait(base, token, appId, audienceId, devices, pollMs));
+    } finally {
+      clearInterval(sampler);
     }
-    const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
+    const seconds = (Date.parse(completedAt ?? new Date().toISOString()) - started) / 1000;
+    const cpuSeconds = cpuSecondsOf(pid) - cpuBefore;
     peak = Math.max(peak, rssBytes(pid));
-    if (task.status !== 'completed' || task.statistics.totalSent !== devices) {
-      throw new Error(
-        `the send ended ${task.status} with ${task.statistics.totalSent} of ${devices} devices sent`,
-      );
-    }
     ctx.log(
       `dispatch_rss: ${devices.toLocaleString('en')} devices in ${seconds.toFixed(1)} s, ` +
         `RSS idle ${(idle / 1e6).toFixed(0)} MB, peak ${(peak / 1e6).toFixed(0)} MB` +
         (worker ? ` (worker; API peak ${(apiPeak / 1e6).toFixed(0)} MB)` : ''),
     );
-    return { idle, peak, seconds, apiPeak: worker ? apiPeak : undefined };
+    return { idle, peak, seconds, cpuSeconds, apiPeak: worker ? apiPeak : undefined };
   } finally {
     for (const server of worker ? [worker, child] : [child]) {
       server.kill('SIGTERM');

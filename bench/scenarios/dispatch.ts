@@ -42,7 +42,7 @@ export const ROUNDS = 3;
 const TRIAL = path.join(import.meta.dirname, 'dispatch-trial.ts');
 
 /** The pragmas the server's store runs with, read back from it, to give the probe the same settings. */
-async function storePragmas(db: Db): Promise<string[]> {
+export async function storePragmas(db: Db): Promise<string[]> {
   const pragmas: string[] = [];
   for (const name of ['journal_mode', 'synchronous', 'foreign_keys', 'cache_size', 'temp_store']) {
     const row = (await sql.raw(`pragma ${name}`).execute(db)).rows[0] as Record<string, unknown>;
