@@ -9,6 +9,7 @@
  * peak RSS, the one that holds the send. The API's peak is in the details.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -283,6 +284,9 @@ export async function openScenarioStore(
     return { db: openSqlite(config.sqliteFile), env: { PUSHBOARD_DATA_DIR: dataDir }, async dispose() {} };
   }
   const scaled = ctx.scaled;
+  // The scaled mode refuses to start without the deployment's sealing key (main.ts); the seeding
+  // connection seals with the same one, so the servers read the apps it writes.
+  const secretKey = randomBytes(32);
   const database = await scaled.createDatabase(scenario);
   const prefix = scaled.redisPrefix(scenario);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -291,9 +295,10 @@ export async function openScenarioStore(
       await scaled.dropDatabase(database);
       await scaled.deleteRedisPrefix(prefix);
     },
-    db: await openPostgres(database.url),
+    db: await openPostgres(database.url, { secretKey }),
     env: {
       PUSHBOARD_DATA_DIR: dataDir,
+      PUSHBOARD_SECRET_KEY: secretKey.toString('base64'),
       DATABASE_URL: database.url,
       REDIS_URL: ctx.scaled.redisUrl,
       PUSHBOARD_REDIS_PREFIX: prefix,
