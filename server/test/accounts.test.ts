@@ -236,3 +236,17 @@ describe('a generated first-start password', () => {
     expect(login.json().passwordChangeRequired).toBe(false);
   });
 });
+
+test('GET /auth/me names the deployment’s statistics and retention windows', async () => {
+  const configured = await createTestInstance({
+    PUSHBOARD_STATISTICS_WINDOW_HOURS: '24',
+    PUSHBOARD_RETENTION_HOURS: '48',
+  });
+  try {
+    const me = await configured.request(configured.adminToken, { method: 'GET', url: '/api/v1/auth/me' });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ kind: 'user', windows: { statisticsHours: 24, retentionHours: 48 } });
+  } finally {
+    await configured.close();
+  }
+});

@@ -29,8 +29,8 @@ export interface ConsoleServer {
   stop(): Promise<void>;
 }
 
-/** Starts `pushboard serve` with a small demo fleet and resolves once it listens. */
-export async function startServer(): Promise<ConsoleServer> {
+/** Starts `pushboard serve` with a small demo fleet (and `env` on top) and resolves once it listens. */
+export async function startServer(env: Record<string, string> = {}): Promise<ConsoleServer> {
   const dataDir = tempDir('pushboard-console-');
   const store = await storeEnvFor(dataDir);
   const child: ChildProcess = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--host', '127.0.0.1'], {
@@ -40,6 +40,7 @@ export async function startServer(): Promise<ConsoleServer> {
       PUSHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
       PUSHBOARD_DEMO_FLEET_SIZE: '2000',
       LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -34,7 +34,8 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
     expect.poll(value, { timeout: 10_000, interval: 100 });
 
   beforeAll(async () => {
-    server = await startServer();
+    // A one-hour statistics window and two hours of details: the texts must say so, not "72 hours".
+    server = await startServer({ PUSHBOARD_STATISTICS_WINDOW_HOURS: '1', PUSHBOARD_RETENTION_HOURS: '2' });
     api = await apiClient(server.baseUrl);
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
@@ -173,7 +174,15 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
     // No reload from here on: the list notices the task fire, finish, and collect.
     await expect
       .poll(() => row.textContent(), { timeout: 45_000, interval: 250 })
-      .toMatch(/Completed.*Collecting · (2 d 23 h|3 d) left/);
+      .toMatch(/Completed.*Collecting · (59 min( \d+ s)?|1 h) left/);
+    // The list's note names the deployment's windows, in the singular where it is one.
+    expect(
+      await page.getByText('Statistics are collected for 1 hour after a task starts').textContent(),
+    ).toContain('Device-level details are kept for 2 hours.');
+    await page.goto(`${server.baseUrl}/w/default/tasks/${task.id}`);
+    await eventually(() => page.getByTestId('task-windows').textContent()).toContain(
+      'Statistics window (1 hour)',
+    );
     const read = await api<{ status: string; statisticsFinalAt: string }>('GET', `/tasks/${task.id}`);
     expect(read.status).toBe('completed');
     expect(Date.parse(read.statisticsFinalAt)).toBeGreaterThan(Date.now());

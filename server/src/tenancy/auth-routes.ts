@@ -300,12 +300,17 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
     },
     async (request) => {
       const p = request.principal;
+      const windows = {
+        statisticsHours: deps.config.statisticsWindowHours,
+        retentionHours: deps.config.retentionHours,
+      };
       return p.kind === 'user'
         ? {
             kind: p.kind,
             username: p.username,
             isAdmin: p.isAdmin,
             passwordChangeRequired: p.passwordChangeRequired,
+            windows,
           }
         : {
             kind: p.kind,
@@ -313,6 +318,7 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
             passwordChangeRequired: false,
             workspaceId: p.workspaceId,
             role: p.role,
+            windows,
           };
     },
   );

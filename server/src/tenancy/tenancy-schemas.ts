@@ -26,6 +26,11 @@ export const MeSchema = Type.Object({
   passwordChangeRequired: Type.Boolean(),
   workspaceId: Type.Optional(Type.String()),
   role: Type.Optional(Type.String()),
+  /**
+   * This deployment's windows (docs/statistics.md): hours a task's statistics collect receipts after
+   * sending starts, and hours its device-level details are kept — so clients say the real durations.
+   */
+  windows: Type.Object({ statisticsHours: Type.Integer(), retentionHours: Type.Integer() }),
 });
 /** A workspace with the caller's role in it. */
 export const WorkspaceSchema = Type.Object({ id: Type.String(), name: Type.String(), role: RoleSchema });

@@ -34,6 +34,8 @@ export const en = {
 
   'unit.days': '{n} d',
   'unit.hours': '{n} h',
+  'unit.hourOne': '1 hour',
+  'unit.hourMany': '{n} hours',
   'unit.minutes': '{n} min',
   'unit.seconds': '{n} s',
 
@@ -127,7 +129,7 @@ export const en = {
   'stat.dismissalsIos': 'Dismissals are not tracked on iOS and show as 0.',
   'stat.pending': 'Pending',
   'stat.pendingHint': 'Audience devices not handed to the push service yet (only while sending).',
-  'stat.late': '{n} receipts arrived after the 72-hour window and are not counted.',
+  'stat.late': '{n} receipts arrived after the statistics window ({hours}) and are not counted.',
 
   'tasks.create': 'Create task',
   'tasks.col.name': 'Task',
@@ -164,7 +166,7 @@ export const en = {
   'tasks.note.sources':
     'The data comes from two sources: deliveries and opens are reported by the push service; impressions and dismissals by the SDK on the device. This is why the numbers can differ.',
   'tasks.note.window':
-    'Statistics are collected for 72 hours after a task starts sending and do not change after that. Device-level details are kept for 72 hours too.',
+    'Statistics are collected for {hours} after a task starts sending and do not change after that. Device-level details are kept for {retention}.',
   'tasks.note.matching':
     'Audience device IDs are matched to registered push tokens before sending; devices without one are counted as unmatched (matching loss).',
   'tasks.note.rates':
@@ -273,7 +275,7 @@ export const en = {
   'details.completedAt': 'Sending finished',
   'details.audienceDeleted': 'Deleted audience ({id})',
   'details.windows': 'Collection windows',
-  'details.statisticsWindow': 'Statistics window (72 hours)',
+  'details.statisticsWindow': 'Statistics window ({hours})',
   'details.collectingUntil': 'Receipts are counted until {time} ({left} left).',
   'details.statisticsFinal': 'Final since {time}.',
   'details.final': 'Final',
@@ -285,7 +287,7 @@ export const en = {
   'details.notStartedScheduled': 'Not sent yet: this task is scheduled for {time}.',
   'details.notStartedImmediate': 'Not sent yet: this task will be sent as soon as possible.',
   'details.windowsExplained':
-    'Statistics are collected for 72 hours once sending starts; device-level details are kept for 72 hours.',
+    'Statistics are collected for {hours} once sending starts; device-level details are kept for {retention}.',
   'details.umengReceiptsTitle': 'No receipts from Umeng yet',
   'details.umengReceipts':
     "Umeng reports deliveries and opens only for apps on its Pro tier. Without it this task shows its send results only; impressions and dismissals come from your app's SDK (POST /api/v1/receipts/sdk).",
@@ -344,9 +346,9 @@ export const en = {
   'timeline.perInterval': 'Per interval',
   'timeline.cumulative': 'Cumulative',
   'timeline.caption':
-    'Devices per {bucket}, by the time of their receipt, from the start of sending until now; the statistics window lasts {hours} hours.',
+    'Devices per {bucket}, by the time of their receipt, from the start of sending until now; the statistics window lasts {hours}.',
   'timeline.captionFinal':
-    'Devices per {bucket}, by the time of their receipt, over the whole {hours}-hour statistics window.',
+    'Devices per {bucket}, by the time of their receipt, over the whole statistics window ({hours}).',
   'timeline.now': 'now',
   'timeline.noReceipts': 'No receipt yet.',
   'timeline.notStarted': 'The timeline fills in once the task starts sending.',
@@ -357,7 +359,7 @@ export const en = {
   'devices.count': '{n} devices',
   'devices.notStarted': 'Device results appear once the task starts sending.',
   'devices.expiredTitle': 'Device details have expired',
-  'devices.expired': 'They were deleted at {time}, 72 hours after sending started. The statistics stay.',
+  'devices.expired': 'They were deleted at {time}, {hours} after sending started. The statistics stay.',
   'devices.deviceId': 'Device ID',
   'devices.batchId': 'Batch ID',
   'devices.channel': 'Channel',
@@ -700,7 +702,7 @@ export const en = {
   'stop.explainCancelled':
     'Devices not handed over yet (about {n} now) are cancelled: filter the device results on Cancelled, save them as an audience and send them later.',
   'stop.explainSent':
-    'What was sent ({n} devices so far) still counts: its receipts keep arriving for 72 hours.',
+    'What was sent ({n} devices so far) still counts: its receipts keep arriving for {hours}.',
   'stop.explainFinal': 'A stopped task cannot be resumed.',
   'stop.acknowledged': 'Stop of “{name}” acknowledged.',
   'stop.notStoppable': 'This task is no longer sending, so it cannot be stopped.',

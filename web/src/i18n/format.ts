@@ -60,3 +60,8 @@ export function formatDuration(ms: number, t: Translate): string {
     .map(([n, key]) => t(key, { n }))
     .join(' ');
 }
+
+/** A whole number of hours as a window's length: "1 hour", "72 hours" (windows are set in hours). */
+export function formatHours(hours: number, t: Translate): string {
+  return hours === 1 ? t('unit.hourOne') : t('unit.hourMany', { n: formatCount(hours) });
+}

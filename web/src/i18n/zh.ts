@@ -36,6 +36,8 @@ export const zh: Record<MessageKey, string> = {
 
   'unit.days': '{n} 天',
   'unit.hours': '{n} 小时',
+  'unit.hourOne': '1 小时',
+  'unit.hourMany': '{n} 小时',
   'unit.minutes': '{n} 分钟',
   'unit.seconds': '{n} 秒',
 
@@ -126,7 +128,7 @@ export const zh: Record<MessageKey, string> = {
   'stat.dismissalsIos': 'iOS 不支持忽略统计，显示为 0。',
   'stat.pending': '待处理',
   'stat.pendingHint': '尚未交给推送服务的人群设备（仅在发送中出现）。',
-  'stat.late': '{n} 条回执在 72 小时统计窗口之后到达，未计入统计。',
+  'stat.late': '{n} 条回执在统计窗口（{hours}）之后到达，未计入统计。',
 
   'tasks.create': '新建任务',
   'tasks.col.name': '任务',
@@ -162,7 +164,7 @@ export const zh: Record<MessageKey, string> = {
   'tasks.note.title': '关于统计数据',
   'tasks.note.sources':
     '数据有两个来源：送达数和打开数由推送服务上报；展示数和忽略数由设备端 SDK 上报。因此各项数字之间可能存在差异。',
-  'tasks.note.window': '任务开始发送后统计 72 小时，之后数据不再更新。设备明细同样保留 72 小时。',
+  'tasks.note.window': '任务开始发送后统计 {hours}，之后数据不再更新。设备明细保留 {retention}。',
   'tasks.note.matching':
     '发送前，人群中的设备 ID 需匹配到已注册的推送令牌；未匹配的设备计为「未匹配」（匹配损耗）。',
   'tasks.note.rates': '各比率均以送达数为分母；「–」表示尚无送达。iOS 不统计忽略数。',
@@ -268,7 +270,7 @@ export const zh: Record<MessageKey, string> = {
   'details.completedAt': '发送完成',
   'details.audienceDeleted': '已删除的人群（{id}）',
   'details.windows': '统计窗口',
-  'details.statisticsWindow': '统计窗口（72 小时）',
+  'details.statisticsWindow': '统计窗口（{hours}）',
   'details.collectingUntil': '回执统计截至 {time}（剩余 {left}）。',
   'details.statisticsFinal': '自 {time} 起数据不再更新。',
   'details.final': '已定稿',
@@ -279,7 +281,7 @@ export const zh: Record<MessageKey, string> = {
   'details.retentionHint': '之后将无法查看设备列表、导出或生成人群。',
   'details.notStartedScheduled': '尚未发送：该任务定于 {time} 发送。',
   'details.notStartedImmediate': '尚未发送：该任务将尽快发送。',
-  'details.windowsExplained': '开始发送后统计 72 小时；设备明细保留 72 小时。',
+  'details.windowsExplained': '开始发送后统计 {hours}；设备明细保留 {retention}。',
   'details.umengReceiptsTitle': '尚未收到友盟回执',
   'details.umengReceipts':
     '友盟仅为 Pro 版应用回传送达与点击回执。未开通时，本任务只显示发送结果；展示与忽略数据由应用内 SDK 上报（POST /api/v1/receipts/sdk）。',
@@ -335,8 +337,8 @@ export const zh: Record<MessageKey, string> = {
   'timeline.title': '时间线',
   'timeline.perInterval': '按时段',
   'timeline.cumulative': '累计',
-  'timeline.caption': '按回执时间统计的设备数，每 {bucket} 一段，自开始发送至今；统计窗口共 {hours} 小时。',
-  'timeline.captionFinal': '按回执时间统计的设备数，每 {bucket} 一段，覆盖整个 {hours} 小时统计窗口。',
+  'timeline.caption': '按回执时间统计的设备数，每 {bucket} 一段，自开始发送至今；统计窗口共 {hours}。',
+  'timeline.captionFinal': '按回执时间统计的设备数，每 {bucket} 一段，覆盖整个统计窗口（{hours}）。',
   'timeline.now': '现在',
   'timeline.noReceipts': '尚无回执。',
   'timeline.notStarted': '任务开始发送后将显示时间线。',
@@ -347,7 +349,7 @@ export const zh: Record<MessageKey, string> = {
   'devices.count': '{n} 台设备',
   'devices.notStarted': '任务开始发送后将显示设备结果。',
   'devices.expiredTitle': '设备明细已过期',
-  'devices.expired': '已于 {time}（开始发送 72 小时后）删除。统计数据保留。',
+  'devices.expired': '已于 {time}（开始发送 {hours}后）删除。统计数据保留。',
   'devices.deviceId': '设备 ID',
   'devices.batchId': '批次 ID',
   'devices.channel': '通道',
@@ -673,7 +675,7 @@ export const zh: Record<MessageKey, string> = {
   'stop.explainHandOver': '停止后不再向推送服务下发任何批次；已下发的批次会完成。',
   'stop.explainCancelled':
     '尚未下发的设备（目前约 {n} 台）将被取消：可在设备明细中筛选“已取消”，生成人群后稍后再发。',
-  'stop.explainSent': '已发送的部分（目前 {n} 台设备）照常统计：其回执在 72 小时内继续计入。',
+  'stop.explainSent': '已发送的部分（目前 {n} 台设备）照常统计：其回执在 {hours}内继续计入。',
   'stop.explainFinal': '停止后的任务无法恢复。',
   'stop.acknowledged': '已受理“{name}”的停止请求。',
   'stop.notStoppable': '该任务已不在发送中，无法停止。',

@@ -28,11 +28,12 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import type { DeviceFilter, DeviceResult, ReceiptKind, SendResult, Task } from '../../api/types.ts';
 import { QueryError } from '../../components/QueryError.tsx';
-import { formatCount, formatDateTime, NONE } from '../../i18n/format.ts';
+import { formatCount, formatDateTime, formatHours, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
+import { useTaskWindows } from './windows.ts';
 
 const PAGE_LIMIT = 50;
 const RESULT_COLORS: Record<SendResult, string> = {
@@ -107,6 +108,7 @@ interface FilterValues {
 
 export function DeviceResults({ task }: { task: Task }) {
   const { t } = useI18n();
+  const windows = useTaskWindows(task);
   const ws = useCurrentWorkspace();
   const { message } = AntApp.useApp();
   const queryClient = useQueryClient();
@@ -151,7 +153,10 @@ export function DeviceResults({ task }: { task: Task }) {
         <Result
           status="info"
           title={t('devices.expiredTitle')}
-          subTitle={t('devices.expired', { time: formatDateTime(task.detailsExpireAt) })}
+          subTitle={t('devices.expired', {
+            time: formatDateTime(task.detailsExpireAt),
+            hours: formatHours(windows.retentionHours, t),
+          })}
         />
       </Card>
     );

@@ -24,7 +24,7 @@ import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import type { ChannelBreakdown, FailureReasonCount, Task, TaskBreakdown } from '../../api/types.ts';
-import { formatCount, formatDateTime, formatRate, rateOf } from '../../i18n/format.ts';
+import { formatCount, formatDateTime, formatHours, formatRate, rateOf } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { channelKind, channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
@@ -158,9 +158,12 @@ export function TimelineCard({ task, breakdown }: { task: Task; breakdown: Break
           {windowOpen && task.startedAt
             ? t('timeline.caption', {
                 bucket: bucketLabel(bucketMinutes, t),
-                hours: windowHours,
+                hours: formatHours(windowHours, t),
               })
-            : t('timeline.captionFinal', { bucket: bucketLabel(bucketMinutes, t), hours: windowHours })}
+            : t('timeline.captionFinal', {
+                bucket: bucketLabel(bucketMinutes, t),
+                hours: formatHours(windowHours, t),
+              })}
         </Typography.Paragraph>
         <div style={{ position: 'relative' }}>
           <TimelineChart

@@ -11,11 +11,12 @@ import { useNavigate } from 'react-router';
 import { api } from '../../api/client.ts';
 import { ApiError, errorMessage } from '../../api/http.ts';
 import type { Task } from '../../api/types.ts';
-import { formatCount, formatDateTime } from '../../i18n/format.ts';
+import { formatCount, formatDateTime, formatHours } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { taskQueryKey } from './live.ts';
 import { TestPushDialog } from './TestPushDialog.tsx';
+import { useTaskWindows } from './windows.ts';
 
 /** The query parameter of `tasks/new` naming the task a new one is duplicated from. */
 export const DUPLICATE_PARAM = 'from';
@@ -41,6 +42,7 @@ export function StoppingTag({ task }: { task: Task }) {
 /** Stop, with its confirmation dialog; shown for a sending task only. */
 export function StopButton({ task }: { task: Task }) {
   const { t } = useI18n();
+  const windows = useTaskWindows(task);
   const ws = useCurrentWorkspace();
   const queryClient = useQueryClient();
   const { message } = AntApp.useApp();
@@ -97,7 +99,12 @@ export function StopButton({ task }: { task: Task }) {
         <ul style={{ paddingInlineStart: 18, margin: 0 }}>
           <li>{t('stop.explainHandOver')}</li>
           <li>{t('stop.explainCancelled', { n: formatCount(task.statistics.pending) })}</li>
-          <li>{t('stop.explainSent', { n: formatCount(task.statistics.totalSent) })}</li>
+          <li>
+            {t('stop.explainSent', {
+              n: formatCount(task.statistics.totalSent),
+              hours: formatHours(windows.statisticsHours, t),
+            })}
+          </li>
           <li>{t('stop.explainFinal')}</li>
         </ul>
       </Modal>

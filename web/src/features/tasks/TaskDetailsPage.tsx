@@ -34,7 +34,7 @@ import type { Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
-import { formatDateTime, formatDuration, NONE } from '../../i18n/format.ts';
+import { formatDateTime, formatDuration, formatHours, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { DeviceResults } from './DeviceResults.tsx';
@@ -51,6 +51,7 @@ import { Funnel, StatisticsPanel } from './TaskStatistics.tsx';
 import { deleteRefusal, editRefusal, TaskStatusBadge } from './task-parts.tsx';
 import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
 import { ttlFields } from './ttl.ts';
+import { useTaskWindows } from './windows.ts';
 
 export function TaskDetailsPage() {
   const { taskId = '' } = useParams();
@@ -287,6 +288,7 @@ function LiveTag({ state }: { state: LiveState }) {
 /** The statistics window and the device-detail retention, with countdowns. */
 function Windows({ task }: { task: Task }) {
   const { t } = useI18n();
+  const windows = useTaskWindows(task);
   const now = useNow(1000);
   if (!task.startedAt || !task.statisticsFinalAt || !task.detailsExpireAt) {
     return (
@@ -298,7 +300,10 @@ function Windows({ task }: { task: Task }) {
             ? t('details.notStartedScheduled', { time: formatDateTime(task.scheduledAt) })
             : t('details.notStartedImmediate')
         }
-        description={t('details.windowsExplained')}
+        description={t('details.windowsExplained', {
+          hours: formatHours(windows.statisticsHours, t),
+          retention: formatHours(windows.retentionHours, t),
+        })}
       />
     );
   }
@@ -312,7 +317,9 @@ function Windows({ task }: { task: Task }) {
     <Card size="small" title={t('details.windows')} data-testid="task-windows">
       <Row gutter={[24, 12]}>
         <Col xs={24} lg={12}>
-          <Typography.Text strong>{t('details.statisticsWindow')}</Typography.Text>
+          <Typography.Text strong>
+            {t('details.statisticsWindow', { hours: formatHours(windows.statisticsHours, t) })}
+          </Typography.Text>
           <div style={{ fontSize: 13, marginTop: 4 }}>
             {collecting
               ? t('details.collectingUntil', {

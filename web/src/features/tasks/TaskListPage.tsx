@@ -38,7 +38,14 @@ import {
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
-import { formatCompactDateTime, formatCount, formatDuration, formatRate, NONE } from '../../i18n/format.ts';
+import {
+  formatCompactDateTime,
+  formatCount,
+  formatDuration,
+  formatHours,
+  formatRate,
+  NONE,
+} from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import {
@@ -51,6 +58,7 @@ import {
   useSubCampaignTree,
 } from './task-parts.tsx';
 import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
+import { useDeploymentWindows } from './windows.ts';
 
 const SORTABLE: readonly TaskSortKey[] = ['createdAt', 'startedAt', 'name', 'plannedSends', 'deliveries'];
 const PAGE_SIZES = [10, 20, 50, 100];
@@ -105,6 +113,7 @@ function queryToUrl(query: TaskListQuery): URLSearchParams {
 export function TaskListPage() {
   const { t } = useI18n();
   usePageTitle(t('nav.normalTasks'));
+  const windows = useDeploymentWindows();
   const ws = useCurrentWorkspace();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -388,7 +397,12 @@ export function TaskListPage() {
             <li>
               {t('tasks.note.sources')} <SourceLabel source="provider" /> <SourceLabel source="sdk" />
             </li>
-            <li>{t('tasks.note.window')}</li>
+            <li>
+              {t('tasks.note.window', {
+                hours: formatHours(windows.statisticsHours, t),
+                retention: formatHours(windows.retentionHours, t),
+              })}
+            </li>
             <li>{t('tasks.note.matching')}</li>
             <li>{t('tasks.note.rates')}</li>
           </ul>

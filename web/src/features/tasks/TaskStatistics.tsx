@@ -6,9 +6,10 @@
  */
 import { Card, Col, Row, Space, Statistic, Tooltip, Typography } from 'antd';
 import type { Task, TaskStatistics } from '../../api/types.ts';
-import { formatCount, formatRate, NONE, rateOf } from '../../i18n/format.ts';
+import { formatCount, formatHours, formatRate, NONE, rateOf } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { SourceLabel, type StatisticSource } from './task-parts.tsx';
+import { useTaskWindows } from './windows.ts';
 
 /** One counter: its label with its definition on hover, its count, and a rate when it has one. */
 function Figure({
@@ -40,6 +41,7 @@ function Figure({
 
 /** The aggregate statistics in two groups by source. */
 export function StatisticsPanel({ task }: { task: Task }) {
+  const windows = useTaskWindows(task);
   const { t } = useI18n();
   const s = task.statistics;
   const ios = task.platform === 'ios';
@@ -139,7 +141,7 @@ export function StatisticsPanel({ task }: { task: Task }) {
           </Row>
           {s.late > 0 && (
             <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
-              {t('stat.late', { n: formatCount(s.late) })}
+              {t('stat.late', { n: formatCount(s.late), hours: formatHours(windows.statisticsHours, t) })}
             </Typography.Paragraph>
           )}
           <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 12, marginBottom: 0 }}>
