@@ -97,7 +97,8 @@ async function postDeliveries(app: Api, appId: string, taskId: string, devices: 
 describe.skipIf(SCALED)('the receipt writer thread (embedded)', () => {
   it('answers 429 RECEIPT_QUEUE_FULL with Retry-After beyond its queue, storing nothing of that request', async () => {
     const { appId, taskId, devices } = await sentTask();
-    writer = createEmbeddedReceiptWriter(t.config, { clock: () => t.clock.now, maxQueued: 1 });
+    writer = createEmbeddedReceiptWriter(t.config, { clock: () => t.clock.now, maxQueuedReceipts: 15 });
+    // The first request's 10 receipts are held; 10 more would make 20, over the bound of 15.
     let entered = () => {};
     const started = new Promise<void>((resolve) => {
       entered = resolve;

@@ -6,8 +6,11 @@
  * reading over WAL. It keeps the ingestion contract of `README.md`: a request is answered from what its
  * committed transactions changed, and only then.
  *
- * Back-pressure: at most `maxQueued` requests wait for or run in the writer; one more is refused at once
- * with `429 RECEIPT_QUEUE_FULL` and `Retry-After` (nothing of it stored), never queued without bound.
+ * Back-pressure: the writer holds at most `maxQueuedReceipts` receipts (running or waiting, counted by
+ * request); a request that would go over is refused at once with `429 RECEIPT_QUEUE_FULL` and
+ * `Retry-After` (nothing of it stored), never queued without bound. The bound counts receipts, not
+ * requests, so many devices each reporting a few receipts at once are all taken, while a backlog of
+ * full 1,000-receipt batches is held to a bounded size in memory.
  *
  * If the thread dies, every request it held is answered `500` (none was acknowledged: the sender
  * retries and whatever had committed is found again as duplicates), the death is logged as an error,
@@ -26,8 +29,8 @@ import { loadSecretKey } from '../security/secret-box.ts';
 import type { ReceiptApp } from './receipt-classification.ts';
 import type { ReceiptIngest, ReceiptTally } from './receipt-ingest.ts';
 
-/** Requests the writer holds (running or waiting) by default before it answers 429. */
-export const RECEIPT_QUEUE_LIMIT = 16;
+/** Receipts the writer holds (running or waiting) by default before it answers 429: 64 full batches. */
+export const RECEIPT_QUEUE_LIMIT = 64_000;
 
 /** The `Retry-After` of a request refused because the writer's queue is full, in seconds. */
 export const RECEIPT_QUEUE_RETRY_S = 1;
@@ -71,8 +74,8 @@ export interface ReceiptWriterOptions {
   windows: WindowSettings;
   /** The request's arrival time; tests fix it. */
   clock?: () => Date;
-  /** Requests held at most (running or waiting) before 429; `RECEIPT_QUEUE_LIMIT` by default. */
-  maxQueued?: number;
+  /** Receipts held at most (running or waiting) before 429; `RECEIPT_QUEUE_LIMIT` by default. */
+  maxQueuedReceipts?: number;
   /** Receipts per transaction in the thread; `WRITER_RECEIPTS_PER_TRANSACTION` by default. */
   receiptsPerTransaction?: number;
   logger?: WriterLogger;
@@ -120,9 +123,9 @@ function errorFromThread(error: { message: string; code?: string; details?: unkn
 /** Starts a receipt writer thread over the SQLite file `options.file`. */
 export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWriter {
   const clock = options.clock ?? (() => new Date());
-  const maxQueued = options.maxQueued ?? RECEIPT_QUEUE_LIMIT;
+  const maxQueued = options.maxQueuedReceipts ?? RECEIPT_QUEUE_LIMIT;
   if (!Number.isInteger(maxQueued) || maxQueued < 1) {
-    throw new RangeError(`maxQueued must be a positive integer, not ${maxQueued}`);
+    throw new RangeError(`maxQueuedReceipts must be a positive integer, not ${maxQueued}`);
   }
   const data: WriterData = {
     file: options.file,
@@ -132,8 +135,10 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
   };
   const pending = new Map<
     number,
-    { resolve(tally: ReceiptTally & { unreadable: number }): void; reject(error: Error): void }
+    { size: number; resolve(tally: ReceiptTally & { unreadable: number }): void; reject(error: Error): void }
   >();
+  /** Receipts of the pending requests (the back-pressure bound's measure). */
+  let queuedReceipts = 0;
   let nextId = 1;
   let worker: Worker | undefined;
   let closing: Promise<void> | undefined;
@@ -142,6 +147,7 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
   function failPending(error: Error): void {
     for (const waiter of pending.values()) waiter.reject(error);
     pending.clear();
+    queuedReceipts = 0;
   }
 
   function start(): Worker {
@@ -150,6 +156,7 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
       const waiter = pending.get(reply.id);
       if (!waiter) return;
       pending.delete(reply.id);
+      queuedReceipts -= waiter.size;
       if ('error' in reply) waiter.reject(errorFromThread(reply.error));
       else waiter.resolve(reply.tally);
     });
@@ -172,11 +179,14 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
   return {
     receive(app, parsed) {
       if (closing) return Promise.reject(new Error('the receipt writer is closed'));
-      if (pending.size >= maxQueued) {
+      // Every request counts at least one (an all-unreadable one is still written); an empty queue
+      // takes any request, so one batch larger than the bound is never refused for ever.
+      const size = Math.max(1, parsed.receipts.length + parsed.unreadable.length);
+      if (pending.size > 0 && queuedReceipts + size > maxQueued) {
         return Promise.reject(
           new AppError(
             'RECEIPT_QUEUE_FULL',
-            `The server is writing ${pending.size} receipt requests already; send this one again in ${RECEIPT_QUEUE_RETRY_S} s.`,
+            `The server is writing ${queuedReceipts} receipts already; send this request again in ${RECEIPT_QUEUE_RETRY_S} s.`,
             { retryAfterSeconds: RECEIPT_QUEUE_RETRY_S },
             { 'retry-after': String(RECEIPT_QUEUE_RETRY_S) },
           ),
@@ -185,8 +195,9 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
       worker ??= start();
       const id = nextId++;
       const answer = new Promise<ReceiptTally & { unreadable: number }>((resolve, reject) =>
-        pending.set(id, { resolve, reject }),
+        pending.set(id, { size, resolve, reject }),
       );
+      queuedReceipts += size;
       const message: WriterRequest = {
         type: 'receive',
         id,
@@ -219,7 +230,7 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
  */
 export function createEmbeddedReceiptWriter(
   config: Config,
-  options: Pick<ReceiptWriterOptions, 'clock' | 'logger' | 'maxQueued'> = {},
+  options: Pick<ReceiptWriterOptions, 'clock' | 'logger' | 'maxQueuedReceipts'> = {},
 ): ReceiptWriter {
   return createReceiptWriter({
     ...options,

@@ -191,6 +191,8 @@ export const en = {
   'form.titlePlaceholder': 'The first line users see',
   'form.content': 'Content',
   'form.contentPlaceholder': 'The notification text',
+  'form.payloadTooLarge':
+    'The push payload is {bytes} bytes, over the {limit}-byte limit: shorten the title, content or parameters.',
   'form.payloadSize': 'Push payload: {bytes} of {limit} bytes ({platform})',
   'form.clickAction': 'When tapped',
   'form.androidOnly': 'Android apps only',

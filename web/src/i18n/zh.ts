@@ -188,6 +188,7 @@ export const zh: Record<MessageKey, string> = {
   'form.titlePlaceholder': '用户看到的第一行',
   'form.content': '内容',
   'form.contentPlaceholder': '通知正文',
+  'form.payloadTooLarge': '推送负载为 {bytes} 字节，超过 {limit} 字节上限：请缩短标题、内容或参数。',
   'form.payloadSize': '推送负载：{bytes} / {limit} 字节（{platform}）',
   'form.clickAction': '点击后',
   'form.androidOnly': '仅适用于 Android 应用',

@@ -71,7 +71,17 @@ export function TaskContentSection({
       <Form.Item
         name="content"
         label={t('form.content')}
-        rules={[{ required: true, whitespace: true, message: t('form.required') }]}
+        rules={[
+          { required: true, whitespace: true, message: t('form.required') },
+          {
+            // The whole payload, not this field alone: the server refuses a task over the limit, so the
+            // form does not submit one (checked again on submit, whichever field made it grow).
+            validator: () =>
+              bytes > limit
+                ? Promise.reject(new Error(t('form.payloadTooLarge', { bytes, limit })))
+                : Promise.resolve(),
+          },
+        ]}
       >
         <Input.TextArea rows={3} placeholder={t('form.contentPlaceholder')} />
       </Form.Item>

@@ -19,12 +19,26 @@ export { PAYLOAD_LIMIT_BYTES };
 // payload but does not exist before the task is created.
 const TASK_ID_PLACEHOLDER = 'tsk_'.padEnd(30, '0');
 
-/** UTF-8 bytes of the payload a task with this content would send on `platform`. */
+/**
+ * UTF-8 bytes of the payload a task with this content would send on `platform`. The texts are trimmed
+ * as the server stores them (tasks/task-routes.ts), so the meter and the server's check count the same.
+ */
 export function taskPayloadBytes(
   platform: Platform,
   title: string,
   content: string,
   clickAction: ClickAction,
 ): number {
-  return payloadBytes(buildPushPayload(platform, { title, content, clickAction }, TASK_ID_PLACEHOLDER));
+  const stored: ClickAction = {
+    ...clickAction,
+    ...(clickAction.url !== undefined && { url: clickAction.url.trim() }),
+    ...(clickAction.page !== undefined && { page: clickAction.page.trim() }),
+  };
+  return payloadBytes(
+    buildPushPayload(
+      platform,
+      { title: title.trim(), content: content.trim(), clickAction: stored },
+      TASK_ID_PLACEHOLDER,
+    ),
+  );
 }
