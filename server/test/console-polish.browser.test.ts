@@ -50,6 +50,23 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
     await server?.stop();
   });
 
+  /** A task for the demo Android app and the first audience, scheduled `inMs` from now. */
+  async function scheduledTask(name: string, inMs: number, fields: Record<string, unknown> = {}) {
+    const apps = await api<{ items: { id: string; platform: string }[] }>('GET', '/apps');
+    const audiences = await api<{ items: { id: string }[] }>('GET', '/audiences');
+    return api<{ id: string }>('POST', '/tasks', {
+      name,
+      appId: apps.items.find((a) => a.platform === 'android')!.id,
+      title: 'Title',
+      content: 'Content',
+      clickAction: { type: 'open_app' },
+      audienceId: audiences.items[0]!.id,
+      sendType: 'scheduled',
+      scheduledAt: new Date(Date.now() + inMs).toISOString(),
+      ...fields,
+    });
+  }
+
   /** The open dialog (Ant Design renders one at a time here). */
   const dialog = () => page.getByRole('dialog');
   const campaignRow = (name: string) =>
@@ -114,23 +131,11 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
   });
 
   test('in Chinese, a refused action says why in Chinese, not in the server’s English', async () => {
-    const apps = await api<{ items: { id: string; platform: string }[] }>('GET', '/apps');
-    const audiences = await api<{ items: { id: string }[] }>('GET', '/audiences');
     const campaign = await api<CampaignRead>('POST', '/campaigns', { name: 'Used campaign' });
     const sub = await api<{ id: string }>('POST', `/campaigns/${campaign.id}/sub-campaigns`, {
       name: 'Used sub',
     });
-    await api('POST', '/tasks', {
-      name: 'Uses the sub-campaign',
-      appId: apps.items.find((a) => a.platform === 'android')!.id,
-      title: 'Title',
-      content: 'Content',
-      clickAction: { type: 'open_app' },
-      audienceId: audiences.items[0]!.id,
-      sendType: 'scheduled',
-      scheduledAt: new Date(Date.now() + 7 * 86_400_000).toISOString(),
-      subCampaignIds: [sub.id],
-    });
+    await scheduledTask('Uses the sub-campaign', 7 * 86_400_000, { subCampaignIds: [sub.id] });
     await page.goto(`${server.baseUrl}/w/default/campaigns`);
     await page.getByTestId('language-switch').getByText('中文').click();
     await campaignRow('Used campaign').getByRole('button', { name: '删除' }).click();
@@ -155,18 +160,7 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
   });
 
   test('the task list follows a scheduled task that fires and says how long its statistics collect', async () => {
-    const apps = await api<{ items: { id: string; platform: string }[] }>('GET', '/apps');
-    const audiences = await api<{ items: { id: string }[] }>('GET', '/audiences');
-    const task = await api<{ id: string }>('POST', '/tasks', {
-      name: 'Fires while watched',
-      appId: apps.items.find((a) => a.platform === 'android')!.id,
-      title: 'Title',
-      content: 'Content',
-      clickAction: { type: 'open_app' },
-      audienceId: audiences.items[0]!.id,
-      sendType: 'scheduled',
-      scheduledAt: new Date(Date.now() + 6000).toISOString(),
-    });
+    const task = await scheduledTask('Fires while watched', 6000);
     await page.goto(`${server.baseUrl}/w/default/tasks?q=${encodeURIComponent('Fires while watched')}`);
     const row = page.locator('tr').filter({ hasText: 'Fires while watched' });
     await eventually(() => row.textContent()).toContain('Scheduled');
