@@ -72,16 +72,22 @@ async function apiWith(ingest: ReceiptIngest): Promise<Api> {
 }
 
 /** Posts SDK delivery receipts for `devices` of `taskId`, signed with the app's SDK secret. */
-async function postDeliveries(app: Api, appId: string, taskId: string, devices: string[]) {
+function postDeliveries(app: Api, appId: string, taskId: string, devices: string[]) {
+  const at = t.clock.now.toISOString();
+  return postSdkBody(
+    app,
+    appId,
+    JSON.stringify({ receipts: devices.map((deviceId) => ({ taskId, deviceId, kind: 'delivered', at })) }),
+  );
+}
+
+/** Posts `body` to the SDK receipt endpoint as the app's SDK would, signed with its SDK secret. */
+async function postSdkBody(app: Api, appId: string, body: string) {
   const keys = await t.db
     .selectFrom('apps')
     .select(['sdk_key', 'sdk_secret'])
     .where('id', '=', appId)
     .executeTakeFirstOrThrow();
-  const at = t.clock.now.toISOString();
-  const body = JSON.stringify({
-    receipts: devices.map((deviceId) => ({ taskId, deviceId, kind: 'delivered', at })),
-  });
   return app.inject({
     method: 'POST',
     url: '/api/v1/receipts/sdk',
@@ -136,6 +142,61 @@ describe.skipIf(SCALED)('the receipt writer thread (embedded)', () => {
     const again = await postDeliveries(api, appId, taskId, devices.slice(10, 20));
     expect(again.json()).toMatchObject({ accepted: 10, duplicate: 0, rejected: 0 });
     expect((await readTask(t.db, taskId)).counts.deliveries).toBe(20);
+  });
+
+  it('reads SDK bodies in the thread: stored once, and a bad body refused with its code, storing nothing', async () => {
+    const { appId, taskId, devices } = await sentTask();
+    writer = createEmbeddedReceiptWriter(t.config, { clock: () => t.clock.now });
+    api = await apiWith(writer);
+    const stored = await postDeliveries(api, appId, taskId, devices.slice(0, 10));
+    expect(stored.statusCode, stored.body).toBe(200);
+    expect(stored.json()).toEqual({ accepted: 10, duplicate: 0, rejected: 0, late: 0, errors: [] });
+    const again = await postDeliveries(api, appId, taskId, devices.slice(0, 10));
+    expect(again.json()).toMatchObject({ accepted: 0, duplicate: 10, rejected: 0 });
+
+    const at = t.clock.now.toISOString();
+    const refusedItems = await postSdkBody(
+      api,
+      appId,
+      JSON.stringify({
+        receipts: [
+          { taskId, deviceId: devices[10], kind: 'open', at },
+          { taskId, deviceId: devices[11] },
+          { taskId, deviceId: devices[12], kind: 'bounced', at },
+        ],
+      }),
+    );
+    expect(refusedItems.json()).toEqual({
+      accepted: 1,
+      duplicate: 0,
+      rejected: 2,
+      late: 0,
+      errors: [
+        { index: 1, code: 'INVALID_RECEIPT' },
+        { index: 2, code: 'KIND_NOT_SUPPORTED' },
+      ],
+    });
+    const notJson = await postSdkBody(api, appId, '{"receipts": [');
+    expect(notJson.statusCode).toBe(400);
+    expect(notJson.json().error.code).toBe('INVALID_JSON');
+    const notAList = await postSdkBody(api, appId, '{"receipt": []}');
+    expect(notAList.statusCode).toBe(400);
+    expect(notAList.json().error.code).toBe('VALIDATION_FAILED');
+    const tooMany = await postSdkBody(
+      api,
+      appId,
+      JSON.stringify({
+        receipts: Array.from({ length: 5001 }, () => ({ taskId, deviceId: devices[20], kind: 'open', at })),
+      }),
+    );
+    expect(tooMany.statusCode).toBe(413);
+    expect(tooMany.json().error).toMatchObject({
+      code: 'RECEIPT_BATCH_TOO_LARGE',
+      details: { max: 5000, received: 5001 },
+    });
+    const task = await readTask(t.db, taskId);
+    // The 10 deliveries and the open (which implies the 11th delivery); nothing of the refused bodies.
+    expect(task.counts).toMatchObject({ deliveries: 11, opens: 1 });
   });
 
   it('fails the requests of a thread that died, unacknowledged and logged, and tries a new thread next time', async () => {

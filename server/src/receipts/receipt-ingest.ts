@@ -26,7 +26,9 @@
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { WindowSettings } from '../domain/windows.ts';
-import type { ParsedReceipts } from '../providers/provider.ts';
+import { AppError } from '../errors.ts';
+import { parseJsonBody } from '../http/signed-bodies.ts';
+import { type ParsedReceipt, type ParsedReceipts, readReceiptList } from '../providers/provider.ts';
 import {
   byDeviceResult,
   type CheckedReceipt,
@@ -59,6 +61,34 @@ export interface ReceiptTally {
  */
 export const RECEIPTS_PER_TRANSACTION = 250;
 
+/** Most receipts one request may carry (docs/api.md#shapes); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
+export const MAX_RECEIPTS_PER_REQUEST = 5000;
+
+/** Refuses a request with more receipts than one request may carry (whatever its items turned out to be). */
+export function assertBatchSize(parsed: ParsedReceipts): void {
+  const count = parsed.receipts.length + parsed.unreadable.length + (parsed.refused?.length ?? 0);
+  if (count > MAX_RECEIPTS_PER_REQUEST) {
+    throw new AppError(
+      'RECEIPT_BATCH_TOO_LARGE',
+      `A request may carry at most ${MAX_RECEIPTS_PER_REQUEST} receipts, this one has ${count}: split it.`,
+      { max: MAX_RECEIPTS_PER_REQUEST, received: count },
+    );
+  }
+}
+
+/**
+ * Reads a signed, authenticated body in Pushboard's own wire shape (an SDK batch): its JSON, its
+ * receipt list taking `kinds` (`readReceiptList`), and its size; throws the `400`/`413` it is refused with.
+ */
+export function readReceiptBody(body: Uint8Array, kinds: readonly ParsedReceipt['kind'][]): ParsedReceipts {
+  const parsed = readReceiptList(
+    parseJsonBody(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
+    new Set(kinds),
+  );
+  assertBatchSize(parsed);
+  return parsed;
+}
+
 /**
  * The task ID and batch number of a batch ID: the inverse of `batchIdOf` in domain/batch.ts
  * (`<taskId>-<seq>`), or null when `batchId` cannot be one.
@@ -88,6 +118,17 @@ export interface ReceiptIngest {
    * refused and unreadable items as rejected (`unreadable` says how many were unreadable).
    */
   receive(app: ReceiptApp, parsed: ParsedReceipts): Promise<ReceiptTally & { unreadable: number }>;
+  /**
+   * `readReceiptBody` then `receive`, for a body whose signature was checked: where ingestion runs in
+   * a thread of its own (`receipt-writer.ts`), reading the body there keeps its JSON and its items
+   * (a few milliseconds per 1,000 receipts) off the HTTP event loop. Absent: the route reads the body
+   * and calls `receive`.
+   */
+  receiveBody?(
+    app: ReceiptApp,
+    body: Uint8Array,
+    kinds: readonly ParsedReceipt['kind'][],
+  ): Promise<ReceiptTally & { unreadable: number }>;
 }
 
 /** Receipt ingestion over a `ReceiptStore`. */

@@ -29,18 +29,17 @@ import {
   SIGNATURE_HEADER,
   signatureMatches,
 } from '../http/signed-bodies.ts';
-import {
-  type ParsedReceipt,
-  type ParsedReceipts,
-  type ProviderApp,
-  type ProviderRegistry,
-  readReceiptList,
-} from '../providers/provider.ts';
+import type { ParsedReceipt, ProviderApp, ProviderRegistry } from '../providers/provider.ts';
 import { sdkAuthentication } from '../sdk/sdk-auth.ts';
-import { createReceiptIngest, type ReceiptIngest } from './receipt-ingest.ts';
+import {
+  assertBatchSize,
+  createReceiptIngest,
+  MAX_RECEIPTS_PER_REQUEST,
+  type ReceiptIngest,
+  readReceiptBody,
+} from './receipt-ingest.ts';
 
-/** Most receipts one request may carry (docs/api.md#shapes); more is `413 RECEIPT_BATCH_TOO_LARGE`. */
-export const MAX_RECEIPTS_PER_REQUEST = 5000;
+export { MAX_RECEIPTS_PER_REQUEST } from './receipt-ingest.ts';
 
 /** Largest receipt request body, in bytes: room for a full batch with long IDs. */
 export const RECEIPT_BODY_LIMIT_BYTES = 8 * 1024 * 1024;
@@ -63,12 +62,7 @@ export interface ReceiptRouteDeps extends RouteDeps {
 }
 
 // Devices report what they saw; `delivered` too, for providers that report no deliveries (FCM, docs/devices.md#sdk-registration).
-const SDK_KINDS: ReadonlySet<ParsedReceipt['kind']> = new Set([
-  'delivered',
-  'impression',
-  'open',
-  'dismissal',
-]);
+const SDK_KINDS: readonly ParsedReceipt['kind'][] = ['delivered', 'impression', 'open', 'dismissal'];
 
 const ReceiptItem = Type.Object({
   taskId: Type.String({ description: 'The Pushboard task ID (the payload carries it as `pb_task`).' }),
@@ -126,18 +120,6 @@ function badReceiptSignature(): AppError {
   );
 }
 
-/** Refuses a request with more receipts than one request may carry (whatever its items turned out to be). */
-function assertBatchSize(parsed: ParsedReceipts): void {
-  const count = parsed.receipts.length + parsed.unreadable.length + (parsed.refused?.length ?? 0);
-  if (count > MAX_RECEIPTS_PER_REQUEST) {
-    throw new AppError(
-      'RECEIPT_BATCH_TOO_LARGE',
-      `A request may carry at most ${MAX_RECEIPTS_PER_REQUEST} receipts, this one has ${count}: split it.`,
-      { max: MAX_RECEIPTS_PER_REQUEST, received: count },
-    );
-  }
-}
-
 /** Registers the receipt endpoints under `/api/v1/receipts`. */
 export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
   const { db, clock, config } = deps;
@@ -193,10 +175,11 @@ export function registerReceiptRoutes(app: Api, deps: ReceiptRouteDeps): void {
     },
     async (request) => {
       const found = sdk.verified(request);
-      const parsed = readReceiptList(parseJsonBody(rawBody(request)), SDK_KINDS);
-      assertBatchSize(parsed);
+      const body = rawBody(request);
       // An SDK body has no unreadable items (each bad one is refused with its code), so its answer has no count of them.
-      const { unreadable: _none, ...tally } = await ingest.receive(found, parsed);
+      const { unreadable: _none, ...tally } = ingest.receiveBody
+        ? await ingest.receiveBody(found, body, SDK_KINDS)
+        : await ingest.receive(found, readReceiptBody(body, SDK_KINDS));
       return tally;
     },
   );

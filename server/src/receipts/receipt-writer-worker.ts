@@ -1,11 +1,11 @@
 /**
  * The receipt writer's thread (`receipt-writer.ts`): owns a better-sqlite3 connection of its own to the
  * embedded store's file and runs receipt ingestion there, one request at a time, so the HTTP event loop
- * never waits while receipts are written. It answers each request once its transactions have committed.
+ * never waits while receipts are written (nor while an SDK body's JSON and items are read). It answers each request once its transactions have committed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from '../storage/sqlite.ts';
-import { createReceiptIngest } from './receipt-ingest.ts';
+import { createReceiptIngest, readReceiptBody } from './receipt-ingest.ts';
 import { createReceiptStore } from './receipt-store.ts';
 import type { WriterData, WriterReply, WriterRequest } from './receipt-writer.ts';
 
@@ -39,7 +39,10 @@ port.on('message', (message: WriterRequest) => {
         clock: () => now,
         receiptsPerTransaction: data.receiptsPerTransaction,
       });
-      reply = { id: message.id, tally: await ingest.receive(message.app, message.parsed) };
+      // An SDK body is read here, off the HTTP event loop (its signature was checked there).
+      const parsed =
+        message.type === 'receive' ? message.parsed : readReceiptBody(message.body, message.kinds);
+      reply = { id: message.id, tally: await ingest.receive(message.app, parsed) };
     } catch (error) {
       const failed = error as { message?: unknown; code?: unknown; details?: unknown };
       reply = {

@@ -10,7 +10,9 @@
  * request); a request that would go over is refused at once with `429 RECEIPT_QUEUE_FULL` and
  * `Retry-After` (nothing of it stored), never queued without bound. The bound counts receipts, not
  * requests, so many devices each reporting a few receipts at once are all taken, while a backlog of
- * full 1,000-receipt batches is held to a bounded size in memory.
+ * full 1,000-receipt batches is held to a bounded size in memory. An SDK body goes to the thread
+ * unread (`receiveBody`: its JSON and items are read there, off the event loop), so it counts by its
+ * size until then, one receipt per `BODY_BYTES_PER_RECEIPT` bytes.
  *
  * If the thread dies, every request it held is answered `500` (none was acknowledged: the sender
  * retries and whatever had committed is found again as duplicates), the death is logged as an error,
@@ -24,7 +26,7 @@ import { Worker } from 'node:worker_threads';
 import type { Config } from '../config.ts';
 import type { WindowSettings } from '../domain/windows.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
-import type { ParsedReceipts } from '../providers/provider.ts';
+import type { ParsedReceipt, ParsedReceipts } from '../providers/provider.ts';
 import { loadSecretKey } from '../security/secret-box.ts';
 import type { ReceiptApp } from './receipt-classification.ts';
 import type { ReceiptIngest, ReceiptTally } from './receipt-ingest.ts';
@@ -50,10 +52,30 @@ export interface WriterData {
   receiptsPerTransaction: number;
 }
 
-/** A message to the writer thread: one request's receipts, or the order to close. */
+/**
+ * Bytes of an SDK body counted as one receipt by the queue's bound, before the thread has read how many
+ * it holds: an SDK receipt takes about a hundred bytes (`{"taskId":…,"deviceId":…,"kind":…,"at":…}`).
+ */
+export const BODY_BYTES_PER_RECEIPT = 100;
+
+/** A message to the writer thread: one request's receipts (read, or its body to read), or the order to close. */
 export type WriterRequest =
   | { type: 'receive'; id: number; now: string; app: ReceiptApp; parsed: ParsedReceipts }
+  | {
+      type: 'receiveBody';
+      id: number;
+      now: string;
+      app: ReceiptApp;
+      body: Uint8Array;
+      kinds: readonly ParsedReceipt['kind'][];
+    }
   | { type: 'close' };
+
+/** What a request message carries besides its ID, arrival time and app. */
+type RequestPart<T extends 'receive' | 'receiveBody'> = Omit<
+  Extract<WriterRequest, { type: T }>,
+  'id' | 'now' | 'app'
+>;
 
 /** The writer thread's answer to one request. */
 export type WriterReply =
@@ -176,38 +198,55 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
     return thread;
   }
 
+  /**
+   * Queues one request of `size` receipts of `app` for the thread, or refuses it at once with 429 when
+   * the queue would go over its bound.
+   */
+  function submit(
+    size: number,
+    app: ReceiptApp,
+    request: RequestPart<'receive'> | RequestPart<'receiveBody'>,
+  ): Promise<ReceiptTally & { unreadable: number }> {
+    if (closing) return Promise.reject(new Error('the receipt writer is closed'));
+    // An empty queue takes any request, so one batch larger than the bound is never refused for ever.
+    if (pending.size > 0 && queuedReceipts + size > maxQueued) {
+      return Promise.reject(
+        new AppError(
+          'RECEIPT_QUEUE_FULL',
+          `The server is writing ${queuedReceipts} receipts already; send this request again in ${RECEIPT_QUEUE_RETRY_S} s.`,
+          { retryAfterSeconds: RECEIPT_QUEUE_RETRY_S },
+          { 'retry-after': String(RECEIPT_QUEUE_RETRY_S) },
+        ),
+      );
+    }
+    worker ??= start();
+    const id = nextId++;
+    const answer = new Promise<ReceiptTally & { unreadable: number }>((resolve, reject) =>
+      pending.set(id, { size, resolve, reject }),
+    );
+    queuedReceipts += size;
+    // Only what ingestion reads of the app: the authenticated app may carry its secrets.
+    const message = {
+      ...request,
+      id,
+      now: clock().toISOString(),
+      app: { id: app.id, platform: app.platform },
+    };
+    worker.postMessage(message satisfies WriterRequest);
+    return answer;
+  }
+
   return {
     receive(app, parsed) {
-      if (closing) return Promise.reject(new Error('the receipt writer is closed'));
-      // Every request counts at least one (an all-unreadable one is still written); an empty queue
-      // takes any request, so one batch larger than the bound is never refused for ever.
-      const size = Math.max(1, parsed.receipts.length + parsed.unreadable.length);
-      if (pending.size > 0 && queuedReceipts + size > maxQueued) {
-        return Promise.reject(
-          new AppError(
-            'RECEIPT_QUEUE_FULL',
-            `The server is writing ${queuedReceipts} receipts already; send this request again in ${RECEIPT_QUEUE_RETRY_S} s.`,
-            { retryAfterSeconds: RECEIPT_QUEUE_RETRY_S },
-            { 'retry-after': String(RECEIPT_QUEUE_RETRY_S) },
-          ),
-        );
-      }
-      worker ??= start();
-      const id = nextId++;
-      const answer = new Promise<ReceiptTally & { unreadable: number }>((resolve, reject) =>
-        pending.set(id, { size, resolve, reject }),
-      );
-      queuedReceipts += size;
-      const message: WriterRequest = {
+      // Every request counts at least one (an all-unreadable one is still written).
+      return submit(Math.max(1, parsed.receipts.length + parsed.unreadable.length), app, {
         type: 'receive',
-        id,
-        now: clock().toISOString(),
-        // Only what ingestion reads: the authenticated app may carry its secrets.
-        app: { id: app.id, platform: app.platform },
         parsed,
-      };
-      worker.postMessage(message);
-      return answer;
+      });
+    },
+    receiveBody(app, body, kinds) {
+      const size = Math.max(1, Math.ceil(body.byteLength / BODY_BYTES_PER_RECEIPT));
+      return submit(size, app, { type: 'receiveBody', body, kinds });
     },
     close() {
       closing ??= (async () => {
