@@ -199,6 +199,8 @@ export async function startServer(config: Config, role: ProcessRole = 'all'): Pr
       settings: config,
       intervalMs: config.retentionIntervalMs,
       ...(queues && { queue: queues.retention }),
+      // Embedded: the purge deletes on the receipt writer's connection, off the event loop.
+      ...(receiptWriter && { purge: (asOf: Date, signal: AbortSignal) => receiptWriter.purge(asOf, signal) }),
       logger: logger.child({ module: 'retention' }),
     });
     retention.start();

@@ -2,7 +2,8 @@
  * The embedded mode's receipt writer thread (receipts/receipt-writer.ts, docs/receipts.md#back-pressure):
  * a request beyond its bounded queue is refused at once with 429 `RECEIPT_QUEUE_FULL` and `Retry-After`
  * and stores nothing, while the requests it holds are answered only once committed; a thread that dies
- * fails the requests it held (never acknowledged) and the next request gets a new thread.
+ * fails the requests it held (never acknowledged) and the next request gets a new thread. It reads SDK
+ * bodies and runs the retention purge on its own connection.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -197,6 +198,31 @@ describe.skipIf(SCALED)('the receipt writer thread (embedded)', () => {
     const task = await readTask(t.db, taskId);
     // The 10 deliveries and the open (which implies the 11th delivery); nothing of the refused bodies.
     expect(task.counts).toMatchObject({ deliveries: 11, opens: 1 });
+  });
+
+  it('runs the retention purge on its own connection: the device results go, the statistics stay', async () => {
+    const { appId, taskId, devices } = await sentTask();
+    writer = createEmbeddedReceiptWriter(t.config, { clock: () => t.clock.now });
+    api = await apiWith(writer);
+    const stored = await postDeliveries(api, appId, taskId, devices.slice(0, 5));
+    expect(stored.json()).toMatchObject({ accepted: 5 });
+    const asOf = new Date(t.clock.now.getTime() + (t.config.retentionHours + 1) * 3_600_000);
+    const report = await writer.purge(asOf);
+    expect(report).toMatchObject({ tasks: 1, deviceResults: 40 });
+    const left = await t.db
+      .selectFrom('device_results')
+      .select('device_id')
+      .where('task_id', '=', taskId)
+      .execute();
+    expect(left).toEqual([]);
+    const task = await t.db
+      .selectFrom('tasks')
+      .select(['deliveries', 'details_purged_at'])
+      .where('id', '=', taskId)
+      .executeTakeFirstOrThrow();
+    expect(task).toEqual({ deliveries: 5, details_purged_at: asOf.toISOString() });
+    // Nothing is left to purge: a second run finds nothing.
+    expect(await writer.purge(asOf)).toMatchObject({ tasks: 0, deviceResults: 0 });
   });
 
   it('fails the requests of a thread that died, unacknowledged and logged, and tries a new thread next time', async () => {

@@ -27,6 +27,7 @@ import type { Config } from '../config.ts';
 import type { WindowSettings } from '../domain/windows.ts';
 import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
 import type { ParsedReceipt, ParsedReceipts } from '../providers/provider.ts';
+import type { PurgeReport } from '../retention/retention.ts';
 import { loadSecretKey } from '../security/secret-box.ts';
 import type { ReceiptApp } from './receipt-classification.ts';
 import type { ReceiptIngest, ReceiptTally } from './receipt-ingest.ts';
@@ -69,6 +70,8 @@ export type WriterRequest =
       body: Uint8Array;
       kinds: readonly ParsedReceipt['kind'][];
     }
+  | { type: 'purge'; id: number; asOf: string }
+  | { type: 'abortPurge'; id: number }
   | { type: 'close' };
 
 /** What a request message carries besides its ID, arrival time and app. */
@@ -80,6 +83,7 @@ type RequestPart<T extends 'receive' | 'receiveBody'> = Omit<
 /** The writer thread's answer to one request. */
 export type WriterReply =
   | { id: number; tally: ReceiptTally & { unreadable: number } }
+  | { id: number; purged: PurgeReport }
   | { id: number; error: { message: string; code?: string; details?: unknown } };
 
 /** Where the writer logs its thread's death. */
@@ -105,6 +109,11 @@ export interface ReceiptWriterOptions {
 
 /** Receipt ingestion in the writer thread; `close` ends the thread once the requests it holds are answered. */
 export interface ReceiptWriter extends ReceiptIngest {
+  /**
+   * Runs the retention purge (`purgeExpiredDetails`) as of `asOf` on the thread's connection, beside the
+   * receipts, so its deletes never hold the HTTP event loop; `signal` stops it between two chunks.
+   */
+  purge(asOf: Date, signal?: AbortSignal): Promise<PurgeReport>;
   close(): Promise<void>;
 }
 
@@ -155,9 +164,10 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
     windows: options.windows,
     receiptsPerTransaction: options.receiptsPerTransaction ?? WRITER_RECEIPTS_PER_TRANSACTION,
   };
+  // What each request waits for: a tally, or a purge's report.
   const pending = new Map<
     number,
-    { size: number; resolve(tally: ReceiptTally & { unreadable: number }): void; reject(error: Error): void }
+    { size: number; resolve(answer: unknown): void; reject(error: Error): void }
   >();
   /** Receipts of the pending requests (the back-pressure bound's measure). */
   let queuedReceipts = 0;
@@ -180,7 +190,7 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
       pending.delete(reply.id);
       queuedReceipts -= waiter.size;
       if ('error' in reply) waiter.reject(errorFromThread(reply.error));
-      else waiter.resolve(reply.tally);
+      else waiter.resolve('purged' in reply ? reply.purged : reply.tally);
     });
     thread.on('error', (error) => {
       options.logger?.error({ err: error }, 'the receipt writer thread failed; starting another');
@@ -209,7 +219,7 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
   ): Promise<ReceiptTally & { unreadable: number }> {
     if (closing) return Promise.reject(new Error('the receipt writer is closed'));
     // An empty queue takes any request, so one batch larger than the bound is never refused for ever.
-    if (pending.size > 0 && queuedReceipts + size > maxQueued) {
+    if (queuedReceipts > 0 && queuedReceipts + size > maxQueued) {
       return Promise.reject(
         new AppError(
           'RECEIPT_QUEUE_FULL',
@@ -247,6 +257,21 @@ export function createReceiptWriter(options: ReceiptWriterOptions): ReceiptWrite
     receiveBody(app, body, kinds) {
       const size = Math.max(1, Math.ceil(body.byteLength / BODY_BYTES_PER_RECEIPT));
       return submit(size, app, { type: 'receiveBody', body, kinds });
+    },
+    purge(asOf, signal) {
+      if (closing) return Promise.reject(new Error('the receipt writer is closed'));
+      worker ??= start();
+      const thread = worker;
+      const id = nextId++;
+      const answer = new Promise<PurgeReport>((resolve, reject) =>
+        pending.set(id, { size: 0, resolve: (report) => resolve(report as PurgeReport), reject }),
+      );
+      // Removed once answered: the job passes the same signal to every run.
+      const abort = () => thread.postMessage({ type: 'abortPurge', id } satisfies WriterRequest);
+      signal?.addEventListener('abort', abort, { once: true });
+      void answer.finally(() => signal?.removeEventListener('abort', abort)).catch(() => undefined);
+      thread.postMessage({ type: 'purge', id, asOf: asOf.toISOString() } satisfies WriterRequest);
+      return answer;
     },
     close() {
       closing ??= (async () => {

@@ -8,6 +8,8 @@
  * millions of rows never holds the database for long and receipts keep flowing while it runs. The
  * task is marked `details_purged_at` only after its last chunk: an interrupted purge is finished by
  * the next run, and the API answers `410 DEVICE_DETAILS_EXPIRED` by the clock before that anyway.
+ * Embedded, a server's job runs the purge on the receipt writer thread's connection
+ * (`receipts/receipt-writer.ts`), so its deletes never hold the HTTP event loop.
  *
  * On PostgreSQL the results live in one partition per day of task creation: a purge marks the
  * expired tasks, deletes row by row only what sits in the default partition, and drops every day
@@ -242,6 +244,11 @@ export function createRetentionJob(options: {
   intervalMs: number;
   clock?: () => Date;
   queue?: JobQueue<RetentionRun>;
+  /**
+   * Where a purge runs: the embedded mode's receipt writer thread (`ReceiptWriter.purge`), whose own
+   * connection deletes while the HTTP event loop keeps serving; absent, `purgeExpiredDetails` over `db`.
+   */
+  purge?: (asOf: Date, signal: AbortSignal) => Promise<PurgeReport>;
   logger: { info(details: object, message: string): void; error(details: object, message: string): void };
 }): RetentionJob {
   const clock = options.clock ?? (() => new Date());
@@ -250,9 +257,11 @@ export function createRetentionJob(options: {
   let running: Promise<PurgeReport> | undefined;
 
   const runOnce = () => {
-    running ??= purgeExpiredDetails(options.db, clock(), options.settings, {
-      signal: stopping.signal,
-    }).finally(() => {
+    running ??= (
+      options.purge
+        ? options.purge(clock(), stopping.signal)
+        : purgeExpiredDetails(options.db, clock(), options.settings, { signal: stopping.signal })
+    ).finally(() => {
       running = undefined;
     });
     return running;
