@@ -141,9 +141,17 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
         throw new Error(`batch ${batch.seq} of task ${send.taskId} is not prepared: it was recorded already`);
       }
       await writeResults(trx, send, batch, record, exact);
+      await markInvalidTokens(trx, send, record);
+      await trx
+        .deleteFrom('handover_answers')
+        .where('task_id', '=', send.taskId)
+        .where('batch_seq', '=', batch.seq)
+        .execute();
       const sent = batch.devices.length;
-      // A device that vanished from the app between writing the batch ahead and re-reading it after a
-      // restart was not handed over: it moves from pending to unmatched (negative when one appeared).
+      // The counters after the batch's own rows: the task row, which every batch of the task updates,
+      // stays locked only until the commit. A device that vanished from the app between writing the
+      // batch ahead and re-reading it after a restart was not handed over: it moves from pending to
+      // unmatched (negative when one appeared).
       await trx
         .updateTable('tasks')
         .set((eb) => ({
@@ -155,12 +163,6 @@ export function createRecordStore(db: Db): Pick<DispatchStore, 'recordBatch'> {
           no_feedback: eb('no_feedback', '+', record.counts.noFeedback),
         }))
         .where('id', '=', send.taskId)
-        .execute();
-      await markInvalidTokens(trx, send, record);
-      await trx
-        .deleteFrom('handover_answers')
-        .where('task_id', '=', send.taskId)
-        .where('batch_seq', '=', batch.seq)
         .execute();
       // Receipts that arrived before this record (a fast provider or SDK, or a restart) apply now.
       await applyHeldReceipts(trx, send.taskId, batch.seq);
