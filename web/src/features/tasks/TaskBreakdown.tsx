@@ -2,8 +2,8 @@
  * The breakdown of a task's details page (docs/console.md): its device results per channel — so that a weak
  * OEM vendor channel stands out —, why its devices failed, and the timeline of its receipts over the
  * statistics window. All three
- * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details: it exists
- * from the start of the send until retention deletes them, and is refreshed as the statistics move.
+ * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details from the start
+ * of the send, refreshed as the statistics move, and kept by the server when retention deletes them.
  */
 import { QuestionCircleOutlined } from '@ant-design/icons';
 import { type UseQueryResult, useQuery } from '@tanstack/react-query';
