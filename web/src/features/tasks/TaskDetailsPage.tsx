@@ -328,11 +328,19 @@ function Windows({ task }: { task: Task }) {
                 })
               : t('details.statisticsFinal', { time: formatDateTime(task.statisticsFinalAt) })}
           </div>
-          <Progress
-            percent={Math.round(fraction * 1000) / 10}
-            status={collecting ? 'active' : 'success'}
-            format={() => (collecting ? formatDuration(now - started, t) : t('details.final'))}
-          />
+          <Tooltip title={t('details.elapsedHint')}>
+            <Progress
+              percent={Math.round(fraction * 1000) / 10}
+              status={collecting ? 'active' : 'success'}
+              format={() =>
+                collecting
+                  ? t('details.elapsed', { time: formatDuration(now - started, t) })
+                  : t('details.final')
+              }
+              styles={{ indicator: { width: 'auto', whiteSpace: 'nowrap' } }}
+              data-testid="elapsed"
+            />
+          </Tooltip>
           <Typography.Text type="secondary" style={{ fontSize: 12 }}>
             {formatDateTime(task.startedAt)} → {formatDateTime(task.statisticsFinalAt)}
           </Typography.Text>
