@@ -159,6 +159,43 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(browserErrors).toEqual([]);
   });
 
+  test('Generate Audience says how many devices it will save, refuses an empty one, and warns of a snapshot', async () => {
+    await details();
+    const table = page.getByTestId('device-results');
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
+    await table.getByRole('button', { name: 'Generate Audience' }).click();
+    const dialog = page.getByRole('dialog');
+    // Every device of the task, before saving; the window is still open: a snapshot.
+    await eventually(() => dialog.getByTestId('generate-count').textContent()).toBe(
+      '400 devices match this filter and will be saved.',
+    );
+    expect(await dialog.getByTestId('generate-snapshot').textContent()).toContain('snapshot');
+    // A filter nothing matches (pending, on a completed task): nothing to save, Generate disabled.
+    await dialog.getByTestId('device-filter-result').click();
+    await page
+      .locator('.ant-select-dropdown:visible .ant-select-item-option')
+      .filter({ hasText: 'Pending' })
+      .click();
+    await eventually(() => dialog.getByTestId('generate-count').textContent()).toContain('nothing to save');
+    expect(await dialog.getByRole('button', { name: 'Generate' }).isDisabled()).toBe(true);
+    // Failures: the count before, the same count saved.
+    await dialog.getByTestId('device-filter-result').click();
+    await page
+      .locator('.ant-select-dropdown:visible .ant-select-item-option')
+      .filter({ hasText: 'Failure' })
+      .click();
+    const failures = (await api<TaskRead & { statistics: { failures: number } }>('GET', `/tasks/${task.id}`))
+      .statistics.failures;
+    await eventually(() => dialog.getByTestId('generate-count').textContent()).toBe(
+      `${failures} devices match this filter and will be saved.`,
+    );
+    await dialog.getByRole('button', { name: 'Generate' }).click();
+    await eventually(() => page.locator('.ant-message').textContent()).toContain(
+      `created with ${failures} devices`,
+    );
+    expect(browserErrors).toEqual([]);
+  });
+
   test('the breakdown per channel and the timeline survive the purge of the device results', async () => {
     const asOf = new Date(Date.parse(task.startedAt) + 73 * 3_600_000).toISOString();
     const purge = spawnSync(process.execPath, [BIN, 'purge', '--as-of', asOf], {

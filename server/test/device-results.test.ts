@@ -663,13 +663,15 @@ describe('Generate Audience', () => {
     }
   });
 
-  test('a filter matching nothing still creates the audience, with size 0', async () => {
-    const created = ok(
-      await generate(android.taskId, { name: 'Nobody', filter: { receipt: 'open', without: 'open' } }),
-      201,
-    );
-    expect(created.size).toBe(0);
-    expect(await membersOf(created.id)).toEqual([]);
+  test('a filter matching nothing creates no audience: 409 GENERATED_AUDIENCE_EMPTY', async () => {
+    const before = await t.db.selectFrom('audiences').select('id').execute();
+    const res = await generate(android.taskId, {
+      name: 'Nobody',
+      filter: { receipt: 'open', without: 'open' },
+    });
+    expect(res.statusCode).toBe(409);
+    expect((res.json() as Json).error.code).toBe('GENERATED_AUDIENCE_EMPTY');
+    expect(await t.db.selectFrom('audiences').select('id').execute()).toEqual(before);
   });
 
   test('the audience can be the target of a new task', async () => {
@@ -816,8 +818,9 @@ describe('a task that has not started', () => {
     expect(csv.body).toBe(
       'deviceId,batchId,platform,channel,sendResult,failureReason,deliveredAt,impressionAt,openAt,dismissalAt\r\n',
     );
-    const created = ok(await generate(scheduled.taskId, { name: 'Empty', filter: {} }), 201);
-    expect(created.size).toBe(0);
+    const empty = await generate(scheduled.taskId, { name: 'Empty', filter: {} });
+    expect(empty.statusCode).toBe(409);
+    expect((empty.json() as Json).error.code).toBe('GENERATED_AUDIENCE_EMPTY');
   });
 });
 

@@ -363,11 +363,18 @@ export function registerDeviceResultRoutes(
         description:
           'Any filter of `…/devices` works (failure, no_feedback, pending, "delivered but not opened"…). ' +
           'The audience has source `task_result` and records the task and the filter. It becomes visible ' +
-          'only once complete. When nothing matches (or the task has not started) it is still created, ' +
-          'with size 0. After the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
+          'only once complete. When nothing matches (or the task has not started) no audience is created: ' +
+          '409 GENERATED_AUDIENCE_EMPTY. The count of `…/devices` with the same filter says beforehand how ' +
+          'many devices it will save; while the statistics window is open the audience is a snapshot of ' +
+          'that moment. After the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
         params: TaskParams,
         body: GenerateBody,
-        response: { 201: GeneratedAudience, ...expiredResponse, ...authErrors },
+        response: {
+          201: GeneratedAudience,
+          409: Type.Ref('ErrorEnvelope'),
+          ...expiredResponse,
+          ...authErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -397,6 +404,14 @@ export function registerDeviceResultRoutes(
           // The retention job may have started deleting the results while they were copied.
           const latest = await findTask(workspace.id, task.id);
           assertDetailsHeld(latest);
+        }
+        // An empty audience targets nobody: refused (the catch below removes the half-made one).
+        if (copied === 0) {
+          throw new AppError(
+            'GENERATED_AUDIENCE_EMPTY',
+            `No device of task ${task.id} matches this filter, so no audience was created: choose another filter.`,
+            { filter },
+          );
         }
         size = await audiences.finishImport(id, copied);
       } catch (error) {

@@ -99,7 +99,7 @@ export const GeneratedAudience = Type.Object({
   id: Type.String(),
   name: Type.String(),
   size: Type.Integer({
-    description: 'Devices saved; 0 when nothing matched (the audience is still created).',
+    description: 'Devices saved; at least 1 (nothing matching is refused with 409 GENERATED_AUDIENCE_EMPTY).',
   }),
   source: Type.Literal('task_result'),
   sourceTaskId: Type.String(),

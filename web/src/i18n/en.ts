@@ -800,6 +800,11 @@ export const en = {
   'breakdown.keptTitle': 'Final breakdown',
   'breakdown.kept':
     'Device-level details were deleted at {time}; these totals were kept when the window closed.',
+  'generate.willSave': '{n} devices match this filter and will be saved.',
+  'generate.counting': 'Counting the devices that match…',
+  'generate.nothing': 'No device matches this filter: there is nothing to save. Choose another filter.',
+  'generate.snapshot':
+    'The statistics window is still collecting until {time}: the audience is a snapshot of the devices matching now; devices that match later are not added.',
 };
 
 /** A message key of the console. */

@@ -768,4 +768,9 @@ export const zh: Record<MessageKey, string> = {
   'breakdown.updating': '正在更新到最新统计…',
   'breakdown.keptTitle': '最终分布',
   'breakdown.kept': '设备级明细已于 {time} 删除；这些汇总在统计窗口结束时已保留。',
+  'generate.willSave': '符合该筛选条件的设备有 {n} 台，将全部保存。',
+  'generate.counting': '正在统计符合条件的设备…',
+  'generate.nothing': '没有符合该筛选条件的设备，无可保存。请换一个筛选条件。',
+  'generate.snapshot':
+    '统计窗口仍在收集数据（至 {time}）：人群是此刻符合条件的设备的快照，之后才符合条件的设备不会加入。',
 };

@@ -7,6 +7,7 @@
 import { DownloadOutlined, UsergroupAddOutlined } from '@ant-design/icons';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
+  Alert,
   App as AntApp,
   Button,
   Card,
@@ -327,6 +328,17 @@ function GenerateAudienceModal({
   const { message } = AntApp.useApp();
   const [form] = Form.useForm<GenerateValues>();
   const [busy, setBusy] = useState(false);
+  // The count to be saved, before saving: the device list's exact total for the chosen filter.
+  const sendResult = Form.useWatch('sendResult', form) ?? initialFilter.sendResult;
+  const receipt = Form.useWatch('receipt', form) ?? initialFilter.receipt;
+  const chosen = toFilter(sendResult, receipt);
+  const matching = useQuery({
+    queryKey: ['ws', ws.id, 'task', task.id, 'devices', chosen, null],
+    queryFn: () => api.tasks.devices(ws.id, task.id, chosen, null, PAGE_LIMIT),
+    retry: false,
+  });
+  const willSave = matching.data?.total;
+  const collecting = task.statisticsFinalAt !== null && Date.parse(task.statisticsFinalAt) > Date.now();
 
   const submit = async (values: GenerateValues) => {
     setBusy(true);
@@ -360,6 +372,7 @@ function GenerateAudienceModal({
       okText={t('devices.generate')}
       cancelText={t('common.cancel')}
       confirmLoading={busy}
+      okButtonProps={{ disabled: willSave === 0 }}
       destroyOnHidden
     >
       <Typography.Paragraph type="secondary">{t('devices.generateHint')}</Typography.Paragraph>
@@ -377,6 +390,24 @@ function GenerateAudienceModal({
           <FilterFields task={task} />
         </Space>
       </Form>
+      <div style={{ marginTop: 12 }} data-testid="generate-count">
+        {willSave === undefined ? (
+          <Typography.Text type="secondary">{t('generate.counting')}</Typography.Text>
+        ) : willSave === 0 ? (
+          <Alert type="warning" showIcon title={t('generate.nothing')} />
+        ) : (
+          <Typography.Text strong>{t('generate.willSave', { n: formatCount(willSave) })}</Typography.Text>
+        )}
+      </div>
+      {collecting && (
+        <Alert
+          style={{ marginTop: 12 }}
+          type="info"
+          showIcon
+          title={t('generate.snapshot', { time: formatDateTime(task.statisticsFinalAt) })}
+          data-testid="generate-snapshot"
+        />
+      )}
       <Typography.Paragraph type="secondary" style={{ marginTop: 12, fontSize: 12 }}>
         {t('devices.generateRetention')}{' '}
         <Link to={`/w/${encodeURIComponent(ws.id)}/audiences`}>{t('nav.audiences')}</Link>
