@@ -2,8 +2,9 @@
  * A task's results on the details page (issue #18), in a real browser against the real server: every
  * rate has one base, named beside it, and reads the same on the cards, in the funnel and in the
  * channel table; each statistic's definition sits behind ⓘ, a legend names the source of each dot
- * (push service, device SDK, or Pushboard's own count), the elapsed time is labelled; and the breakdown
- * per channel and the timeline survive the retention purge of the device results.
+ * (push service, device SDK, or Pushboard's own count), the elapsed time is labelled; Generate Audience
+ * says what it will save and refuses an empty audience; the device list searches by device ID; and the
+ * breakdown per channel and the timeline survive the retention purge of the device results.
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
@@ -193,6 +194,24 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     await eventually(() => page.locator('.ant-message').textContent()).toContain(
       `created with ${failures} devices`,
     );
+    expect(browserErrors).toEqual([]);
+  });
+
+  test('the device-ID search finds the devices whose ID starts with the text typed', async () => {
+    await details();
+    const table = page.getByTestId('device-results');
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
+    const search = table.getByTestId('device-search').getByRole('searchbox');
+    await search.fill('res-001');
+    await search.press('Enter');
+    // res-0010 … res-0019.
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('10 devices');
+    const ids = await table.locator('tr.ant-table-row td:first-child').allTextContents();
+    expect(ids).toHaveLength(10);
+    for (const id of ids) expect(id).toMatch(/^res-001\d$/);
+    await search.fill('');
+    await search.press('Enter');
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
     expect(browserErrors).toEqual([]);
   });
 

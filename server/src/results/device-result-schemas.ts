@@ -33,6 +33,14 @@ const filterFields = {
         'Only devices without this receipt; with sendResult=success, e.g. "delivered but not opened".',
     }),
   ),
+  deviceId: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'Only devices whose ID starts with this text (exact, case-sensitive): the device-ID search.',
+    }),
+  ),
 };
 
 /** The query of the CSV export: the device filter. */

@@ -805,6 +805,7 @@ export const en = {
   'generate.nothing': 'No device matches this filter: there is nothing to save. Choose another filter.',
   'generate.snapshot':
     'The statistics window is still collecting until {time}: the audience is a snapshot of the devices matching now; devices that match later are not added.',
+  'devices.searchId': 'Device ID starts with…',
 };
 
 /** A message key of the console. */

@@ -773,4 +773,5 @@ export const zh: Record<MessageKey, string> = {
   'generate.nothing': '没有符合该筛选条件的设备，无可保存。请换一个筛选条件。',
   'generate.snapshot':
     '统计窗口仍在收集数据（至 {time}）：人群是此刻符合条件的设备的快照，之后才符合条件的设备不会加入。',
+  'devices.searchId': '设备 ID 开头为…',
 };

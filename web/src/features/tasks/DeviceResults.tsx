@@ -59,8 +59,13 @@ function sendResults(task: Task): SendResult[] {
   return task.platform === 'ios' ? results.filter((r) => r !== 'no_feedback') : results;
 }
 
-function toFilter(sendResult: SendResult | undefined, receipt: ReceiptChoice | undefined): DeviceFilter {
+function toFilter(
+  sendResult: SendResult | undefined,
+  receipt: ReceiptChoice | undefined,
+  deviceId?: string,
+): DeviceFilter {
   return {
+    ...(deviceId && { deviceId }),
     ...(sendResult && { sendResult }),
     ...(receipt && !receipt.startsWith('!') && { receipt: receipt as ReceiptKind }),
     ...(receipt?.startsWith('!') && { without: receipt.slice(1) as ReceiptKind }),
@@ -105,6 +110,8 @@ function FilterFields({ task }: { task: Task }) {
 interface FilterValues {
   sendResult?: SendResult;
   receipt?: ReceiptChoice;
+  /** The device-ID search: IDs starting with this text. */
+  deviceId?: string;
 }
 
 export function DeviceResults({ task }: { task: Task }) {
@@ -216,7 +223,7 @@ export function DeviceResults({ task }: { task: Task }) {
   ];
 
   const applyFilter = (values: FilterValues) => {
-    setFilter(toFilter(values.sendResult, values.receipt));
+    setFilter(toFilter(values.sendResult, values.receipt, values.deviceId?.trim()));
     setCursors([null]);
   };
 
@@ -261,8 +268,25 @@ export function DeviceResults({ task }: { task: Task }) {
         </Space>
       }
     >
-      <Form<FilterValues> form={filterForm} layout="inline" onValuesChange={(_, all) => applyFilter(all)}>
+      <Form<FilterValues>
+        form={filterForm}
+        layout="inline"
+        onValuesChange={(changed, all) => {
+          // The search applies when submitted (Enter, the button) or cleared, not on every keystroke.
+          if (!('deviceId' in changed) || !changed.deviceId) applyFilter(all);
+        }}
+      >
         <FilterFields task={task} />
+        <Form.Item name="deviceId" style={{ marginBottom: 0 }}>
+          <Input.Search
+            allowClear
+            placeholder={t('devices.searchId')}
+            aria-label={t('devices.searchId')}
+            onSearch={() => applyFilter(filterForm.getFieldsValue())}
+            style={{ width: 240 }}
+            data-testid="device-search"
+          />
+        </Form.Item>
       </Form>
       {devices.isError ? (
         <QueryError error={devices.error} onRetry={() => devices.refetch()} />
@@ -331,7 +355,7 @@ function GenerateAudienceModal({
   // The count to be saved, before saving: the device list's exact total for the chosen filter.
   const sendResult = Form.useWatch('sendResult', form) ?? initialFilter.sendResult;
   const receipt = Form.useWatch('receipt', form) ?? initialFilter.receipt;
-  const chosen = toFilter(sendResult, receipt);
+  const chosen = toFilter(sendResult, receipt, initialFilter.deviceId?.trim());
   const matching = useQuery({
     queryKey: ['ws', ws.id, 'task', task.id, 'devices', chosen, null],
     queryFn: () => api.tasks.devices(ws.id, task.id, chosen, null, PAGE_LIMIT),
@@ -343,7 +367,7 @@ function GenerateAudienceModal({
   const submit = async (values: GenerateValues) => {
     setBusy(true);
     try {
-      const filter = toFilter(values.sendResult, values.receipt);
+      const filter = toFilter(values.sendResult, values.receipt, initialFilter.deviceId?.trim());
       const audience = await api.tasks.generateAudience(ws.id, task.id, values.name.trim(), filter);
       message.success(t('devices.audienceCreated', { name: audience.name, n: formatCount(audience.size) }));
       onClose(true);
