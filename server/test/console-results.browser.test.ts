@@ -197,10 +197,20 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(browserErrors).toEqual([]);
   });
 
-  test('the device-ID search finds the devices whose ID starts with the text typed', async () => {
+  test('times name their zone, the CSV its offset; the device-ID search finds the IDs starting with the text', async () => {
     await details();
     const table = page.getByTestId('device-results');
     await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
+    // The zone of the times shown is named; the export's times say UTC with their offset.
+    expect(await table.getByTestId('time-zone').textContent()).toMatch(
+      /Times in .*UTC[+-]\d\d:\d\d.*ISO 8601 times in UTC/,
+    );
+    expect(await page.getByTestId('windows-time-zone').textContent()).toMatch(/^Times in .*UTC[+-]\d\d:\d\d/);
+    const csv = await page.evaluate(async (url) => {
+      const token = localStorage.getItem('pushboard.token');
+      return (await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} })).text();
+    }, `/api/v1/workspaces/default/tasks/${task.id}/devices.csv?sendResult=success`);
+    expect(csv.split('\r\n')[1]).toMatch(/,\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z,/);
     const search = table.getByTestId('device-search').getByRole('searchbox');
     await search.fill('res-001');
     await search.press('Enter');

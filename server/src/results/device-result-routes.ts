@@ -330,7 +330,8 @@ export function registerDeviceResultRoutes(
         description:
           'The same filter as `…/devices`, every matching device, in device ID order. Columns: deviceId, ' +
           'batchId, platform, channel, sendResult, failureReason, deliveredAt, impressionAt, openAt, ' +
-          'dismissalAt (not for iOS tasks). Values are RFC 4180 quoted; any cell (device ID, channel, ' +
+          'dismissalAt (not for iOS tasks). Times are ISO 8601 in UTC, with their offset `Z` ' +
+          '(2026-12-07T15:48:34.000Z). Values are RFC 4180 quoted; any cell (device ID, channel, ' +
           'failure reason…) starting with = + - @, a tab or a carriage return is prefixed with a single ' +
           'quote and quoted, so spreadsheets never run it.',
         produces: ['text/csv'],

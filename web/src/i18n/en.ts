@@ -806,6 +806,8 @@ export const en = {
   'generate.snapshot':
     'The statistics window is still collecting until {time}: the audience is a snapshot of the devices matching now; devices that match later are not added.',
   'devices.searchId': 'Device ID starts with…',
+  'time.zoneNote': 'Times in {zone}; the CSV export gives ISO 8601 times in UTC (Z).',
+  'time.zoneShort': 'Times in {zone}',
 };
 
 /** A message key of the console. */

@@ -774,4 +774,6 @@ export const zh: Record<MessageKey, string> = {
   'generate.snapshot':
     '统计窗口仍在收集数据（至 {time}）：人群是此刻符合条件的设备的快照，之后才符合条件的设备不会加入。',
   'devices.searchId': '设备 ID 开头为…',
+  'time.zoneNote': '时间为 {zone}；CSV 导出中的时间为 ISO 8601 UTC 时间（Z）。',
+  'time.zoneShort': '时间为 {zone}',
 };

@@ -34,6 +34,7 @@ import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
+import { timeZoneLabel } from './time-zone.ts';
 import { useTaskWindows } from './windows.ts';
 
 const PAGE_LIMIT = 50;
@@ -247,7 +248,14 @@ export function DeviceResults({ task }: { task: Task }) {
             <Typography.Text type="secondary" style={{ fontWeight: 'normal' }}>
               {t('devices.count', { n: formatCount(devices.data.total) })}
             </Typography.Text>
-          )}
+          )}{' '}
+          <Typography.Text
+            type="secondary"
+            style={{ fontWeight: 'normal', fontSize: 12 }}
+            data-testid="time-zone"
+          >
+            · {t('time.zoneNote', { zone: timeZoneLabel() })}
+          </Typography.Text>
         </span>
       }
       size="small"
