@@ -1,7 +1,8 @@
 /**
  * A task's breakdown (`GET …/tasks/{taskId}/breakdown`, docs/console.md): its device results counted per
  * channel and its receipts counted per time bucket since the send started, each from one aggregate
- * query; the bucket size by the task's age; iOS rules; retention (410), tenancy (404) and roles.
+ * query; the bucket size by the task's age; iOS rules; the breakdown kept by the retention purge,
+ * tenancy (404) and roles.
  * Tasks are created through the API; their send is written straight into the database so that every
  * count has a known answer.
  */
@@ -11,6 +12,7 @@ import {
   MAX_TIMELINE_BUCKETS,
   timelineBucketMinutes,
 } from '../src/results/breakdown-store.ts';
+import { purgeExpiredDetails } from '../src/retention/retention.ts';
 import type { DeviceResultRow, TaskRow } from '../src/storage/database.ts';
 import { createTestInstance, type TestInstance } from './helpers.ts';
 
@@ -468,26 +470,81 @@ describe('states, retention, tenancy and roles', () => {
     expect(body).toEqual({ channels: [], timeline: { bucketMinutes: 1, buckets: [] }, failureReasons: [] });
   });
 
-  test('after the retention window, or once the details were deleted, it answers 410', async () => {
+  test('past the retention window it is still counted from the results the purge has not deleted yet', async () => {
     const taskId = await seedTask();
     const started = new Date(t.clock.now.getTime() - HOUR).toISOString();
     await writeSend(taskId, started, [resultRow(taskId, 'x')]);
     const real = t.clock.now;
     t.clock.now = new Date(real.getTime() + 71 * HOUR + 1);
     try {
-      const res = await breakdown(taskId);
-      expect(res.statusCode).toBe(410);
-      expect((res.json() as Json).error.code).toBe('DEVICE_DETAILS_EXPIRED');
-      expect((res.json() as Json).error.message).toContain('aggregate statistics stay available');
+      const body = ok(await breakdown(taskId));
+      expect(body.channels).toEqual([expect.objectContaining({ channel: 'simulator', totalSent: 1 })]);
+      expect(body.timeline.bucketMinutes).toBe(60);
     } finally {
       t.clock.now = real;
     }
-    expect((await breakdown(taskId)).statusCode).toBe(200);
+  });
 
+  test('the purge keeps the final breakdown: the same answer after the results are deleted', async () => {
+    const taskId = await seedTask();
+    const started = new Date(t.clock.now.getTime() - 2 * HOUR).toISOString();
+    const rows = [
+      resultRow(taskId, 'a', {
+        send_result: 'success',
+        channel: 'huawei',
+        delivered_at: after(started, 1),
+        open_at: after(started, 90),
+      }),
+      resultRow(taskId, 'b', {
+        send_result: 'success',
+        channel: 'xiaomi',
+        delivered_at: after(started, 2),
+        impression_at: after(started, 3),
+      }),
+      resultRow(taskId, 'c', { send_result: 'failure', channel: 'xiaomi', failure_reason: 'token expired' }),
+    ];
+    await writeSend(taskId, started, rows);
+    const asOf = new Date(Date.parse(started) + 72 * HOUR);
+    const real = t.clock.now;
+    t.clock.now = asOf;
+    try {
+      const before = ok(await breakdown(taskId));
+      expect(before.timeline.buckets).toHaveLength(72);
+      const report = await purgeExpiredDetails(t.db, asOf, t.config);
+      expect(report.tasks).toBeGreaterThanOrEqual(1);
+      // Deleted (SQLite), or marked purged and dropped with their day partition later (PostgreSQL).
+      const task = await t.db
+        .selectFrom('tasks')
+        .select('details_purged_at')
+        .where('id', '=', taskId)
+        .executeTakeFirstOrThrow();
+      expect(task.details_purged_at).toBe(asOf.toISOString());
+      const kept = ok(await breakdown(taskId));
+      expect(kept).toEqual(before);
+      expect(kept.channels.map((c: Json) => [c.channel, c.totalSent, c.deliveries, c.opens])).toEqual([
+        ['xiaomi', 2, 1, 0],
+        ['huawei', 1, 1, 1],
+      ]);
+      expect(kept.failureReasons).toEqual([{ reason: 'token expired', devices: 1 }]);
+      expect(kept.timeline.buckets[1].opens).toBe(1);
+      // The device list itself is gone for good.
+      const devices = await t.request(t.adminToken, { method: 'GET', url: `${WS}/tasks/${taskId}/devices` });
+      expect(devices.statusCode).toBe(410);
+      // A second purge (an interrupted one finished) leaves the kept breakdown as it was.
+      await purgeExpiredDetails(t.db, new Date(asOf.getTime() + HOUR), t.config);
+      expect(ok(await breakdown(taskId))).toEqual(before);
+    } finally {
+      t.clock.now = real;
+    }
+  });
+
+  test('results deleted before breakdowns were kept answer 410', async () => {
+    const started = new Date(t.clock.now.getTime() - HOUR).toISOString();
     const purged = await seedTask();
     await writeSend(purged, started, [], { details_purged_at: t.clock.now.toISOString() });
     const res = await breakdown(purged);
     expect(res.statusCode).toBe(410);
+    expect((res.json() as Json).error.code).toBe('DEVICE_DETAILS_EXPIRED');
     expect((res.json() as Json).error.message).toContain('were deleted at');
   });
 

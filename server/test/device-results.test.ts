@@ -152,6 +152,7 @@ function matches(row: DeviceResultRow, filter: DeviceFilter): boolean {
   if (filter.sendResult !== undefined && row.send_result !== filter.sendResult) return false;
   if (filter.receipt !== undefined && row[RECEIPT_COLUMN[filter.receipt]] === null) return false;
   if (filter.without !== undefined && row[RECEIPT_COLUMN[filter.without]] !== null) return false;
+  if (filter.deviceId !== undefined && !row.device_id.startsWith(filter.deviceId)) return false;
   return true;
 }
 
@@ -338,6 +339,42 @@ describe('device list', () => {
       expect(new Set(totals)).toEqual(new Set([expected.length]));
       expect(pages).toBe(Math.max(1, Math.ceil(expected.length / 4)));
     }
+  });
+
+  test('the device-ID search lists the IDs starting with its text, exactly, with the other filters and pages', async () => {
+    // dev-10 … dev-19: a prefix, combined with a send result, walked in pages of 3.
+    for (const filter of [
+      { deviceId: 'dev-1' },
+      { deviceId: 'dev-1', sendResult: 'success' },
+    ] as DeviceFilter[]) {
+      const expected = androidRows
+        .filter((r) => r.device_id.startsWith('dev-1') && matches(r, filter))
+        .map((r) => r.device_id);
+      expect(expected.length).toBeGreaterThan(0);
+      const { items, totals } = await allPages(android.taskId, filter, 3);
+      expect(items.map((i) => i.deviceId)).toEqual(expected);
+      expect(new Set(totals)).toEqual(new Set([expected.length]));
+    }
+    // Exact: one whole ID; no pattern characters, no case folding.
+    expect(
+      ok(await listDevices(android.taskId, { deviceId: 'dev-07' })).items.map((i: Json) => i.deviceId),
+    ).toEqual(['dev-07']);
+    for (const text of ['dev-%', 'dev-_7', 'DEV-07']) {
+      expect(ok(await listDevices(android.taskId, { deviceId: text })).total).toBe(0);
+    }
+    // The export takes it too.
+    const csv = await t.request(t.adminToken, {
+      method: 'GET',
+      url: `${WS}/tasks/${android.taskId}/devices.csv`,
+      query: { deviceId: 'dev-2' },
+    });
+    expect(
+      csv.body
+        .trim()
+        .split('\r\n')
+        .slice(1)
+        .map((line) => line.split(',')[0]),
+    ).toEqual(androidRows.filter((r) => r.device_id.startsWith('dev-2')).map((r) => r.device_id));
   });
 
   test('a next page is a pure keyset read: its total is the one counted on the first page', async () => {
@@ -663,13 +700,15 @@ describe('Generate Audience', () => {
     }
   });
 
-  test('a filter matching nothing still creates the audience, with size 0', async () => {
-    const created = ok(
-      await generate(android.taskId, { name: 'Nobody', filter: { receipt: 'open', without: 'open' } }),
-      201,
-    );
-    expect(created.size).toBe(0);
-    expect(await membersOf(created.id)).toEqual([]);
+  test('a filter matching nothing creates no audience: 409 GENERATED_AUDIENCE_EMPTY', async () => {
+    const before = await t.db.selectFrom('audiences').select('id').execute();
+    const res = await generate(android.taskId, {
+      name: 'Nobody',
+      filter: { receipt: 'open', without: 'open' },
+    });
+    expect(res.statusCode).toBe(409);
+    expect((res.json() as Json).error.code).toBe('GENERATED_AUDIENCE_EMPTY');
+    expect(await t.db.selectFrom('audiences').select('id').execute()).toEqual(before);
   });
 
   test('the audience can be the target of a new task', async () => {
@@ -816,8 +855,9 @@ describe('a task that has not started', () => {
     expect(csv.body).toBe(
       'deviceId,batchId,platform,channel,sendResult,failureReason,deliveredAt,impressionAt,openAt,dismissalAt\r\n',
     );
-    const created = ok(await generate(scheduled.taskId, { name: 'Empty', filter: {} }), 201);
-    expect(created.size).toBe(0);
+    const empty = await generate(scheduled.taskId, { name: 'Empty', filter: {} });
+    expect(empty.statusCode).toBe(409);
+    expect((empty.json() as Json).error.code).toBe('GENERATED_AUDIENCE_EMPTY');
   });
 });
 
@@ -893,6 +933,8 @@ describe('a task that is sending', () => {
     expect(items.map((i) => i.deviceId)).toEqual(['p-4', 'p-6', 'p-7', 'p-8', 'p-9']);
     expect(new Set(totals)).toEqual(new Set([5]));
     expect(ok(await listDevices(sending.taskId, { sendResult: 'pending', without: 'open' })).total).toBe(5);
+    const searched = ok(await listDevices(sending.taskId, { sendResult: 'pending', deviceId: 'p-7' }));
+    expect(searched.items.map((i: Json) => i.deviceId)).toEqual(['p-7']);
     expect(ok(await listDevices(sending.taskId, { sendResult: 'pending', receipt: 'open' }))).toEqual({
       items: [],
       total: 0,

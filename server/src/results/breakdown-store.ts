@@ -2,7 +2,8 @@
  * A task's breakdown (docs/console.md task details): its device results counted per channel, and its receipts
  * counted per time bucket since the send started. Both are one aggregate query each over the task's
  * `device_results` (a GROUP BY inside the database); only the grouped counts — a row per channel, a
- * row per (bucket, receipt kind) — come back to JavaScript, whatever the size of the task.
+ * row per (bucket, receipt kind) — come back to JavaScript, whatever the size of the task. When the
+ * retention job deletes the results, the breakdown counted just before is kept (`kept_breakdowns`).
  */
 import { type Kysely, type RawBuilder, SqliteAdapter, sql } from 'kysely';
 import type { TaskCounts } from '../domain/statistics.ts';
@@ -97,6 +98,20 @@ export interface BreakdownStore {
   timeline(task: BreakdownTask, bucketMinutes: number, bucketCount: number): Promise<Timeline>;
   /** The `limit` most frequent failure reasons of the task's devices, most devices first. */
   failureReasons(task: BreakdownTask, limit: number): Promise<FailureReasonCount[]>;
+  /**
+   * Keeps `breakdown` as the task's for good (the retention job, before it deletes the results it
+   * was counted from); a breakdown kept already stays: it was counted from every result.
+   */
+  keep(taskId: string, breakdown: TaskBreakdown, keptAt: string): Promise<void>;
+  /** The task's kept breakdown, or undefined when none was kept (its results are still held). */
+  kept(taskId: string): Promise<TaskBreakdown | undefined>;
+}
+
+/** A whole breakdown: per channel, over time, and the top failure reasons. */
+export interface TaskBreakdown {
+  channels: ChannelCounts[];
+  timeline: Timeline;
+  failureReasons: FailureReasonCount[];
 }
 
 /** How many of a task's devices failed for one reason. */
@@ -163,6 +178,23 @@ export function createBreakdownStore(db: Db): BreakdownStore {
         reason: row.failure_reason ?? 'rejected by the provider',
         devices: Number(row.n),
       }));
+    },
+
+    async keep(taskId, breakdown, keptAt) {
+      await db
+        .insertInto('kept_breakdowns')
+        .values({ task_id: taskId, breakdown: JSON.stringify(breakdown), kept_at: keptAt })
+        .onConflict((oc) => oc.column('task_id').doNothing())
+        .execute();
+    },
+
+    async kept(taskId) {
+      const row = await db
+        .selectFrom('kept_breakdowns')
+        .select('breakdown')
+        .where('task_id', '=', taskId)
+        .executeTakeFirst();
+      return row === undefined ? undefined : (JSON.parse(row.breakdown) as TaskBreakdown);
     },
 
     async timeline(task, bucketMinutes, bucketCount) {

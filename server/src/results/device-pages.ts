@@ -34,15 +34,19 @@ export interface PageCursor {
 
 /** The filter as one comparable string, so a cursor is only accepted with the filter it was made for. */
 export function filterKey(filter: DeviceFilter): string {
-  return [filter.sendResult ?? '', filter.receipt ?? '', filter.without ?? ''].join('|');
+  const parts = [filter.sendResult ?? '', filter.receipt ?? '', filter.without ?? ''];
+  // The search last and only when set: the other parts never hold '|', so the key stays unambiguous.
+  if (filter.deviceId !== undefined) parts.push(filter.deviceId);
+  return parts.join('|');
 }
 
 /** The filter parts of a query or body that are set: other query parameters are not part of it. */
-export function filterOf({ sendResult, receipt, without }: DeviceFilter): DeviceFilter {
+export function filterOf({ sendResult, receipt, without, deviceId }: DeviceFilter): DeviceFilter {
   return {
     ...(sendResult !== undefined && { sendResult }),
     ...(receipt !== undefined && { receipt }),
     ...(without !== undefined && { without }),
+    ...(deviceId !== undefined && { deviceId }),
   };
 }
 
@@ -84,7 +88,8 @@ export function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
     throw validationError([
       {
         field: 'cursor',
-        message: 'was made for another filter: keep the same sendResult, receipt and without on every page',
+        message:
+          'was made for another filter: keep the same sendResult, receipt, without and deviceId on every page',
       },
     ]);
   }
@@ -97,6 +102,8 @@ export function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
  */
 export function counterTotal(task: TaskRecord, filter: DeviceFilter): number | undefined {
   const { sendResult, receipt, without } = filter;
+  // No counter knows which devices an ID search finds.
+  if (filter.deviceId !== undefined) return undefined;
   const counts = taskCountsOf(task);
   if (sendResult === 'pending') {
     // A device not handed over has no receipt: "without" is always true, "receipt" never.

@@ -6,8 +6,8 @@
  * mode each API process counts its own, so a token may hold the per-token limit on every process —
  * and each stream re-checks its caller's token while it is open and ends after its maximum age.
  * Device details exist from the start of the send until the retention window closes; after that
- * every detail route (the breakdown too: it is counted from them) answers `410
- * DEVICE_DETAILS_EXPIRED` while the aggregate statistics (task read, events) stay available.
+ * every detail route answers `410 DEVICE_DETAILS_EXPIRED` while the aggregate statistics (task read,
+ * events) and the breakdown (kept by the retention job) stay available.
  */
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,20 +23,20 @@ import { taskCountsOf } from '../storage/task-counts.ts';
 import { TaskParams } from '../tasks/task-schemas.ts';
 import type { TaskRecord } from '../tasks/task-store.ts';
 import { authenticate, resolveWorkspace } from '../tenancy/access.ts';
-import { MAX_TIMELINE_BUCKETS, timelineBucketMinutes } from './breakdown-store.ts';
+import { MAX_TIMELINE_BUCKETS } from './breakdown-store.ts';
 import { csvLine } from './csv.ts';
 import { counterTotal, decodeCursor, encodeCursor, filterKey, filterOf } from './device-pages.ts';
 import {
   Breakdown,
   type DeviceItem,
   DevicePage,
-  FAILURE_REASONS_SHOWN,
   FilterQuery,
   GenerateBody,
   GeneratedAudience,
   ListQuery,
 } from './device-result-schemas.ts';
 import type { DeviceDetailRow, DeviceFilter } from './device-result-store.ts';
+import { countBreakdown } from './task-breakdown.ts';
 
 /** Devices read per keyset page while streaming a CSV export: bounded memory, few round trips. */
 const CSV_PAGE_ROWS = 5_000;
@@ -330,7 +330,8 @@ export function registerDeviceResultRoutes(
         description:
           'The same filter as `…/devices`, every matching device, in device ID order. Columns: deviceId, ' +
           'batchId, platform, channel, sendResult, failureReason, deliveredAt, impressionAt, openAt, ' +
-          'dismissalAt (not for iOS tasks). Values are RFC 4180 quoted; any cell (device ID, channel, ' +
+          'dismissalAt (not for iOS tasks). Times are ISO 8601 in UTC, with their offset `Z` ' +
+          '(2026-12-07T15:48:34.000Z). Values are RFC 4180 quoted; any cell (device ID, channel, ' +
           'failure reason…) starting with = + - @, a tab or a carriage return is prefixed with a single ' +
           'quote and quoted, so spreadsheets never run it.',
         produces: ['text/csv'],
@@ -363,11 +364,18 @@ export function registerDeviceResultRoutes(
         description:
           'Any filter of `…/devices` works (failure, no_feedback, pending, "delivered but not opened"…). ' +
           'The audience has source `task_result` and records the task and the filter. It becomes visible ' +
-          'only once complete. When nothing matches (or the task has not started) it is still created, ' +
-          'with size 0. After the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
+          'only once complete. When nothing matches (or the task has not started) no audience is created: ' +
+          '409 GENERATED_AUDIENCE_EMPTY. The count of `…/devices` with the same filter says beforehand how ' +
+          'many devices it will save; while the statistics window is open the audience is a snapshot of ' +
+          'that moment. After the retention window this answers 410 DEVICE_DETAILS_EXPIRED.',
         params: TaskParams,
         body: GenerateBody,
-        response: { 201: GeneratedAudience, ...expiredResponse, ...authErrors },
+        response: {
+          201: GeneratedAudience,
+          409: Type.Ref('ErrorEnvelope'),
+          ...expiredResponse,
+          ...authErrors,
+        },
       },
     },
     async (request, reply) => {
@@ -397,6 +405,14 @@ export function registerDeviceResultRoutes(
           // The retention job may have started deleting the results while they were copied.
           const latest = await findTask(workspace.id, task.id);
           assertDetailsHeld(latest);
+        }
+        // An empty audience targets nobody: refused (the catch below removes the half-made one).
+        if (copied === 0) {
+          throw new AppError(
+            'GENERATED_AUDIENCE_EMPTY',
+            `No device of task ${task.id} matches this filter, so no audience was created: choose another filter.`,
+            { filter },
+          );
         }
         size = await audiences.finishImport(id, copied);
       } catch (error) {
@@ -430,33 +446,24 @@ export function registerDeviceResultRoutes(
           'it. `failureReasons`: why devices failed, most frequent first. Buckets are 1 minute while the task is young and grow (5, 15, 30 minutes) up to 1 hour, ' +
           `so that the whole statistics window takes at most ${MAX_TIMELINE_BUCKETS} buckets: 72 hourly ` +
           'buckets once a 72-hour window has closed. Each part is one aggregate query over the device ' +
-          'results; a scheduled task answers empty parts. It is counted from the device results, so ' +
-          'after the retention window this answers 410 DEVICE_DETAILS_EXPIRED (the statistics stay).',
+          'results; a scheduled task answers empty parts. When the retention job deletes the device ' +
+          'results it keeps the breakdown counted from them, which this then answers for good, like the ' +
+          'statistics (410 DEVICE_DETAILS_EXPIRED only for a task whose results were deleted before ' +
+          'breakdowns were kept).',
         params: TaskParams,
         response: { 200: Breakdown, ...expiredResponse, ...authErrors },
       },
     },
     async (request) => {
-      const task = await detailTask(request.workspace.id, request.params.taskId);
-      if (task.started_at === null || task.status === 'scheduled') {
-        return {
-          channels: [],
-          timeline: { bucketMinutes: timelineBucketMinutes(0), buckets: [] },
-          failureReasons: [],
-        };
-      }
-      const start = Date.parse(task.started_at);
-      const windowEnd = Date.parse(taskWindows(task.started_at, deps.config).statisticsFinalAt as string);
-      const span = Math.max(0, Math.min(deps.clock().getTime(), windowEnd) - start);
-      const bucketMinutes = timelineBucketMinutes(span);
-      // The bucket holding "now" is included: it fills in while the page looks at it.
-      const bucketCount = Math.max(1, Math.ceil(span / (bucketMinutes * 60_000)));
-      const [channels, timeline, failureReasons] = await Promise.all([
-        breakdowns.channels(task),
-        breakdowns.timeline(task, bucketMinutes, bucketCount),
-        breakdowns.failureReasons(task, FAILURE_REASONS_SHOWN),
-      ]);
-      return { channels, timeline, failureReasons };
+      const task = await findTask(request.workspace.id, request.params.taskId);
+      // Kept by the retention job before it deleted the results: final, and served for good.
+      const kept = await breakdowns.kept(task.id);
+      if (kept !== undefined) return kept;
+      // Deleted before breakdowns were kept (or by an older version): nothing to count it from.
+      if (task.details_purged_at !== null) assertDetailsHeld(task);
+      if (task.status === 'scheduled')
+        return countBreakdown(breakdowns, { ...task, started_at: null }, deps.clock(), deps.config);
+      return countBreakdown(breakdowns, task, deps.clock(), deps.config);
     },
   );
 

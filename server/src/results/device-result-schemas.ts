@@ -33,6 +33,14 @@ const filterFields = {
         'Only devices without this receipt; with sendResult=success, e.g. "delivered but not opened".',
     }),
   ),
+  deviceId: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'Only devices whose ID starts with this text (exact, case-sensitive): the device-ID search.',
+    }),
+  ),
 };
 
 /** The query of the CSV export: the device filter. */
@@ -99,7 +107,7 @@ export const GeneratedAudience = Type.Object({
   id: Type.String(),
   name: Type.String(),
   size: Type.Integer({
-    description: 'Devices saved; 0 when nothing matched (the audience is still created).',
+    description: 'Devices saved; at least 1 (nothing matching is refused with 409 GENERATED_AUDIENCE_EMPTY).',
   }),
   source: Type.Literal('task_result'),
   sourceTaskId: Type.String(),

@@ -6,7 +6,7 @@
  * row: they are derived from the task's audience beyond the dispatch cursor and its prepared batches.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { Expression, ExpressionBuilder, Kysely, SqlBool } from 'kysely';
+import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
 import type { TaskStatus } from '../domain/task-state.ts';
 import type { Database, Db, DeviceResultRow } from '../storage/database.ts';
 import { rowsPerLongWrite } from '../storage/dialect.ts';
@@ -40,6 +40,8 @@ export interface DeviceFilter {
   receipt?: ReceiptFilter;
   /** The device lacks this receipt ("delivered but not opened" = success without open). */
   without?: ReceiptFilter;
+  /** The device's ID starts with this text (the console's device-ID search). */
+  deviceId?: string;
 }
 
 /** One device as listed: its result row, or a pending audience member (no batch, no times). */
@@ -126,7 +128,16 @@ function resultCondition(eb: ResultExpressions, filter: DeviceFilter): Expressio
   }
   if (filter.receipt !== undefined) conditions.push(eb(RECEIPT_COLUMN[filter.receipt], 'is not', null));
   if (filter.without !== undefined) conditions.push(eb(RECEIPT_COLUMN[filter.without], 'is', null));
+  if (filter.deviceId !== undefined) conditions.push(deviceIdStarts('r.device_id', filter.deviceId));
   return eb.and(conditions);
+}
+
+/**
+ * `column` starts with `prefix`, exactly: a comparison of its first characters (LIKE would treat `%`
+ * and `_` as patterns and, on SQLite, ignore case), the same in both dialects.
+ */
+function deviceIdStarts(column: string, prefix: string): Expression<SqlBool> {
+  return sql<SqlBool>`substr(${sql.ref(column)}, 1, ${sql.lit([...prefix].length)}) = ${prefix}`;
 }
 
 /** The device-result store over Kysely. */
@@ -145,7 +156,7 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
    * cursor outside prepared batches were either recorded or counted unmatched, so the scan starts at
    * the lowest of those bounds instead of at the first member.
    */
-  async function pendingMembers(executor: Kysely<Database>, task: DetailTask) {
+  async function pendingMembers(executor: Kysely<Database>, task: DetailTask, filter: DeviceFilter) {
     const [dispatch, prepared] = await Promise.all([
       executor.selectFrom('task_dispatch').select('cursor').where('task_id', '=', task.id).executeTakeFirst(),
       executor
@@ -168,6 +179,9 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
         join.on('d.app_id', '=', task.app_id).onRef('d.device_id', '=', 'm.device_id'),
       )
       .where('m.audience_id', '=', task.audience_id)
+      .$if(filter.deviceId !== undefined, (query) =>
+        query.where(deviceIdStarts('m.device_id', filter.deviceId as string)),
+      )
       .where((eb) =>
         eb.not(
           eb.exists(
@@ -206,7 +220,7 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
     async page(task, filter, after, limit) {
       if (isPending(filter)) {
         if (!pendingCanMatch(task, filter)) return [];
-        const rows = await (await pendingMembers(db, task))
+        const rows = await (await pendingMembers(db, task, filter))
           .select(['m.device_id', 'd.channel'])
           .$if(after !== undefined, (query) => query.where('m.device_id', '>', after as string))
           .orderBy('m.device_id')
@@ -246,7 +260,7 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
     async count(task, filter) {
       if (isPending(filter)) {
         if (!pendingCanMatch(task, filter)) return 0;
-        const row = await (await pendingMembers(db, task))
+        const row = await (await pendingMembers(db, task, filter))
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .executeTakeFirstOrThrow();
         return Number(row.n);
@@ -265,7 +279,7 @@ export function createDeviceResultStore(db: Db): DeviceResultStore {
         // Rows go from one table to the other inside the database, never through JavaScript; each
         // chunk is one keyset range of the source's primary key and commits on its own.
         const source = isPending(filter)
-          ? (await pendingMembers(db, task))
+          ? (await pendingMembers(db, task, filter))
               .select((eb) => [eb.val(audienceId).as('audience_id'), 'm.device_id'])
               .$if(after !== undefined, (query) => query.where('m.device_id', '>', after as string))
               .orderBy('m.device_id')

@@ -1,6 +1,7 @@
 /**
  * The retention rule of docs/statistics.md#windows: a task's device results are deleted once its retention window
- * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever. Unreadable
+ * has passed (`retentionHours` after `startedAt`); its aggregate statistics stay forever, and so does
+ * its breakdown, counted from the results just before they go (`kept_breakdowns`). Unreadable
  * receipts older than the same window go too (docs/operations.md#receipts-streams-and-exports). The job runs periodically in the server and
  * on demand as `pushboard purge --as-of <time>`.
  *
@@ -21,6 +22,8 @@ import { sql } from 'kysely';
 import { FREQUENCY_WINDOW_MS } from '../dispatch/frequency-cap.ts';
 import type { WindowSettings } from '../domain/windows.ts';
 import type { JobQueue } from '../queue/queue.ts';
+import { createBreakdownStore } from '../results/breakdown-store.ts';
+import { countBreakdown } from '../results/task-breakdown.ts';
 import type { Db } from '../storage/database.ts';
 import { resultsDeletedRowByRow, rotateResultPartitions } from '../storage/result-partitions.ts';
 import { createTenancyStore } from '../tenancy/tenancy-store.ts';
@@ -81,13 +84,18 @@ export async function purgeExpiredDetails(
   const rowsTable = sql.table(resultsDeletedRowByRow(db));
   const due = await db
     .selectFrom('tasks')
-    .select('id')
-    .where('details_purged_at', 'is', null)
-    .where('started_at', 'is not', null)
-    .where('started_at', '<=', startedBefore(asOf, settings))
-    .orderBy('started_at')
+    .innerJoin('apps', 'apps.id', 'tasks.app_id')
+    .select(['tasks.id', 'tasks.started_at', 'apps.platform'])
+    .where('tasks.details_purged_at', 'is', null)
+    .where('tasks.started_at', 'is not', null)
+    .where('tasks.started_at', '<=', startedBefore(asOf, settings))
+    .orderBy('tasks.started_at')
     .execute();
-  for (const { id: taskId } of due) {
+  const breakdowns = createBreakdownStore(db);
+  for (const task of due) {
+    const taskId = task.id;
+    // The breakdown outlives the results it is counted from; kept once, before the first chunk goes.
+    await breakdowns.keep(taskId, await countBreakdown(breakdowns, task, asOf, settings), asOf.toISOString());
     for (;;) {
       if (options.signal?.aborted) return report;
       // Primary-key order within the task: each chunk is a contiguous range of the B-tree.

@@ -31,6 +31,7 @@ export interface Database {
   batches: BatchRow;
   device_results: DeviceResultRow;
   frequency_sends: FrequencySendRow;
+  kept_breakdowns: KeptBreakdownRow;
   simulator_batches: SimulatorBatchRow;
   held_receipts: HeldReceiptRow;
   unreadable_receipts: UnreadableReceiptRow;
@@ -350,6 +351,18 @@ export interface FrequencySendRow {
   sent_at: string;
   task_id: string;
   batch_seq: number;
+}
+
+/**
+ * A task's breakdown kept when the retention job deleted its device results (docs/statistics.md#windows),
+ * so that the per-channel counts and the timeline outlive them like the statistics.
+ */
+export interface KeptBreakdownRow {
+  task_id: string;
+  /** The breakdown answer (`results/device-result-schemas.ts` `Breakdown`) as JSON text. */
+  breakdown: string;
+  /** When it was counted: the as-of time of the purge that deleted the results (ISO 8601). */
+  kept_at: string;
 }
 
 /** A batch the simulator provider accepted: its memory of hand-overs, so a repeat is recognised. */

@@ -103,7 +103,7 @@ export const en = {
   'source.sdkHint': 'Reported by the SDK on the device: impressions and dismissals.',
 
   'stat.plannedSends': 'Planned sends',
-  'stat.plannedSendsHint': 'Devices in the target audience at send time.',
+  'stat.plannedSendsHint': 'Total device count in the target audience at send time (counted by Pushboard).',
   'stat.unmatched': 'Unmatched',
   'stat.unmatchedHint': 'Audience devices with no registered push token for the app (matching loss).',
   'stat.totalSent': 'Total sent',
@@ -117,14 +117,16 @@ export const en = {
   'stat.noFeedbackHint': 'Android: accepted by the push service, but no delivery receipt (yet).',
   'stat.noFeedbackIos': 'iOS reports no delivery receipts: always 0.',
   'stat.impressions': 'Impressions',
-  'stat.impressionsHint': 'Notifications shown in the notification tray. Rate = impressions ÷ deliveries.',
+  'stat.impressionsHint':
+    'Notifications successfully displayed in the notification tray (deliveries minus blocked notifications). Impression rate = impressions ÷ deliveries × 100%.',
   'stat.impressionRate': 'Impression rate',
   'stat.opens': 'Opens',
-  'stat.opensHint': 'Devices whose user tapped the notification. Rate = opens ÷ deliveries.',
+  'stat.opensHint':
+    'Devices whose user tapped the notification to open the message. Open rate = opens ÷ deliveries × 100%.',
   'stat.openRate': 'Open rate',
   'stat.dismissals': 'Dismissals',
   'stat.dismissalsHint':
-    'Notifications closed one by one (not cleared in bulk). Android only. Rate = dismissals ÷ deliveries.',
+    'Notifications individually closed by the user, excluding batch-dismissed ones. Android only. Dismissal rate = dismissals ÷ deliveries × 100%.',
   'stat.dismissalRate': 'Dismissal rate',
   'stat.dismissalsIos': 'Dismissals are not tracked on iOS and show as 0.',
   'stat.pending': 'Pending',
@@ -297,7 +299,7 @@ export const en = {
   'details.sdkStats': 'On the device',
   'details.ratesExplained': 'Rates are shares of deliveries; "–" when nothing has been delivered.',
   'details.funnel': 'Funnel',
-  'details.funnelLegend': 'count · share of planned sends (↓ share of the step before)',
+  'details.funnelLegend': 'count · rate (its base)',
   'details.funnelEmpty': 'The funnel fills in once the task is sent.',
 
   'details.liveStream': 'Live',
@@ -780,6 +782,32 @@ export const en = {
   'delivery.capPerDayShort': '≤ {n}/day',
   'delivery.capPerWeekShort': '≤ {n}/week',
   'delivery.quietShort': 'Quiet {start}–{end} ({zone})',
+
+  // Task details results (issue 18, lane C2): one base per rate, definitions, sources, elapsed time.
+  'rate.ofDeliveries': '{rate} of deliveries',
+  'rate.ofSent': '{rate} of total sent',
+  'rate.ofPlanned': '{rate} of planned sends',
+  'rate.ofChannels': '{rate} of all channels',
+  'source.pushboard': 'Pushboard',
+  'source.pushboardHint':
+    "Pushboard's own count, from the audience and the send (planned sends, unmatched, pending, capped, cancelled): not push-service data.",
+  'source.legend': 'Source of each figure:',
+  'details.elapsed': '{time} elapsed',
+  'details.elapsedHint': 'Time since the send started; the bar fills up to the end of the statistics window.',
+  'details.funnelRates':
+    'Each step shows its count and its rate, over the base named beside it (the same rate as on the cards and in the channel table). Bars are drawn to the scale of planned sends.',
+  'breakdown.updating': 'Updating to the latest statistics…',
+  'breakdown.keptTitle': 'Final breakdown',
+  'breakdown.kept':
+    'Device-level details were deleted at {time}; these totals were kept when the window closed.',
+  'generate.willSave': '{n} devices match this filter and will be saved.',
+  'generate.counting': 'Counting the devices that match…',
+  'generate.nothing': 'No device matches this filter: there is nothing to save. Choose another filter.',
+  'generate.snapshot':
+    'The statistics window is still collecting until {time}: the audience is a snapshot of the devices matching now; devices that match later are not added.',
+  'devices.searchId': 'Device ID starts with…',
+  'time.zoneNote': 'Times in {zone}; the CSV export gives ISO 8601 times in UTC (Z).',
+  'time.zoneShort': 'Times in {zone}',
 };
 
 /** A message key of the console. */

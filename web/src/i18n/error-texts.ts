@@ -55,6 +55,8 @@ export const ERROR_TEXTS: Record<Locale, Record<ErrorCode | ClientErrorCode, str
     TASK_NOT_DELETABLE: 'This task has started and can no longer be deleted.',
     TASK_NOT_STOPPABLE: 'Only a task that is sending can be stopped.',
     TASK_NOT_TESTABLE: 'Only a task that has not started can be test-pushed.',
+    GENERATED_AUDIENCE_EMPTY:
+      'No device of this task matches the filter: an empty audience is not created. Choose another filter.',
     TASK_TRANSITION_REFUSED: 'The task’s state has changed meanwhile: reload the page.',
     DEVICE_DETAILS_EXPIRED: 'The per-device results of this task have expired.',
     PAYLOAD_TOO_LARGE: 'Too large to send.',
@@ -111,6 +113,7 @@ export const ERROR_TEXTS: Record<Locale, Record<ErrorCode | ClientErrorCode, str
     TASK_NOT_DELETABLE: '该任务已开始，不能再删除。',
     TASK_NOT_STOPPABLE: '只有发送中的任务可以停止。',
     TASK_NOT_TESTABLE: '只有尚未开始的任务可以测试推送。',
+    GENERATED_AUDIENCE_EMPTY: '该任务没有符合筛选条件的设备，不会创建空人群。请换一个筛选条件。',
     TASK_TRANSITION_REFUSED: '任务状态已发生变化：请刷新页面。',
     DEVICE_DETAILS_EXPIRED: '该任务的设备明细已过期。',
     PAYLOAD_TOO_LARGE: '内容过大，无法发送。',

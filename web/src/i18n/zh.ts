@@ -104,7 +104,7 @@ export const zh: Record<MessageKey, string> = {
   'source.sdkHint': '由设备上的 SDK 上报：展示数和忽略数。',
 
   'stat.plannedSends': '计划发送数',
-  'stat.plannedSendsHint': '发送时目标人群中的设备总数。',
+  'stat.plannedSendsHint': '发送时目标人群中的设备总数（由 Pushboard 统计）。',
   'stat.unmatched': '未匹配',
   'stat.unmatchedHint': '在该应用中没有注册推送令牌的人群设备（匹配损耗）。',
   'stat.totalSent': '实际发送数',
@@ -117,13 +117,15 @@ export const zh: Record<MessageKey, string> = {
   'stat.noFeedbackHint': 'Android：推送服务已接收，但（尚）无送达回执。',
   'stat.noFeedbackIos': 'iOS 不上报送达回执，始终为 0。',
   'stat.impressions': '展示数',
-  'stat.impressionsHint': '在通知栏成功展示的通知数。展示率 = 展示数 ÷ 送达数。',
+  'stat.impressionsHint':
+    '在通知栏成功展示的通知数（送达数减去被屏蔽的通知）。展示率 = 展示数 ÷ 送达数 × 100%。',
   'stat.impressionRate': '展示率',
   'stat.opens': '打开数',
-  'stat.opensHint': '用户点击通知的设备数。打开率 = 打开数 ÷ 送达数。',
+  'stat.opensHint': '用户点击通知打开消息的设备数。打开率 = 打开数 ÷ 送达数 × 100%。',
   'stat.openRate': '打开率',
   'stat.dismissals': '忽略数',
-  'stat.dismissalsHint': '被用户单独划掉的通知数（不含一键清除）。仅 Android。忽略率 = 忽略数 ÷ 送达数。',
+  'stat.dismissalsHint':
+    '被用户单独划掉的通知数（不含一键清除）。仅 Android。忽略率 = 忽略数 ÷ 送达数 × 100%。',
   'stat.dismissalRate': '忽略率',
   'stat.dismissalsIos': 'iOS 不支持忽略统计，显示为 0。',
   'stat.pending': '待处理',
@@ -290,7 +292,7 @@ export const zh: Record<MessageKey, string> = {
   'details.sdkStats': '设备端',
   'details.ratesExplained': '各比率以送达数为分母；尚无送达时显示「–」。',
   'details.funnel': '转化漏斗',
-  'details.funnelLegend': '数量 · 占计划发送数比例（↓ 占上一步比例）',
+  'details.funnelLegend': '数量 · 比率（分母）',
   'details.funnelEmpty': '任务发送后将显示转化漏斗。',
 
   'details.liveStream': '实时',
@@ -749,4 +751,29 @@ export const zh: Record<MessageKey, string> = {
   'delivery.capPerDayShort': '≤ {n} 次/天',
   'delivery.capPerWeekShort': '≤ {n} 次/周',
   'delivery.quietShort': '免打扰 {start}–{end}（{zone}）',
+
+  // Task details results (issue 18, lane C2): one base per rate, definitions, sources, elapsed time.
+  'rate.ofDeliveries': '占送达数 {rate}',
+  'rate.ofSent': '占实际发送数 {rate}',
+  'rate.ofPlanned': '占计划发送数 {rate}',
+  'rate.ofChannels': '占全部通道 {rate}',
+  'source.pushboard': 'Pushboard',
+  'source.pushboardHint':
+    'Pushboard 自己根据人群和发送统计的数字（计划发送数、未匹配、待处理、频控拦截、已取消），不是推送服务的数据。',
+  'source.legend': '数据来源：',
+  'details.elapsed': '已过 {time}',
+  'details.elapsedHint': '自开始发送以来经过的时间；进度条到统计窗口结束时填满。',
+  'details.funnelRates':
+    '每一步显示数量和比率，比率的分母写在旁边（与卡片和通道表中的同一比率一致）。条形按计划发送数的比例绘制。',
+  'breakdown.updating': '正在更新到最新统计…',
+  'breakdown.keptTitle': '最终分布',
+  'breakdown.kept': '设备级明细已于 {time} 删除；这些汇总在统计窗口结束时已保留。',
+  'generate.willSave': '符合该筛选条件的设备有 {n} 台，将全部保存。',
+  'generate.counting': '正在统计符合条件的设备…',
+  'generate.nothing': '没有符合该筛选条件的设备，无可保存。请换一个筛选条件。',
+  'generate.snapshot':
+    '统计窗口仍在收集数据（至 {time}）：人群是此刻符合条件的设备的快照，之后才符合条件的设备不会加入。',
+  'devices.searchId': '设备 ID 开头为…',
+  'time.zoneNote': '时间为 {zone}；CSV 导出中的时间为 ISO 8601 UTC 时间（Z）。',
+  'time.zoneShort': '时间为 {zone}',
 };

@@ -18,6 +18,7 @@ import * as deviceProfile from './0010-device-profile.ts';
 import * as deliveryControls from './0011-delivery-controls.ts';
 import * as frequencySends from './0012-frequency-sends.ts';
 import * as audienceMemberCheck from './0013-audience-member-check.ts';
+import * as keptBreakdowns from './0014-kept-breakdowns.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001-foundation': foundation,
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0011-delivery-controls': deliveryControls,
   '0012-frequency-sends': frequencySends,
   '0013-audience-member-check': audienceMemberCheck,
+  '0014-kept-breakdowns': keptBreakdowns,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -7,6 +7,7 @@
 import { DownloadOutlined, UsergroupAddOutlined } from '@ant-design/icons';
 import { keepPreviousData, useQuery, useQueryClient } from '@tanstack/react-query';
 import {
+  Alert,
   App as AntApp,
   Button,
   Card,
@@ -33,6 +34,7 @@ import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
+import { timeZoneLabel } from './time-zone.ts';
 import { useTaskWindows } from './windows.ts';
 
 const PAGE_LIMIT = 50;
@@ -58,8 +60,13 @@ function sendResults(task: Task): SendResult[] {
   return task.platform === 'ios' ? results.filter((r) => r !== 'no_feedback') : results;
 }
 
-function toFilter(sendResult: SendResult | undefined, receipt: ReceiptChoice | undefined): DeviceFilter {
+function toFilter(
+  sendResult: SendResult | undefined,
+  receipt: ReceiptChoice | undefined,
+  deviceId?: string,
+): DeviceFilter {
   return {
+    ...(deviceId && { deviceId }),
     ...(sendResult && { sendResult }),
     ...(receipt && !receipt.startsWith('!') && { receipt: receipt as ReceiptKind }),
     ...(receipt?.startsWith('!') && { without: receipt.slice(1) as ReceiptKind }),
@@ -104,6 +111,8 @@ function FilterFields({ task }: { task: Task }) {
 interface FilterValues {
   sendResult?: SendResult;
   receipt?: ReceiptChoice;
+  /** The device-ID search: IDs starting with this text. */
+  deviceId?: string;
 }
 
 export function DeviceResults({ task }: { task: Task }) {
@@ -215,7 +224,7 @@ export function DeviceResults({ task }: { task: Task }) {
   ];
 
   const applyFilter = (values: FilterValues) => {
-    setFilter(toFilter(values.sendResult, values.receipt));
+    setFilter(toFilter(values.sendResult, values.receipt, values.deviceId?.trim()));
     setCursors([null]);
   };
 
@@ -239,7 +248,14 @@ export function DeviceResults({ task }: { task: Task }) {
             <Typography.Text type="secondary" style={{ fontWeight: 'normal' }}>
               {t('devices.count', { n: formatCount(devices.data.total) })}
             </Typography.Text>
-          )}
+          )}{' '}
+          <Typography.Text
+            type="secondary"
+            style={{ fontWeight: 'normal', fontSize: 12 }}
+            data-testid="time-zone"
+          >
+            · {t('time.zoneNote', { zone: timeZoneLabel() })}
+          </Typography.Text>
         </span>
       }
       size="small"
@@ -260,8 +276,25 @@ export function DeviceResults({ task }: { task: Task }) {
         </Space>
       }
     >
-      <Form<FilterValues> form={filterForm} layout="inline" onValuesChange={(_, all) => applyFilter(all)}>
+      <Form<FilterValues>
+        form={filterForm}
+        layout="inline"
+        onValuesChange={(changed, all) => {
+          // The search applies when submitted (Enter, the button) or cleared, not on every keystroke.
+          if (!('deviceId' in changed) || !changed.deviceId) applyFilter(all);
+        }}
+      >
         <FilterFields task={task} />
+        <Form.Item name="deviceId" style={{ marginBottom: 0 }}>
+          <Input.Search
+            allowClear
+            placeholder={t('devices.searchId')}
+            aria-label={t('devices.searchId')}
+            onSearch={() => applyFilter(filterForm.getFieldsValue())}
+            style={{ width: 240 }}
+            data-testid="device-search"
+          />
+        </Form.Item>
       </Form>
       {devices.isError ? (
         <QueryError error={devices.error} onRetry={() => devices.refetch()} />
@@ -327,11 +360,22 @@ function GenerateAudienceModal({
   const { message } = AntApp.useApp();
   const [form] = Form.useForm<GenerateValues>();
   const [busy, setBusy] = useState(false);
+  // The count to be saved, before saving: the device list's exact total for the chosen filter.
+  const sendResult = Form.useWatch('sendResult', form) ?? initialFilter.sendResult;
+  const receipt = Form.useWatch('receipt', form) ?? initialFilter.receipt;
+  const chosen = toFilter(sendResult, receipt, initialFilter.deviceId?.trim());
+  const matching = useQuery({
+    queryKey: ['ws', ws.id, 'task', task.id, 'devices', chosen, null],
+    queryFn: () => api.tasks.devices(ws.id, task.id, chosen, null, PAGE_LIMIT),
+    retry: false,
+  });
+  const willSave = matching.data?.total;
+  const collecting = task.statisticsFinalAt !== null && Date.parse(task.statisticsFinalAt) > Date.now();
 
   const submit = async (values: GenerateValues) => {
     setBusy(true);
     try {
-      const filter = toFilter(values.sendResult, values.receipt);
+      const filter = toFilter(values.sendResult, values.receipt, initialFilter.deviceId?.trim());
       const audience = await api.tasks.generateAudience(ws.id, task.id, values.name.trim(), filter);
       message.success(t('devices.audienceCreated', { name: audience.name, n: formatCount(audience.size) }));
       onClose(true);
@@ -360,6 +404,7 @@ function GenerateAudienceModal({
       okText={t('devices.generate')}
       cancelText={t('common.cancel')}
       confirmLoading={busy}
+      okButtonProps={{ disabled: willSave === 0 }}
       destroyOnHidden
     >
       <Typography.Paragraph type="secondary">{t('devices.generateHint')}</Typography.Paragraph>
@@ -377,6 +422,24 @@ function GenerateAudienceModal({
           <FilterFields task={task} />
         </Space>
       </Form>
+      <div style={{ marginTop: 12 }} data-testid="generate-count">
+        {willSave === undefined ? (
+          <Typography.Text type="secondary">{t('generate.counting')}</Typography.Text>
+        ) : willSave === 0 ? (
+          <Alert type="warning" showIcon title={t('generate.nothing')} />
+        ) : (
+          <Typography.Text strong>{t('generate.willSave', { n: formatCount(willSave) })}</Typography.Text>
+        )}
+      </div>
+      {collecting && (
+        <Alert
+          style={{ marginTop: 12 }}
+          type="info"
+          showIcon
+          title={t('generate.snapshot', { time: formatDateTime(task.statisticsFinalAt) })}
+          data-testid="generate-snapshot"
+        />
+      )}
       <Typography.Paragraph type="secondary" style={{ marginTop: 12, fontSize: 12 }}>
         {t('devices.generateRetention')}{' '}
         <Link to={`/w/${encodeURIComponent(ws.id)}/audiences`}>{t('nav.audiences')}</Link>

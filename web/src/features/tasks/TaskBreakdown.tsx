@@ -2,10 +2,10 @@
  * The breakdown of a task's details page (docs/console.md): its device results per channel — so that a weak
  * OEM vendor channel stands out —, why its devices failed, and the timeline of its receipts over the
  * statistics window. All three
- * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details: it exists
- * from the start of the send until retention deletes them, and is refreshed as the statistics move.
+ * come from `GET …/tasks/{id}/breakdown`, which is counted from the device-level details from the start
+ * of the send, refreshed as the statistics move, and kept by the server when retention deletes them.
  */
-import { QuestionCircleOutlined } from '@ant-design/icons';
+import { QuestionCircleOutlined, SyncOutlined } from '@ant-design/icons';
 import { type UseQueryResult, useQuery } from '@tanstack/react-query';
 import {
   Alert,
@@ -28,6 +28,7 @@ import { formatCount, formatDateTime, formatHours, formatRate, rateOf } from '..
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { channelKind, channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
+import { labelledRate, type RateBase } from './TaskStatistics.tsx';
 import { TimelineChart, type TimelineKind, type TimelineSeries } from './TimelineChart.tsx';
 import { SourceLabel, type StatisticSource } from './task-parts.tsx';
 
@@ -237,16 +238,29 @@ export function TimelineCard({ task, breakdown }: { task: Task; breakdown: Break
 }
 
 /** A count with its rate beneath, as in the task list. */
-function CountAndRate({ count, rate }: { count: number; rate?: number | null }) {
+function CountAndRate({ count, rate }: { count: number; rate?: string }) {
   return (
     <div>
       <div>{formatCount(count)}</div>
       {rate !== undefined && (
-        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-          {formatRate(rate)}
+        <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: 'nowrap' }}>
+          {rate}
         </Typography.Text>
       )}
     </div>
+  );
+}
+
+/** Whether the channel counts add up to other numbers than the header's: the table is being refreshed. */
+function lagsBehind(channels: ChannelBreakdown[], task: Task): boolean {
+  const s = task.statistics;
+  const sum = (key: 'totalSent' | 'deliveries' | 'impressions' | 'opens') =>
+    channels.reduce((n, c) => n + c[key], 0);
+  return (
+    sum('totalSent') !== s.totalSent ||
+    sum('deliveries') !== s.deliveries ||
+    sum('impressions') !== s.impressions ||
+    sum('opens') !== s.opens
   );
 }
 
@@ -265,6 +279,7 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
   const channels = query.data?.channels ?? [];
   const sum = (key: keyof Omit<ChannelBreakdown, 'channel'>) => channels.reduce((n, c) => n + c[key], 0);
   const sentTotal = sum('totalSent');
+  const ofBase = (part: number, whole: number, base: RateBase) => labelledRate(part, whole, base, t);
 
   const head = (label: string, source: StatisticSource, hint?: string) => (
     <span style={{ whiteSpace: 'nowrap' }}>
@@ -282,12 +297,16 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
     {
       key: 'totalSent',
       title: head(t('stat.totalSent'), 'provider'),
-      cell: (c) => <CountAndRate count={c.totalSent} rate={rateOf(c.totalSent, sentTotal)} />,
+      cell: (c) => (
+        <CountAndRate count={c.totalSent} rate={ofBase(c.totalSent, sentTotal, 'rate.ofChannels')} />
+      ),
     },
     {
       key: 'deliveries',
       title: head(t('stat.deliveries'), 'provider', t('breakdown.deliveryRate')),
-      cell: (c) => <CountAndRate count={c.deliveries} rate={rateOf(c.deliveries, c.totalSent)} />,
+      cell: (c) => (
+        <CountAndRate count={c.deliveries} rate={ofBase(c.deliveries, c.totalSent, 'rate.ofSent')} />
+      ),
     },
     { key: 'failures', title: head(t('stat.failures'), 'provider'), cell: (c) => formatCount(c.failures) },
     // iOS has no "no feedback" and no dismissals (docs/statistics.md#counters): no columns that would always read 0.
@@ -303,12 +322,14 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
     {
       key: 'impressions',
       title: head(t('stat.impressions'), 'sdk'),
-      cell: (c) => <CountAndRate count={c.impressions} rate={rateOf(c.impressions, c.deliveries)} />,
+      cell: (c) => (
+        <CountAndRate count={c.impressions} rate={ofBase(c.impressions, c.deliveries, 'rate.ofDeliveries')} />
+      ),
     },
     {
       key: 'opens',
       title: head(t('stat.opens'), 'provider'),
-      cell: (c) => <CountAndRate count={c.opens} rate={rateOf(c.opens, c.deliveries)} />,
+      cell: (c) => <CountAndRate count={c.opens} rate={ofBase(c.opens, c.deliveries, 'rate.ofDeliveries')} />,
     },
     ...(ios
       ? []
@@ -317,7 +338,10 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
             key: 'dismissals',
             title: head(t('stat.dismissals'), 'sdk'),
             cell: (c: ChannelBreakdown) => (
-              <CountAndRate count={c.dismissals} rate={rateOf(c.dismissals, c.deliveries)} />
+              <CountAndRate
+                count={c.dismissals}
+                rate={ofBase(c.dismissals, c.deliveries, 'rate.ofDeliveries')}
+              />
             ),
           },
         ]),
@@ -394,6 +418,16 @@ export function ChannelsCard({ task, breakdown }: { task: Task; breakdown: Break
         <Typography.Paragraph type="secondary" style={{ fontSize: 12, marginTop: 8, marginBottom: 0 }}>
           {t('breakdown.ratesLegend')}
         </Typography.Paragraph>
+        {lagsBehind(channels, task) && (
+          <Typography.Paragraph
+            type="secondary"
+            style={{ fontSize: 12, marginTop: 4, marginBottom: 0 }}
+            data-testid="channels-updating"
+          >
+            <SyncOutlined spin style={{ marginInlineEnd: 6 }} />
+            {t('breakdown.updating')}
+          </Typography.Paragraph>
+        )}
       </>
     );
   }

@@ -50,6 +50,7 @@ import {
 import { Funnel, StatisticsPanel } from './TaskStatistics.tsx';
 import { deleteRefusal, editRefusal, TaskStatusBadge } from './task-parts.tsx';
 import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
+import { timeZoneLabel } from './time-zone.ts';
 import { ttlFields } from './ttl.ts';
 import { useTaskWindows } from './windows.ts';
 
@@ -174,7 +175,15 @@ export function TaskDetailsPage() {
       <ChannelsCard task={task} breakdown={breakdown} />
       {task.statistics.failures > 0 && <FailureReasonsCard task={task} breakdown={breakdown} />}
 
-      <Card title={t('details.basicInfo')} size="small">
+      <Card
+        title={t('details.basicInfo')}
+        size="small"
+        extra={
+          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+            {t('time.zoneShort', { zone: timeZoneLabel() })}
+          </Typography.Text>
+        }
+      >
         <Descriptions
           column={{ xs: 1, md: 2, xl: 3 }}
           size="small"
@@ -314,7 +323,16 @@ function Windows({ task }: { task: Task }) {
   const held = now < detailsEnd;
   const fraction = Math.min(1, Math.max(0, (now - started) / (statsEnd - started)));
   return (
-    <Card size="small" title={t('details.windows')} data-testid="task-windows">
+    <Card
+      size="small"
+      title={t('details.windows')}
+      extra={
+        <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid="windows-time-zone">
+          {t('time.zoneShort', { zone: timeZoneLabel() })}
+        </Typography.Text>
+      }
+      data-testid="task-windows"
+    >
       <Row gutter={[24, 12]}>
         <Col xs={24} lg={12}>
           <Typography.Text strong>
@@ -328,11 +346,19 @@ function Windows({ task }: { task: Task }) {
                 })
               : t('details.statisticsFinal', { time: formatDateTime(task.statisticsFinalAt) })}
           </div>
-          <Progress
-            percent={Math.round(fraction * 1000) / 10}
-            status={collecting ? 'active' : 'success'}
-            format={() => (collecting ? formatDuration(now - started, t) : t('details.final'))}
-          />
+          <Tooltip title={t('details.elapsedHint')}>
+            <Progress
+              percent={Math.round(fraction * 1000) / 10}
+              status={collecting ? 'active' : 'success'}
+              format={() =>
+                collecting
+                  ? t('details.elapsed', { time: formatDuration(now - started, t) })
+                  : t('details.final')
+              }
+              styles={{ indicator: { width: 'auto', whiteSpace: 'nowrap' } }}
+              data-testid="elapsed"
+            />
+          </Tooltip>
           <Typography.Text type="secondary" style={{ fontSize: 12 }}>
             {formatDateTime(task.startedAt)} → {formatDateTime(task.statisticsFinalAt)}
           </Typography.Text>

@@ -1,11 +1,14 @@
 /**
  * Pieces the task pages share: the status badge, the sub-campaigns cell with its hover list, the
- * label of where a statistic comes from, and the reasons an action is refused.
+ * label of where a statistic comes from and its legend, a label with its definition behind ⓘ, and
+ * the reasons an action is refused.
  */
+import { InfoCircleOutlined } from '@ant-design/icons';
 import { useQuery } from '@tanstack/react-query';
 import { Badge, Popover, Tag, Tooltip, Typography } from 'antd';
 import { api } from '../../api/client.ts';
 import type { SubCampaignRef, Task, TaskStatus } from '../../api/types.ts';
+import type { MessageKey } from '../../i18n/en.ts';
 import { NONE } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import type { CurrentWorkspace } from '../layout/workspace.ts';
@@ -49,41 +52,82 @@ export function SubCampaignsCell({ subCampaigns }: { subCampaigns: SubCampaignRe
   );
 }
 
-/** Where a statistic comes from: the push service (provider) or the SDK on the device. */
-export type StatisticSource = 'provider' | 'sdk';
+/**
+ * Where a statistic comes from: the push service (provider), the SDK on the device, or Pushboard
+ * itself (counted from the audience and the send: planned sends, unmatched, pending…).
+ */
+export type StatisticSource = 'provider' | 'sdk' | 'pushboard';
 
-const SOURCE_COLOR: Record<StatisticSource, string> = { provider: '#2f54eb', sdk: '#52c41a' };
+const SOURCES: Record<StatisticSource, { color: string; tag: string; name: MessageKey; hint: MessageKey }> = {
+  provider: { color: '#2f54eb', tag: 'geekblue', name: 'source.provider', hint: 'source.providerHint' },
+  sdk: { color: '#52c41a', tag: 'green', name: 'source.sdk', hint: 'source.sdkHint' },
+  pushboard: { color: '#8c8c8c', tag: 'default', name: 'source.pushboard', hint: 'source.pushboardHint' },
+};
 
 /** The source as a tag, or as a coloured dot (`compact`) for narrow table headers; both explain on hover. */
 export function SourceLabel({ source, compact = false }: { source: StatisticSource; compact?: boolean }) {
   const { t } = useI18n();
-  const name = t(source === 'provider' ? 'source.provider' : 'source.sdk');
+  const { color, tag, name, hint } = SOURCES[source];
   return (
-    <Tooltip title={t(source === 'provider' ? 'source.providerHint' : 'source.sdkHint')}>
+    <Tooltip title={t(hint)}>
       {compact ? (
         <span
           role="img"
-          aria-label={name}
+          aria-label={t(name)}
+          data-source={source}
           style={{
             display: 'inline-block',
             width: 7,
             height: 7,
             borderRadius: '50%',
-            background: SOURCE_COLOR[source],
+            background: color,
             marginInlineEnd: 6,
             verticalAlign: 'middle',
           }}
         />
       ) : (
         <Tag
-          color={source === 'provider' ? 'geekblue' : 'green'}
+          color={tag}
           variant="outlined"
           style={{ fontSize: 11, lineHeight: '16px', marginInlineEnd: 0, fontWeight: 'normal' }}
         >
-          {name}
+          {t(name)}
         </Tag>
       )}
     </Tooltip>
+  );
+}
+
+/** The legend of the source dots: which figures are push-service data, device-SDK data or Pushboard's own. */
+export function SourceLegend() {
+  const { t } = useI18n();
+  return (
+    <Typography.Text type="secondary" style={{ fontSize: 12 }} data-testid="source-legend">
+      {t('source.legend')}{' '}
+      {(Object.keys(SOURCES) as StatisticSource[]).map((source) => (
+        <span key={source} style={{ marginInlineEnd: 12, whiteSpace: 'nowrap' }}>
+          <SourceLabel source={source} compact />
+          {t(SOURCES[source].name)}
+        </span>
+      ))}
+    </Typography.Text>
+  );
+}
+
+/** A label with its definition behind an ⓘ icon, reachable by keyboard (the icon takes focus). */
+export function Defined({ label, definition }: { label: React.ReactNode; definition: string }) {
+  return (
+    <span style={{ whiteSpace: 'nowrap' }}>
+      {label}
+      <Tooltip title={definition} trigger={['hover', 'focus']}>
+        <InfoCircleOutlined
+          tabIndex={0}
+          aria-label={definition}
+          data-testid="definition"
+          style={{ marginInlineStart: 4, color: '#8c8c8c', fontSize: 12 }}
+        />
+      </Tooltip>
+    </span>
   );
 }
 
