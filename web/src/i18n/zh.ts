@@ -135,11 +135,9 @@ export const zh: Record<MessageKey, string> = {
   'tasks.col.status': '状态',
   'tasks.col.statusAndSendType': '状态 / 发送方式',
   'tasks.col.subCampaigns': '子活动',
-  'tasks.col.times': '时间',
   'tasks.col.actions': '操作',
   'tasks.created': '创建',
   'tasks.sent': '发送',
-  'tasks.sendsAt': '定于 {time}',
   'tasks.notSentYet': '尚未发送',
   'tasks.details': '详情',
   'tasks.subCampaignCount': '{n} 个子活动',
@@ -749,4 +747,26 @@ export const zh: Record<MessageKey, string> = {
   'delivery.capPerDayShort': '≤ {n} 次/天',
   'delivery.capPerWeekShort': '≤ {n} 次/周',
   'delivery.quietShort': '免打扰 {start}–{end}（{zone}）',
+
+  // --- 任务表单、任务列表与时间（issue 18，C1 线） ---
+  'time.in': '{left}后',
+  'tasks.col.timesIn': '时间（{zone}）',
+  'tasks.sends': '将于',
+  'tasks.audienceSizePlanned': '计划 {n}',
+  'tasks.audienceSizeHint':
+    '人群当前的设备数。计划发送数在开始发送时统计；届时没有该应用推送令牌的设备计为未匹配。',
+  'form.audienceMatched': '其中 {n} 台有该应用的令牌',
+  'form.confirmSendTitle': '立即发送到 {app}？',
+  'form.confirmSendMatch': '人群 {size} 台设备中约 {matched} 台有该应用的推送令牌。',
+  'form.confirmSendUnmatched': '其余 {n} 台将计为未匹配，收不到推送。',
+  'form.confirmSendNoMatch': '无法统计匹配的设备数（{reason}）。',
+  'form.confirmSendUpload': '{file} 中的设备 ID 在发送时匹配该应用的推送令牌；匹配数见任务详情。',
+  'form.confirmSendOk': '立即发送',
+  'form.newSubCampaign': '新建子活动',
+  'form.unsavedTitle': '不保存就离开？',
+  'form.unsavedBody': '该任务有未保存的修改，离开后将丢失。',
+  'form.unsavedLeave': '离开',
+  'form.unsavedStay': '留下',
+  'form.clickSetAside':
+    'iOS 应用没有“{action}”点击动作：该任务将打开应用。您填写的内容（{value}）已保留，改选 Android 应用后恢复。',
 };
