@@ -216,7 +216,6 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
       'An iOS app has no “Open URL” click action: this task will open the app. Your entry (https://example.com/winter) is kept and comes back if you pick an Android app.',
     );
     expect(await page.getByLabel('Open app', { exact: true }).isChecked()).toBe(true);
-    await screenshot(page, 'polish-form-ios-url');
     await choose('app-select', 'Pushboard Demo (Android)');
     await eventually(() => page.getByTestId('click-set-aside').count()).toBe(0);
     expect(await page.getByLabel('Open URL', { exact: true }).isChecked()).toBe(true);
@@ -282,11 +281,9 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
           .map((th) => th.textContent),
       );
     expect(await clippedHeaders()).toEqual([]);
-    await screenshot(page, 'polish-form-list-1280-en');
     await page.getByTestId('language-switch').getByText('中文').click();
     await eventually(() => page.locator('thead').textContent()).toContain('子活动');
     expect(await clippedHeaders()).toEqual([]);
-    await screenshot(page, 'polish-form-list-1280-zh');
     await page.getByTestId('language-switch').getByText('EN').click();
   });
 
