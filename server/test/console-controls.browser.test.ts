@@ -441,6 +441,8 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     expect(await page.getByTestId('ttl-amount').inputValue()).toBe('2');
     expect(await page.getByPlaceholder('Select date').count()).toBe(0);
     await page.getByRole('button', { name: 'Create task' }).last().click();
+    // Sent at once (its time had passed), so the send is confirmed first.
+    await page.locator('.ant-modal-confirm').getByRole('button', { name: 'Send now' }).click();
     await page.waitForURL(/\/tasks\/tsk_/);
     const copy = await api<TaskRead>('GET', `/tasks/${page.url().split('/').pop()}`);
     const original = await api<TaskRead>('GET', `/tasks/${source.id}`);

@@ -277,6 +277,11 @@ describe.skipIf(!hasChromium)('the web console', () => {
         buffer: Buffer.from('android-000001\nandroid-000002\nandroid-000003\n'),
       });
     await page.getByRole('button', { name: 'Create task' }).last().click();
+    // An immediate send asks first; an uploaded file's match is known only once it is read.
+    await eventually(() => page.locator('.ant-modal-confirm').textContent()).toContain(
+      'The device IDs in ids.txt are matched',
+    );
+    await page.locator('.ant-modal-confirm').getByRole('button', { name: 'Send now' }).click();
     await page.waitForURL(/\/tasks\/tsk_/);
     await eventually(() => page.getByTestId('task-details').textContent()).toContain(
       'Uploaded list (uploaded IDs)',

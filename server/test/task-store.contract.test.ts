@@ -117,6 +117,7 @@ describe.each(BACKENDS)('task store on $name', (backend) => {
         app_name: 'Iris',
         platform: 'ios',
         audience_name: 'Buyers',
+        audience_size: 2,
         send_error: null,
       });
       for (const column of COUNTERS) expect(typeof found?.[column]).toBe('number');

@@ -198,6 +198,7 @@ describe('create', () => {
       clickAction: { type: 'open_app' },
       audienceId: audience,
       audienceName: 'VIP users',
+      audienceSize: 3,
       sendType: 'immediate',
       scheduledAt: null,
       ttlSeconds: 259_200,

@@ -61,6 +61,11 @@ export interface AudienceFileInput {
   fileName: string | null;
   source: 'upload' | 'api';
   /**
+   * The task the file was uploaded with (`POST …/tasks/upload`): the audience is that task's own, and
+   * goes when the task is deleted. Absent for an audience uploaded on its own.
+   */
+  forTaskId?: string;
+  /**
    * The file's content as a stream of chunks of any size (Buffers of UTF-8, or strings), e.g. an
    * upload's part stream or `fs.createReadStream`. Chunks are split into lines here: an item is
    * not a line. The stream is read with backpressure, never buffered whole.
@@ -87,6 +92,7 @@ export async function importAudienceFile(db: Db, input: AudienceFileInput): Prom
       name: input.name,
       fileName: input.fileName,
       source: input.source,
+      forTaskId: input.forTaskId,
       now: input.now,
     },
     readDeviceIds(input),
@@ -157,6 +163,8 @@ interface AudienceMeta {
   name: string;
   fileName: string | null;
   source: AudienceRow['source'];
+  /** See `AudienceFileInput.forTaskId`. */
+  forTaskId?: string;
   now: Date;
 }
 
@@ -190,7 +198,7 @@ async function createAudience(
     name,
     source: meta.source,
     file_name: meta.fileName,
-    source_task_id: null,
+    source_task_id: meta.forTaskId ?? null,
     source_filter: null,
     created_at: meta.now.toISOString(),
   });

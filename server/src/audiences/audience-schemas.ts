@@ -26,7 +26,11 @@ export const AudienceSchema = Type.Object({
   source: AudienceSource,
   status: Type.Literal('ready', { description: 'Audiences still importing or being deleted are not shown.' }),
   fileName: Type.Union([Type.String(), Type.Null()], { description: 'The uploaded file, for `upload`.' }),
-  sourceTaskId: Type.Union([Type.String(), Type.Null()], { description: 'The task, for `task_result`.' }),
+  sourceTaskId: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'The task it was generated from (`task_result`), or the task it was uploaded with (`upload` ' +
+      'through `POST …/tasks/upload`: deleting that task deletes it too, if no other task uses it).',
+  }),
   sourceFilter: Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()], {
     description: 'The device filter the audience was generated with, for `task_result`.',
   }),
@@ -35,6 +39,13 @@ export const AudienceSchema = Type.Object({
   activeTasks: Type.Integer({
     description: 'Scheduled or sending tasks that target it; it cannot be deleted while this is not 0.',
   }),
+  matched: Type.Optional(
+    Type.Integer({
+      description:
+        'Only in a list asked with `matchAppId`: members with an active push token for that app ' +
+        '(see `GET …/audiences/{id}/match`).',
+    }),
+  ),
 });
 /** The JSON body of an audience create: its name and device IDs. */
 export const AudienceIdsBody = Type.Object(
@@ -58,6 +69,25 @@ export const AudienceListQuery = Type.Object({
   ...PageQuery,
   q: Type.Optional(Type.String({ maxLength: 200 })),
   source: Type.Optional(AudienceSource),
+  matchAppId: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: 'An app of the workspace: each audience then carries `matched` for it.',
+    }),
+  ),
+});
+/** The query of an audience's match count. */
+export const AudienceMatchQuery = Type.Object({
+  appId: Type.String({ maxLength: 200, description: 'An app of the workspace.' }),
+});
+/** How much of an audience a send to one app would reach now. */
+export const AudienceMatchSchema = Type.Object({
+  audienceId: Type.String(),
+  appId: Type.String(),
+  size: Type.Integer({ description: 'Device IDs in the audience (`plannedSends` of a send now).' }),
+  matched: Type.Integer({
+    description: 'Of those, devices with an active push token for the app; the rest would be `unmatched`.',
+  }),
 });
 /** The query of an audience create: the name and file name of a raw-body upload. */
 export const AudienceCreateQuery = Type.Object({

@@ -45,6 +45,13 @@ export interface AudienceStore {
   /** A `ready` audience of the workspace, or undefined (importing, deleting, foreign and unknown alike). */
   find(workspaceId: string, id: string): Promise<AudienceWithUsage | undefined>;
   rename(workspaceId: string, id: string, name: string): Promise<void>;
+  /** The ready audience uploaded with a task (`POST …/tasks/upload`), if it is still there. */
+  findUploadedWith(workspaceId: string, taskId: string): Promise<AudienceWithUsage | undefined>;
+  /**
+   * How many of the audience's device IDs have an active push token for the app: what a send would
+   * match now (docs/audiences.md#matching). Counted in SQL over both primary keys; nothing is loaded.
+   */
+  countMatched(audienceId: string, appId: string): Promise<number>;
   /** Up to `limit` device IDs after `after` (exclusive), in device ID order. */
   listMembers(audienceId: string, after: string | undefined, limit: number): Promise<string[]>;
   /** Starts an audience in status `importing`: invisible and unusable until `finishImport`. */
@@ -145,6 +152,15 @@ export function createAudienceStore(db: Db): AudienceStore {
         .executeTakeFirst();
       return row && toUsage(row);
     },
+    async findUploadedWith(workspaceId, taskId) {
+      const row = await withUsage()
+        .where('audiences.workspace_id', '=', workspaceId)
+        .where('audiences.source', '=', 'upload')
+        .where('audiences.source_task_id', '=', taskId)
+        .where('audiences.status', '=', 'ready')
+        .executeTakeFirst();
+      return row && toUsage(row);
+    },
     async rename(workspaceId, id, name) {
       await db
         .updateTable('audiences')
@@ -152,6 +168,21 @@ export function createAudienceStore(db: Db): AudienceStore {
         .where('workspace_id', '=', workspaceId)
         .where('id', '=', id)
         .execute();
+    },
+    async countMatched(audienceId, appId) {
+      // The same join as a send's (dispatch/device-ranges.ts `matchedInRange`), over the whole audience.
+      const count = await db
+        .selectFrom('audience_members as m')
+        .innerJoin('devices as d', (join) =>
+          join
+            .on('d.app_id', '=', appId)
+            .onRef('d.device_id', '=', 'm.device_id')
+            .on('d.token_status', '=', 'active'),
+        )
+        .where('m.audience_id', '=', audienceId)
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(count.n);
     },
     async listMembers(audienceId, after, limit) {
       let query = db.selectFrom('audience_members').select('device_id').where('audience_id', '=', audienceId);

@@ -134,6 +134,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       clickAction: parseClickAction(row.click_action),
       audienceId: row.audience_id,
       audienceName: row.audience_name,
+      audienceSize: row.audience_size,
       sendType: row.send_type,
       scheduledAt: row.scheduled_at,
       ttlSeconds: row.ttl_seconds,
@@ -152,6 +153,18 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       ...taskWindows(row.started_at, deps.config),
       statistics: taskStatistics(taskCountsOf(row)),
     };
+  }
+
+  /**
+   * Deletes the audience uploaded with a deleted task (docs/tasks.md): nobody chose it, so
+   * nobody would find and delete it. One another task now uses (a duplicate) stays.
+   */
+  async function deleteOwnUpload(workspaceId: string, taskId: string): Promise<void> {
+    const upload = await audiences.findUploadedWith(workspaceId, taskId);
+    if (!upload || upload.used_by_tasks > 0) return;
+    const { marked } = await audiences.markDeleting(workspaceId, upload.id);
+    // Members go in chunks; should the process stop half-way, start-up finishes the purge.
+    if (marked) await audiences.purge(upload.id);
   }
 
   /** A draft from a create body, with the audience given separately (the upload route creates it). */
@@ -370,6 +383,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
             name: `${draft.name} (uploaded IDs)`,
             fileName: part.filename || null,
             source: 'upload',
+            forTaskId: id,
             lines: untruncated(part.file, deps.config),
             now: deps.clock(),
           });
@@ -497,6 +511,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
         const latest = await store.findTask(workspace.id, taskId);
         throw latest ? taskNotDeletable(latest) : taskNotFound(taskId);
       }
+      await deleteOwnUpload(workspace.id, taskId);
       return reply.status(204).send(null);
     },
   );

@@ -142,6 +142,13 @@ export const TaskSchema = Type.Object({
   clickAction: ClickActionSchema,
   audienceId: Type.String(),
   audienceName: Nullable(Type.String({ description: 'Null once the audience has been deleted.' })),
+  audienceSize: Nullable(
+    Type.Integer({
+      description:
+        'Device IDs in the audience now (null once it has been deleted): what a scheduled task plans to ' +
+        'send to. `statistics.plannedSends` stays 0 until the send starts.',
+    }),
+  ),
   sendType: Type.Enum(SEND_TYPES),
   scheduledAt: Nullable(Type.String()),
   ttlSeconds: Type.Integer({ description: 'How long providers keep trying to reach a device, in seconds.' }),

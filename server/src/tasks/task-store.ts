@@ -39,6 +39,8 @@ export type TaskRecord = TaskRow & {
   platform: Platform;
   /** Null once the audience has been deleted (tasks keep its ID). */
   audience_name: string | null;
+  /** The audience's size now; null once it has been deleted. */
+  audience_size: number | null;
   /** Why the dispatcher stopped handing batches over (provider error after retries), if it did. */
   send_error: string | null;
 };
@@ -224,6 +226,12 @@ async function lockReadyAudience(
   }
 }
 
+/** A read task with its counters and audience size as numbers (PostgreSQL answers bigint as text). */
+function numericRecord(row: TaskRecord): TaskRecord {
+  const record = withNumericCounters(row);
+  return { ...record, audience_size: row.audience_size === null ? null : Number(row.audience_size) };
+}
+
 /** The task store over Kysely. */
 export function createTaskStore(db: Db): TaskStore {
   // Apps cannot be deleted while a task uses them (foreign key), so the inner join never hides a task.
@@ -244,6 +252,7 @@ export function createTaskStore(db: Db): TaskStore {
         'apps.name as app_name',
         'apps.platform as platform',
         'audiences.name as audience_name',
+        'audiences.size as audience_size',
         'task_dispatch.send_error as send_error',
       ]);
 
@@ -259,7 +268,7 @@ export function createTaskStore(db: Db): TaskStore {
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .executeTakeFirstOrThrow(),
       ]);
-      return { rows: rows.map(withNumericCounters), total: Number(count.n) };
+      return { rows: rows.map(numericRecord), total: Number(count.n) };
     },
 
     async findTask(workspaceId, id) {
@@ -267,7 +276,7 @@ export function createTaskStore(db: Db): TaskStore {
         .where('tasks.workspace_id', '=', workspaceId)
         .where('tasks.id', '=', id)
         .executeTakeFirst();
-      return row && withNumericCounters(row);
+      return row && numericRecord(row);
     },
 
     async subCampaignsOf(taskIds) {

@@ -9,6 +9,7 @@ import type {
   AppCreate,
   AppUpdate,
   Audience,
+  AudienceMatch,
   Campaign,
   CursorPage,
   Device,
@@ -99,6 +100,14 @@ export const api = {
   audiences: {
     list: (w: string, page: number, pageSize: number, q?: string) =>
       request<Page<Audience>>('GET', `${ws(w)}/audiences`, { query: { page, pageSize, q } }),
+    /** The audiences with how many of each a send to `appId` would match now. */
+    listMatching: (w: string, appId: string, pageSize: number) =>
+      request<Page<Audience>>('GET', `${ws(w)}/audiences`, {
+        query: { page: 1, pageSize, matchAppId: appId },
+      }),
+    /** How many of an audience a send to `appId` would match now. */
+    match: (w: string, audienceId: string, appId: string) =>
+      request<AudienceMatch>('GET', `${ws(w)}/audiences/${id(audienceId)}/match`, { query: { appId } }),
     get: (w: string, audienceId: string) => request<Audience>('GET', `${ws(w)}/audiences/${id(audienceId)}`),
     createFromIds: (w: string, name: string, deviceIds: string[]) =>
       request<Audience>('POST', `${ws(w)}/audiences`, { body: { name, deviceIds } }),

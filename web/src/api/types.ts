@@ -16,6 +16,7 @@ import type {
 } from '../../../server/src/apps/app-schemas.ts';
 import type { ProviderConfigSchema } from '../../../server/src/apps/provider-config.ts';
 import type {
+  AudienceMatchSchema,
   AudienceSchema,
   AudienceSource as AudienceSourceSchema,
 } from '../../../server/src/audiences/audience-schemas.ts';
@@ -76,6 +77,8 @@ export type SendType = Task['sendType'];
 export type ClickActionType = ClickAction['type'];
 /** Where an audience's device IDs came from. */
 export type AudienceSource = Static<typeof AudienceSourceSchema>;
+/** How much of an audience a send to one app would match now. */
+export type AudienceMatch = Static<typeof AudienceMatchSchema>;
 
 /** Every task status, in lifecycle order. */
 export const TASK_STATUSES: readonly TaskStatus[] = [

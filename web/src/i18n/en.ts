@@ -138,11 +138,9 @@ export const en = {
   'tasks.col.status': 'Status',
   'tasks.col.statusAndSendType': 'Status / send type',
   'tasks.col.subCampaigns': 'Sub-campaigns',
-  'tasks.col.times': 'Time',
   'tasks.col.actions': 'Actions',
   'tasks.created': 'Created',
   'tasks.sent': 'Sent',
-  'tasks.sendsAt': 'scheduled for {time}',
   'tasks.notSentYet': 'not sent yet',
   'tasks.details': 'Details',
   'tasks.subCampaignCount': '{n} sub-campaigns',
@@ -808,6 +806,28 @@ export const en = {
   'devices.searchId': 'Device ID starts with…',
   'time.zoneNote': 'Times in {zone}; the CSV export gives ISO 8601 times in UTC (Z).',
   'time.zoneShort': 'Times in {zone}',
+  // --- Task form, task list and times (issue 18, lane C1) ---
+  'time.in': 'in {left}',
+  'tasks.col.timesIn': 'Time ({zone})',
+  'tasks.sends': 'Sends',
+  'tasks.audienceSizePlanned': '{n} planned',
+  'tasks.audienceSizeHint':
+    'Devices in the audience now. Planned sends are counted when the send starts; devices without a push token for the app then count as unmatched.',
+  'form.audienceMatched': '{n} with a token for this app',
+  'form.confirmSendTitle': 'Send now to {app}?',
+  'form.confirmSendMatch': '~{matched} of {size} audience devices have a push token for this app.',
+  'form.confirmSendUnmatched': 'The other {n} will count as unmatched and receive nothing.',
+  'form.confirmSendNoMatch': 'How many devices match could not be counted ({reason}).',
+  'form.confirmSendUpload':
+    'The device IDs in {file} are matched to this app’s push tokens when the task is sent; the details show how many matched.',
+  'form.confirmSendOk': 'Send now',
+  'form.newSubCampaign': 'New sub-campaign',
+  'form.unsavedTitle': 'Leave without saving?',
+  'form.unsavedBody': 'This task has changes that are not saved; they will be lost.',
+  'form.unsavedLeave': 'Leave',
+  'form.unsavedStay': 'Stay',
+  'form.clickSetAside':
+    'An iOS app has no “{action}” click action: this task will open the app. Your entry ({value}) is kept and comes back if you pick an Android app.',
 };
 
 /** A message key of the console. */

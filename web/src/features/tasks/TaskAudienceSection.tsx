@@ -1,10 +1,11 @@
 /**
  * The audience card of the task form: an audience picked from the workspace's, or (only when
- * creating) an ID file uploaded with the task.
+ * creating) an ID file uploaded with the task. Once an app is picked, each audience shows how many of
+ * its devices have a push token for that app (counted by the server): the rest would be unmatched.
  */
 import { InboxOutlined } from '@ant-design/icons';
-import { useQuery } from '@tanstack/react-query';
-import { Card, Form, Radio, Select, Upload, type UploadFile } from 'antd';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { Card, Form, Radio, Select, Typography, Upload, type UploadFile } from 'antd';
 import { Link } from 'react-router';
 import { api, MAX_PAGE_SIZE } from '../../api/client.ts';
 import type { Task } from '../../api/types.ts';
@@ -17,8 +18,11 @@ import type { TaskFormValues } from './task-form-values.ts';
 export function TaskAudienceSection({
   task,
   audienceMode,
+  appId,
 }: {
   task: Task | undefined;
+  /** The app picked so far, whose match each audience shows. */
+  appId: string | undefined;
   /** How the audience is given, as currently chosen. */
   audienceMode: TaskFormValues['audienceMode'] | undefined;
 }) {
@@ -26,9 +30,15 @@ export function TaskAudienceSection({
   const ws = useCurrentWorkspace();
   const editing = task !== undefined;
   const audiences = useQuery({
-    queryKey: ['ws', ws.id, 'audiences', 'picker'],
-    queryFn: () => api.audiences.list(ws.id, 1, MAX_PAGE_SIZE),
+    queryKey: ['ws', ws.id, 'audiences', 'picker', appId ?? null],
+    queryFn: () =>
+      appId === undefined
+        ? api.audiences.list(ws.id, 1, MAX_PAGE_SIZE)
+        : api.audiences.listMatching(ws.id, appId, MAX_PAGE_SIZE),
+    // Another app's counts (or none) stay shown while this app's are counted.
+    placeholderData: keepPreviousData,
   });
+  const counted = appId !== undefined && !audiences.isPlaceholderData;
 
   return (
     <Card title={t('form.section.audience')} size="small" style={{ marginBottom: 16 }}>
@@ -77,7 +87,17 @@ export function TaskAudienceSection({
               ...(audiences.data?.items ?? []).map((a) => ({
                 value: a.id,
                 search: a.name,
-                label: `${a.name} · ${t('form.audienceSize', { n: formatCount(a.size) })}`,
+                label: (
+                  <span data-testid={`audience-option-${a.id}`}>
+                    {a.name} · {t('form.audienceSize', { n: formatCount(a.size) })}
+                    {counted && a.matched !== undefined && (
+                      <Typography.Text type={a.matched < a.size ? 'warning' : 'secondary'}>
+                        {' · '}
+                        {t('form.audienceMatched', { n: formatCount(a.matched) })}
+                      </Typography.Text>
+                    )}
+                  </span>
+                ),
               })),
               // An audience deleted since the task was made still shows by its ID.
               ...(task && !audiences.data?.items.some((a) => a.id === task.audienceId)

@@ -26,7 +26,8 @@ import {
 import { useEffect, useState } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
 import { api } from '../../api/client.ts';
-import { MAX_TTL_SECONDS, type Platform, type Task } from '../../api/types.ts';
+import { errorMessage } from '../../api/http.ts';
+import { type ClickActionType, MAX_TTL_SECONDS, type Platform, type Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
@@ -48,6 +49,7 @@ import {
   type TaskFormValues,
 } from './task-form-values.ts';
 import { useTaskSubmit } from './task-submit.ts';
+import { useUnsavedGuard } from './unsaved-guard.ts';
 
 /**
  * Enter in a field (confirming a date, picking an option) must not create the task: only the
@@ -106,28 +108,78 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
   const { t } = useI18n();
   const ws = useCurrentWorkspace();
   const navigate = useNavigate();
-  const { message } = AntApp.useApp();
+  const { message, modal } = AntApp.useApp();
   const [form] = Form.useForm<TaskFormValues>();
   const { submit, submitting, progress, formErrors, paramErrors } = useTaskSubmit(form, task);
   const [previewPlatform, setPreviewPlatform] = useState<Platform>('android');
+  /** The Android-only click action an iOS app made the form set aside; it comes back on an Android app. */
+  const [setAside, setSetAside] = useState<ClickActionType | null>(null);
+  const [checkingMatch, setCheckingMatch] = useState(false);
   const editing = task !== undefined;
   const tasksPath = `/w/${encodeURIComponent(ws.id)}/tasks`;
 
   const apps = useQuery({ queryKey: ['ws', ws.id, 'apps'], queryFn: () => api.apps.list(ws.id) });
 
   const values = Form.useWatch([], form) as Partial<TaskFormValues> | undefined;
+  // Re-evaluated on every change, since watching the values re-renders the form.
+  const confirmLeave = useUnsavedGuard(form.isFieldsTouched() && !submitting);
   const app = apps.data?.items.find((a) => a.id === values?.appId);
   const platform: Platform = app?.platform ?? previewPlatform;
   const clickAction = clickActionOf(values ?? {});
   // The provider's longest time to live; before an app is picked, the most any provider takes.
   const maxTtlSeconds = MAX_TTL_SECONDS[app?.provider ?? 'fcm'];
 
-  // An iOS app has no URL or page action: fall back to opening the app.
+  // An iOS app has no URL or page action: the task opens the app instead, said so above the content;
+  // the URL or page stays in the form and its action comes back when an Android app is picked.
   useEffect(() => {
     if (app?.platform === 'ios' && values?.clickType && ANDROID_ONLY.includes(values.clickType)) {
+      setSetAside(values.clickType);
       form.setFieldValue('clickType', 'open_app');
+    } else if (app?.platform === 'android' && setAside !== null) {
+      if (values?.clickType === 'open_app') form.setFieldValue('clickType', setAside);
+      setSetAside(null);
+    } else if (setAside !== null && values?.clickType === 'custom') {
+      // Picking another click action by hand settles the question.
+      setSetAside(null);
     }
-  }, [app?.platform, values?.clickType, form]);
+  }, [app?.platform, values?.clickType, setAside, form]);
+
+  /**
+   * An immediate send goes out on one click: ask first, with how many of the audience the app's
+   * push tokens match now (counted by the server), since the rest are lost to matching.
+   */
+  const confirmThenSubmit = async (v: TaskFormValues) => {
+    if (v.sendType !== 'immediate') return submit(v);
+    const appName = apps.data?.items.find((a) => a.id === v.appId)?.name ?? '';
+    let match: string;
+    if (v.audienceMode === 'upload' && !editing) {
+      match = t('form.confirmSendUpload', { file: v.file?.[0]?.name ?? '' });
+    } else {
+      setCheckingMatch(true);
+      try {
+        const m = await api.audiences.match(ws.id, v.audienceId!, v.appId!);
+        match = t('form.confirmSendMatch', {
+          matched: formatCount(m.matched),
+          size: formatCount(m.size),
+        });
+        if (m.matched < m.size) {
+          match += ` ${t('form.confirmSendUnmatched', { n: formatCount(m.size - m.matched) })}`;
+        }
+      } catch (error) {
+        // The send itself is the server's decision; the count is only advice.
+        match = t('form.confirmSendNoMatch', { reason: errorMessage(error) });
+      } finally {
+        setCheckingMatch(false);
+      }
+    }
+    modal.confirm({
+      title: t('form.confirmSendTitle', { app: appName }),
+      content: <span data-testid="send-confirm-match">{match}</span>,
+      okText: t('form.confirmSendOk'),
+      cancelText: t('common.cancel'),
+      onOk: () => submit(v),
+    });
+  };
 
   if (apps.isError) return <QueryError error={apps.error} onRetry={() => apps.refetch()} />;
 
@@ -162,7 +214,7 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
                 ? duplicateValues(copyOf, t('duplicate.name', { name: copyOf.name }))
                 : initialValues(task)
             }
-            onFinish={submit}
+            onFinish={confirmThenSubmit}
             onFinishFailed={() => message.error(t('form.fixErrors'))}
             scrollToFirstError
             requiredMark
@@ -224,6 +276,20 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
               </Form.Item>
             </Card>
 
+            {setAside !== null && (
+              <Alert
+                type="warning"
+                showIcon
+                role="status"
+                title={t('form.clickSetAside', {
+                  action: t(`click.${setAside}`),
+                  // From the store: the URL's field is unmounted, so the watched values lack it.
+                  value: (form.getFieldValue(setAside === 'open_url' ? 'url' : 'page') as string) || '–',
+                })}
+                style={{ marginBottom: 16 }}
+                data-testid="click-set-aside"
+              />
+            )}
             <TaskContentSection
               form={form}
               platform={platform}
@@ -231,16 +297,23 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
               clickAction={clickAction}
               paramErrors={paramErrors}
             />
-            <TaskAudienceSection task={task} audienceMode={values?.audienceMode} />
+            <TaskAudienceSection task={task} audienceMode={values?.audienceMode} appId={values?.appId} />
             <TaskSendingSection form={form} sendType={values?.sendType} maxTtlSeconds={maxTtlSeconds} />
 
             <UploadProgress fraction={progress} fileName={values?.file?.[0]?.name} />
             <Space>
-              <Button type="primary" htmlType="submit" loading={submitting} disabled={!ws.canWrite}>
+              <Button
+                type="primary"
+                htmlType="submit"
+                loading={submitting || checkingMatch}
+                disabled={!ws.canWrite}
+              >
                 {editing ? t('form.save') : t('form.submit')}
               </Button>
               <FormTestPushButton form={form} />
-              <Button onClick={() => navigate(editing ? `${tasksPath}/${task.id}` : tasksPath)}>
+              <Button
+                onClick={() => confirmLeave(() => navigate(editing ? `${tasksPath}/${task.id}` : tasksPath))}
+              >
                 {t('common.cancel')}
               </Button>
             </Space>

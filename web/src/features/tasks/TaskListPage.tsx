@@ -22,7 +22,7 @@ import {
   Tooltip,
   Typography,
 } from 'antd';
-import dayjs, { type Dayjs } from 'dayjs';
+import dayjs from 'dayjs';
 import { useState } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router';
 import { api } from '../../api/client.ts';
@@ -38,14 +38,8 @@ import {
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
-import {
-  formatCompactDateTime,
-  formatCount,
-  formatDuration,
-  formatHours,
-  formatRate,
-  NONE,
-} from '../../i18n/format.ts';
+import { formatCountdown, formatDateTimeInZone, utcOffsetLabel } from '../../i18n/date-time.ts';
+import { formatCount, formatDuration, formatHours, formatRate, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import {
@@ -62,6 +56,11 @@ import { useDeploymentWindows } from './windows.ts';
 
 const SORTABLE: readonly TaskSortKey[] = ['createdAt', 'startedAt', 'name', 'plannedSends', 'deliveries'];
 const PAGE_SIZES = [10, 20, 50, 100];
+/**
+ * The sum of the column widths: the whole table fits a 1440 px window (with a vertical scroll bar);
+ * narrower ones scroll it rather than squeeze its headers.
+ */
+const TABLE_WIDTH = 1166;
 /** The list refreshes at most this often while a row can still change, in ms. */
 const LIVE_REFRESH_MS = 5000;
 
@@ -158,7 +157,13 @@ export function TaskListPage() {
     setSearchParams(queryToUrl({ ...query, page: 1, ...change }));
   };
   const filtered =
-    query.q || query.status || query.sendType || query.appId || query.subCampaignId || query.createdFrom;
+    query.q ||
+    query.status ||
+    query.sendType ||
+    query.appId ||
+    query.subCampaignId ||
+    query.createdFrom ||
+    query.createdTo;
 
   const statTitle = (label: string, source: StatisticSource) => (
     <span style={{ wordBreak: 'keep-all', overflowWrap: 'normal' }}>
@@ -182,7 +187,7 @@ export function TaskListPage() {
       title: t('tasks.col.name'),
       dataIndex: 'name',
       key: 'name',
-      width: 170,
+      width: 125,
       fixed: 'left',
       sorter: true,
       sortOrder: sortOrder('name'),
@@ -200,7 +205,7 @@ export function TaskListPage() {
     {
       title: t('tasks.col.statusAndSendType'),
       key: 'status',
-      width: 150,
+      width: 130,
       render: (_, task) => (
         <div style={{ whiteSpace: 'nowrap' }}>
           <TaskStatusBadge status={task.status} />
@@ -218,12 +223,12 @@ export function TaskListPage() {
       align: 'right',
       sorter: true,
       sortOrder: sortOrder('plannedSends'),
-      render: (_, task) => formatCount(task.statistics.plannedSends),
+      render: (_, task) => <PlannedSends task={task} />,
     },
     {
       title: statTitle(t('stat.deliveries'), 'provider'),
       key: 'deliveries',
-      width: 105,
+      width: 100,
       align: 'right',
       sorter: true,
       sortOrder: sortOrder('deliveries'),
@@ -232,7 +237,7 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.impressions'), 'sdk'),
       key: 'impressions',
-      width: 105,
+      width: 100,
       align: 'right',
       render: (_, task) =>
         countWithRate(task.statistics.impressions, task.statistics.impressionRate, t('stat.impressionRate')),
@@ -240,7 +245,7 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.opens'), 'provider'),
       key: 'opens',
-      width: 85,
+      width: 78,
       align: 'right',
       render: (_, task) => countWithRate(task.statistics.opens, task.statistics.openRate, t('stat.openRate')),
     },
@@ -264,38 +269,24 @@ export function TaskListPage() {
         ),
     },
     {
-      title: t('tasks.col.subCampaigns'),
+      title: <span style={{ whiteSpace: 'nowrap' }}>{t('tasks.col.subCampaigns')}</span>,
       key: 'subCampaigns',
-      width: 110,
+      width: 118,
       render: (_, task) => <SubCampaignsCell subCampaigns={task.subCampaigns} />,
     },
     {
-      title: t('tasks.col.times'),
+      // The zone is named once, here; every time of the column is in it.
+      title: t('tasks.col.timesIn', { zone: utcOffsetLabel() }),
       key: 'createdAt',
-      width: 135,
+      width: 165,
       sorter: true,
       sortOrder: sortOrder('createdAt'),
-      render: (_, task) => (
-        <div style={{ fontSize: 12, lineHeight: '20px', whiteSpace: 'nowrap' }}>
-          <div>
-            <Typography.Text type="secondary">{t('tasks.created')}</Typography.Text>{' '}
-            {formatCompactDateTime(task.createdAt)}
-          </div>
-          <div>
-            <Typography.Text type="secondary">{t('tasks.sent')}</Typography.Text>{' '}
-            {task.startedAt
-              ? formatCompactDateTime(task.startedAt)
-              : task.scheduledAt
-                ? t('tasks.sendsAt', { time: formatCompactDateTime(task.scheduledAt) })
-                : t('tasks.notSentYet')}
-          </div>
-        </div>
-      ),
+      render: (_, task) => <TaskTimes task={task} now={now} />,
     },
     {
       title: t('tasks.col.actions'),
       key: 'actions',
-      width: 165,
+      width: 145,
       fixed: 'right',
       render: (_, task) => {
         const noEdit = editRefusal(task, ws, t);
@@ -355,9 +346,6 @@ export function TaskListPage() {
       queryToUrl({ ...query, page: pagination.current ?? 1, pageSize: pagination.pageSize ?? 20 }),
     );
   };
-
-  const createdRange: [Dayjs, Dayjs] | null =
-    query.createdFrom && query.createdTo ? [dayjs(query.createdFrom), dayjs(query.createdTo)] : null;
 
   return (
     <Space orientation="vertical" size={16} style={{ width: '100%' }}>
@@ -469,15 +457,24 @@ export function TaskListPage() {
             style={{ width: 200 }}
             aria-label={t('tasks.filter.subCampaign')}
           />
-          <DatePicker.RangePicker
-            value={createdRange}
-            placeholder={[t('tasks.filter.createdFrom'), t('tasks.filter.createdTo')]}
-            onChange={(range) =>
-              update({
-                createdFrom: range?.[0]?.startOf('day').toISOString(),
-                createdTo: range?.[1]?.endOf('day').toISOString(),
-              })
+          {/* Two pickers, not a range picker: the range picker kept Tab on its first input. */}
+          <DatePicker
+            value={query.createdFrom ? dayjs(query.createdFrom) : null}
+            placeholder={t('tasks.filter.createdFrom')}
+            aria-label={t('tasks.filter.createdFrom')}
+            onChange={(day) => update({ createdFrom: day?.startOf('day').toISOString() })}
+            disabledDate={(day) => query.createdTo !== undefined && day.isAfter(dayjs(query.createdTo))}
+            style={{ width: 150 }}
+          />
+          <DatePicker
+            value={query.createdTo ? dayjs(query.createdTo) : null}
+            placeholder={t('tasks.filter.createdTo')}
+            aria-label={t('tasks.filter.createdTo')}
+            onChange={(day) => update({ createdTo: day?.endOf('day').toISOString() })}
+            disabledDate={(day) =>
+              query.createdFrom !== undefined && day.isBefore(dayjs(query.createdFrom).startOf('day'))
             }
+            style={{ width: 150 }}
           />
           {filtered && (
             <Button
@@ -502,7 +499,7 @@ export function TaskListPage() {
             dataSource={tasks.data?.items}
             loading={tasks.isPending || (tasks.isFetching && tasks.isPlaceholderData)}
             onChange={onTableChange}
-            scroll={{ x: 1190 }}
+            scroll={{ x: TABLE_WIDTH }}
             tableLayout="fixed"
             size="small"
             data-testid="task-table"
@@ -545,8 +542,59 @@ function WindowState({ task, now }: { task: Task; now: number }) {
   if (!task.startedAt || !task.statisticsFinalAt) return null;
   const left = Date.parse(task.statisticsFinalAt) - now;
   return (
-    <div style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14 }} data-testid="window-state">
+    <div
+      style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14, whiteSpace: 'normal' }}
+      data-testid="window-state"
+    >
       {left > 0 ? t('tasks.collectingLeft', { left: formatDuration(left, t) }) : t('details.final')}
+    </div>
+  );
+}
+
+/**
+ * A task's planned sends. Until the send starts the statistics hold 0 (docs/statistics.md: planned
+ * sends are the audience at send time), so a scheduled task shows its audience's size now, marked
+ * as planned, rather than a 0 that reads like an empty audience.
+ */
+function PlannedSends({ task }: { task: Task }) {
+  const { t } = useI18n();
+  if (task.startedAt !== null || task.status !== 'scheduled' || task.audienceSize === null) {
+    return formatCount(task.statistics.plannedSends);
+  }
+  return (
+    <Tooltip title={t('tasks.audienceSizeHint')}>
+      <Typography.Text type="secondary" data-testid="planned-audience">
+        {t('tasks.audienceSizePlanned', { n: formatCount(task.audienceSize) })}
+      </Typography.Text>
+    </Tooltip>
+  );
+}
+
+/**
+ * When a task was created and sent, or is due (with a countdown): each on a line of its own and
+ * with the year, in the zone the column header names.
+ */
+function TaskTimes({ task, now }: { task: Task; now: number }) {
+  const { t } = useI18n();
+  const line = (label: string, value: string, testId?: string) => (
+    <div data-testid={testId}>
+      <Typography.Text type="secondary">{label}</Typography.Text> {value}
+    </div>
+  );
+  const countdown = task.startedAt ? null : formatCountdown(task.scheduledAt, now, t);
+  return (
+    <div style={{ fontSize: 12, lineHeight: '20px', whiteSpace: 'nowrap' }}>
+      {line(t('tasks.created'), formatDateTimeInZone(task.createdAt))}
+      {task.startedAt
+        ? line(t('tasks.sent'), formatDateTimeInZone(task.startedAt))
+        : task.scheduledAt
+          ? line(t('tasks.sends'), formatDateTimeInZone(task.scheduledAt), 'sends-at')
+          : line(t('tasks.sent'), t('tasks.notSentYet'))}
+      {countdown && (
+        <div style={{ color: '#8c8c8c' }} data-testid="countdown">
+          {countdown}
+        </div>
+      )}
     </div>
   );
 }
