@@ -396,7 +396,7 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     await eventually(() => page.getByTestId('stat-capped').textContent()).toContain('450');
     expect(await page.getByTestId('stat-cancelled').count()).toBe(0);
     expect(await page.getByTestId('funnel-held-back').textContent()).toBe('Capped: 450 (22.5%)');
-    await page.getByTestId('stat-capped').getByText('Capped').hover();
+    await page.getByTestId('stat-capped').getByTestId('definition').hover();
     await eventually(() => page.locator('.ant-tooltip:visible').textContent()).toContain('frequency cap');
     await screenshot(page, 'controls-details-capped', { live: true });
     await language('中文');

@@ -62,12 +62,29 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await server?.stop();
   });
 
+  /**
+   * Picks `option` in the select `testId` and waits until the select shows it. The audience picker
+   * re-renders its options when their match counts arrive, which can swallow a click: the pick is
+   * tried again (up to three times) until it shows.
+   */
   async function choose(testId: string, option: string) {
-    await page.getByTestId(testId).click();
-    await page
-      .locator('.ant-select-dropdown:visible .ant-select-item-option')
-      .filter({ hasText: option })
-      .click();
+    for (let attempt = 1; ; attempt++) {
+      await page.getByTestId(testId).click();
+      await page
+        .locator('.ant-select-dropdown:visible .ant-select-item-option')
+        .filter({ hasText: option })
+        .click();
+      const shown = await expect
+        .poll(() => page.getByTestId(testId).textContent(), { timeout: 3_000, interval: 100 })
+        .toContain(option)
+        .then(
+          () => true,
+          () => false,
+        );
+      if (shown) return;
+      if (attempt === 3) throw new Error(`the select ${testId} never showed “${option}”`);
+      await page.keyboard.press('Escape');
+    }
   }
 
   async function tasksNamed(name: string): Promise<TaskRead[]> {
@@ -220,6 +237,18 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await eventually(() => page.getByTestId('click-set-aside').count()).toBe(0);
     expect(await page.getByLabel('Open URL', { exact: true }).isChecked()).toBe(true);
     expect(await page.getByLabel('URL', { exact: true }).inputValue()).toBe('https://example.com/winter');
+  });
+
+  test('a URL that breaks both of its rules shows its error once', async () => {
+    await startTask('Bad link');
+    await page.getByText('Open URL', { exact: true }).click();
+    // "not a url" fails both the URL type rule and the http(s) pattern rule.
+    await page.getByLabel('URL', { exact: true }).fill('not a url');
+    await page.getByLabel('URL', { exact: true }).blur();
+    const urlItem = page.locator('.ant-form-item').filter({ has: page.getByLabel('URL', { exact: true }) });
+    await eventually(() => urlItem.locator('.ant-form-item-explain-error').allTextContents()).toEqual([
+      'Enter an absolute http:// or https:// URL',
+    ]);
   });
 
   test('a scheduled task lists its audience as planned, its times with the year and zone, and a countdown', async () => {

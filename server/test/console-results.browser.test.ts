@@ -47,7 +47,11 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     server = await startServer();
     api = await apiClient(server.baseUrl);
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
+    const context = await browser.newContext({
+      viewport: { width: 1440, height: 900 },
+      locale: 'en-US',
+      timezoneId: 'Asia/Shanghai',
+    });
     page = await context.newPage();
     page.setDefaultTimeout(15_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));

@@ -29,12 +29,12 @@ import { api } from '../../api/client.ts';
 import { ApiError } from '../../api/http.ts';
 import type { DeviceFilter, DeviceResult, ReceiptKind, SendResult, Task } from '../../api/types.ts';
 import { QueryError } from '../../components/QueryError.tsx';
+import { timeZoneLabel } from '../../i18n/date-time.ts';
 import { formatCount, formatDateTime, formatHours, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { channelLabel } from './channels.ts';
 import { refreshGapMs, statisticsSignature, useRefreshOnChange } from './live.ts';
-import { timeZoneLabel } from './time-zone.ts';
 import { useTaskWindows } from './windows.ts';
 
 const PAGE_LIMIT = 50;

@@ -103,6 +103,8 @@ export function TaskContentSection({
         <Form.Item
           name="url"
           label={t('form.url')}
+          // One message per problem: a value failing both rules below would otherwise show it twice.
+          validateFirst
           rules={[
             { required: true, whitespace: true, message: t('form.required') },
             { type: 'url', message: t('form.urlInvalid') },

@@ -34,6 +34,7 @@ import type { Task } from '../../api/types.ts';
 import { PlatformIcon } from '../../components/PlatformIcon.tsx';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
+import { timeZoneLabel } from '../../i18n/date-time.ts';
 import { formatDateTime, formatDuration, formatHours, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
@@ -50,7 +51,6 @@ import {
 import { Funnel, StatisticsPanel } from './TaskStatistics.tsx';
 import { deleteRefusal, editRefusal, TaskStatusBadge } from './task-parts.tsx';
 import { DUE_CHECK_MS, refreshInterval, useNow } from './task-refresh.ts';
-import { timeZoneLabel } from './time-zone.ts';
 import { ttlFields } from './ttl.ts';
 import { useTaskWindows } from './windows.ts';
 
