@@ -229,6 +229,50 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(browserErrors).toEqual([]);
   });
 
+  test('the receipt filter holds a receipt had and one lacked: shown but not opened', async () => {
+    await details();
+    const table = page.getByTestId('device-results');
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
+    const devices = (query: string) =>
+      api<{ total: number }>('GET', `/tasks/${task.id}/devices?${query}`).then((page) => page.total);
+    const shownNotOpened = await devices('receipt=impression&without=open');
+    const notDismissed = await devices('receipt=impression&without=dismissal');
+    // The fixture has both kinds, so the filter is seen to narrow (and not to match all or nothing).
+    expect(shownNotOpened).toBeGreaterThan(0);
+    expect(shownNotOpened).toBeLessThan(await devices('receipt=impression'));
+
+    const receipt = table.getByTestId('device-filter-receipt');
+    const pick = async (option: string) => {
+      await receipt.click();
+      await page
+        .locator('.ant-select-dropdown:visible .ant-select-item-option')
+        .filter({ hasText: option })
+        .click();
+      await page.keyboard.press('Escape');
+    };
+    const tags = () => receipt.locator('.ant-select-selection-item-content').allTextContents();
+    await pick('with impression');
+    await pick('without open');
+    expect(await tags()).toEqual(['with impression', 'without open']);
+    await screenshot(page, 'polish-results-receipt-filter', { live: true });
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain(
+      `${shownNotOpened.toLocaleString('en')} devices`,
+    );
+    // A second receipt lacked replaces the first: the field shows the filter that applies.
+    await pick('without dismissal');
+    expect(await tags()).toEqual(['with impression', 'without dismissal']);
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain(
+      `${notDismissed.toLocaleString('en')} devices`,
+    );
+    // The same receipt both ways cannot be chosen: "with dismissal" takes the place of "without dismissal".
+    await pick('with dismissal');
+    expect(await tags()).toEqual(['with dismissal']);
+    await receipt.hover();
+    await receipt.locator('.ant-select-clear').click();
+    await eventually(() => table.locator('.ant-card-head').textContent()).toContain('400 devices');
+    expect(browserErrors).toEqual([]);
+  });
+
   test('the breakdown per channel and the timeline survive the purge of the device results', async () => {
     const asOf = new Date(Date.parse(task.startedAt) + 73 * 3_600_000).toISOString();
     const purge = spawnSync(process.execPath, [BIN, 'purge', '--as-of', asOf], {

@@ -50,6 +50,25 @@ const RESULT_COLORS: Record<SendResult, string> = {
 /** A receipt choice of the filter: `impression` (has it) or `!impression` (lacks it). */
 type ReceiptChoice = ReceiptKind | `!${ReceiptKind}`;
 
+/**
+ * The receipt choices a filter can hold together, newest first kept: at most one receipt the devices
+ * have and one they lack (the API's `receipt` and `without`, combined with AND: "shown but not opened"
+ * is `impression` + `!open`), never the same receipt both ways. A newer pick replaces the older one it
+ * conflicts with, so the field always shows the filter that is applied.
+ */
+function combinableReceipts(picked: readonly ReceiptChoice[]): ReceiptChoice[] {
+  const kept: ReceiptChoice[] = [];
+  for (const choice of [...picked].reverse()) {
+    const lacks = choice.startsWith('!');
+    const kind = lacks ? choice.slice(1) : choice;
+    const clash = kept.some(
+      (k) => k.startsWith('!') === lacks || (k.startsWith('!') ? k.slice(1) : k) === kind,
+    );
+    if (!clash) kept.unshift(choice);
+  }
+  return kept;
+}
+
 function receiptChoices(task: Task): ReceiptKind[] {
   return task.platform === 'ios' ? ['impression', 'open'] : ['impression', 'open', 'dismissal'];
 }
@@ -62,14 +81,17 @@ function sendResults(task: Task): SendResult[] {
 
 function toFilter(
   sendResult: SendResult | undefined,
-  receipt: ReceiptChoice | undefined,
+  receipts: readonly ReceiptChoice[] | undefined,
   deviceId?: string,
 ): DeviceFilter {
+  const chosen = combinableReceipts(receipts ?? []);
+  const has = chosen.find((r) => !r.startsWith('!'));
+  const lacks = chosen.find((r) => r.startsWith('!'));
   return {
     ...(deviceId && { deviceId }),
     ...(sendResult && { sendResult }),
-    ...(receipt && !receipt.startsWith('!') && { receipt: receipt as ReceiptKind }),
-    ...(receipt?.startsWith('!') && { without: receipt.slice(1) as ReceiptKind }),
+    ...(has && { receipt: has as ReceiptKind }),
+    ...(lacks && { without: lacks.slice(1) as ReceiptKind }),
   };
 }
 
@@ -86,8 +108,14 @@ function FilterFields({ task }: { task: Task }) {
           data-testid="device-filter-result"
         />
       </Form.Item>
-      <Form.Item name="receipt" label={t('devices.receipt')} style={{ marginBottom: 0 }}>
-        <Select<ReceiptChoice>
+      <Form.Item
+        name="receipt"
+        label={t('devices.receipt')}
+        style={{ marginBottom: 0 }}
+        normalize={(picked?: ReceiptChoice[]) => combinableReceipts(picked ?? [])}
+      >
+        <Select<ReceiptChoice[]>
+          mode="multiple"
           allowClear
           placeholder={t('devices.anyReceipt')}
           options={[
@@ -100,7 +128,7 @@ function FilterFields({ task }: { task: Task }) {
               label: t('devices.without', { receipt: t(`receipt.${r}`) }),
             })),
           ]}
-          style={{ width: 180 }}
+          style={{ width: 280 }}
           data-testid="device-filter-receipt"
         />
       </Form.Item>
@@ -110,7 +138,8 @@ function FilterFields({ task }: { task: Task }) {
 
 interface FilterValues {
   sendResult?: SendResult;
-  receipt?: ReceiptChoice;
+  /** At most one receipt the devices have and one they lack (`combinableReceipts`). */
+  receipt?: ReceiptChoice[];
   /** The device-ID search: IDs starting with this text. */
   deviceId?: string;
 }
