@@ -156,13 +156,21 @@ async function workspaceRoutes(): Promise<Route[]> {
 }
 
 /** The route's URL with every parameter filled in from the `default` workspace's objects. */
+/** The query a route requires, so that a request is refused for who sends it, not for a missing parameter. */
+const REQUIRED_QUERIES: Record<string, () => string> = {
+  'GET /audiences/{audienceId}/match': () => `appId=${encodeURIComponent(ids.appId!)}`,
+};
+
 function urlFor(route: Route, workspaceId: string): string {
-  return route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+  const path = route.path.replace(/\{(\w+)\}/g, (_, name: string) => {
     if (name === 'workspaceId') return workspaceId;
     const value = ids[name];
     if (!value) throw new Error(`no fixture for path parameter {${name}} in ${route.method} ${route.path}`);
     return encodeURIComponent(value);
   });
+  const query =
+    REQUIRED_QUERIES[`${route.method} ${route.path.replace('/api/v1/workspaces/{workspaceId}', '')}`];
+  return query ? `${path}?${query()}` : path;
 }
 
 function bodyFor(route: Route): object | undefined {
