@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { storeEnvFor } from './backends.ts';
 import {
@@ -164,6 +164,34 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(browserErrors).toEqual([]);
   });
 
+  /**
+   * Picks `option` in `select` until `shown()` lists it. A click on a dropdown still opening or
+   * closing (a loaded machine) can go unnoticed, so the pick is tried again, up to three times. A
+   * multiple choice stays open after a pick and is closed with Escape (`close`); a select inside a
+   * dialog closes by itself, where Escape would close the dialog.
+   */
+  async function pick(select: Locator, option: string, shown: () => Promise<string>, close = false) {
+    for (let attempt = 1; ; attempt++) {
+      await select.click();
+      await page
+        .locator('.ant-select-dropdown:visible .ant-select-item-option')
+        .filter({ hasText: option })
+        .first()
+        .click({ timeout: 3_000 })
+        .catch(() => undefined);
+      if (close) await page.keyboard.press('Escape');
+      const picked = await expect
+        .poll(shown, { timeout: 3_000, interval: 100 })
+        .toContain(option)
+        .then(
+          () => true,
+          () => false,
+        );
+      if (picked) return;
+      if (attempt === 3) throw new Error(`“${option}” was never picked`);
+    }
+  }
+
   test('Generate Audience says how many devices it will save, refuses an empty one, and warns of a snapshot', async () => {
     await details();
     const table = page.getByTestId('device-results');
@@ -176,19 +204,12 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     );
     expect(await dialog.getByTestId('generate-snapshot').textContent()).toContain('snapshot');
     // A filter nothing matches (pending, on a completed task): nothing to save, Generate disabled.
-    await dialog.getByTestId('device-filter-result').click();
-    await page
-      .locator('.ant-select-dropdown:visible .ant-select-item-option')
-      .filter({ hasText: 'Pending' })
-      .click();
+    const result = dialog.getByTestId('device-filter-result');
+    await pick(result, 'Pending', async () => (await result.textContent()) ?? '');
     await eventually(() => dialog.getByTestId('generate-count').textContent()).toContain('nothing to save');
     expect(await dialog.getByRole('button', { name: 'Generate' }).isDisabled()).toBe(true);
     // Failures: the count before, the same count saved.
-    await dialog.getByTestId('device-filter-result').click();
-    await page
-      .locator('.ant-select-dropdown:visible .ant-select-item-option')
-      .filter({ hasText: 'Failure' })
-      .click();
+    await pick(result, 'Failure', async () => (await result.textContent()) ?? '');
     const failures = (await api<TaskRead & { statistics: { failures: number } }>('GET', `/tasks/${task.id}`))
       .statistics.failures;
     await eventually(() => dialog.getByTestId('generate-count').textContent()).toBe(
@@ -242,30 +263,23 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(shownNotOpened).toBeLessThan(await devices('receipt=impression'));
 
     const receipt = table.getByTestId('device-filter-receipt');
-    const pick = async (option: string) => {
-      await receipt.click();
-      await page
-        .locator('.ant-select-dropdown:visible .ant-select-item-option')
-        .filter({ hasText: option })
-        .click();
-      await page.keyboard.press('Escape');
-    };
     const tags = () => receipt.locator('.ant-select-selection-item-content').allTextContents();
-    await pick('with impression');
-    await pick('without open');
+    const pickReceipt = (option: string) => pick(receipt, option, async () => (await tags()).join('|'), true);
+    await pickReceipt('with impression');
+    await pickReceipt('without open');
     expect(await tags()).toEqual(['with impression', 'without open']);
     await screenshot(page, 'polish-results-receipt-filter', { live: true });
     await eventually(() => table.locator('.ant-card-head').textContent()).toContain(
       `${shownNotOpened.toLocaleString('en')} devices`,
     );
     // A second receipt lacked replaces the first: the field shows the filter that applies.
-    await pick('without dismissal');
+    await pickReceipt('without dismissal');
     expect(await tags()).toEqual(['with impression', 'without dismissal']);
     await eventually(() => table.locator('.ant-card-head').textContent()).toContain(
       `${notDismissed.toLocaleString('en')} devices`,
     );
     // The same receipt both ways cannot be chosen: "with dismissal" takes the place of "without dismissal".
-    await pick('with dismissal');
+    await pickReceipt('with dismissal');
     expect(await tags()).toEqual(['with dismissal']);
     await receipt.hover();
     await receipt.locator('.ant-select-clear').click();
