@@ -14,6 +14,7 @@ import {
   hasChromium,
   launchBrowser,
   logInAt,
+  pickOption,
   screenshot,
   startServer,
 } from './console-harness.ts';
@@ -62,30 +63,7 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await server?.stop();
   });
 
-  /**
-   * Picks `option` in the select `testId` and waits until the select shows it. The audience picker
-   * re-renders its options when their match counts arrive, which can swallow a click: the pick is
-   * tried again (up to three times) until it shows.
-   */
-  async function choose(testId: string, option: string) {
-    for (let attempt = 1; ; attempt++) {
-      await page.getByTestId(testId).click();
-      await page
-        .locator('.ant-select-dropdown:visible .ant-select-item-option')
-        .filter({ hasText: option })
-        .click();
-      const shown = await expect
-        .poll(() => page.getByTestId(testId).textContent(), { timeout: 3_000, interval: 100 })
-        .toContain(option)
-        .then(
-          () => true,
-          () => false,
-        );
-      if (shown) return;
-      if (attempt === 3) throw new Error(`the select ${testId} never showed “${option}”`);
-      await page.keyboard.press('Escape');
-    }
-  }
+  const choose = (testId: string, option: string) => pickOption(page, page.getByTestId(testId), option);
 
   async function tasksNamed(name: string): Promise<TaskRead[]> {
     const list = await api<{ items: TaskRead[] }>('GET', `/tasks?q=${encodeURIComponent(name)}`);

@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { storeEnvFor } from './backends.ts';
 import { tempDir } from './helpers.ts';
 
@@ -141,4 +142,37 @@ export async function logInAt(page: Page, baseUrl: string, path: string): Promis
   await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.waitForURL(`**${path}`);
+}
+
+/**
+ * Picks `option` in the antd select `select` until `shown()` (by default the select's text) contains
+ * it. A click on a dropdown still opening or closing (a loaded machine) can go unnoticed, so the pick
+ * is tried again, up to three times. A multiple choice stays open after a pick and is closed with
+ * Escape (`close`); a single select closes by itself, and inside a dialog Escape would close the dialog.
+ */
+export async function pickOption(
+  page: Page,
+  select: Locator,
+  option: string,
+  { shown = async () => (await select.textContent()) ?? '', close = false } = {},
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await select.click();
+    await page
+      .locator('.ant-select-dropdown:visible .ant-select-item-option')
+      .filter({ hasText: option })
+      .first()
+      .click({ timeout: 3_000 })
+      .catch(() => undefined);
+    if (close) await page.keyboard.press('Escape');
+    const picked = await expect
+      .poll(shown, { timeout: 3_000, interval: 100 })
+      .toContain(option)
+      .then(
+        () => true,
+        () => false,
+      );
+    if (picked) return;
+    if (attempt === 3) throw new Error(`“${option}” was never picked`);
+  }
 }

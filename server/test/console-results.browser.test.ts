@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { storeEnvFor } from './backends.ts';
 import {
@@ -18,6 +18,7 @@ import {
   hasChromium,
   launchBrowser,
   logInAt,
+  pickOption,
   screenshot,
   startServer,
 } from './console-harness.ts';
@@ -164,34 +165,6 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(browserErrors).toEqual([]);
   });
 
-  /**
-   * Picks `option` in `select` until `shown()` lists it. A click on a dropdown still opening or
-   * closing (a loaded machine) can go unnoticed, so the pick is tried again, up to three times. A
-   * multiple choice stays open after a pick and is closed with Escape (`close`); a select inside a
-   * dialog closes by itself, where Escape would close the dialog.
-   */
-  async function pick(select: Locator, option: string, shown: () => Promise<string>, close = false) {
-    for (let attempt = 1; ; attempt++) {
-      await select.click();
-      await page
-        .locator('.ant-select-dropdown:visible .ant-select-item-option')
-        .filter({ hasText: option })
-        .first()
-        .click({ timeout: 3_000 })
-        .catch(() => undefined);
-      if (close) await page.keyboard.press('Escape');
-      const picked = await expect
-        .poll(shown, { timeout: 3_000, interval: 100 })
-        .toContain(option)
-        .then(
-          () => true,
-          () => false,
-        );
-      if (picked) return;
-      if (attempt === 3) throw new Error(`“${option}” was never picked`);
-    }
-  }
-
   test('Generate Audience says how many devices it will save, refuses an empty one, and warns of a snapshot', async () => {
     await details();
     const table = page.getByTestId('device-results');
@@ -205,11 +178,11 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     expect(await dialog.getByTestId('generate-snapshot').textContent()).toContain('snapshot');
     // A filter nothing matches (pending, on a completed task): nothing to save, Generate disabled.
     const result = dialog.getByTestId('device-filter-result');
-    await pick(result, 'Pending', async () => (await result.textContent()) ?? '');
+    await pickOption(page, result, 'Pending');
     await eventually(() => dialog.getByTestId('generate-count').textContent()).toContain('nothing to save');
     expect(await dialog.getByRole('button', { name: 'Generate' }).isDisabled()).toBe(true);
     // Failures: the count before, the same count saved.
-    await pick(result, 'Failure', async () => (await result.textContent()) ?? '');
+    await pickOption(page, result, 'Failure');
     const failures = (await api<TaskRead & { statistics: { failures: number } }>('GET', `/tasks/${task.id}`))
       .statistics.failures;
     await eventually(() => dialog.getByTestId('generate-count').textContent()).toBe(
@@ -264,7 +237,8 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
 
     const receipt = table.getByTestId('device-filter-receipt');
     const tags = () => receipt.locator('.ant-select-selection-item-content').allTextContents();
-    const pickReceipt = (option: string) => pick(receipt, option, async () => (await tags()).join('|'), true);
+    const pickReceipt = (option: string) =>
+      pickOption(page, receipt, option, { shown: async () => (await tags()).join('|'), close: true });
     await pickReceipt('with impression');
     await pickReceipt('without open');
     expect(await tags()).toEqual(['with impression', 'without open']);
