@@ -16,7 +16,11 @@ const queryClient = new QueryClient({
       // A refused or missing resource will not change by asking again; a dropped connection may.
       retry: (failures, error) => !(error instanceof ApiError && error.status > 0) && failures < 2,
       refetchOnWindowFocus: false,
+      // Offline, a query fails (and says the server could not be reached) instead of waiting
+      // unseen; the offline banner says why, and reconnecting refetches.
+      networkMode: 'always',
     },
+    mutations: { networkMode: 'always' },
   },
 });
 

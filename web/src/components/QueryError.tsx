@@ -5,10 +5,11 @@
 import { Button, Result, Space } from 'antd';
 import { useNavigate } from 'react-router';
 import { ApiError } from '../api/http.ts';
+import { errorText } from '../i18n/error-texts.ts';
 import { useI18n } from '../i18n/i18n.tsx';
 
 export function QueryError({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
-  const { t } = useI18n();
+  const { t, locale } = useI18n();
   const navigate = useNavigate();
   const status = error instanceof ApiError ? error.status : 0;
   const notFound = status === 404;
@@ -19,7 +20,14 @@ export function QueryError({ error, onRetry }: { error: unknown; onRetry?: () =>
       title={
         notFound ? t('common.notFound') : status === 403 ? t('common.forbidden') : t('common.loadFailed')
       }
-      subTitle={error instanceof Error ? error.message : String(error)}
+      // In the language shown now: an error kept on screen while the language is switched follows it.
+      subTitle={
+        error instanceof ApiError
+          ? errorText(locale, error.code, error.serverMessage)
+          : error instanceof Error
+            ? error.message
+            : String(error)
+      }
       extra={
         <Space>
           {onRetry && !lasting && (

@@ -20,6 +20,8 @@ export const en = {
   'common.resetFilters': 'Reset filters',
   'common.totalItems': '{n} in total',
   'common.loadFailed': 'Could not load this',
+  'common.offline':
+    'You are offline: the numbers shown may be out of date and nothing can be saved. The console catches up by itself once the connection is back.',
   'common.notFound': 'Not found',
   'common.forbidden': 'Your role does not allow this',
   'common.pageNotFound': 'This page does not exist',

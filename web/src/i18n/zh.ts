@@ -22,6 +22,8 @@ export const zh: Record<MessageKey, string> = {
   'common.resetFilters': '重置筛选',
   'common.totalItems': '共 {n} 条',
   'common.loadFailed': '加载失败',
+  'common.offline':
+    '网络已断开：页面上的数据可能不是最新的，也无法保存任何更改。恢复连接后，控制台会自动更新。',
   'common.notFound': '未找到',
   'common.forbidden': '您的角色无权执行此操作',
   'common.pageNotFound': '页面不存在',

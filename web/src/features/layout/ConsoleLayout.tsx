@@ -32,6 +32,8 @@ import { Link, Outlet, useLocation, useNavigate } from 'react-router';
 import { api } from '../../api/client.ts';
 import { LanguageSwitch } from '../../components/LanguageSwitch.tsx';
 import { Logo } from '../../components/Logo.tsx';
+import { OfflineBanner } from '../../components/OfflineBanner.tsx';
+import { QueryError } from '../../components/QueryError.tsx';
 import type { MessageKey } from '../../i18n/en.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useSession } from '../session/session.tsx';
@@ -109,6 +111,8 @@ export function ConsoleLayout() {
   let body: React.ReactNode = <Outlet />;
   if (workspaces.isPending) {
     body = <Spin size="large" style={{ display: 'block', marginTop: 120 }} />;
+  } else if (workspaces.isError && !workspaces.data) {
+    body = <QueryError error={workspaces.error} onRetry={() => void workspaces.refetch()} />;
   } else if (workspaces.data && !current.workspace) {
     body = (
       <Result
@@ -181,6 +185,7 @@ export function ConsoleLayout() {
             </Dropdown>
           </Space>
         </Layout.Header>
+        <OfflineBanner />
         <Layout.Content style={{ padding: 16, background: '#f5f6f8' }}>{body}</Layout.Content>
       </Layout>
     </Layout>
