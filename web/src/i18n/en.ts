@@ -811,6 +811,7 @@ export const en = {
   // --- Task form, task list and times (issue 18, lane C1) ---
   'time.in': 'in {left}',
   'tasks.col.timesIn': 'Time ({zone})',
+  'time.columnIn': '{label} ({zone})',
   'tasks.sends': 'Sends',
   'tasks.audienceSizePlanned': '{n} planned',
   'tasks.audienceSizeHint':

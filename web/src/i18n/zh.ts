@@ -779,6 +779,7 @@ export const zh: Record<MessageKey, string> = {
   // --- 任务表单、任务列表与时间（issue 18，C1 线） ---
   'time.in': '{left}后',
   'tasks.col.timesIn': '时间（{zone}）',
+  'time.columnIn': '{label}（{zone}）',
   'tasks.sends': '将于',
   'tasks.audienceSizePlanned': '计划 {n}',
   'tasks.audienceSizeHint':

@@ -46,6 +46,7 @@ import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
+import { utcOffsetLabel } from '../../i18n/date-time.ts';
 import { formatCount, formatDateTime, formatShortDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
@@ -207,7 +208,11 @@ export function AppsPage() {
       key: 'delivery',
       render: (_, a) => <DeliverySettingsCell app={a} />,
     },
-    { title: t('common.createdAt'), key: 'createdAt', render: (_, a) => formatDateTime(a.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, a) => formatDateTime(a.createdAt),
+    },
     {
       title: t('common.actions'),
       key: 'actions',
@@ -443,7 +448,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
       render: (_, d) => d.appVersion ?? '–',
     },
     {
-      title: t('apps.updatedAt'),
+      title: t('time.columnIn', { label: t('apps.updatedAt'), zone: utcOffsetLabel() }),
       key: 'updatedAt',
       width: 160,
       render: (_, d) => formatDateTime(d.updatedAt),

@@ -42,6 +42,7 @@ import type { Audience, DeviceFilter } from '../../api/types.ts';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { UploadProgress } from '../../components/UploadProgress.tsx';
+import { utcOffsetLabel } from '../../i18n/date-time.ts';
 import { formatCount, formatDateTime } from '../../i18n/format.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
@@ -155,7 +156,11 @@ export function AudiencesPage() {
           </Space>
         ),
     },
-    { title: t('common.createdAt'), key: 'createdAt', render: (_, a) => formatDateTime(a.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, a) => formatDateTime(a.createdAt),
+    },
     {
       title: t('common.actions'),
       key: 'actions',

@@ -27,6 +27,7 @@ import { errorMessage } from '../../api/http.ts';
 import type { Campaign, SubCampaignRef } from '../../api/types.ts';
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
+import { utcOffsetLabel } from '../../i18n/date-time.ts';
 import { formatDateTime } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
@@ -162,7 +163,11 @@ export function CampaignsPage() {
           ? t('tasks.subCampaignOne')
           : t('tasks.subCampaignCount', { n: c.subCampaigns.length }),
     },
-    { title: t('common.createdAt'), key: 'createdAt', render: (_, c) => formatDateTime(c.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, c) => formatDateTime(c.createdAt),
+    },
     {
       title: t('common.actions'),
       key: 'actions',

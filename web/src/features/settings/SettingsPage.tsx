@@ -32,6 +32,7 @@ import { NewPasswordFields, PASSWORD_MIN_LENGTH } from '../../components/NewPass
 import { usePageTitle } from '../../components/page-title.ts';
 import { QueryError } from '../../components/QueryError.tsx';
 import { type Secret, ShownOnce } from '../../components/ShownOnce.tsx';
+import { utcOffsetLabel } from '../../i18n/date-time.ts';
 import { formatDateTime, NONE } from '../../i18n/format.ts';
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
@@ -111,7 +112,11 @@ function Members() {
           t(`role.${m.role}`)
         ),
     },
-    { title: t('settings.joined'), key: 'createdAt', render: (_, m) => formatDateTime(m.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('settings.joined'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, m) => formatDateTime(m.createdAt),
+    },
     {
       title: t('common.actions'),
       key: 'actions',
@@ -230,9 +235,17 @@ function Tokens() {
     { title: t('common.name'), dataIndex: 'name', key: 'name' },
     { title: t('settings.role'), key: 'role', render: (_, k) => t(`role.${k.role}`) },
     { title: t('settings.token'), key: 'token', render: (_, k) => <code>{k.token}</code> },
-    { title: t('common.createdAt'), key: 'createdAt', render: (_, k) => formatDateTime(k.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, k) => formatDateTime(k.createdAt),
+    },
     { title: t('settings.createdBy'), key: 'createdBy', render: (_, k) => k.createdBy ?? NONE },
-    { title: t('settings.lastUsed'), key: 'lastUsedAt', render: (_, k) => formatDateTime(k.lastUsedAt) },
+    {
+      title: t('time.columnIn', { label: t('settings.lastUsed'), zone: utcOffsetLabel() }),
+      key: 'lastUsedAt',
+      render: (_, k) => formatDateTime(k.lastUsedAt),
+    },
     {
       title: t('settings.state'),
       key: 'state',
@@ -343,7 +356,11 @@ function Users() {
       key: 'isAdmin',
       render: (_, u) => (u.isAdmin ? <Tag color="gold">{t('settings.instanceAdmin')}</Tag> : NONE),
     },
-    { title: t('common.createdAt'), key: 'createdAt', render: (_, u) => formatDateTime(u.createdAt) },
+    {
+      title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),
+      key: 'createdAt',
+      render: (_, u) => formatDateTime(u.createdAt),
+    },
     {
       title: t('settings.state'),
       key: 'state',
