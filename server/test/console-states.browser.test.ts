@@ -72,6 +72,7 @@ describe.skipIf(!hasChromium)('the console’s states', () => {
       ['/w/default/campaigns', ['Created (UTC)']],
       ['/w/default/settings', ['Member since (UTC)']],
     ];
+    await page.getByTestId('language-switch').getByText('EN').click();
     for (const [path, headers] of pages) {
       await page.goto(`${server.baseUrl}${path}`);
       for (const header of headers) {
