@@ -202,6 +202,60 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await page.waitForURL(/\/campaigns$/);
   });
 
+  test('the browser’s Back button and the workspace switcher ask before a half-filled form is lost', async () => {
+    const other = await api<{ id: string }>('POST', '/workspaces', { name: 'Second shop' }, true);
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.waitForURL(/\/tasks\/new$/);
+    await page.getByLabel('Task name', { exact: true }).fill('Half filled, then Back');
+    await page.getByLabel('Title', { exact: true }).fill('Winter deals');
+    const confirm = page.locator('.ant-modal-confirm');
+
+    // Back: asked; Stay keeps the form, its values and its address.
+    await page.goBack();
+    await eventually(() => confirm.textContent()).toContain('Leave without saving?');
+    await confirm.getByRole('button', { name: 'Stay' }).click();
+    await eventually(() => confirm.count()).toBe(0);
+    expect(page.url()).toMatch(/\/w\/default\/tasks\/new$/);
+    expect(await page.getByLabel('Task name', { exact: true }).inputValue()).toBe('Half filled, then Back');
+    expect(await page.getByLabel('Title', { exact: true }).inputValue()).toBe('Winter deals');
+
+    // The workspace switcher: asked; Stay keeps the form and the workspace shown.
+    const switcher = page.getByTestId('workspace-switcher');
+    const pickSecondShop = async () => {
+      await switcher.click();
+      await page
+        .locator('.ant-select-dropdown:visible .ant-select-item-option')
+        .filter({ hasText: 'Second shop' })
+        .click();
+    };
+    await pickSecondShop();
+    await eventually(() => confirm.textContent()).toContain('Leave without saving?');
+    await confirm.getByRole('button', { name: 'Stay' }).click();
+    await eventually(() => confirm.count()).toBe(0);
+    expect(page.url()).toMatch(/\/w\/default\/tasks\/new$/);
+    expect(await switcher.textContent()).not.toContain('Second shop');
+    expect(await page.getByLabel('Task name', { exact: true }).inputValue()).toBe('Half filled, then Back');
+
+    // Leave: the switch goes through.
+    await pickSecondShop();
+    await confirm.getByRole('button', { name: 'Leave' }).click();
+    await page.waitForURL(new RegExp(`/w/${other.id}/tasks$`));
+    await eventually(() => switcher.textContent()).toContain('Second shop');
+
+    // Back to the form, filled again: Back asked, Leave leaves (to the list it was opened from).
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
+    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.waitForURL(/\/tasks\/new$/);
+    await page.getByLabel('Task name', { exact: true }).fill('Left by Back');
+    await page.goBack();
+    await confirm.getByRole('button', { name: 'Leave' }).click();
+    await page.waitForURL(/\/w\/default\/tasks$/);
+    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
+  });
+
   test('an iOS app sets the URL action aside with a warning, and an Android app gives it back', async () => {
     await startTask('Switches platform');
     await page.getByText('Open URL', { exact: true }).click();
