@@ -206,8 +206,8 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
   test('the browser’s Back button and the workspace switcher ask before a half-filled form is lost', async () => {
     const other = await api<{ id: string }>('POST', '/workspaces', { name: 'Second shop' }, true);
     await page.goto(`${server.baseUrl}/w/default/tasks`);
-    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
-    await page.getByRole('button', { name: 'Create task' }).click();
+    // The page's own button (an empty list has a second one), so the form opens inside the console.
+    await page.getByRole('button', { name: 'Create task' }).first().click();
     await page.waitForURL(/\/tasks\/new$/);
     await page.getByLabel('Task name', { exact: true }).fill('Half filled, then Back');
     await page.getByLabel('Title', { exact: true }).fill('Winter deals');
@@ -224,13 +224,11 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
 
     // The workspace switcher: asked; Stay keeps the form and the workspace shown.
     const switcher = page.getByTestId('workspace-switcher');
-    const pickSecondShop = async () => {
-      await switcher.click();
-      await page
-        .locator('.ant-select-dropdown:visible .ant-select-item-option')
-        .filter({ hasText: 'Second shop' })
-        .click();
-    };
+    // Picked again while no question is shown: a loaded machine can swallow a click on a select.
+    const pickSecondShop = () =>
+      pickOption(page, switcher, 'Second shop', {
+        shown: async () => ((await confirm.count()) > 0 ? 'Second shop' : ''),
+      });
     await pickSecondShop();
     await eventually(() => confirm.textContent()).toContain('Leave without saving?');
     await confirm.getByRole('button', { name: 'Stay' }).click();
@@ -247,8 +245,7 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
 
     // Back to the form, filled again: Back asked, Leave leaves (to the list it was opened from).
     await page.goto(`${server.baseUrl}/w/default/tasks`);
-    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
-    await page.getByRole('button', { name: 'Create task' }).click();
+    await page.getByRole('button', { name: 'Create task' }).first().click();
     await page.waitForURL(/\/tasks\/new$/);
     await page.getByLabel('Task name', { exact: true }).fill('Left by Back');
     await page.getByLabel('Title', { exact: true }).fill('Winter deals');
@@ -257,7 +254,7 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await eventually(() => confirm.textContent()).toContain('Leave without saving?');
     await confirm.getByRole('button', { name: 'Leave' }).click();
     await page.waitForURL(/\/w\/default\/tasks$/);
-    await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(0);
+    await eventually(() => page.getByTestId('task-table').count()).toBe(1);
   });
 
   test('an iOS app sets the URL action aside with a warning, and an Android app gives it back', async () => {

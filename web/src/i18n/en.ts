@@ -34,8 +34,7 @@ export const en = {
 
   'unit.days': '{n} d',
   'unit.hours': '{n} h',
-  'unit.hourOne': '1 hour',
-  'unit.hourMany': '{n} hours',
+  'unit.hourCount': '{n} {n:hour|hours}',
   'unit.minutes': '{n} min',
   'unit.seconds': '{n} s',
 
@@ -131,7 +130,8 @@ export const en = {
   'stat.dismissalsIos': 'Dismissals are not tracked on iOS and show as 0.',
   'stat.pending': 'Pending',
   'stat.pendingHint': 'Audience devices not handed to the push service yet (only while sending).',
-  'stat.late': '{n} receipts arrived after the statistics window ({hours}) and are not counted.',
+  'stat.late':
+    '{n} {n:receipt|receipts} arrived after the statistics window ({hours}) and {n:is|are} not counted.',
 
   'tasks.create': 'Create task',
   'tasks.col.name': 'Task',
@@ -143,11 +143,10 @@ export const en = {
   'tasks.sent': 'Sent',
   'tasks.notSentYet': 'not sent yet',
   'tasks.details': 'Details',
-  'tasks.subCampaignCount': '{n} sub-campaigns',
-  'tasks.subCampaignsOf': '{n} sub-campaigns',
+  'tasks.subCampaignCount': '{n} {n:sub-campaign|sub-campaigns}',
+  'tasks.subCampaignsOf': '{n} {n:sub-campaign|sub-campaigns}',
   'tasks.collecting': 'Collecting ·',
   'tasks.timeLeft': '{left} left',
-  'tasks.subCampaignOne': '1 sub-campaign',
   'tasks.readOnlyRole': 'Your role (viewer) is read-only.',
   'tasks.notEditable': 'Only a task that has not been sent yet can be edited; this one is {status}.',
   'tasks.notDeletable': 'Only a scheduled task can be deleted; this one is {status}.',
@@ -187,7 +186,7 @@ export const en = {
   'form.app': 'App',
   'form.appPlaceholder': 'Choose the app to send through',
   'form.appRequired': 'Choose an app',
-  'form.appDevices': '{n} devices',
+  'form.appDevices': '{n} {n:device|devices}',
   'form.title': 'Title',
   'form.titlePlaceholder': 'The first line users see',
   'form.content': 'Content',
@@ -219,7 +218,7 @@ export const en = {
   'form.audiencePlaceholder': 'Choose who receives this task',
   'form.audienceRequired': 'Choose an audience',
   'form.audienceHint': 'Device IDs are matched to the app’s push tokens at send time.',
-  'form.audienceSize': '{n} devices',
+  'form.audienceSize': '{n} {n:device|devices}',
   'form.manageAudiences': 'Manage audiences',
   'form.fileDrop': 'Click or drop a CSV or TXT file of device IDs here',
   'form.fileHint': 'One ID per line, or a CSV with a deviceId column. It becomes a new audience.',
@@ -343,7 +342,7 @@ export const en = {
   'failureReasons.share': 'Share of failures',
   'failureReasons.unknown': '(no reason given)',
   'failureReasons.none': 'No failure reason recorded.',
-  'failureReasons.more': '{n} more failed devices have rarer reasons.',
+  'failureReasons.more': '{n} more failed {n:device has a rarer reason|devices have rarer reasons}.',
 
   'timeline.title': 'Timeline',
   'timeline.perInterval': 'Per interval',
@@ -359,7 +358,7 @@ export const en = {
   'timeline.chartLabel': 'Receipts over time since sending started',
 
   'devices.title': 'Device details',
-  'devices.count': '{n} devices',
+  'devices.count': '{n} {n:device|devices}',
   'devices.notStarted': 'Device results appear once the task starts sending.',
   'devices.expiredTitle': 'Device details have expired',
   'devices.expired': 'They were deleted at {time}, {hours} after sending started. The statistics stay.',
@@ -382,7 +381,7 @@ export const en = {
   'devices.generateHint': 'Save the devices with one result as a new audience, for your next task.',
   'devices.generateRetention': 'The new audience keeps its devices after the task’s details expire. See',
   'devices.result': 'result',
-  'devices.audienceCreated': 'Audience "{name}" created with {n} devices.',
+  'devices.audienceCreated': 'Audience "{name}" created with {n} {n:device|devices}.',
   'devices.allDevices': 'All devices',
 
   'sendResult.success': 'Success',
@@ -440,8 +439,9 @@ export const en = {
   'audiences.activeTasks': '{n} scheduled or sending',
   'audiences.members': 'Members',
   'audiences.membersOf': 'Devices of "{name}"',
-  'audiences.membersShown': 'Showing {shown} of {total} device IDs.',
-  'audiences.inUse': 'Used by {n} scheduled or sending tasks: it cannot be deleted until they finish.',
+  'audiences.membersShown': 'Showing {shown} of {total} device {total:ID|IDs}.',
+  'audiences.inUse':
+    'Used by {n} scheduled or sending {n:task|tasks}: it cannot be deleted until {n:it finishes|they finish}.',
   'audiences.deleteConfirm': 'Delete the audience "{name}"?',
   'audiences.deleted': 'Audience "{name}" deleted.',
   'audiences.notDeleted': 'The audience was not deleted',
@@ -450,9 +450,9 @@ export const en = {
   'audiences.fromIds': 'Paste device IDs',
   'audiences.fromFile': 'Upload a file',
   'audiences.idsPlaceholder': 'One device ID per line (commas and spaces work too)',
-  'audiences.idsCount': '{n} distinct device IDs',
+  'audiences.idsCount': '{n} distinct device {n:ID|IDs}',
   'audiences.idsRequired': 'Paste at least one device ID',
-  'audiences.created': 'Audience "{name}" created with {n} devices.',
+  'audiences.created': 'Audience "{name}" created with {n} {n:device|devices}.',
   'audiences.badLine': 'Line {line}: {message}',
 
   'apps.intro':
@@ -705,13 +705,13 @@ export const en = {
   'stop.explainCancelled':
     'Devices not handed over yet (about {n} now) are cancelled: filter the device results on Cancelled, save them as an audience and send them later.',
   'stop.explainSent':
-    'What was sent ({n} devices so far) still counts: its receipts keep arriving for {hours}.',
+    'What was sent ({n} {n:device|devices} so far) still counts: its receipts keep arriving for {hours}.',
   'stop.explainFinal': 'A stopped task cannot be resumed.',
   'stop.acknowledged': 'Stop of “{name}” acknowledged.',
   'stop.notStoppable': 'This task is no longer sending, so it cannot be stopped.',
   'stop.stoppedTitle': 'Stopped at {time}',
   'stop.stoppedCancelled':
-    '{n} devices were never handed over and count as Cancelled: filter the device results on Cancelled and use Generate Audience to send them later. What was sent still counts.',
+    '{n} {n:device was|devices were} never handed over and {n:counts|count} as Cancelled: filter the device results on Cancelled and use Generate Audience to send them later. What was sent still counts.',
   'stop.stoppedNothingCancelled':
     'Every device had been handed over when the stop took effect: nothing was cancelled.',
   'duplicate.button': 'Duplicate',
@@ -724,20 +724,20 @@ export const en = {
   'testPush.title': 'Test push',
   'testPush.send': 'Send test',
   'testPush.explained':
-    'Sends {subject} now to up to {n} registered devices of the app. A test push counts in no statistic.',
+    'Sends {subject} now to up to {n} registered {n:device|devices} of the app. A test push counts in no statistic.',
   'testPush.subjectTask': 'the content of “{name}”',
   'testPush.subjectForm': 'the form’s current content (not saved)',
   'testPush.deviceIds': 'Device IDs',
   'testPush.placeholder': 'One device ID per line, or comma-separated',
-  'testPush.count': '{n} of at most {max} devices',
+  'testPush.count': '{n} of at most {max} {max:device|devices}',
   'testPush.noneGiven': 'Enter at least one device ID.',
-  'testPush.tooMany': 'At most {n} devices per test push.',
+  'testPush.tooMany': 'At most {n} {n:device|devices} per test push.',
   'testPush.invalidId': '“{id}” is no device ID: 1–128 printable characters without spaces.',
   'testPush.formIncomplete': 'Complete the app, title, content and click action first.',
   'testPush.notTestable': 'Only a scheduled task can be test-pushed; this one has started.',
   'testPush.rateLimited': 'Too many test pushes just now; wait a moment and try again.',
   'testPush.notAvailable': 'This server does not offer test pushes.',
-  'testPush.resultsTitle': 'Results for {n} devices',
+  'testPush.resultsTitle': 'Results for {n} {n:device|devices}',
   'testPush.reason': 'Reason',
   'testPush.meaning.success': 'Accepted by the push service.',
   'testPush.meaning.no_feedback': 'Accepted; the push service confirms delivery later.',
@@ -753,7 +753,7 @@ export const en = {
   'form.pacingSuffix': 'minutes',
   'form.pacingRange': 'Between {min} and {max} minutes.',
   'pacing.none': 'As fast as the rate limits allow',
-  'pacing.over': 'Spread over {n} minutes',
+  'pacing.over': 'Spread over {n} {n:minute|minutes}',
   'delivery.title': 'Delivery settings',
   'delivery.explained': 'Apply to the app’s marketing tasks only; service tasks are never capped or held.',
   'delivery.frequencyCap': 'Frequency cap',
@@ -799,7 +799,7 @@ export const en = {
   'breakdown.keptTitle': 'Final breakdown',
   'breakdown.kept':
     'Device-level details were deleted at {time}; these totals were kept when the window closed.',
-  'generate.willSave': '{n} devices match this filter and will be saved.',
+  'generate.willSave': '{n} {n:device matches|devices match} this filter and will be saved.',
   'generate.counting': 'Counting the devices that match…',
   'generate.nothing': 'No device matches this filter: there is nothing to save. Choose another filter.',
   'generate.snapshot':
@@ -816,7 +816,8 @@ export const en = {
     'Devices in the audience now. Planned sends are counted when the send starts; devices without a push token for the app then count as unmatched.',
   'form.audienceMatched': '{n} with a token for this app',
   'form.confirmSendTitle': 'Send now to {app}?',
-  'form.confirmSendMatch': '~{matched} of {size} audience devices have a push token for this app.',
+  'form.confirmSendMatch':
+    '~{matched} of {size} audience {size:device has|devices have} a push token for this app.',
   'form.confirmSendUnmatched': 'The other {n} will count as unmatched and receive nothing.',
   'form.confirmSendNoMatch': 'How many devices match could not be counted ({reason}).',
   'form.confirmSendUpload':

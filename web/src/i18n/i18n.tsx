@@ -38,10 +38,20 @@ function initialLocale(): Locale {
   return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
 }
 
+/**
+ * Fills `{name}` placeholders, and `{name:singular|plural}` with the English form for the count in
+ * `name` ("1 sub-campaign", "2 sub-campaigns"); Chinese has no plural and uses only `{name}`. The
+ * count may arrive formatted ("1,000"): its digits decide.
+ */
 function fill(message: string, values?: MessageValues): string {
   if (!values) return message;
-  return message.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in values ? String(values[name]) : whole,
+  return message.replace(
+    /\{(\w+)(?::([^|}]*)\|([^}]*))?\}/g,
+    (whole, name: string, singular: string | undefined, plural: string | undefined) => {
+      if (!(name in values)) return whole;
+      if (singular === undefined) return String(values[name]);
+      return Number(String(values[name]).replace(/[^\d.-]/g, '')) === 1 ? singular : plural!;
+    },
   );
 }
 
