@@ -10,6 +10,7 @@ import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from 'react';
 import { en, type MessageKey } from './en.ts';
+import { fill, type MessageValues } from './fill.ts';
 import type { Locale } from './locale.ts';
 import { zh } from './zh.ts';
 
@@ -18,8 +19,7 @@ export type { Locale };
 const LOCALE_KEY = 'pushboard.locale';
 const DICTIONARIES: Record<Locale, Record<MessageKey, string>> = { en, zh };
 
-/** Values filled into a message's `{name}` placeholders. */
-export type MessageValues = Record<string, string | number>;
+export type { MessageValues } from './fill.ts';
 
 /** Translates a message key, filling `{placeholders}`. */
 export type Translate = (key: MessageKey, values?: MessageValues) => string;
@@ -36,23 +36,6 @@ function initialLocale(): Locale {
   const saved = localStorage.getItem(LOCALE_KEY);
   if (saved === 'en' || saved === 'zh') return saved;
   return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
-}
-
-/**
- * Fills `{name}` placeholders, and `{name:singular|plural}` with the English form for the count in
- * `name` ("1 sub-campaign", "2 sub-campaigns"); Chinese has no plural and uses only `{name}`. The
- * count may arrive formatted ("1,000"): its digits decide.
- */
-function fill(message: string, values?: MessageValues): string {
-  if (!values) return message;
-  return message.replace(
-    /\{(\w+)(?::([^|}]*)\|([^}]*))?\}/g,
-    (whole, name: string, singular: string | undefined, plural: string | undefined) => {
-      if (!(name in values)) return whole;
-      if (singular === undefined) return String(values[name]);
-      return Number(String(values[name]).replace(/[^\d.-]/g, '')) === 1 ? singular : plural!;
-    },
-  );
 }
 
 /** The language shown now, for code outside React (the API client's error texts). */
