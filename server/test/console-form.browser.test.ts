@@ -4,7 +4,8 @@
  * server counts; the audience picker shows each audience's match for the picked app; a sub-campaign
  * is made without leaving the form; unsaved changes are guarded; an iOS app sets a URL action aside
  * visibly and gives it back; a scheduled task shows its audience as planned, its time with the year,
- * the zone and a countdown; the date filter lets Tab reach the rows; no header is clipped at 1280 px.
+ * the zone and a countdown; the date filter lets Tab reach the rows; no header is clipped at 1280 px
+ * and the whole list fits 1280 and 1440 px wide, long names included.
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -202,6 +203,60 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await page.waitForURL(/\/campaigns$/);
   });
 
+  test('the browser’s Back button and the workspace switcher ask before a half-filled form is lost', async () => {
+    const other = await api<{ id: string }>('POST', '/workspaces', { name: 'Second shop' }, true);
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    // The page's own button (an empty list has a second one), so the form opens inside the console.
+    await page.getByRole('button', { name: 'Create task' }).first().click();
+    await page.waitForURL(/\/tasks\/new$/);
+    await page.getByLabel('Task name', { exact: true }).fill('Half filled, then Back');
+    await page.getByLabel('Title', { exact: true }).fill('Winter deals');
+    const confirm = page.locator('.ant-modal-confirm');
+
+    // Back: asked; Stay keeps the form, its values and its address.
+    await page.goBack();
+    await eventually(() => confirm.textContent()).toContain('Leave without saving?');
+    await confirm.getByRole('button', { name: 'Stay' }).click();
+    await eventually(() => confirm.count()).toBe(0);
+    expect(page.url()).toMatch(/\/w\/default\/tasks\/new$/);
+    expect(await page.getByLabel('Task name', { exact: true }).inputValue()).toBe('Half filled, then Back');
+    expect(await page.getByLabel('Title', { exact: true }).inputValue()).toBe('Winter deals');
+
+    // The workspace switcher: asked; Stay keeps the form and the workspace shown.
+    const switcher = page.getByTestId('workspace-switcher');
+    // Picked again while no question is shown: a loaded machine can swallow a click on a select.
+    const pickSecondShop = () =>
+      pickOption(page, switcher, 'Second shop', {
+        shown: async () => ((await confirm.count()) > 0 ? 'Second shop' : ''),
+      });
+    await pickSecondShop();
+    await eventually(() => confirm.textContent()).toContain('Leave without saving?');
+    await confirm.getByRole('button', { name: 'Stay' }).click();
+    await eventually(() => confirm.count()).toBe(0);
+    expect(page.url()).toMatch(/\/w\/default\/tasks\/new$/);
+    expect(await switcher.textContent()).not.toContain('Second shop');
+    expect(await page.getByLabel('Task name', { exact: true }).inputValue()).toBe('Half filled, then Back');
+
+    // Leave: the switch goes through.
+    await pickSecondShop();
+    await confirm.getByRole('button', { name: 'Leave' }).click();
+    await page.waitForURL(new RegExp(`/w/${other.id}/tasks$`));
+    await eventually(() => switcher.textContent()).toContain('Second shop');
+
+    // Back to the form, filled again: Back asked, Leave leaves (to the list it was opened from).
+    await page.goto(`${server.baseUrl}/w/default/tasks`);
+    await page.getByRole('button', { name: 'Create task' }).first().click();
+    await page.waitForURL(/\/tasks\/new$/);
+    await page.getByLabel('Task name', { exact: true }).fill('Left by Back');
+    await page.getByLabel('Title', { exact: true }).fill('Winter deals');
+    await eventually(() => page.getByLabel('Task name', { exact: true }).inputValue()).toBe('Left by Back');
+    await page.goBack();
+    await eventually(() => confirm.textContent()).toContain('Leave without saving?');
+    await confirm.getByRole('button', { name: 'Leave' }).click();
+    await page.waitForURL(/\/w\/default\/tasks$/);
+    await eventually(() => page.getByTestId('task-table').count()).toBe(1);
+  });
+
   test('an iOS app sets the URL action aside with a warning, and an Android app gives it back', async () => {
     await startTask('Switches platform');
     await page.getByText('Open URL', { exact: true }).click();
@@ -294,29 +349,78 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
     await page.getByTestId('language-switch').getByText('EN').click();
   });
 
-  test('at 1440 px the whole list fits: no sideways scroll, no cell running under the fixed actions', async () => {
-    await page.setViewportSize({ width: 1440, height: 900 });
+  test('at 1280 and 1440 px the whole list fits, long names included: no sideways scroll, no cell spilling', async () => {
+    // Rows as long as a marketer's: long names with and without spaces, a long sub-campaign, two
+    // sub-campaigns, a countdown of days, and finished sends collecting for days.
+    const sub = await api<{ id: string }>('POST', '/sub-campaigns', {
+      name: 'Winter clearance – lapsed high-value customers (second wave)',
+    });
+    const spring = await api<{ id: string }>('POST', '/sub-campaigns', { name: 'Spring' });
+    const rows = [
+      { name: 'Winter clearance reminder for lapsed high-value customers – second wave', subs: [sub.id] },
+      { name: '冬季清仓提醒：面向流失高价值用户的第二轮推送（安卓）', subs: [sub.id, spring.id] },
+      {
+        name: 'Supercalifragilisticexpialidocious_campaign_name_without_spaces',
+        subs: [sub.id],
+        scheduledAt: new Date(Date.now() + 2.99 * 86_400_000).toISOString(),
+      },
+    ];
+    for (const row of rows) {
+      await api('POST', '/tasks', {
+        name: row.name,
+        appId: androidAppId,
+        title: 'Winter',
+        content: 'Deals',
+        clickAction: { type: 'open_app' },
+        audienceId,
+        subCampaignIds: row.subs,
+        ...(row.scheduledAt
+          ? { sendType: 'scheduled', scheduledAt: row.scheduledAt }
+          : { sendType: 'immediate' }),
+      });
+    }
+    await eventually(async () => (await tasksNamed(rows[0]!.name))[0]?.status).toBe('completed');
+    const sizes = [
+      { width: 1280, height: 720 },
+      { width: 1440, height: 900 },
+    ];
     try {
-      for (const language of ['中文', 'EN']) {
-        await page.goto(`${server.baseUrl}/w/default/tasks`);
-        await page.getByTestId('language-switch').getByText(language).click();
-        await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(1);
-        // Polled: the table settles its fixed columns a moment after the language changes.
-        const layout = () =>
-          page.getByTestId('task-table').evaluate((table) => {
-            const scroller = table.querySelector('.ant-table-content, .ant-table-body') as HTMLElement;
-            const overflowing = [...table.querySelectorAll('tbody td > div')]
-              .filter((div) => div.scrollWidth > div.clientWidth + 1)
-              .map((div) => div.textContent);
-            return { sideways: scroller.scrollWidth - scroller.clientWidth, overflowing };
-          });
-        // At most a scroll bar's width: when the page's vertical scroll bar appears after the rows
-        // load, the table keeps the width it stretched to before (seen in headless Chromium).
-        await eventually(async () => {
-          const { sideways, overflowing } = await layout();
-          return { fits: sideways <= 16, overflowing };
-        }).toEqual({ fits: true, overflowing: [] });
+      for (const size of sizes) {
+        await page.setViewportSize(size);
+        for (const language of ['中文', 'EN']) {
+          await page.goto(`${server.baseUrl}/w/default/tasks`);
+          await page.getByTestId('language-switch').getByText(language).click();
+          await eventually(() => page.getByTestId('task-table').locator('tbody tr').count()).toBeGreaterThan(
+            3,
+          );
+          await eventually(() => page.getByTestId('window-state').count()).toBeGreaterThan(1);
+          // A cell spills when something in it reaches past its right edge or scrolls inside it; a name
+          // cut with an ellipsis is neither (its overflow is hidden on purpose, shown on hover).
+          const layout = () =>
+            page.getByTestId('task-table').evaluate((table) => {
+              const scroller = table.querySelector('.ant-table-content, .ant-table-body') as HTMLElement;
+              const spilling = [...table.querySelectorAll('td')].flatMap((td) => {
+                const edge = td.getBoundingClientRect().right;
+                return [...td.querySelectorAll<HTMLElement>('*')]
+                  .filter((el) => !el.closest('.ant-typography-ellipsis'))
+                  .filter(
+                    (el) =>
+                      el.getBoundingClientRect().right > edge + 1 || el.scrollWidth > el.clientWidth + 1,
+                  )
+                  .map((el) => el.textContent);
+              });
+              return { sideways: scroller.scrollWidth - scroller.clientWidth, spilling };
+            });
+          // Polled: the table settles its fixed columns a moment after the language changes.
+          await eventually(layout).toEqual({ sideways: 0, spilling: [] });
+          await screenshot(page, `task-list-${size.width}-${language === 'EN' ? 'en' : 'zh'}`);
+        }
       }
+      // The long name is cut, and shown whole on hover.
+      await page.getByText('Supercalifragilistic', { exact: false }).first().hover();
+      await eventually(() => page.locator('.ant-tooltip:visible').textContent()).toBe(
+        'Supercalifragilisticexpialidocious_campaign_name_without_spaces',
+      );
     } finally {
       await page.getByTestId('language-switch').getByText('EN').click();
       await page.setViewportSize({ width: 1280, height: 720 });

@@ -185,13 +185,12 @@ describe.skipIf(!hasChromium)('the task details page: results', () => {
     await pickOption(page, result, 'Failure');
     const failures = (await api<TaskRead & { statistics: { failures: number } }>('GET', `/tasks/${task.id}`))
       .statistics.failures;
+    const devices = failures === 1 ? '1 device' : `${failures} devices`;
     await eventually(() => dialog.getByTestId('generate-count').textContent()).toBe(
-      `${failures} devices match this filter and will be saved.`,
+      `${devices} ${failures === 1 ? 'matches' : 'match'} this filter and will be saved.`,
     );
     await dialog.getByRole('button', { name: 'Generate' }).click();
-    await eventually(() => page.locator('.ant-message').textContent()).toContain(
-      `created with ${failures} devices`,
-    );
+    await eventually(() => page.locator('.ant-message').textContent()).toContain(`created with ${devices}.`);
     expect(browserErrors).toEqual([]);
   });
 

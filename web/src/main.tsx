@@ -3,7 +3,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { App as AntApp } from 'antd';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { BrowserRouter } from 'react-router';
+import { createBrowserRouter, RouterProvider } from 'react-router';
 import { ApiError } from './api/http.ts';
 import { SessionProvider } from './features/session/session.tsx';
 import { I18nProvider } from './i18n/i18n.tsx';
@@ -24,16 +24,28 @@ const queryClient = new QueryClient({
   },
 });
 
+/**
+ * A data router (one catch-all route holding the console's own `<Routes>`), because only a data
+ * router can block a navigation: the task form's unsaved-changes guard asks before Back or the
+ * workspace switcher leaves it (useBlocker).
+ */
+const router = createBrowserRouter([
+  {
+    path: '*',
+    element: (
+      <SessionProvider>
+        <ConsoleRoutes />
+      </SessionProvider>
+    ),
+  },
+]);
+
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <QueryClientProvider client={queryClient}>
       <I18nProvider>
         <AntApp>
-          <BrowserRouter>
-            <SessionProvider>
-              <ConsoleRoutes />
-            </SessionProvider>
-          </BrowserRouter>
+          <RouterProvider router={router} />
         </AntApp>
       </I18nProvider>
     </QueryClientProvider>

@@ -63,5 +63,5 @@ export function formatDuration(ms: number, t: Translate): string {
 
 /** A whole number of hours as a window's length: "1 hour", "72 hours" (windows are set in hours). */
 export function formatHours(hours: number, t: Translate): string {
-  return hours === 1 ? t('unit.hourOne') : t('unit.hourMany', { n: formatCount(hours) });
+  return t('unit.hourCount', { n: formatCount(hours) });
 }

@@ -10,6 +10,7 @@ import dayjs from 'dayjs';
 import 'dayjs/locale/zh-cn';
 import { createContext, type ReactNode, useCallback, useContext, useMemo, useState } from 'react';
 import { en, type MessageKey } from './en.ts';
+import { fill, type MessageValues } from './fill.ts';
 import type { Locale } from './locale.ts';
 import { zh } from './zh.ts';
 
@@ -18,8 +19,7 @@ export type { Locale };
 const LOCALE_KEY = 'pushboard.locale';
 const DICTIONARIES: Record<Locale, Record<MessageKey, string>> = { en, zh };
 
-/** Values filled into a message's `{name}` placeholders. */
-export type MessageValues = Record<string, string | number>;
+export type { MessageValues } from './fill.ts';
 
 /** Translates a message key, filling `{placeholders}`. */
 export type Translate = (key: MessageKey, values?: MessageValues) => string;
@@ -36,13 +36,6 @@ function initialLocale(): Locale {
   const saved = localStorage.getItem(LOCALE_KEY);
   if (saved === 'en' || saved === 'zh') return saved;
   return navigator.language.toLowerCase().startsWith('zh') ? 'zh' : 'en';
-}
-
-function fill(message: string, values?: MessageValues): string {
-  if (!values) return message;
-  return message.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in values ? String(values[name]) : whole,
-  );
 }
 
 /** The language shown now, for code outside React (the API client's error texts). */

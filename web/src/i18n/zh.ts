@@ -38,8 +38,7 @@ export const zh: Record<MessageKey, string> = {
 
   'unit.days': '{n} 天',
   'unit.hours': '{n} 小时',
-  'unit.hourOne': '1 小时',
-  'unit.hourMany': '{n} 小时',
+  'unit.hourCount': '{n} 小时',
   'unit.minutes': '{n} 分钟',
   'unit.seconds': '{n} 秒',
 
@@ -146,8 +145,8 @@ export const zh: Record<MessageKey, string> = {
   'tasks.details': '详情',
   'tasks.subCampaignCount': '{n} 个子活动',
   'tasks.subCampaignsOf': '共 {n} 个子活动',
-  'tasks.collectingLeft': '回执统计中 · 剩余 {left}',
-  'tasks.subCampaignOne': '1 个子活动',
+  'tasks.collecting': '回执统计中 ·',
+  'tasks.timeLeft': '剩余 {left}',
   'tasks.readOnlyRole': '您的角色（只读成员）只能查看。',
   'tasks.notEditable': '只有尚未发送的任务可以编辑；该任务状态为「{status}」。',
   'tasks.notDeletable': '只有待发送的任务可以删除；该任务状态为「{status}」。',

@@ -158,10 +158,7 @@ export function CampaignsPage() {
     {
       title: t('campaigns.subCampaigns'),
       key: 'subs',
-      render: (_, c) =>
-        c.subCampaigns.length === 1
-          ? t('tasks.subCampaignOne')
-          : t('tasks.subCampaignCount', { n: c.subCampaigns.length }),
+      render: (_, c) => t('tasks.subCampaignCount', { n: c.subCampaigns.length }),
     },
     {
       title: t('time.columnIn', { label: t('common.createdAt'), zone: utcOffsetLabel() }),

@@ -96,8 +96,8 @@ export function ConsoleLayout() {
     },
   ];
 
+  // Remembered once there (the effect above): a form's unsaved-changes guard may keep the user here.
   const switchWorkspace = (id: string) => {
-    rememberWorkspace(id);
     navigate(`/w/${encodeURIComponent(id)}/${section.key}`);
   };
 

@@ -122,7 +122,7 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
 
   const values = Form.useWatch([], form) as Partial<TaskFormValues> | undefined;
   // Re-evaluated on every change, since watching the values re-renders the form.
-  const confirmLeave = useUnsavedGuard(form.isFieldsTouched() && !submitting);
+  useUnsavedGuard(form.isFieldsTouched() && !submitting);
   const app = apps.data?.items.find((a) => a.id === values?.appId);
   const platform: Platform = app?.platform ?? previewPlatform;
   const clickAction = clickActionOf(values ?? {});
@@ -312,7 +312,8 @@ function TaskForm({ task, copyOf }: { task?: Task; copyOf?: Task }) {
               </Button>
               <FormTestPushButton form={form} />
               <Button
-                onClick={() => confirmLeave(() => navigate(editing ? `${tasksPath}/${task.id}` : tasksPath))}
+                // Guarded like any other way out (useUnsavedGuard).
+                onClick={() => navigate(editing ? `${tasksPath}/${task.id}` : tasksPath)}
               >
                 {t('common.cancel')}
               </Button>

@@ -43,6 +43,7 @@ import { formatCount, formatDuration, formatHours, formatRate, NONE } from '../.
 import { useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import {
+  Clamped,
   deleteRefusal,
   editRefusal,
   SourceLabel,
@@ -57,10 +58,26 @@ import { useDeploymentWindows } from './windows.ts';
 const SORTABLE: readonly TaskSortKey[] = ['createdAt', 'startedAt', 'name', 'plannedSends', 'deliveries'];
 const PAGE_SIZES = [10, 20, 50, 100];
 /**
- * The sum of the column widths: the whole table fits a 1440 px window (with a vertical scroll bar);
- * narrower ones scroll it rather than squeeze its headers.
+ * The sum of the column widths: the whole table fits a 1280 px window (1,038 px beside the
+ * navigation, less a vertical scroll bar), in both languages; narrower ones scroll it rather than
+ * squeeze its headers. Long names are cut to two lines (the whole name on hover) and texts wrap
+ * between words, so no cell needs more than its column.
  */
-const TABLE_WIDTH = 1166;
+const WIDTHS = {
+  name: 140,
+  status: 130,
+  plannedSends: 90,
+  deliveries: 90,
+  impressions: 90,
+  opens: 70,
+  dismissals: 84,
+  subCampaigns: 104,
+  times: 156,
+  actions: 66,
+};
+const TABLE_WIDTH = Object.values(WIDTHS).reduce((sum, width) => sum + width, 0);
+/** The headers' text: smaller than the body's, so that the longest word of each fits its column. */
+const HEADER_STYLE: React.CSSProperties = { fontSize: 12, lineHeight: '16px' };
 /** The list refreshes at most this often while a row can still change, in ms. */
 const LIVE_REFRESH_MS = 5000;
 
@@ -165,8 +182,9 @@ export function TaskListPage() {
     query.createdFrom ||
     query.createdTo;
 
+  const head = (label: string) => <span style={HEADER_STYLE}>{label}</span>;
   const statTitle = (label: string, source: StatisticSource) => (
-    <span style={{ wordBreak: 'keep-all', overflowWrap: 'normal' }}>
+    <span style={{ ...HEADER_STYLE, wordBreak: 'keep-all', overflowWrap: 'normal' }}>
       <SourceLabel source={source} compact />
       {label}
     </span>
@@ -184,30 +202,32 @@ export function TaskListPage() {
 
   const columns: TableProps<Task>['columns'] = [
     {
-      title: t('tasks.col.name'),
+      title: head(t('tasks.col.name')),
       dataIndex: 'name',
       key: 'name',
-      width: 125,
+      width: WIDTHS.name,
       fixed: 'left',
       sorter: true,
       sortOrder: sortOrder('name'),
       render: (_, task) => (
         <div>
-          <Link to={`${task.id}`} style={{ fontWeight: 500 }}>
-            {task.name}
-          </Link>
-          <div style={{ fontSize: 12, color: '#8c8c8c' }}>
+          <Clamped text={task.name} rows={2}>
+            <Link to={`${task.id}`} style={{ fontWeight: 500 }}>
+              {task.name}
+            </Link>
+          </Clamped>
+          <Clamped text={task.appName} rows={1} style={{ fontSize: 12, color: '#8c8c8c' }}>
             <PlatformIcon platform={task.platform} /> {task.appName}
-          </div>
+          </Clamped>
         </div>
       ),
     },
     {
-      title: t('tasks.col.statusAndSendType'),
+      title: head(t('tasks.col.statusAndSendType')),
       key: 'status',
-      width: 130,
+      width: WIDTHS.status,
       render: (_, task) => (
-        <div style={{ whiteSpace: 'nowrap' }}>
+        <div>
           <TaskStatusBadge status={task.status} />
           <div style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14 }}>
             {t(`sendType.${task.sendType}`)}
@@ -219,7 +239,7 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.plannedSends'), 'provider'),
       key: 'plannedSends',
-      width: 105,
+      width: WIDTHS.plannedSends,
       align: 'right',
       sorter: true,
       sortOrder: sortOrder('plannedSends'),
@@ -228,7 +248,7 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.deliveries'), 'provider'),
       key: 'deliveries',
-      width: 100,
+      width: WIDTHS.deliveries,
       align: 'right',
       sorter: true,
       sortOrder: sortOrder('deliveries'),
@@ -237,7 +257,7 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.impressions'), 'sdk'),
       key: 'impressions',
-      width: 100,
+      width: WIDTHS.impressions,
       align: 'right',
       render: (_, task) =>
         countWithRate(task.statistics.impressions, task.statistics.impressionRate, t('stat.impressionRate')),
@@ -245,14 +265,14 @@ export function TaskListPage() {
     {
       title: statTitle(t('stat.opens'), 'provider'),
       key: 'opens',
-      width: 78,
+      width: WIDTHS.opens,
       align: 'right',
       render: (_, task) => countWithRate(task.statistics.opens, task.statistics.openRate, t('stat.openRate')),
     },
     {
       title: statTitle(t('stat.dismissals'), 'sdk'),
       key: 'dismissals',
-      width: 100,
+      width: WIDTHS.dismissals,
       align: 'right',
       render: (_, task) =>
         task.platform === 'ios' ? (
@@ -269,37 +289,39 @@ export function TaskListPage() {
         ),
     },
     {
-      title: <span style={{ whiteSpace: 'nowrap' }}>{t('tasks.col.subCampaigns')}</span>,
+      title: <span style={{ ...HEADER_STYLE, whiteSpace: 'nowrap' }}>{t('tasks.col.subCampaigns')}</span>,
       key: 'subCampaigns',
-      width: 118,
+      width: WIDTHS.subCampaigns,
       render: (_, task) => <SubCampaignsCell subCampaigns={task.subCampaigns} />,
     },
     {
       // The zone is named once, here; every time of the column is in it.
-      title: t('tasks.col.timesIn', { zone: utcOffsetLabel() }),
+      title: head(t('tasks.col.timesIn', { zone: utcOffsetLabel() })),
       key: 'createdAt',
-      width: 165,
+      width: WIDTHS.times,
       sorter: true,
       sortOrder: sortOrder('createdAt'),
       render: (_, task) => <TaskTimes task={task} now={now} />,
     },
     {
-      title: t('tasks.col.actions'),
+      title: head(t('tasks.col.actions')),
       key: 'actions',
-      width: 145,
+      width: WIDTHS.actions,
       fixed: 'right',
       render: (_, task) => {
         const noEdit = editRefusal(task, ws, t);
         const noDelete = deleteRefusal(task, ws, t);
         return (
-          <Space size={0}>
-            <Button type="link" size="small" onClick={() => navigate(task.id)}>
+          // One above the other: three side by side took the width of two statistics.
+          <Space orientation="vertical" size={0} align="start">
+            <Button type="link" size="small" style={LINK_STYLE} onClick={() => navigate(task.id)}>
               {t('tasks.details')}
             </Button>
             <Tooltip title={noEdit}>
               <Button
                 type="link"
                 size="small"
+                style={LINK_STYLE}
                 disabled={noEdit !== null}
                 onClick={() => navigate(`${task.id}/edit`)}
                 data-testid={`edit-${task.id}`}
@@ -316,13 +338,20 @@ export function TaskListPage() {
                 cancelText={t('common.cancel')}
                 onConfirm={() => remove.mutateAsync(task).catch(() => {})}
               >
-                <Button type="link" size="small" danger data-testid={`delete-${task.id}`}>
+                <Button type="link" size="small" style={LINK_STYLE} danger data-testid={`delete-${task.id}`}>
                   {t('common.delete')}
                 </Button>
               </Popconfirm>
             ) : (
               <Tooltip title={noDelete}>
-                <Button type="link" size="small" danger disabled data-testid={`delete-${task.id}`}>
+                <Button
+                  type="link"
+                  size="small"
+                  style={LINK_STYLE}
+                  danger
+                  disabled
+                  data-testid={`delete-${task.id}`}
+                >
                   {t('common.delete')}
                 </Button>
               </Tooltip>
@@ -533,6 +562,9 @@ export function TaskListPage() {
   );
 }
 
+/** Buttons of the actions column: links without side padding, left-aligned one above the other. */
+const LINK_STYLE: React.CSSProperties = { paddingInline: 0, height: 22 };
+
 /**
  * Whether a started task's statistics still move ("Collecting · 2 d 23 h left") or are final, under
  * its status in the list; nothing for a task that has not started.
@@ -542,11 +574,18 @@ function WindowState({ task, now }: { task: Task; now: number }) {
   if (!task.startedAt || !task.statisticsFinalAt) return null;
   const left = Date.parse(task.statisticsFinalAt) - now;
   return (
-    <div
-      style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14, whiteSpace: 'normal' }}
-      data-testid="window-state"
-    >
-      {left > 0 ? t('tasks.collectingLeft', { left: formatDuration(left, t) }) : t('details.final')}
+    <div style={{ fontSize: 12, color: '#8c8c8c', paddingInlineStart: 14 }} data-testid="window-state">
+      {left > 0 ? (
+        // "Collecting ·" and "2 d 23 h left" each keep together, so a narrow column breaks between them.
+        <>
+          {t('tasks.collecting')}{' '}
+          <span style={{ whiteSpace: 'nowrap' }}>
+            {t('tasks.timeLeft', { left: formatDuration(left, t) })}
+          </span>
+        </>
+      ) : (
+        t('details.final')
+      )}
     </div>
   );
 }
@@ -578,7 +617,7 @@ function TaskTimes({ task, now }: { task: Task; now: number }) {
   const { t } = useI18n();
   const line = (label: string, value: string, testId?: string) => (
     <div data-testid={testId}>
-      <Typography.Text type="secondary">{label}</Typography.Text> {value}
+      <span style={{ color: '#8c8c8c' }}>{label}</span> {value}
     </div>
   );
   const countdown = task.startedAt ? null : formatCountdown(task.scheduledAt, now, t);

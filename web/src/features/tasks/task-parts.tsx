@@ -1,7 +1,7 @@
 /**
- * Pieces the task pages share: the status badge, the sub-campaigns cell with its hover list, the
- * label of where a statistic comes from and its legend, a label with its definition behind ⓘ, and
- * the reasons an action is refused.
+ * Pieces the task pages share: the status badge, the sub-campaigns cell with its hover list, a text
+ * cut to a few lines, the label of where a statistic comes from and its legend, a label with its
+ * definition behind ⓘ, and the reasons an action is refused.
  */
 import { InfoCircleOutlined } from '@ant-design/icons';
 import { useQuery } from '@tanstack/react-query';
@@ -33,7 +33,14 @@ export function TaskStatusBadge({ status }: { status: TaskStatus }) {
 export function SubCampaignsCell({ subCampaigns }: { subCampaigns: SubCampaignRef[] }) {
   const { t } = useI18n();
   if (subCampaigns.length === 0) return <Typography.Text type="secondary">{NONE}</Typography.Text>;
-  if (subCampaigns.length === 1) return <span>{subCampaigns[0]!.name}</span>;
+  if (subCampaigns.length === 1) {
+    const { name } = subCampaigns[0]!;
+    return (
+      <Clamped text={name} rows={3}>
+        {name}
+      </Clamped>
+    );
+  }
   return (
     <Popover
       title={t('tasks.subCampaignsOf', { n: subCampaigns.length })}
@@ -45,10 +52,35 @@ export function SubCampaignsCell({ subCampaigns }: { subCampaigns: SubCampaignRe
         </ul>
       }
     >
-      <Tag color="blue" style={{ cursor: 'default' }} data-testid="sub-campaign-count">
+      <Tag color="blue" style={{ cursor: 'default', whiteSpace: 'normal' }} data-testid="sub-campaign-count">
         {t('tasks.subCampaignCount', { n: subCampaigns.length })}
       </Tag>
     </Popover>
+  );
+}
+
+/**
+ * `children` cut to `rows` lines with an ellipsis (a word too long for the column is broken rather
+ * than run under the next one); `text` in full on hover, only when something was cut.
+ */
+export function Clamped({
+  text,
+  rows,
+  style,
+  children,
+}: {
+  text: string;
+  rows: number;
+  style?: React.CSSProperties;
+  children: React.ReactNode;
+}) {
+  return (
+    <Typography.Paragraph
+      ellipsis={{ rows, tooltip: text }}
+      style={{ margin: 0, overflowWrap: 'anywhere', ...style }}
+    >
+      {children}
+    </Typography.Paragraph>
   );
 }
 

@@ -1,75 +1,58 @@
 /**
  * Keeps a half-filled form from being lost: while it has unsaved changes, closing or reloading the
- * tab asks the browser's own question (beforeunload), and following a link inside the console asks
- * ours first. The console runs on a plain `BrowserRouter`, which has no navigation blocker, so links
- * are caught where they are clicked (capture phase, before React Router's own handler).
+ * tab asks the browser's own question (beforeunload), and every navigation inside the console — a
+ * link, the browser's Back and Forward buttons, the workspace switcher, a Cancel button — asks ours
+ * first, through React Router's navigation blocker (the console runs on a data router for it).
  */
 import { App as AntApp } from 'antd';
 import { useCallback, useEffect, useRef } from 'react';
-import { useNavigate } from 'react-router';
+import { type BlockerFunction, useBlocker } from 'react-router';
 import { useI18n } from '../../i18n/i18n.tsx';
 
 /**
- * Guards the page while `dirty` is true (see the module comment); answers `confirmLeave`, for the
- * page's own ways out (a Cancel button): it runs `leave` at once when nothing is unsaved, else after
- * the user confirms.
+ * Guards the page while `dirty` is true (see the module comment). A navigation that only ends the
+ * session (to the login page) is let through: the session is gone whatever the form holds.
  */
-export function useUnsavedGuard(dirty: boolean): (leave: () => void) => void {
+export function useUnsavedGuard(dirty: boolean): void {
   const { t } = useI18n();
   const { modal } = AntApp.useApp();
-  const navigate = useNavigate();
+  // Read when a navigation starts rather than captured, so a save that has just begun (and then
+  // opens the saved task) is never asked about.
   const dirtyRef = useRef(dirty);
-  const released = useRef(false);
   dirtyRef.current = dirty;
 
-  const confirmLeave = useCallback(
-    (leave: () => void) => {
-      if (!dirtyRef.current || released.current) {
-        leave();
-        return;
-      }
-      modal.confirm({
-        title: t('form.unsavedTitle'),
-        content: t('form.unsavedBody'),
-        okText: t('form.unsavedLeave'),
-        okButtonProps: { danger: true },
-        cancelText: t('form.unsavedStay'),
-        onOk: () => {
-          released.current = true;
-          leave();
-        },
-      });
-    },
-    [modal, t],
+  const shouldBlock = useCallback<BlockerFunction>(
+    ({ currentLocation, nextLocation }) =>
+      dirtyRef.current &&
+      nextLocation.pathname !== '/login' &&
+      (currentLocation.pathname !== nextLocation.pathname || currentLocation.search !== nextLocation.search),
+    [],
   );
+  const blocker = useBlocker(shouldBlock);
 
   useEffect(() => {
-    const guarding = () => dirtyRef.current && !released.current;
+    if (blocker.state !== 'blocked') return;
+    const dialog = modal.confirm({
+      title: t('form.unsavedTitle'),
+      content: t('form.unsavedBody'),
+      okText: t('form.unsavedLeave'),
+      okButtonProps: { danger: true },
+      cancelText: t('form.unsavedStay'),
+      onOk: () => blocker.proceed(),
+      // Stay, Escape or the close button: the navigation is dropped (Back's entry is restored).
+      onCancel: () => blocker.reset(),
+    });
+    return () => dialog.destroy();
+  }, [blocker, modal, t]);
+
+  useEffect(() => {
     const onBeforeUnload = (event: BeforeUnloadEvent) => {
-      if (!guarding()) return;
+      if (!dirtyRef.current) return;
       event.preventDefault();
       // Older browsers show the prompt only when returnValue is set.
       event.returnValue = '';
     };
-    const onClick = (event: MouseEvent) => {
-      if (!guarding() || event.defaultPrevented || event.button !== 0) return;
-      // A modified click opens another tab: this page stays.
-      if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-      const anchor = (event.target as Element | null)?.closest?.('a[href]');
-      if (!(anchor instanceof HTMLAnchorElement) || anchor.target === '_blank') return;
-      const url = new URL(anchor.href, window.location.href);
-      if (url.origin !== window.location.origin) return;
-      event.preventDefault();
-      event.stopPropagation();
-      confirmLeave(() => navigate(`${url.pathname}${url.search}${url.hash}`));
-    };
     window.addEventListener('beforeunload', onBeforeUnload);
-    document.addEventListener('click', onClick, true);
-    return () => {
-      window.removeEventListener('beforeunload', onBeforeUnload);
-      document.removeEventListener('click', onClick, true);
-    };
-  }, [confirmLeave, navigate]);
-
-  return confirmLeave;
+    return () => window.removeEventListener('beforeunload', onBeforeUnload);
+  }, []);
 }
