@@ -157,11 +157,15 @@ describe('creating an audience from a JSON list', () => {
     expect(res.statusCode).toBe(400);
     expect(res.json().error.code).toBe('VALIDATION_FAILED');
     expect(res.json().error.details).toEqual([
-      { field: 'deviceIds.1', message: 'is blank' },
-      { field: 'deviceIds.2', message: 'contains whitespace' },
-      { field: 'deviceIds.3', message: 'is 129 characters long; device IDs have at most 128' },
-      { field: 'deviceIds.4', message: 'contains whitespace' },
-      { field: 'deviceIds.5', message: 'contains a control character' },
+      { field: 'deviceIds.1', code: 'BLANK', message: 'is blank' },
+      { field: 'deviceIds.2', code: 'VALUE_INVALID', message: 'contains whitespace' },
+      {
+        field: 'deviceIds.3',
+        code: 'VALUE_INVALID',
+        message: 'is 129 characters long; device IDs have at most 128',
+      },
+      { field: 'deviceIds.4', code: 'VALUE_INVALID', message: 'contains whitespace' },
+      { field: 'deviceIds.5', code: 'VALUE_INVALID', message: 'contains a control character' },
     ]);
     expect(await storedRows()).toEqual({ audiences: 0, members: 0 });
   });
@@ -190,7 +194,11 @@ describe('creating an audience from a JSON list', () => {
 
     const extra = await call({ method: 'POST', url: base, body: { name: 'x', deviceIds: ['a'], size: 3 } });
     expect(extra.statusCode).toBe(400);
-    expect(extra.json().error.details[0]).toEqual({ field: 'size', message: 'is not a known field' });
+    expect(extra.json().error.details[0]).toEqual({
+      field: 'size',
+      code: 'UNKNOWN_FIELD',
+      message: 'is not a known field',
+    });
   });
 
   test('100,000 IDs fit in one request; more answer 400, and a body over the limit answers 413', async () => {
@@ -287,10 +295,16 @@ describe('uploading an audience file', () => {
     expect(error.message).toContain('line 3');
     expect(error.details).toEqual({
       errors: [
-        { line: 3, message: 'contains whitespace' },
-        { line: 5, message: 'is 200 characters long; device IDs have at most 128' },
+        { line: 3, code: 'DEVICE_ID_INVALID', message: 'contains whitespace' },
+        {
+          line: 5,
+          code: 'DEVICE_ID_INVALID',
+          message: 'is 200 characters long; device IDs have at most 128',
+        },
         {
           line: 7,
+          code: 'TOO_MANY_VALUES',
+          params: { count: 2 },
           message:
             'has 2 comma-separated values; put one device ID per line, or add a header row with a deviceId column',
         },
@@ -305,7 +319,7 @@ describe('uploading an audience file', () => {
     const res = await upload('Late error', 'late.txt', `${good}\nbad\u0001id\n`);
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details).toEqual({
-      errors: [{ line: 45_001, message: 'contains a control character' }],
+      errors: [{ line: 45_001, code: 'DEVICE_ID_INVALID', message: 'contains a control character' }],
       errorCount: 1,
     });
     expect(await storedRows()).toEqual({ audiences: 0, members: 0 });
@@ -317,7 +331,11 @@ describe('uploading an audience file', () => {
     expect(res.statusCode).toBe(400);
     const { details } = res.json().error;
     expect(details.errors).toHaveLength(100);
-    expect(details.errors[99]).toEqual({ line: 100, message: 'contains whitespace' });
+    expect(details.errors[99]).toEqual({
+      line: 100,
+      code: 'DEVICE_ID_INVALID',
+      message: 'contains whitespace',
+    });
     expect(details.errorCount).toBe(150);
   });
 
@@ -325,7 +343,7 @@ describe('uploading an audience file', () => {
     const res = await upload('Gaps', 'gaps.csv', 'deviceId,city\nd-1,Paris\n,Lyon\n');
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details.errors).toEqual([
-      { line: 3, message: 'has no value in the deviceId column (1)' },
+      { line: 3, code: 'DEVICE_ID_MISSING', message: 'has no value in the deviceId column (1)' },
     ]);
   });
 
@@ -435,7 +453,14 @@ describe('importAudienceFile', () => {
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AppError);
     expect((error as AppError).details).toEqual({
-      errors: [{ line: 2, message: 'is longer than 65536 characters' }],
+      errors: [
+        {
+          line: 2,
+          code: 'LINE_TOO_LONG',
+          params: { limit: 65536 },
+          message: 'is longer than 65536 characters',
+        },
+      ],
       errorCount: 1,
     });
   });
@@ -451,8 +476,12 @@ describe('importAudienceFile', () => {
     }).catch((e: unknown) => e);
     expect((error as AppError).details).toEqual({
       errors: [
-        { line: 1, message: 'is not valid UTF-8 text (save the file as UTF-8)' },
-        { line: 2, message: 'contains an invisible formatting character (U+200B)' },
+        { line: 1, code: 'DEVICE_ID_INVALID', message: 'is not valid UTF-8 text (save the file as UTF-8)' },
+        {
+          line: 2,
+          code: 'DEVICE_ID_INVALID',
+          message: 'contains an invisible formatting character (U+200B)',
+        },
       ],
       errorCount: 2,
     });

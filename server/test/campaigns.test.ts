@@ -70,7 +70,9 @@ describe('campaigns', () => {
   test('bad input answers per-field errors', async () => {
     const missing = await t.request(t.adminToken, { method: 'POST', url: `${base}/campaigns`, body: {} });
     expect(missing.statusCode).toBe(400);
-    expect(missing.json().error.details).toEqual([{ field: 'name', message: expect.any(String) }]);
+    expect(missing.json().error.details).toEqual([
+      { field: 'name', code: 'REQUIRED', message: expect.any(String) },
+    ]);
     const mistyped = await t.request(t.adminToken, {
       method: 'POST',
       url: `${base}/campaigns`,

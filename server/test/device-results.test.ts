@@ -421,7 +421,14 @@ describe('device list', () => {
       const error = (res.json() as Json).error;
       expect(error.code).toBe('VALIDATION_FAILED');
       expect(error.message).toContain('nextCursor');
-      expect(error.details).toEqual([{ field: 'cursor', message: expect.any(String) }]);
+      expect(error.details).toEqual([
+        {
+          field: 'cursor',
+          code: 'FORMAT_INVALID',
+          params: { format: 'nextCursor' },
+          message: expect.any(String),
+        },
+      ]);
     }
     const other = await listDevices(android.taskId, {
       limit: 2,
@@ -430,6 +437,7 @@ describe('device list', () => {
     });
     expect(other.statusCode).toBe(400);
     expect((other.json() as Json).error.message).toContain('another filter');
+    expect((other.json() as Json).error.details[0].code).toBe('CURSOR_FILTER_MISMATCH');
   });
 
   test('unknown filter values are refused by the schema', async () => {

@@ -454,7 +454,7 @@ describe('CSV import', () => {
     const res = await importCsv(android, lines.join('\n'));
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details.errors).toEqual([
-      { line: 12_001, code: 'COLUMN_COUNT', message: expect.any(String) },
+      { line: 12_001, code: 'COLUMN_COUNT', params: expect.any(Object), message: expect.any(String) },
     ]);
     expect(await storedDevices(android)).toEqual([]);
     expect(await stagingRows()).toEqual([]);
@@ -472,7 +472,7 @@ describe('CSV import', () => {
     const res = await importCsv(android, `ok,t\n${'x'.repeat(100_000)}\nok2,t2\n`);
     expect(res.statusCode).toBe(400);
     expect(res.json().error.details.errors).toEqual([
-      { line: 2, code: 'LINE_TOO_LONG', message: expect.any(String) },
+      { line: 2, code: 'LINE_TOO_LONG', params: { limit: expect.any(Number) }, message: expect.any(String) },
     ]);
   });
 
@@ -540,7 +540,9 @@ describe('CSV import', () => {
       payload,
     });
     expect(noFile.statusCode).toBe(400);
-    expect(noFile.json().error.details).toEqual([{ field: 'file', message: 'attach one CSV file' }]);
+    expect(noFile.json().error.details).toEqual([
+      { field: 'file', code: 'REQUIRED', message: 'attach one CSV file' },
+    ]);
   });
 });
 

@@ -180,6 +180,16 @@ describe('registering from the device', () => {
   });
 
   test('bad fields are 400 naming the field and what to send; nothing is stored', async () => {
+    // The field-problem code of each device field's problem (docs/api.md#field-problems).
+    const FIELD_CODE: Record<string, string> = {
+      timeZone: 'TIME_ZONE_UNKNOWN',
+      locale: 'FORMAT_INVALID',
+      channel: 'FORMAT_INVALID',
+      appVersion: 'VALUE_INVALID',
+      deviceId: 'VALUE_INVALID',
+      pushToken: 'VALUE_INVALID',
+      body: 'VALUE_INVALID',
+    };
     const app = await createApp();
     const cases: [unknown, string][] = [
       [{ deviceId: 'oaid-1', pushToken: 'token-1', timeZone: 'Mars/Olympus' }, 'timeZone'],
@@ -198,7 +208,9 @@ describe('registering from the device', () => {
       expect(res.statusCode, JSON.stringify(body)).toBe(400);
       const { error } = res.json();
       expect(error.code).toBe('VALIDATION_FAILED');
-      expect(error.details).toEqual([{ field, message: expect.any(String) }]);
+      expect(error.details).toEqual([
+        expect.objectContaining({ field, code: FIELD_CODE[field], message: expect.any(String) }),
+      ]);
     }
     const timeZone = await register(app, {
       deviceId: 'oaid-1',

@@ -50,6 +50,8 @@ describe('click actions per platform', () => {
       expect(errors).toEqual([
         {
           field: 'clickAction.type',
+          code: 'PLATFORM_UNSUPPORTED',
+          params: { platform: 'ios' },
           message: `${type} is Android-only; on an iOS app use open_app or custom`,
         },
       ]);
@@ -73,6 +75,7 @@ describe('click actions per platform', () => {
     expect(contentErrors(content({ type: 'open_page' }), 'android', TASK_ID)).toEqual([
       {
         field: 'clickAction.page',
+        code: 'REQUIRED',
         message: 'is required when clickAction.type is open_page (the Android activity to open)',
       },
     ]);
@@ -114,6 +117,8 @@ describe('click actions per platform', () => {
       expect(contentErrors(content(action), 'ios', TASK_ID)).toEqual([
         {
           field: 'clickAction.params',
+          code: 'TOO_FEW',
+          params: { limit: 1 },
           message: 'needs at least one parameter when clickAction.type is custom',
         },
       ]);
@@ -181,8 +186,8 @@ describe('title and content', () => {
       TASK_ID,
     );
     expect(errors).toEqual([
-      { field: 'title', message: 'must not be blank' },
-      { field: 'content', message: 'must not be blank' },
+      { field: 'title', code: 'BLANK', message: 'must not be blank' },
+      { field: 'content', code: 'BLANK', message: 'must not be blank' },
     ]);
   });
 });
@@ -241,6 +246,8 @@ describe('payload', () => {
     expect(contentErrors(over, platform, TASK_ID)).toEqual([
       {
         field: 'content',
+        code: 'PAYLOAD_TOO_LARGE',
+        params: { bytes: PAYLOAD_LIMIT_BYTES[platform] + 1, limit: PAYLOAD_LIMIT_BYTES[platform], over: 1 },
         message: `is 1 byte too long: the ${platform} push payload would be ${PAYLOAD_LIMIT_BYTES[platform] + 1} bytes and the limit is ${PAYLOAD_LIMIT_BYTES[platform]}; shorten the title, content or parameters`,
       },
     ]);
@@ -279,16 +286,17 @@ describe('schedule', () => {
   test('an immediate task has no scheduledAt', () => {
     expect(scheduleErrors('immediate', null, now)).toEqual([]);
     expect(scheduleErrors('immediate', '2026-05-02T08:00:00.000Z', now)).toEqual([
-      { field: 'scheduledAt', message: 'must be left out when sendType is immediate' },
+      { field: 'scheduledAt', code: 'NOT_USED_HERE', message: 'must be left out when sendType is immediate' },
     ]);
   });
 
   test('a scheduled task needs a scheduledAt strictly in the future', () => {
     expect(scheduleErrors('scheduled', null, now)).toEqual([
-      { field: 'scheduledAt', message: 'is required when sendType is scheduled' },
+      { field: 'scheduledAt', code: 'REQUIRED', message: 'is required when sendType is scheduled' },
     ]);
     expect(scheduleErrors('scheduled', '2026-05-01T08:00:00.001Z', now)).toEqual([]);
     expect(fields(scheduleErrors('scheduled', '2026-05-01T08:00:00.000Z', now))).toEqual(['scheduledAt']);
+    expect(scheduleErrors('scheduled', '2026-04-30T08:00:00.000Z', now)[0]?.code).toBe('TIME_NOT_FUTURE');
     expect(scheduleErrors('scheduled', '2026-04-30T08:00:00.000Z', now)[0]?.message).toContain(
       'must be in the future',
     );

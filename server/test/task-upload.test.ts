@@ -79,7 +79,9 @@ test('a task field that is not JSON, or an audienceId in it, answers VALIDATION_
     url: `${base}/tasks/upload`,
     ...withAudience,
   });
-  expect(res2.json().error.details).toEqual([{ field: 'audienceId', message: 'is not a known field' }]);
+  expect(res2.json().error.details).toEqual([
+    { field: 'audienceId', code: 'UNKNOWN_FIELD', message: 'is not a known field' },
+  ]);
 });
 
 test('a file with bad lines is refused with their line numbers and leaves neither task nor audience', async () => {
@@ -99,11 +101,13 @@ test('the file must follow the task field, and both are required', async () => {
   const fileOnly = multipartBody({}, { field: 'file', filename: 'ids.txt', content: 'a\n' });
   const res = await t.request(t.adminToken, { method: 'POST', url: `${base}/tasks/upload`, ...fileOnly });
   expect(res.json().error.details).toEqual([
-    { field: 'task', message: expect.stringContaining('before the file') },
+    { field: 'task', code: 'REQUIRED', message: expect.stringContaining('before the file') },
   ]);
   const taskOnly = multipartBody({ task: taskJson() });
   const res2 = await t.request(t.adminToken, { method: 'POST', url: `${base}/tasks/upload`, ...taskOnly });
-  expect(res2.json().error.details).toEqual([{ field: 'file', message: expect.any(String) }]);
+  expect(res2.json().error.details).toEqual([
+    { field: 'file', code: 'REQUIRED', message: expect.any(String) },
+  ]);
   expect(await audienceCount()).toBe(0);
 });
 

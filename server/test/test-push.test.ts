@@ -284,7 +284,11 @@ describe('POST /test-pushes', () => {
     const unknownApp = await testPush({ appId: 'app_doesnotexist', deviceIds: [dev(0)] });
     expect(unknownApp.statusCode).toBe(400);
     expect(unknownApp.json().error.details).toEqual([
-      { field: 'appId', message: 'App app_doesnotexist does not exist in this workspace' },
+      {
+        field: 'appId',
+        code: 'NOT_IN_WORKSPACE',
+        message: 'App app_doesnotexist does not exist in this workspace',
+      },
     ]);
     const extra = await testPush({ appId, deviceIds: [dev(0)], audienceId });
     expect(extra.statusCode).toBe(400);

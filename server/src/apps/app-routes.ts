@@ -129,6 +129,8 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
         throw validationError([
           {
             field: 'platform',
+            code: 'PLATFORM_MISMATCH',
+            params: { platform: only },
             message: `must be ${only}: the ${body.provider} provider sends to ${only === 'ios' ? 'iOS' : 'Android'} apps only`,
           },
         ]);
@@ -197,12 +199,14 @@ export function registerAppRoutes(app: Api, deps: RouteDeps): void {
       if (body.platform !== undefined && body.platform !== row.platform) {
         immutable.push({
           field: 'platform',
+          code: 'CANNOT_CHANGE',
           message: `cannot change (the app is ${row.platform}); create a new app for another platform`,
         });
       }
       if (body.provider !== undefined && body.provider !== row.provider) {
         immutable.push({
           field: 'provider',
+          code: 'CANNOT_CHANGE',
           message: `cannot change (the app uses ${row.provider}); create a new app for another provider`,
         });
       }

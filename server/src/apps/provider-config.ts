@@ -132,7 +132,12 @@ const MAX_CONFIG_DEPTH = 8;
 function canonical(value: unknown, depth = 0): string {
   if (depth > MAX_CONFIG_DEPTH) {
     throw validationError([
-      { field: 'providerConfig', message: `is nested too deeply (at most ${MAX_CONFIG_DEPTH} levels)` },
+      {
+        field: 'providerConfig',
+        code: 'NESTED_TOO_DEEP',
+        params: { limit: MAX_CONFIG_DEPTH },
+        message: `is nested too deeply (at most ${MAX_CONFIG_DEPTH} levels)`,
+      },
     ]);
   }
   if (Array.isArray(value)) return `[${value.map((v) => canonical(v, depth + 1)).join(',')}]`;
@@ -185,7 +190,14 @@ export function checkProviderConfig(
 ): ProviderConfig {
   const given = input ?? {};
   if (typeof given !== 'object' || Array.isArray(given)) {
-    throw validationError([{ field: 'providerConfig', message: 'must be an object' }]);
+    throw validationError([
+      {
+        field: 'providerConfig',
+        code: 'WRONG_TYPE',
+        params: { type: 'object' },
+        message: 'must be an object',
+      },
+    ]);
   }
   const { stored } = context;
   const { config, typed } = withKeptSecrets(provider, given as Record<string, unknown>, stored);
@@ -194,19 +206,35 @@ export function checkProviderConfig(
   const problems: FieldError[] = [];
   for (const [name, value] of Object.entries(config)) {
     const rule = rules[name];
-    const message = rule
-      ? rule.check(value)
-      : `is not a ${provider} setting; expected one of ${Object.keys(rules).join(', ')}`;
-    if (typeof message === 'string') problems.push({ field: `providerConfig.${name}`, message });
-    else if (message) {
+    if (!rule) {
+      problems.push({
+        field: `providerConfig.${name}`,
+        code: 'UNKNOWN_FIELD',
+        message: `is not a ${provider} setting; expected one of ${Object.keys(rules).join(', ')}`,
+      });
+      continue;
+    }
+    // A setting's own check explains itself in its message; its code is the generic one.
+    const message = rule.check(value);
+    if (typeof message === 'string') {
+      problems.push({ field: `providerConfig.${name}`, code: 'VALUE_INVALID', message });
+    } else if (message) {
       for (const member of message) {
-        problems.push({ field: `providerConfig.${name}.${member.path}`, message: member.message });
+        problems.push({
+          field: `providerConfig.${name}.${member.path}`,
+          code: 'VALUE_INVALID',
+          message: member.message,
+        });
       }
     }
   }
   for (const [name, rule] of Object.entries(rules)) {
     if (rule.required && config[name] === undefined) {
-      problems.push({ field: `providerConfig.${name}`, message: `is required for the ${provider} provider` });
+      problems.push({
+        field: `providerConfig.${name}`,
+        code: 'REQUIRED',
+        message: `is required for the ${provider} provider`,
+      });
     }
   }
   if (problems.length > 0) throw validationError(problems);

@@ -7,7 +7,13 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { AppError, type CsvLineError, type FieldError, validationError } from '../errors.ts';
+import {
+  AppError,
+  type CsvLineCode,
+  type CsvLineError,
+  type FieldError,
+  validationError,
+} from '../errors.ts';
 import { assertNoNulCharacter } from '../http/validation.ts';
 import { newId } from '../ids.ts';
 import type { AudienceRow, Db } from '../storage/database.ts';
@@ -114,11 +120,20 @@ export async function importAudienceIds(
     const deviceId = raw.trim();
     const problem = deviceId === '' ? 'is blank' : deviceIdProblem(deviceId);
     if (problem && ++badCount <= MAX_LISTED_ERRORS)
-      fields.push({ field: `deviceIds.${index}`, message: problem });
+      fields.push({
+        field: `deviceIds.${index}`,
+        code: deviceId === '' ? 'BLANK' : 'VALUE_INVALID',
+        message: problem,
+      });
     return deviceId;
   });
   if (badCount > MAX_LISTED_ERRORS) {
-    fields.push({ field: 'deviceIds', message: `${badCount} device IDs are invalid in total` });
+    fields.push({
+      field: 'deviceIds',
+      code: 'INVALID_IN_TOTAL',
+      params: { count: badCount },
+      message: `${badCount} device IDs are invalid in total`,
+    });
   }
   if (fields.length > 0) throw validationError(fields);
   return createAudience(db, { ...input, fileName: null, source: 'api' }, [deviceIds]);
@@ -184,7 +199,12 @@ async function createAudience(
   const name = meta.name.trim();
   if (name === '' || name.length > MAX_NAME_CHARS) {
     throw validationError([
-      { field: 'name', message: `must be 1 to ${MAX_NAME_CHARS} characters, not blank` },
+      {
+        field: 'name',
+        code: 'LENGTH_RANGE',
+        params: { min: 1, max: MAX_NAME_CHARS },
+        message: `must be 1 to ${MAX_NAME_CHARS} characters, not blank`,
+      },
     ]);
   }
   const store = createAudienceStore(db);
@@ -290,9 +310,13 @@ class AudienceFileReader {
 
   /** The device ID on line `line`, or undefined when the line is blank, the header, or bad (recorded). */
   read(line: number, text: string | undefined): string | undefined {
-    if (text === undefined) return this.reject(line, `is longer than ${MAX_LINE_CHARS} characters`);
+    if (text === undefined)
+      return this.reject(line, 'LINE_TOO_LONG', `is longer than ${MAX_LINE_CHARS} characters`, {
+        limit: MAX_LINE_CHARS,
+      });
     const cells = splitCsvLine(text);
-    if (cells === undefined) return this.reject(line, 'has a quoted value that is not closed');
+    if (cells === undefined)
+      return this.reject(line, 'QUOTE_INVALID', 'has a quoted value that is not closed');
     const filled = cells.filter((cell) => cell !== '');
     if (filled.length === 0) return undefined;
     if (!this.sawFirstLine) {
@@ -308,23 +332,35 @@ class AudienceFileReader {
       if (filled.length > 1) {
         return this.reject(
           line,
+          'TOO_MANY_VALUES',
           `has ${filled.length} comma-separated values; put one device ID per line, or add a header row with a deviceId column`,
+          { count: filled.length },
         );
       }
       deviceId = filled[0] as string;
     } else {
       deviceId = cells[this.column] ?? '';
       if (deviceId === '')
-        return this.reject(line, `has no value in the deviceId column (${this.column + 1})`);
+        return this.reject(
+          line,
+          'DEVICE_ID_MISSING',
+          `has no value in the deviceId column (${this.column + 1})`,
+        );
     }
     const problem = deviceIdProblem(deviceId);
-    if (problem) return this.reject(line, problem);
+    if (problem) return this.reject(line, 'DEVICE_ID_INVALID', problem);
     this.deviceIds++;
     return deviceId;
   }
 
-  private reject(line: number, message: string): undefined {
-    if (++this.errorCount <= MAX_LISTED_ERRORS) this.errors.push({ line, message });
+  private reject(
+    line: number,
+    code: CsvLineCode,
+    message: string,
+    params?: CsvLineError['params'],
+  ): undefined {
+    if (++this.errorCount <= MAX_LISTED_ERRORS)
+      this.errors.push({ line, code, ...(params && { params }), message });
     return undefined;
   }
 }

@@ -106,7 +106,11 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
         }
         if (name === undefined) {
           throw validationError([
-            { field: 'name', message: 'is required, as a form field sent before the file (or as ?name=)' },
+            {
+              field: 'name',
+              code: 'REQUIRED',
+              message: 'is required, as a form field sent before the file (or as ?name=)',
+            },
           ]);
         }
         created = await importAudienceFile(deps.db, {
@@ -125,7 +129,9 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
       throw error;
     }
     if (!created) {
-      throw validationError([{ field: 'file', message: 'is required: attach one CSV or TXT file' }]);
+      throw validationError([
+        { field: 'file', code: 'REQUIRED', message: 'is required: attach one CSV or TXT file' },
+      ]);
     }
     return created;
   }
@@ -208,7 +214,9 @@ export function registerAudienceRoutes(app: Api, deps: RouteDeps): void {
         created = await importMultipart(request, workspaceId, name);
       } else if (request.body instanceof Readable && RAW_MEDIA_TYPES.includes(request.mediaType ?? '')) {
         if (name === undefined) {
-          throw validationError([{ field: 'name', message: 'is required: pass ?name= with a file body' }]);
+          throw validationError([
+            { field: 'name', code: 'REQUIRED', message: 'is required: pass ?name= with a file body' },
+          ]);
         }
         const declared = Number(request.headers['content-length']);
         if (declared > uploadLimitBytes) throw uploadTooLarge(uploadLimitBytes);

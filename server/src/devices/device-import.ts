@@ -222,6 +222,7 @@ function lineValues(
       problem: {
         line,
         code: 'COLUMN_COUNT',
+        params: { count: fields.length, expected: columns.join(',') },
         message: `has ${fields.length} column(s); expected ${columns.join(',')}`,
       },
     };
@@ -287,7 +288,12 @@ async function* csvRecords(
 function tooLong(line: number): CsvRecord {
   return {
     line,
-    problem: { line, code: 'LINE_TOO_LONG', message: `is longer than ${MAX_LINE_CHARS} characters` },
+    problem: {
+      line,
+      code: 'LINE_TOO_LONG',
+      params: { limit: MAX_LINE_CHARS },
+      message: `is longer than ${MAX_LINE_CHARS} characters`,
+    },
   };
 }
 

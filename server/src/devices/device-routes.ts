@@ -5,7 +5,7 @@
  */
 import { Readable } from 'node:stream';
 import { Type } from 'typebox';
-import { AppError, validationError } from '../errors.ts';
+import { AppError, type FieldError, validationError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { authErrors, PageOf } from '../http/schemas.ts';
 import { limited, untruncated, uploadTooLarge } from '../http/uploads.ts';
@@ -37,16 +37,21 @@ export const MAX_BATCH_DEVICES = 50_000;
 const BATCH_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 const tags = ['devices'];
-/** The request field a device problem is about, for single-device errors. */
-export const PROBLEM_FIELD: Record<DeviceProblem['code'], string> = {
-  DEVICE_ID_INVALID: 'deviceId',
-  PUSH_TOKEN_INVALID: 'pushToken',
-  CHANNEL_INVALID: 'channel',
-  TIME_ZONE_INVALID: 'timeZone',
-  LOCALE_INVALID: 'locale',
-  APP_VERSION_INVALID: 'appVersion',
-  DEVICE_INVALID: 'body',
+/** The request field a device problem is about, and its field-problem code, for single-device errors. */
+const PROBLEM_FIELD: Record<DeviceProblem['code'], Omit<FieldError, 'message'>> = {
+  DEVICE_ID_INVALID: { field: 'deviceId', code: 'VALUE_INVALID' },
+  PUSH_TOKEN_INVALID: { field: 'pushToken', code: 'VALUE_INVALID' },
+  CHANNEL_INVALID: { field: 'channel', code: 'FORMAT_INVALID', params: { format: 'huawei (a-z 0-9 _ -)' } },
+  TIME_ZONE_INVALID: { field: 'timeZone', code: 'TIME_ZONE_UNKNOWN' },
+  LOCALE_INVALID: { field: 'locale', code: 'FORMAT_INVALID', params: { format: 'zh-CN' } },
+  APP_VERSION_INVALID: { field: 'appVersion', code: 'VALUE_INVALID' },
+  DEVICE_INVALID: { field: 'body', code: 'VALUE_INVALID' },
 };
+
+/** The `VALIDATION_FAILED` error of a single device refused by `checkDeviceItem`. */
+export function deviceProblemError(problem: DeviceProblem): AppError {
+  return validationError([{ ...PROBLEM_FIELD[problem.code], message: problem.message }]);
+}
 
 /** A device as the API shows it. */
 export function deviceView(row: DeviceRow) {
@@ -118,7 +123,7 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
       const appRow = await getApp(request.workspace.id, request.params.appId);
       const device = checkDeviceItem(request.body, defaultChannel(appRow));
       if (isProblem(device)) {
-        throw validationError([{ field: PROBLEM_FIELD[device.code], message: device.message }]);
+        throw deviceProblemError(device);
       }
       const outcome = await store.upsertDevice(registrationOf(appRow.id, device, deps.clock().toISOString()));
       const row = await store.findDevice(appRow.id, device.deviceId);
@@ -252,7 +257,8 @@ export function registerDeviceRoutes(app: Api, deps: RouteDeps): void {
       let source: AsyncIterable<Buffer>;
       if (request.isMultipart()) {
         const file = await request.file();
-        if (!file) throw validationError([{ field: 'file', message: 'attach one CSV file' }]);
+        if (!file)
+          throw validationError([{ field: 'file', code: 'REQUIRED', message: 'attach one CSV file' }]);
         source = untruncated(file.file, deps.config);
       } else if (request.body instanceof Readable) {
         source = limited(request.body, deps.config);

@@ -52,12 +52,15 @@ export function deliverySettingsProblems(settings: {
   if (cap && cap.perDay === undefined && cap.perWeek === undefined) {
     problems.push({
       field: 'frequencyCap',
+      code: 'REQUIRED',
       message: 'must name perDay, perWeek or both; send null to remove the cap',
     });
   }
   if (cap?.perDay !== undefined && cap.perWeek !== undefined && cap.perWeek < cap.perDay) {
     problems.push({
       field: 'frequencyCap.perWeek',
+      code: 'LESS_THAN_OTHER',
+      params: { other: 'perDay' },
       message: `must be at least perDay (${cap.perDay}): a week holds every day of it`,
     });
   }
@@ -66,12 +69,14 @@ export function deliverySettingsProblems(settings: {
     if (quiet.start === quiet.end) {
       problems.push({
         field: 'quietHours.end',
+        code: 'EMPTY_WINDOW',
         message: 'must differ from start (a window of no length holds nothing; send null for no quiet hours)',
       });
     }
     if (!isTimeZone(quiet.timeZone)) {
       problems.push({
         field: 'quietHours.timeZone',
+        code: 'TIME_ZONE_UNKNOWN',
         message: `"${quiet.timeZone}" is no IANA time zone this server knows (e.g. Asia/Shanghai, Europe/Berlin, UTC)`,
       });
     }

@@ -191,19 +191,30 @@ function clickActionErrors(
   if (androidOnly && platform === 'ios') {
     errors.push({
       field: 'clickAction.type',
+      code: 'PLATFORM_UNSUPPORTED',
+      params: { platform: 'ios' },
       message: `${action.type} is Android-only; on an iOS app use open_app or custom`,
     });
   }
 
   if (action.type === 'open_url') {
     if (action.url === undefined || action.url.trim() === '') {
-      errors.push({ field: 'clickAction.url', message: 'is required when clickAction.type is open_url' });
+      errors.push({
+        field: 'clickAction.url',
+        code: 'REQUIRED',
+        message: 'is required when clickAction.type is open_url',
+      });
     } else if (!isHttpUrl(action.url)) {
-      errors.push({ field: 'clickAction.url', message: 'must be an absolute http:// or https:// URL' });
+      errors.push({
+        field: 'clickAction.url',
+        code: 'URL_INVALID',
+        message: 'must be an absolute http:// or https:// URL',
+      });
     }
   } else if (action.url !== undefined) {
     errors.push({
       field: 'clickAction.url',
+      code: 'NOT_USED_HERE',
       message: 'is only used by the open_url click action; remove it or change clickAction.type',
     });
   }
@@ -212,17 +223,21 @@ function clickActionErrors(
     if (action.page === undefined || action.page.trim() === '') {
       errors.push({
         field: 'clickAction.page',
+        code: 'REQUIRED',
         message: 'is required when clickAction.type is open_page (the Android activity to open)',
       });
     } else if (!ACTIVITY_NAME.test(action.page)) {
       errors.push({
         field: 'clickAction.page',
+        code: 'FORMAT_INVALID',
+        params: { format: 'com.example.app.PromoActivity' },
         message: 'must be an Android activity class name such as com.example.app.PromoActivity',
       });
     }
   } else if (action.page !== undefined) {
     errors.push({
       field: 'clickAction.page',
+      code: 'NOT_USED_HERE',
       message: 'is only used by the open_page click action; remove it or change clickAction.type',
     });
   }
@@ -231,26 +246,44 @@ function clickActionErrors(
   if (action.type === 'custom' && keys.length === 0) {
     errors.push({
       field: 'clickAction.params',
+      code: 'TOO_FEW',
+      params: { limit: 1 },
       message: 'needs at least one parameter when clickAction.type is custom',
     });
   }
   if (keys.length > MAX_PARAMS) {
-    errors.push({ field: 'clickAction.params', message: `may hold at most ${MAX_PARAMS} parameters` });
+    errors.push({
+      field: 'clickAction.params',
+      code: 'TOO_MANY',
+      params: { limit: MAX_PARAMS },
+      message: `may hold at most ${MAX_PARAMS} parameters`,
+    });
   }
   for (const key of keys) {
     const field = `clickAction.params.${key}`;
     if (key.length > MAX_PARAM_KEY_LENGTH || !PARAM_KEY.test(key)) {
       errors.push({
         field,
+        code: 'FORMAT_INVALID',
+        params: { format: `[A-Za-z_][A-Za-z0-9_.-]{0,${MAX_PARAM_KEY_LENGTH - 1}}` },
         message: `parameter names use letters, digits, _ . and -, start with a letter or _, and are at most ${MAX_PARAM_KEY_LENGTH} characters`,
       });
     } else if (key.startsWith(RESERVED_PREFIX)) {
-      errors.push({ field, message: `names starting with ${RESERVED_PREFIX} are reserved for Pushboard` });
+      errors.push({
+        field,
+        code: 'RESERVED_NAME',
+        message: `names starting with ${RESERVED_PREFIX} are reserved for Pushboard`,
+      });
     } else if (platform === 'ios' && IOS_RESERVED_KEYS.has(key)) {
-      errors.push({ field, message: `${key} is a reserved key on iOS (reserved: aps, d, p)` });
+      errors.push({
+        field,
+        code: 'RESERVED_NAME',
+        message: `${key} is a reserved key on iOS (reserved: aps, d, p)`,
+      });
     } else if (provider === 'fcm' && isFcmReserved(key)) {
       errors.push({
         field,
+        code: 'RESERVED_NAME',
         message: `${key} is reserved by Firebase Cloud Messaging (from, message_type and names starting with google or gcm); rename the parameter`,
       });
     }
@@ -271,8 +304,10 @@ export function contentErrors(
   provider?: string,
 ): FieldError[] {
   const errors: FieldError[] = [];
-  if (content.title.trim() === '') errors.push({ field: 'title', message: 'must not be blank' });
-  if (content.content.trim() === '') errors.push({ field: 'content', message: 'must not be blank' });
+  if (content.title.trim() === '')
+    errors.push({ field: 'title', code: 'BLANK', message: 'must not be blank' });
+  if (content.content.trim() === '')
+    errors.push({ field: 'content', code: 'BLANK', message: 'must not be blank' });
   errors.push(...clickActionErrors(content.clickAction, platform, provider));
   if (platform !== undefined) {
     const bytes = payloadBytes(buildPushPayload(platform, content, taskId));
@@ -281,6 +316,8 @@ export function contentErrors(
       const over = bytes - limit;
       errors.push({
         field: 'content',
+        code: 'PAYLOAD_TOO_LARGE',
+        params: { bytes, limit, over },
         message: `is ${over} ${over === 1 ? 'byte' : 'bytes'} too long: the ${platform} push payload would be ${bytes} bytes and the limit is ${limit}; shorten the title, content or parameters`,
       });
     }
@@ -295,7 +332,12 @@ export function contentErrors(
 export function ttlErrors(ttlSeconds: number, provider: string | undefined): FieldError[] {
   if (!Number.isSafeInteger(ttlSeconds) || ttlSeconds < MIN_TTL_SECONDS) {
     return [
-      { field: 'ttlSeconds', message: `must be a whole number of seconds, at least ${MIN_TTL_SECONDS}` },
+      {
+        field: 'ttlSeconds',
+        code: 'OUT_OF_RANGE',
+        params: { min: MIN_TTL_SECONDS },
+        message: `must be a whole number of seconds, at least ${MIN_TTL_SECONDS}`,
+      },
     ];
   }
   const max =
@@ -306,6 +348,8 @@ export function ttlErrors(ttlSeconds: number, provider: string | undefined): Fie
     return [
       {
         field: 'ttlSeconds',
+        code: 'OUT_OF_RANGE',
+        params: { min: MIN_TTL_SECONDS, max },
         message: `is ${ttlSeconds} seconds, more than the ${max} (${max / 86_400} days) the app's provider ${provider} accepts`,
       },
     ];
@@ -318,19 +362,33 @@ export function scheduleErrors(sendType: SendType, scheduledAt: string | null, n
   if (sendType === 'immediate') {
     return scheduledAt === null
       ? []
-      : [{ field: 'scheduledAt', message: 'must be left out when sendType is immediate' }];
+      : [
+          {
+            field: 'scheduledAt',
+            code: 'NOT_USED_HERE',
+            message: 'must be left out when sendType is immediate',
+          },
+        ];
   }
   if (scheduledAt === null) {
-    return [{ field: 'scheduledAt', message: 'is required when sendType is scheduled' }];
+    return [{ field: 'scheduledAt', code: 'REQUIRED', message: 'is required when sendType is scheduled' }];
   }
   const at = new Date(scheduledAt);
   if (Number.isNaN(at.getTime())) {
-    return [{ field: 'scheduledAt', message: 'must be an ISO 8601 date-time such as 2026-05-01T09:00:00Z' }];
+    return [
+      {
+        field: 'scheduledAt',
+        code: 'FORMAT_INVALID',
+        params: { format: '2026-05-01T09:00:00Z' },
+        message: 'must be an ISO 8601 date-time such as 2026-05-01T09:00:00Z',
+      },
+    ];
   }
   if (at <= now) {
     return [
       {
         field: 'scheduledAt',
+        code: 'TIME_NOT_FUTURE',
         message: `must be in the future (it is ${at.toISOString()}, now is ${now.toISOString()})`,
       },
     ];

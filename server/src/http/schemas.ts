@@ -10,7 +10,15 @@ export const ErrorEnvelope = Type.Object(
     error: Type.Object({
       code: Type.String({ description: 'Stable SCREAMING_SNAKE code from the error catalogue.' }),
       message: Type.String(),
-      details: Type.Optional(Type.Unknown()),
+      details: Type.Optional(
+        Type.Unknown({
+          description:
+            'VALIDATION_FAILED: [{field, code, params?, message}], one per wrong field; CSV_INVALID: ' +
+            '{errors: [{line, code, params?, message}], errorCount}. Each `code` is stable (FIELD_PROBLEMS ' +
+            'and CSV_LINE_PROBLEMS in server/src/errors.ts, listed in docs/api.md#errors); `params` holds ' +
+            'the numbers and names its text needs; `message` is English.',
+        }),
+      ),
     }),
   },
   { $id: 'ErrorEnvelope', description: 'Every error answer has this shape.' },

@@ -5,26 +5,67 @@
 import type { ErrorObject } from 'ajv';
 import { AppError, type FieldError } from '../errors.ts';
 
-/** The per-field errors of an Ajv validation. */
-export function fieldErrors(
-  issues: readonly Pick<ErrorObject, 'instancePath' | 'params' | 'message'>[],
-  whole = 'body',
-): FieldError[] {
+/** An Ajv issue as much as a field error needs. */
+type AjvIssue = Pick<ErrorObject, 'instancePath' | 'params' | 'message'> & { keyword?: string };
+
+/** The field-problem code and its params for one Ajv issue, by its keyword. */
+function problemOf(issue: AjvIssue): Pick<FieldError, 'code' | 'params'> {
+  const params = (issue.params ?? {}) as Record<string, unknown>;
+  const limit = typeof params.limit === 'number' ? params.limit : undefined;
+  switch (issue.keyword) {
+    case 'required':
+      return { code: 'REQUIRED' };
+    case 'additionalProperties':
+      return { code: 'UNKNOWN_FIELD' };
+    case 'maxLength':
+      return { code: 'TOO_LONG', params: { limit: limit ?? 0 } };
+    case 'minLength':
+      return { code: 'TOO_SHORT', params: { limit: limit ?? 0 } };
+    case 'maxItems':
+    case 'maxProperties':
+      return { code: 'TOO_MANY', params: { limit: limit ?? 0 } };
+    case 'minItems':
+    case 'minProperties':
+      return { code: 'TOO_FEW', params: { limit: limit ?? 0 } };
+    case 'enum':
+      return {
+        code: 'NOT_ALLOWED_VALUE',
+        params: { allowed: ((params.allowedValues as unknown[]) ?? []).map(String).join(', ') },
+      };
+    case 'const':
+      return { code: 'NOT_ALLOWED_VALUE', params: { allowed: String(params.allowedValue) } };
+    case 'type':
+      return { code: 'WRONG_TYPE', params: { type: String(params.type) } };
+    case 'minimum':
+    case 'exclusiveMinimum':
+      return { code: 'OUT_OF_RANGE', params: { min: limit ?? 0 } };
+    case 'maximum':
+    case 'exclusiveMaximum':
+      return { code: 'OUT_OF_RANGE', params: { max: limit ?? 0 } };
+    case 'format':
+      return { code: 'FORMAT_INVALID', params: { format: String(params.format) } };
+    case 'pattern':
+      return { code: 'FORMAT_INVALID', params: { format: String(params.pattern) } };
+    default:
+      // anyOf, multipleOf, uniqueItems…: the message says what is wrong.
+      return { code: 'VALUE_INVALID' };
+  }
+}
+
+/** The per-field errors of an Ajv validation, each with the code of its keyword. */
+export function fieldErrors(issues: readonly AjvIssue[], whole = 'body'): FieldError[] {
   return issues.map((issue) => {
     const segments = issue.instancePath.split('/').filter(Boolean);
     const params = (issue.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
     if (params.missingProperty) segments.push(params.missingProperty);
     if (params.additionalProperty) segments.push(params.additionalProperty);
     const message = params.additionalProperty ? 'is not a known field' : (issue.message ?? 'is invalid');
-    return { field: segments.join('.') || whole, message };
+    return { field: segments.join('.') || whole, ...problemOf(issue), message };
   });
 }
 
 /** A `VALIDATION_FAILED` error for Ajv issues found in one part of the request (`body`, `querystring`…). */
-export function schemaError(
-  issues: readonly Pick<ErrorObject, 'instancePath' | 'params' | 'message'>[],
-  part = 'body',
-): AppError {
+export function schemaError(issues: readonly AjvIssue[], part = 'body'): AppError {
   const fields = fieldErrors(issues, part);
   const summary = fields.map((f) => `${f.field} ${f.message}`).join('; ');
   return new AppError('VALIDATION_FAILED', `Invalid ${part}: ${summary}`, fields);
@@ -63,7 +104,7 @@ export function assertNoNulCharacter(value: unknown, part: string): void {
     throw new AppError(
       'VALIDATION_FAILED',
       `Invalid ${part}: ${field} contains the NUL character (\\u0000).`,
-      [{ field, message: 'must not contain the NUL character (\\u0000)' }],
+      [{ field, code: 'NUL_CHARACTER', message: 'must not contain the NUL character (\\u0000)' }],
     );
   }
 }

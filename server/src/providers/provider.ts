@@ -158,7 +158,12 @@ export function readReceiptList(body: unknown, kinds: ReadonlySet<ParsedReceipt[
   const list = (body as { receipts?: unknown } | null)?.receipts;
   if (typeof body !== 'object' || body === null || !Array.isArray(list)) {
     throw new AppError('VALIDATION_FAILED', 'The body must be an object {"receipts": [...]}.', [
-      { field: 'receipts', message: 'must be an array of receipts' },
+      {
+        field: 'receipts',
+        code: 'WRONG_TYPE',
+        params: { type: 'array' },
+        message: 'must be an array of receipts',
+      },
     ]);
   }
   const parsed: Required<ParsedReceipts> = { receipts: [], unreadable: [], refused: [] };

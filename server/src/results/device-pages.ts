@@ -61,6 +61,8 @@ export function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
     validationError([
       {
         field: 'cursor',
+        code: 'FORMAT_INVALID',
+        params: { format: 'nextCursor' },
         message:
           'is not a cursor this API returned: pass back `nextCursor` unchanged, or leave cursor out for the first page',
       },
@@ -88,6 +90,7 @@ export function decodeCursor(text: string, filter: DeviceFilter): PageCursor {
     throw validationError([
       {
         field: 'cursor',
+        code: 'CURSOR_FILTER_MISMATCH',
         message:
           'was made for another filter: keep the same sendResult, receipt, without and deviceId on every page',
       },

@@ -10,10 +10,10 @@
  */
 import { Type } from 'typebox';
 import { checkDeviceItem, defaultChannel, isProblem } from '../devices/device-input.ts';
-import { PROBLEM_FIELD } from '../devices/device-routes.ts';
+import { deviceProblemError } from '../devices/device-routes.ts';
 import { DeviceBody } from '../devices/device-schemas.ts';
 import { registrationOf } from '../devices/device-store.ts';
-import { AppError, validationError } from '../errors.ts';
+import { AppError } from '../errors.ts';
 import type { Api, RouteDeps } from '../http/route-deps.ts';
 import { acceptRawBodies, parseJsonBody, rawBody } from '../http/signed-bodies.ts';
 import { createRegistrationLimiter } from './registration-limit.ts';
@@ -88,7 +88,7 @@ export function registerSdkDeviceRoutes(app: Api, deps: RouteDeps): void {
       }
       const device = checkDeviceItem(parseJsonBody(rawBody(request)), defaultChannel(found));
       if (isProblem(device)) {
-        throw validationError([{ field: PROBLEM_FIELD[device.code], message: device.message }]);
+        throw deviceProblemError(device);
       }
       const status = await devices.upsertDevice(registrationOf(found.id, device, clock().toISOString()));
       return { deviceId: device.deviceId, status };

@@ -109,6 +109,8 @@ function parseStatuses(values: string[] | undefined): TaskStatus[] | undefined {
     throw validationError([
       {
         field: 'status',
+        code: 'NOT_ALLOWED_VALUE',
+        params: { allowed: TASK_STATUSES.join(', ') },
         message: `${unknown.join(', ')} is not a task status; use ${TASK_STATUSES.join(', ')}`,
       },
     ]);
@@ -244,7 +246,11 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
     ]);
     const errors: FieldError[] = [];
     if (!appRow) {
-      errors.push({ field: 'appId', message: `App ${draft.appId} does not exist in this workspace` });
+      errors.push({
+        field: 'appId',
+        code: 'NOT_IN_WORKSPACE',
+        message: `App ${draft.appId} does not exist in this workspace`,
+      });
     }
     errors.push(...contentErrors(draft, appRow?.platform, taskId, appRow?.provider));
     errors.push(...ttlErrors(draft.ttlSeconds, appRow?.provider));
@@ -253,11 +259,14 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
     } else if (!audience) {
       errors.push({
         field: 'audienceId',
+        code: 'NOT_IN_WORKSPACE',
         message: `Audience ${draft.audienceId} does not exist in this workspace`,
       });
     } else if (audience.status !== 'ready') {
       errors.push({
         field: 'audienceId',
+        code: 'AUDIENCE_NOT_READY',
+        params: { status: audience.status },
         message: `Audience ${draft.audienceId} is ${audience.status}; only a ready audience can be used`,
       });
     }
@@ -266,6 +275,7 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
       if (!knownSubCampaigns.has(id)) {
         errors.push({
           field: `subCampaignIds.${index}`,
+          code: 'NOT_IN_WORKSPACE',
           message: `Sub-campaign ${id} does not exist in this workspace`,
         });
       }
@@ -374,7 +384,11 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
           }
           if (!draft) {
             throw validationError([
-              { field: 'task', message: 'is required, as a form field sent before the file' },
+              {
+                field: 'task',
+                code: 'REQUIRED',
+                message: 'is required, as a form field sent before the file',
+              },
             ]);
           }
           if (audienceId) throw new AppError('PAYLOAD_TOO_LARGE', 'Send exactly one file.');
@@ -389,10 +403,17 @@ export function registerTaskRoutes(app: Api, deps: RouteDeps): void {
           });
           audienceId = audience.id;
         }
-        if (!draft) throw validationError([{ field: 'task', message: 'is required: the JSON of the task' }]);
+        if (!draft)
+          throw validationError([
+            { field: 'task', code: 'REQUIRED', message: 'is required: the JSON of the task' },
+          ]);
         if (!audienceId)
           throw validationError([
-            { field: 'file', message: 'is required: attach one CSV or TXT file of device IDs' },
+            {
+              field: 'file',
+              code: 'REQUIRED',
+              message: 'is required: attach one CSV or TXT file of device IDs',
+            },
           ]);
         await insertTask(workspace.id, id, { ...draft, audienceId });
       } catch (error) {
@@ -525,7 +546,14 @@ function parseTaskField(value: unknown): unknown {
   try {
     task = JSON.parse(String(value));
   } catch {
-    throw validationError([{ field: 'task', message: 'must be the JSON of the task' }]);
+    throw validationError([
+      {
+        field: 'task',
+        code: 'FORMAT_INVALID',
+        params: { format: 'JSON' },
+        message: 'must be the JSON of the task',
+      },
+    ]);
   }
   // The form field is parsed here, not by Fastify, so the check every JSON body gets is made here.
   assertNoNulCharacter(task, 'task');

@@ -220,6 +220,8 @@ async function lockReadyAudience(
     throw validationError([
       {
         field: 'audienceId',
+        code: 'AUDIENCE_NOT_READY',
+        params: { status: audience ? audience.status : 'gone' },
         message: `Audience ${audienceId} is ${audience ? audience.status : 'gone'}; only a ready audience can be used`,
       },
     ]);

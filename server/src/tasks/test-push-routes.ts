@@ -126,7 +126,11 @@ export function registerTestPushRoutes(app: Api, deps: RouteDeps & { providers: 
       const pushId = newTestPushId();
       const errors: FieldError[] = [];
       if (!appRow)
-        errors.push({ field: 'appId', message: `App ${body.appId} does not exist in this workspace` });
+        errors.push({
+          field: 'appId',
+          code: 'NOT_IN_WORKSPACE',
+          message: `App ${body.appId} does not exist in this workspace`,
+        });
       errors.push(...contentErrors(content, appRow?.platform, pushId, appRow?.provider));
       errors.push(...ttlErrors(content.ttlSeconds, appRow?.provider));
       if (errors.length > 0 || !appRow) throw validationError(errors);

@@ -269,7 +269,9 @@ export function registerAuthRoutes(app: Api, deps: RouteDeps): void {
       const caller = requireUser(request.principal, 'change passwords');
       const { currentPassword, newPassword } = request.body;
       if (newPassword === currentPassword) {
-        throw validationError([{ field: 'newPassword', message: 'must differ from the current password' }]);
+        throw validationError([
+          { field: 'newPassword', code: 'SAME_AS_CURRENT', message: 'must differ from the current password' },
+        ]);
       }
       const now = deps.clock();
       // Throttled like a login: a stolen session must not become a way to guess the password.

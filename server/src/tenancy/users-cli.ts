@@ -39,6 +39,8 @@ export function registerUserCommands(program: Command, configFor: (extra?: Confi
         throw validationError([
           {
             field: 'password',
+            code: 'LENGTH_RANGE',
+            params: { min: PASSWORD_MIN_LENGTH, max: PASSWORD_MAX_LENGTH },
             message: `must be ${PASSWORD_MIN_LENGTH} to ${PASSWORD_MAX_LENGTH} characters long`,
           },
         ]);

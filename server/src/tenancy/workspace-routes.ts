@@ -360,7 +360,9 @@ export function registerWorkspaceRoutes(app: Api, deps: RouteDeps): void {
       const now = deps.clock();
       const expiresAt = request.body.expiresAt === undefined ? null : new Date(request.body.expiresAt);
       if (expiresAt && !(expiresAt.getTime() > now.getTime())) {
-        throw validationError([{ field: 'expiresAt', message: 'must be a time in the future' }]);
+        throw validationError([
+          { field: 'expiresAt', code: 'TIME_NOT_FUTURE', message: 'must be a time in the future' },
+        ]);
       }
       // The token works only while its creator is an owner here; a token creating a token hands on its creator.
       const creator =

@@ -3,8 +3,9 @@
  * the session's bearer token, every failure turned into an `ApiError` carrying the envelope's code.
  */
 import { errorText } from '../i18n/error-texts.ts';
+import { csvLineText, fieldProblemText } from '../i18n/field-problem-texts.ts';
 import { currentLocale } from '../i18n/i18n.tsx';
-import type { ErrorBody, FieldError, ServerEvent } from './types.ts';
+import type { CsvLineError, ErrorBody, FieldError, ServerEvent } from './types.ts';
 
 const TOKEN_KEY = 'pushboard.token';
 const BASE = '/api/v1';
@@ -33,12 +34,26 @@ export class ApiError extends Error {
     this.retryAfterSeconds = retryAfter ?? null;
   }
 
-  /** The per-field problems of a `VALIDATION_FAILED` answer (empty for any other error). */
+  /**
+   * The per-field problems of a `VALIDATION_FAILED` answer (empty for any other error), each `message`
+   * in the console's language (`fieldProblemText`: Chinese builds its own from the problem's code).
+   */
   get fieldErrors(): FieldError[] {
     if (this.code !== 'VALIDATION_FAILED' || !Array.isArray(this.details)) return [];
-    return this.details.filter(
-      (d): d is FieldError => typeof d?.field === 'string' && typeof d?.message === 'string',
-    );
+    const locale = currentLocale();
+    return this.details
+      .filter((d): d is FieldError => typeof d?.field === 'string' && typeof d?.message === 'string')
+      .map((d) => ({ ...d, message: fieldProblemText(locale, d) }));
+  }
+
+  /** The bad lines of a `CSV_INVALID` answer (empty for any other error), each `message` in the console's language. */
+  get csvLineErrors(): CsvLineError[] {
+    const errors = (this.details as { errors?: unknown } | null | undefined)?.errors;
+    if (this.code !== 'CSV_INVALID' || !Array.isArray(errors)) return [];
+    const locale = currentLocale();
+    return errors
+      .filter((e): e is CsvLineError => typeof e?.line === 'number' && typeof e?.message === 'string')
+      .map((e) => ({ ...e, message: csvLineText(locale, e) }));
   }
 }
 

@@ -26,7 +26,10 @@ import type {
   DeviceSchema,
   ImportResultSchema,
 } from '../../../server/src/devices/device-schemas.ts';
-import type { FieldError as ServerFieldError } from '../../../server/src/errors.ts';
+import type {
+  CsvLineError as ServerCsvLineError,
+  FieldError as ServerFieldError,
+} from '../../../server/src/errors.ts';
 import type { ErrorEnvelope, PageOf, RoleSchema } from '../../../server/src/http/schemas.ts';
 import type { ApnsConfigSchema } from '../../../server/src/providers/apns-config.ts';
 import type { FcmConfigSchema } from '../../../server/src/providers/fcm-config.ts';
@@ -105,6 +108,9 @@ export type ErrorBody = Static<typeof ErrorEnvelope>;
 
 /** One wrong field of a `VALIDATION_FAILED` answer. */
 export type FieldError = ServerFieldError;
+
+/** One bad line of a `CSV_INVALID` answer. */
+export type CsvLineError = ServerCsvLineError;
 
 /** The answer to a login; `passwordChangeRequired` means the password was generated at the first start: change it before anything else. */
 export type LoginResult = Static<typeof LoginResultSchema>;

@@ -5,18 +5,45 @@
  */
 import type { FormInstance } from 'antd';
 import type { FieldError } from '../api/types.ts';
+import type { MessageKey } from '../i18n/en.ts';
+import type { Translate } from '../i18n/i18n.tsx';
 
 /** Maps an API field path to a form item name, or null when no item shows it. */
 export type FieldMapper = (path: string) => (string | number)[] | null;
 
-/** Sets the mapped errors on `form` and answers the rest as "field: message" lines. */
-export function applyFieldErrors<T>(form: FormInstance<T>, errors: FieldError[], map: FieldMapper): string[] {
+/** The console's label of the task fields an API error may name outside the form (a test push). */
+const FIELD_LABELS: Record<string, MessageKey> = {
+  appId: 'form.app',
+  title: 'form.title',
+  content: 'form.content',
+  'clickAction.type': 'form.clickAction',
+  'clickAction.url': 'form.url',
+  'clickAction.page': 'form.page',
+  'clickAction.params': 'form.params',
+  audienceId: 'form.audience',
+  scheduledAt: 'form.scheduledAt',
+  ttlSeconds: 'form.ttl',
+};
+
+/** One field problem as a "field: message" line, the field by its label where the console has one. */
+export function fieldLine(error: FieldError, t?: Translate): string {
+  const label = FIELD_LABELS[error.field];
+  return `${label && t ? t(label) : error.field}: ${error.message}`;
+}
+
+/** Sets the mapped errors on `form` and answers the rest as "field: message" lines (`fieldLine`). */
+export function applyFieldErrors<T>(
+  form: FormInstance<T>,
+  errors: FieldError[],
+  map: FieldMapper,
+  t?: Translate,
+): string[] {
   const byItem = new Map<string, { name: (string | number)[]; errors: string[] }>();
   const rest: string[] = [];
   for (const error of errors) {
     const name = map(error.field);
     if (!name) {
-      rest.push(`${error.field}: ${error.message}`);
+      rest.push(fieldLine(error, t));
       continue;
     }
     const key = JSON.stringify(name);

@@ -384,11 +384,7 @@ function DevicesDrawer({ view, onClose }: { view: DevicesView; onClose: () => vo
       setFiles([]);
       void queryClient.invalidateQueries({ queryKey: ['ws', ws.id, 'apps'] });
     } catch (err) {
-      const details =
-        err instanceof ApiError
-          ? (err.details as { errors?: { line: number; message: string }[] })
-          : undefined;
-      const lines = (details?.errors ?? [])
+      const lines = (err instanceof ApiError ? err.csvLineErrors : [])
         .slice(0, 5)
         .map((e) => t('audiences.badLine', { line: e.line, message: e.message }));
       setImportError([errorMessage(err), ...lines].join('\n'));

@@ -295,8 +295,7 @@ function CreateAudienceModal({ open, onClose }: { open: boolean; onClose: () => 
       onClose();
     } catch (err) {
       if (err instanceof ApiError && err.code === 'CSV_INVALID') {
-        const details = err.details as { errors?: { line: number; message: string }[] } | undefined;
-        const lines = (details?.errors ?? [])
+        const lines = err.csvLineErrors
           .slice(0, 5)
           .map((e) => t('audiences.badLine', { line: e.line, message: e.message }));
         setError([err.message, ...lines].join('\n'));

@@ -10,6 +10,7 @@ import { useState } from 'react';
 import { api } from '../../api/client.ts';
 import { ApiError, errorMessage } from '../../api/http.ts';
 import type { TestPushAnswer, TestPushResult } from '../../api/types.ts';
+import { fieldLine } from '../../components/form-errors.ts';
 import { type Translate, useI18n } from '../../i18n/i18n.tsx';
 import { useCurrentWorkspace } from '../layout/workspace.ts';
 import { initialValues, type TaskFormValues, taskInputOf } from './task-form-values.ts';
@@ -54,7 +55,7 @@ function refusalOf(err: unknown, t: Translate): string {
     if (err.code === 'TASK_NOT_TESTABLE') return t('testPush.notTestable');
     if (err.code === 'TOO_MANY_TEST_PUSHES') return t('testPush.rateLimited');
     if (err.code === 'NOT_FOUND' && err.status === 404) return t('testPush.notAvailable');
-    if (err.fieldErrors.length > 0) return err.fieldErrors.map((e) => `${e.field}: ${e.message}`).join('\n');
+    if (err.fieldErrors.length > 0) return err.fieldErrors.map((e) => fieldLine(e, t)).join('\n');
   }
   return errorMessage(err);
 }

@@ -78,6 +78,7 @@ export function useTaskSubmit(form: FormInstance<TaskFormValues>, task: Task | u
           form,
           error.fieldErrors.filter((e) => e.field !== 'clickAction.params'),
           mapField,
+          t,
         );
         setFormErrors(rest);
         message.error(t('form.fixErrors'));
