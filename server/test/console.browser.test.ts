@@ -216,17 +216,31 @@ describe.skipIf(!hasChromium)('the web console', () => {
     await page.getByRole('heading', { name: 'Create task' }).click();
     await eventually(() => page.locator('.ant-picker-dropdown:visible').count()).toBe(0);
 
-    await page.getByTestId('sub-campaign-select').click();
-    await page
-      .locator('.ant-select-tree-treenode')
-      .filter({ hasText: 'Spring – push' })
-      .locator('.ant-select-tree-checkbox')
-      .click();
-    await page
-      .locator('.ant-select-tree-treenode')
-      .filter({ hasText: 'Loyalty (independent)' })
-      .locator('.ant-select-tree-checkbox')
-      .click();
+    // Each sub-campaign is ticked until its tree node shows it ticked: on a loaded machine a click on
+    // a dropdown still opening can go unnoticed (as pickOption does for plain selects).
+    for (const name of ['Spring – push', 'Loyalty (independent)']) {
+      const node = page
+        .locator('.ant-select-dropdown:visible .ant-select-tree-treenode')
+        .filter({ hasText: name });
+      for (let attempt = 1; ; attempt++) {
+        if ((await page.locator('.ant-select-dropdown:visible').count()) === 0) {
+          await page.getByTestId('sub-campaign-select').click();
+        }
+        await node
+          .locator('.ant-select-tree-checkbox')
+          .click({ timeout: 3_000 })
+          .catch(() => undefined);
+        const ticked = await expect
+          .poll(() => node.getAttribute('class'), { timeout: 3_000, interval: 100 })
+          .toContain('checkbox-checked')
+          .then(
+            () => true,
+            () => false,
+          );
+        if (ticked) break;
+        if (attempt === 3) throw new Error(`sub-campaign “${name}” was never ticked`);
+      }
+    }
     await page.getByRole('heading', { name: 'Create task' }).click();
     await eventually(() => page.locator('.ant-select-dropdown:visible').count()).toBe(0);
     expect(await page.getByPlaceholder('Select date').inputValue()).toBe(typed);
