@@ -191,7 +191,8 @@ describe('registration', () => {
       }
       const listed = await eventually(
         () => slow.api('GET', `/apps/${app.id}/devices?pageSize=100`),
-        (l) => l.total === devices.length,
+        // The page and its total are two reads: the last registration can land between them.
+        (l) => l.total === devices.length && l.items.length === devices.length,
       );
       expect(listed.items.map((d: { deviceId: string }) => d.deviceId).sort()).toEqual(devices);
     } finally {
