@@ -100,7 +100,7 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
   }
 
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   /** Switches the console's language with the header switch. */
   async function language(label: 'EN' | '中文') {
@@ -134,7 +134,7 @@ describe.skipIf(!hasChromium)('the console’s delivery controls', () => {
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     page.on('console', (msg) => {
       if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {

@@ -26,7 +26,7 @@ describe.skipIf(!hasChromium)('field problems and the payload meter in the conso
   const browserErrors: string[] = [];
 
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
   const choose = (testId: string, option: string) => pickOption(page, page.getByTestId(testId), option);
 
   beforeAll(async () => {
@@ -35,7 +35,7 @@ describe.skipIf(!hasChromium)('field problems and the payload meter in the conso
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     await logInAt(page, server.baseUrl, '/w/default/tasks');
   });

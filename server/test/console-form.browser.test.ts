@@ -39,7 +39,7 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
   const browserErrors: string[] = [];
 
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   beforeAll(async () => {
     server = await startServer();
@@ -54,7 +54,7 @@ describe.skipIf(!hasChromium)('the task form and list', () => {
       timezoneId: 'Asia/Shanghai',
     });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     await logInAt(page, server.baseUrl, '/w/default/tasks');
   });

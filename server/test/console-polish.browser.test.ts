@@ -31,7 +31,7 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
   const browserErrors: string[] = [];
 
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   beforeAll(async () => {
     // A one-hour statistics window and two hours of details: the texts must say so, not "72 hours".
@@ -40,7 +40,7 @@ describe.skipIf(!hasChromium)('the console, as a first-time marketer finds it', 
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1280, height: 720 }, locale: 'en-US' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     await logInAt(page, server.baseUrl, '/w/default/campaigns');
   });

@@ -79,9 +79,9 @@ describe.skipIf(!hasChromium)('the console with FCM and APNs apps', () => {
   let fcmAppId = '';
   let apnsAppId = '';
 
-  /** Polls until the expectation holds, for up to 10 s. */
+  /** Polls until the expectation holds, for up to 20 s (a CI machine running both suites can be slow). */
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   /** Writes a key file into the test's temp folder and answers its path. */
   function keyFileAt(name: string, content: string): string {
@@ -135,7 +135,7 @@ describe.skipIf(!hasChromium)('the console with FCM and APNs apps', () => {
     browser = await launchBrowser();
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     page.on('console', (msg) => {
       // Refused requests (a validation error) are expected and shown in the page.

@@ -44,9 +44,9 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
   let android: CreatedApp;
   let ios: CreatedApp;
 
-  /** Polls until the expectation holds, for up to 10 s. */
+  /** Polls until the expectation holds, for up to 20 s (a CI machine running both suites can be slow). */
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   const drawer = () => page.locator('.integration-drawer .ant-drawer-section');
   const activeTab = () => drawer().locator('.ant-tabs-tab-active').textContent();
@@ -99,7 +99,7 @@ describe.skipIf(!hasChromium)('the console’s device-side integration', () => {
     // The copy buttons write to the clipboard; the test reads it back.
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseUrl });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     page.on('console', (msg) => {
       if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) {

@@ -110,9 +110,9 @@ describe.skipIf(!hasChromium)('the web console', () => {
     });
   }
 
-  /** Polls until the expectation holds, for up to 10 s. */
+  /** Polls until the expectation holds, for up to 20 s (a CI machine running both suites can be slow). */
   const eventually = <T>(value: () => T | Promise<T>) =>
-    expect.poll(value, { timeout: 10_000, interval: 100 });
+    expect.poll(value, { timeout: 20_000, interval: 100 });
 
   /** Picks an option of the antd Select with this test ID. */
   async function choose(testId: string, option: string) {
@@ -149,7 +149,7 @@ describe.skipIf(!hasChromium)('the web console', () => {
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: 'en-US' });
     page = await context.newPage();
-    page.setDefaultTimeout(10_000);
+    page.setDefaultTimeout(20_000);
     page.on('pageerror', (error) => browserErrors.push(error.message));
     page.on('console', (msg) => {
       // Refused requests (a wrong password, a validation error) are expected and shown in the page.
