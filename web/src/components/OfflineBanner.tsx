@@ -45,7 +45,7 @@ export function OfflineBanner() {
       banner
       role="alert"
       data-testid="offline-banner"
-      message={t('common.offline')}
+      title={t('common.offline')}
     />
   );
 }
